@@ -1,0 +1,34 @@
+# The template: `make demo` generates a project and runs the whole recipe on it,
+# `make test` runs the template's tests. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO := build/demo
+
+.PHONY: help venv demo test bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt tools/install_project_deps.py {{cookiecutter.project_slug}}/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python tools/install_project_deps.py
+	touch $@
+
+venv: $(VENV)/.installed  ## create .venv with the template's and the generated project's dependencies
+
+demo: venv  ## generate a project with the default answers and run every recipe stage on its bundled data
+	rm -rf $(DEMO)
+	$(BIN)/cookiecutter --no-input -o $(DEMO) .
+	cd $(DEMO)/recipe-net && $(MAKE) demo VENV=$(CURDIR)/$(VENV)
+	@echo
+	@echo "run folder: $(DEMO)/recipe-net/runs/demo"
+	@echo "report:     $(DEMO)/recipe-net/runs/demo/report.html"
+
+test: venv  ## the template's test suite
+	$(BIN)/python -m pytest
+
+clean:  ## remove build/ (generated projects); keeps .venv
+	rm -rf build .pytest_cache

@@ -1,0 +1,78 @@
+"""The default answers generate a project that installs, passes its own tests, and runs
+every recipe stage on its bundled data. The stages run as a user runs them: the console
+script, in the project folder, one process each."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+RUN = "runs/t"
+# Tiny budgets: every stage does its real work, in seconds.
+STAGES = [
+    ("inspect", []),
+    ("check", []),
+    ("train", ["--set", "train.epochs=2"]),
+    ("evaluate", []),
+    ("tune", ["--set", "tune.max_trials=2", "--set", "tune.epochs=1"]),
+    ("report", []),
+]
+
+
+@pytest.fixture(scope="module")
+def installed(cookies_session):
+    """Generate with the default answers and `pip install -e .[dev]` into this environment."""
+    result = cookies_session.bake()
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "-e", f"{project}[dev]"]
+    subprocess.run(pip, check=True)
+    yield project
+    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "recipe-net"], check=False)
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_its_own_test_suite_passes(installed):
+    done = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], installed)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert " passed" in done.stdout
+
+
+def test_every_stage_runs_on_the_bundled_data(installed):
+    script = shutil.which("recipe-net", path=str(BIN))
+    assert script, "the console script was not installed"
+    for stage, extra in STAGES:
+        done = run([script, stage, "--run-dir", RUN, *extra], installed)
+        assert done.returncode == 0, f"{stage}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    run_dir = installed / RUN
+    records = json.loads((run_dir / "verdicts.json").read_text())
+    ids = {r["id"] for r in records}
+    assert {"D1", "D2", "D3", "D4", "D5", "M1", "M2", "M3", "B1", "T1", "T3", "T13", "O3"} <= ids
+    assert [r for r in records if r["status"] == "fail"] == []
+    for path in ["checkpoints/best.keras", "checkpoints/last.keras", "export/saved_model.pb", "history.csv",
+                 "stats.json", "train_config.yaml", "evaluation.json", "best_config.yaml", "report.html"]:
+        assert (run_dir / path).exists(), path
+    page = (run_dir / "report.html").read_text()
+    assert all(f">{i}<" in page for i in ids)
+    # tune wrote the best hyperparameters as a config that train takes as it is.
+    done = run([script, "train", "--config", f"{RUN}/best_config.yaml", "--set", "train.epochs=1",
+                "--set", "train.export=false", "--run-dir", "runs/best"], installed)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_python_dash_m_is_the_same_cli(installed):
+    done = run([sys.executable, "-m", "recipe_net", "train", "--help"], installed)
+    assert done.returncode == 0
+    assert "--run-dir" in done.stdout and "--set" in done.stdout and "--config" in done.stdout
+

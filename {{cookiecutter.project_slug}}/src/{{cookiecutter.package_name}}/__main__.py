@@ -1,0 +1,5 @@
+"""`python -m {{ cookiecutter.package_name }}`: the same CLI as the console script."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""M checks: the model and its initialisation, before any training."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from ..data import Prepared
+from ..models import loss_for
+from ..verdicts import Verdict
+
+PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
+
+
+def _final_activation(model: keras.Model) -> str | None:
+    layer = model.layers[-1]
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None)
+
+
+def expected_init_loss(prepared: Prepared, bias: list[float] | None) -> float:
+    """M1: the loss a model whose output is its bias alone has on the val labels."""
+    _, y_val = prepared.split("val")
+    if prepared.task == "regression":
+        center = bias[0] if bias else 0.0
+        return float(np.mean((y_val - center) ** 2))
+    if bias is None:  # zero logits: uniform prediction
+        return math.log(prepared.num_classes) if prepared.task == "classification" else math.log(2)
+    logits = np.asarray(bias, "float64")
+    if prepared.task == "binary":
+        p = 1 / (1 + math.exp(-logits[0]))
+        return float(-np.mean(y_val * math.log(p) + (1 - y_val) * math.log(1 - p)))
+    log_probs = logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+    return float(-np.mean(log_probs[y_val]))
+
+
+def check_loss_at_init(model: keras.Model, prepared: Prepared, bias: list[float] | None,
+                       warn_nats: float, batch_size: int = 256) -> Verdict:
+    """M1: measured loss of the untrained model on the whole val split against the expected.
+
+    Softmax adds about Var(logits)/2 nats above the bias-only value from the random kernel:
+    warn above expected + warn_nats (regression: 25% above), fail above 2x or below 0.5x."""
+    x_val, y_val = prepared.split("val")
+    outputs = model.predict(x_val, batch_size=batch_size, verbose=0)
+    measured = float(loss_for(prepared.task)(y_val, outputs))
+    expected = expected_init_loss(prepared, bias)
+    margin = expected * 0.25 if prepared.task == "regression" else warn_nats
+    if not math.isfinite(measured) or measured > 2 * expected or measured < expected / 2:
+        status = "fail"
+        advice = ("The loss at init is far from what the output layer promises: check the output "
+                  "activation against the loss (M3), the labels, and the output bias (M2).")
+    elif measured > expected + margin:
+        status, advice = "warn", "The initial outputs are too confident: scale down the final layer's weights."
+    else:
+        status, advice = "pass", ""
+    return Verdict("M1", "Loss at init", status, measured=round(measured, 4),
+                   expected=f"{expected:.4f} (tolerance +{margin:.3g}, fail beyond x2 or x0.5)", advice=advice)
+
+
+def check_loss_input(model: keras.Model, prepared: Prepared) -> Verdict:
+    """M3: the loss takes logits (from_logits=True), so the model must not end in a softmax or
+    sigmoid; the output width must match the task. Loss at init cannot see a double softmax."""
+    activation = _final_activation(model)
+    units = model.outputs[0].shape[-1]
+    wanted_units = prepared.num_classes if prepared.task == "classification" else 1
+    problems = []
+    if prepared.task != "regression" and activation in PROBABILITY_ACTIVATIONS:
+        problems.append(f"the model ends in {activation} but the loss expects logits (from_logits=True): "
+                        "remove the final activation")
+    if prepared.task == "regression" and activation not in (None, "linear"):
+        problems.append(f"a regression output should be linear, not {activation}")
+    if units != wanted_units:
+        problems.append(f"the output has {units} units, the task needs {wanted_units}")
+    return Verdict("M3", "Output activation and loss agree", "fail" if problems else "pass",
+                   measured={"final_activation": activation or "linear", "units": units},
+                   expected={"final_activation": "linear (logits)", "units": wanted_units},
+                   advice="; ".join(problems))
+
+
+def check_output_bias(model: keras.Model, bias: list[float] | None) -> Verdict:
+    """M2: the output layer's bias holds the train statistics it was meant to."""
+    if bias is None:
+        return Verdict("M2", "Final-layer bias", "skip", advice="model.init_output_bias is false")
+    layer = model.layers[-1]
+    actual = getattr(layer, "bias", None)
+    if actual is None:
+        return Verdict("M2", "Final-layer bias", "warn", measured="no bias on the final layer",
+                       expected=bias, advice="Give the final layer a bias and set it from the priors/mean.")
+    actual = np.asarray(keras.ops.convert_to_numpy(actual))
+    ok = actual.shape == np.shape(bias) and np.allclose(actual, bias, atol=1e-4)
+    return Verdict("M2", "Final-layer bias", "pass" if ok else "warn", measured=actual.round(4).tolist(),
+                   expected=np.round(bias, 4).tolist(),
+                   advice="" if ok else "Initialise the output bias from train statistics (ModelSpec.output_layer).")
+
+
+def final_bias(model: keras.Model) -> list[float] | None:
+    """The bias the final layer actually holds (None when it has none): what M1 expects from."""
+    bias = getattr(model.layers[-1], "bias", None)
+    return None if bias is None else keras.ops.convert_to_numpy(bias).astype("float64").tolist()

@@ -1,0 +1,87 @@
+"""T checks run before real training: they train copies briefly and judge what they see."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..config import Config
+from ..data import Prepared
+from ..models import compile_model
+from ..plots import new_figure, save_figure
+from ..verdicts import Verdict
+
+
+def overfit_batch(prepared: Prepared, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A few training examples, covering as many classes as fit."""
+    x, y = prepared.split("train")
+    if prepared.task == "regression":
+        pick = np.random.default_rng(seed).choice(len(y), size=min(n, len(y)), replace=False)
+    else:
+        by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
+        pick = np.array([idx[i] for i in range(len(y)) for idx in by_class if i < len(idx)][:n])
+    return x[pick], y[pick]
+
+
+def _predictions_match(task: str, y: np.ndarray, outputs: np.ndarray) -> bool:
+    if task == "classification":
+        return bool(np.all(outputs.argmax(-1) == y))
+    if task == "binary":
+        return bool(np.all((outputs[:, 0] > 0) == (y > 0.5)))
+    return bool(np.mean((outputs[:, 0] - y) ** 2) <= 1e-2 * max(np.var(y), 1e-12))
+
+
+def check_overfit_one_batch(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
+    """T1: a model that cannot drive a handful of examples to near-zero loss has a bug.
+
+    Trains `model` itself (pass a fresh copy), Adam at check.overfit_learning_rate, no
+    augmentation; the loss is measured with training=False. Pass when the loss came
+    within check.overfit_tolerance of the way from its start to 0 and every prediction
+    matches its label (regression: MSE <= 1% of the batch variance)."""
+    x, y = overfit_batch(prepared, config.check.overfit_examples, config.seed)
+    compile_model(model, config, learning_rate=config.check.overfit_learning_rate, jit_compile=False)
+    start = float(model.evaluate(x, y, batch_size=len(y), verbose=0, return_dict=True)["loss"])
+    # One epoch of `todo` steps over the same batch repeated: an epoch per step would cost
+    # Keras' per-epoch overhead (~50 ms) on every step.
+    same_batch = tf.data.Dataset.from_tensors((x, y)).repeat()
+    budget, chunk, steps, loss = config.check.overfit_steps, 50, 0, start
+    while steps < budget:
+        todo = min(chunk, budget - steps)
+        model.fit(same_batch, steps_per_epoch=todo, epochs=1, verbose=0, shuffle=False)
+        steps += todo
+        outputs = model.predict(x, batch_size=len(y), verbose=0)
+        loss = float(model.evaluate(x, y, batch_size=len(y), verbose=0, return_dict=True)["loss"])
+        if loss <= config.check.overfit_tolerance * start and _predictions_match(prepared.task, y, outputs):
+            break
+    matched = _predictions_match(prepared.task, y, outputs)
+    ok = loss <= config.check.overfit_tolerance * start and matched
+    plot = _plot_overfit(prepared, y, outputs, run_dir)
+    return Verdict(
+        "T1", "Overfit one batch", "pass" if ok else "fail",
+        measured={"start_loss": round(start, 4), "final_loss": round(loss, 6), "steps": steps,
+                  "all_predictions_match": matched},
+        expected=f"loss <= {config.check.overfit_tolerance:g} x start within {budget} steps, every prediction right",
+        advice="" if ok else f"The model cannot memorise {len(y)} examples (loss {loss:.4g} after {steps} steps): "
+        "look for a bug in the model, the loss or the labels before training for real.",
+        plots=[plot],
+    )
+
+
+def _plot_overfit(prepared: Prepared, y: np.ndarray, outputs: np.ndarray, run_dir: Path) -> str:
+    fig, ax = new_figure()
+    positions = np.arange(len(y))
+    if prepared.task == "classification":
+        ax.scatter(positions, y, marker="o", s=80, label="label", facecolors="none", edgecolors="k")
+        ax.scatter(positions, outputs.argmax(-1), marker="x", s=60, label="prediction", color="tab:red")
+        ax.set_ylabel("class")
+    else:
+        predicted = outputs[:, 0] if prepared.task == "regression" else 1 / (1 + np.exp(-outputs[:, 0]))
+        ax.bar(positions - 0.2, y, width=0.4, label="label")
+        ax.bar(positions + 0.2, predicted, width=0.4, label="prediction")
+    ax.set_xlabel("example in the batch")
+    ax.set_title("T1 overfit one batch: labels and predictions after training")
+    ax.legend()
+    return save_figure(fig, run_dir, "T1_overfit_one_batch")

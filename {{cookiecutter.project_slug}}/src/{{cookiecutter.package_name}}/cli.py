@@ -1,0 +1,153 @@
+"""`{{ cookiecutter.project_slug }} inspect | check | train | evaluate | tune | report`.
+
+Each stage reads the config, writes into one run folder and exits 1 when a verdict
+fails, 2 on a mistake the user can fix (with one line that says what and where).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .config import Config, load_config
+from .errors import UserError
+from .rundir import latest_run_dir, new_run_dir_path, open_run_dir
+from .verdicts import Verdict, any_failed, write_verdicts
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+
+STAGES = {
+    "inspect": "D checks: split, train-only statistics, duplicates and leakage, invalid examples, balance",
+    "check": "M, B1, T1 checks before real training: loss at init, output bias and loss, overfit one batch",
+    "train": "train the model with checkpoints, resume, TensorBoard and CSV logs, export for serving",
+    "evaluate": "score the trained model on the whole val split and on the test split, once",
+    "tune": "KerasTuner random search over the space in the config's `tune:` section",
+    "report": "gather every verdict of a run into a terminal table and report.html",
+}
+
+
+def _inspect(config: Config, run_dir: Path) -> list[Verdict]:
+    from .checks.data import inspect_data
+    from .data import prepare
+
+    return inspect_data(prepare(config), config.data.split)
+
+
+def _check(config: Config, run_dir: Path) -> list[Verdict]:
+    from .baselines import dumb_baseline_verdict
+    from .checks.model import check_loss_at_init, check_loss_input, check_output_bias, final_bias
+    from .checks.training import check_overfit_one_batch
+    from .data import prepare
+    from .models import build_model, model_spec
+    from .train import seed_everything
+
+    prepared = prepare(config)
+    seed_everything(config.seed)
+    spec = model_spec(config, prepared)
+    model = build_model(config, prepared, spec)
+    return [
+        check_loss_input(model, prepared),
+        check_output_bias(model, spec.output_bias),
+        check_loss_at_init(model, prepared, final_bias(model), config.check.init_loss_warn_nats),
+        dumb_baseline_verdict(prepared),
+        check_overfit_one_batch(build_model(config, prepared, spec), prepared, config, run_dir),
+    ]
+
+
+def _train(config: Config, run_dir: Path) -> list[Verdict]:
+    from .data import prepare
+    from .train import train
+
+    return train(config, prepare(config), run_dir)
+
+
+def _evaluate(config: Config, run_dir: Path) -> list[Verdict]:
+    from .data import prepare
+    from .evaluate import evaluate
+
+    return evaluate(prepare(config), run_dir, config.data.batch_size)
+
+
+def _tune(config: Config, run_dir: Path) -> list[Verdict]:
+    from .data import prepare
+    from .tune import tune
+
+    return tune(config, prepare(config), run_dir)
+
+
+def _report(config: Config, run_dir: Path) -> list[Verdict]:
+    from .report import write_report
+
+    page, table, verdicts = write_report(run_dir)
+    print(table)
+    print(f"\nreport: {page}")
+    return verdicts
+
+
+RUNNERS: dict[str, Callable[[Config, Path], list[Verdict]]] = {
+    "inspect": _inspect, "check": _check, "train": _train,
+    "evaluate": _evaluate, "tune": _tune, "report": _report,
+}
+# Stages that read what an earlier stage left: by default they use the newest run folder.
+READS_EARLIER_RUN = {"evaluate": "checkpoints/best.keras", "report": "verdicts.json"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    for name, help_text in STAGES.items():
+        stage = sub.add_parser(name, help=help_text, description=help_text)
+        stage.add_argument("--config", type=Path, default=None,
+                           help=f"YAML config (default: {DEFAULT_CONFIG} if present, else built-in defaults)")
+        stage.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                           help="override one config value, e.g. --set train.epochs=3 (repeatable)")
+        default_dir = (f"the newest run folder under runs/ with {READS_EARLIER_RUN[name]}"
+                       if name in READS_EARLIER_RUN else "a new folder under runs/")
+        stage.add_argument("--run-dir", type=Path, default=None, help=f"run folder (default: {default_dir})")
+    return parser
+
+
+def run_stage(stage: str, config: Config, run_dir: Path) -> int:
+    with open_run_dir(run_dir):
+        verdicts = RUNNERS[stage](config, run_dir)
+        if stage != "report":
+            path = write_verdicts(run_dir, stage, verdicts)
+            from .report import terminal_table
+
+            print(terminal_table(verdicts))
+            print(f"\nverdicts: {path}")
+    print(f"run folder: {run_dir}")
+    return 1 if any_failed(verdicts) else 0
+
+
+def _config_path(args: argparse.Namespace, run_dir: Path) -> Path | None:
+    """--config if given; `evaluate` then prefers the config its model was trained with, so
+    that it scores the same split; otherwise configs/default.yaml, or the built-in defaults."""
+    if args.config is not None:
+        return args.config
+    trained_with = run_dir / "train_config.yaml"
+    if args.stage == "evaluate" and trained_with.exists():
+        return trained_with
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.run_dir is not None:
+            run_dir = args.run_dir
+        elif args.stage in READS_EARLIER_RUN:
+            run_dir = latest_run_dir(containing=READS_EARLIER_RUN[args.stage])
+        else:
+            run_dir = new_run_dir_path(args.stage)
+        config = load_config(_config_path(args, run_dir), args.overrides)
+        return run_stage(args.stage, config, run_dir)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

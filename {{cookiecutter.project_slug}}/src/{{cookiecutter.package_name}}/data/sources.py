@@ -1,0 +1,266 @@
+"""Data sources: every one ends as the same `Examples` (numpy inputs, labels, names).
+
+Examples are held in memory: the bundled datasets, CSV files and image folders of the
+size a new model starts on fit easily, and an in-memory array makes the content-keyed
+split (split.py) and the inspection checks exact. A dataset larger than memory wants a
+`my_module:load` that returns a sample for the recipe stages.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Config
+from ..errors import UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+BUNDLED = {"digits": "classification", "breast_cancer": "binary", "diabetes": "regression"}
+
+
+@dataclass
+class Examples:
+    """Inputs and labels of the whole dataset, before the split."""
+
+    x: np.ndarray  # float32, (N, features) for tables, (N, H, W, C) for images
+    y: np.ndarray  # int64 class ids (classification, binary) or float32 targets (regression)
+    kind: str  # "image" or "tabular"
+    class_names: list[str] = field(default_factory=list)  # empty for regression
+    origins: list[str] = field(default_factory=list)  # file path or row per example, for messages
+    feature_names: list[str] = field(default_factory=list)
+
+    def origin(self, index: int) -> str:
+        return self.origins[index] if self.origins else f"example #{index}"
+
+
+def load_examples(config: Config) -> Examples:
+    source = config.data.source
+    if ":" in source:
+        return _from_user_loader(source, config)
+    loaders = {
+        "digits": _digits,
+        "breast_cancer": _breast_cancer,
+        "diabetes": _diabetes,
+        "tfds": _from_tfds,
+        "image_folder": _from_image_folder,
+        "csv": _from_csv,
+        "npz": _from_npz,
+    }
+    if source not in loaders:
+        raise UserError(
+            f"data.source: unknown source {source!r}; use one of {', '.join(loaders)} "
+            "or an import path such as my_module:load"
+        )
+    if source in BUNDLED and BUNDLED[source] != config.task:
+        raise UserError(f"data.source {source!r} is a {BUNDLED[source]} dataset, but task is {config.task!r}")
+    examples = loaders[source](config)
+    if len(examples.y) == 0:
+        raise UserError(f"data source {source!r} ({config.data.location or 'bundled'}) holds no examples")
+    return examples
+
+
+def _digits(config: Config) -> Examples:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = bunch.images.astype("float32")[..., None]  # (N, 8, 8, 1), values 0..16
+    return Examples(x, bunch.target.astype("int64"), "image", [str(c) for c in bunch.target_names])
+
+
+def _breast_cancer(config: Config) -> Examples:
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    return Examples(
+        bunch.data.astype("float32"),
+        bunch.target.astype("int64"),
+        "tabular",
+        [str(c) for c in bunch.target_names],
+        feature_names=[str(f) for f in bunch.feature_names],
+    )
+
+
+def _diabetes(config: Config) -> Examples:
+    from sklearn.datasets import load_diabetes
+
+    # scaled=False: the raw measurements, so that our own train-only statistics do the scaling.
+    bunch = load_diabetes(scaled=False)
+    return Examples(
+        bunch.data.astype("float32"),
+        bunch.target.astype("float32"),
+        "tabular",
+        feature_names=[str(f) for f in bunch.feature_names],
+    )
+
+
+def _from_tfds(config: Config) -> Examples:
+    """A TensorFlow Datasets catalog dataset. All its published splits are pooled and split
+    again by content (split.py), so that the 70/20/10 rule and the leakage check hold."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    name = config.data.location
+    if not name:
+        raise UserError("data.source is 'tfds' but data.location names no catalog dataset")
+    try:
+        datasets, info = tfds.load(name, split=None, as_supervised=True, with_info=True)
+    except Exception as err:  # tfds raises many kinds; all mean "cannot load this name here"
+        raise UserError(
+            f"tfds could not load {name!r}: {err}. Without network, prepare it elsewhere and point "
+            "TFDS_DATA_DIR at the prepared folder"
+        ) from None
+    xs, ys = [], []
+    for split_name in sorted(datasets):
+        for image, label in tfds.as_numpy(datasets[split_name]):
+            xs.append(image)
+            ys.append(label)
+    label_feature = info.features[info.supervised_keys[1]]
+    class_names = list(getattr(label_feature, "names", []) or [])
+    x = np.asarray(xs)
+    if x.ndim == 4:  # images: resize to one size
+        x = tf.image.resize(x.astype("float32"), config.data.image_size).numpy()
+        kind = "image"
+    else:
+        kind = "tabular"
+    return Examples(x.astype("float32"), np.asarray(ys), kind, class_names)
+
+
+def _from_image_folder(config: Config) -> Examples:
+    """One sub-folder per class, images inside. Unreadable files stop the run with their path."""
+    import keras
+
+    root = Path(config.data.location)
+    if not root.is_dir():
+        raise UserError(f"image folder not found: {root}")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    if not class_dirs:
+        raise UserError(f"image folder {root} has no class sub-folders (expected {root}/<class>/<image>)")
+    xs, ys, origins, unreadable = [], [], [], []
+    for label, class_dir in enumerate(class_dirs):
+        files = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UserError(f"class folder {class_dir} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        for path in files:
+            try:
+                image = keras.utils.load_img(path, target_size=tuple(config.data.image_size))
+            except Exception:  # PIL raises several kinds for a broken file
+                unreadable.append(str(path))
+                continue
+            xs.append(keras.utils.img_to_array(image))
+            ys.append(label)
+            origins.append(str(path))
+    if unreadable and not config.data.drop_invalid:
+        raise UserError(
+            f"{len(unreadable)} unreadable image(s), first: {unreadable[0]}; "
+            "fix or remove them, or set data.drop_invalid=true"
+        )
+    if unreadable:
+        print(f"dropped {len(unreadable)} unreadable image(s) (data.drop_invalid=true)")
+    return Examples(np.stack(xs).astype("float32"), np.asarray(ys, "int64"), "image",
+                    [p.name for p in class_dirs], origins)
+
+
+def _from_csv(config: Config) -> Examples:
+    """Numeric columns as they are, text columns one-hot encoded; the label column by name."""
+    path = Path(config.data.location)
+    if not path.is_file():
+        raise UserError(f"CSV file not found: {path}")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise UserError(f"CSV file {path} holds no rows")
+    column = config.data.label_column
+    if column not in rows[0]:
+        raise UserError(f"CSV file {path} has no label column {column!r}; columns: {', '.join(rows[0])}")
+    features, names = [], []
+    for name in (c for c in rows[0] if c != column):
+        values = [row[name] for row in rows]
+        try:
+            features.append(np.array([float(v) if v != "" else np.nan for v in values], "float32")[:, None])
+            names.append(name)
+        except ValueError:
+            categories = sorted(set(values))
+            features.append(np.array([[v == c for c in categories] for v in values], "float32"))
+            names += [f"{name}={c}" for c in categories]
+    x = np.concatenate(features, axis=1)
+    labels = [row[column] for row in rows]
+    origins = [f"{path}:{i + 2}" for i in range(len(rows))]  # line 1 is the header
+    if config.task == "regression":
+        try:
+            return Examples(x, np.array(labels, "float32"), "tabular", [], origins, names)
+        except ValueError:
+            raise UserError(f"CSV label column {column!r} must be numeric for regression") from None
+    class_names = sorted(set(labels), key=_natural_key)
+    ids = {name: i for i, name in enumerate(class_names)}
+    return Examples(x, np.array([ids[v] for v in labels], "int64"), "tabular", class_names, origins, names)
+
+
+def _natural_key(text: str) -> tuple:
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def _from_npz(config: Config) -> Examples:
+    path = Path(config.data.location)
+    if not path.is_file():
+        raise UserError(f".npz file not found: {path}")
+    with np.load(path) as archive:
+        if "x" not in archive or "y" not in archive:
+            raise UserError(f".npz file {path} must hold arrays named 'x' and 'y'; it holds {list(archive)}")
+        return _from_arrays(archive["x"], archive["y"], config, str(path))
+
+
+def _from_user_loader(source: str, config: Config) -> Examples:
+    fn = import_callable(source, "data.source")
+    loaded = fn(config)
+    if isinstance(loaded, Examples):
+        return loaded
+    if isinstance(loaded, tuple) and len(loaded) == 2:
+        return _from_arrays(np.asarray(loaded[0]), np.asarray(loaded[1]), config, source)
+    import tensorflow as tf
+
+    if isinstance(loaded, tf.data.Dataset):
+        pairs = list(loaded.as_numpy_iterator())
+        if not pairs:
+            raise UserError(f"data.source {source} returned an empty dataset")
+        return _from_arrays(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), config, source)
+    raise UserError(
+        f"data.source {source} returned {type(loaded).__name__}; return (x, y) numpy arrays "
+        "or a tf.data.Dataset of (input, label)"
+    )
+
+
+def _from_arrays(x: np.ndarray, y: np.ndarray, config: Config, where: str) -> Examples:
+    if len(x) != len(y):
+        raise UserError(f"{where}: {len(x)} inputs but {len(y)} labels")
+    x = np.asarray(x, "float32")
+    kind = "image" if x.ndim == 4 else "tabular"
+    if x.ndim not in (2, 4):
+        raise UserError(f"{where}: inputs must be (N, features) or (N, H, W, C), got shape {x.shape}")
+    if config.task == "regression":
+        return Examples(x, np.asarray(y, "float32").reshape(len(y)), kind)
+    y = np.asarray(y)
+    if y.ndim > 1 and y.shape[1:] != (1,):
+        raise UserError(f"{where}: labels must be class ids of shape (N,), got shape {y.shape} (one-hot?)")
+    y = y.reshape(len(y)).astype("int64")
+    classes = 2 if config.task == "binary" else int(y.max()) + 1
+    return Examples(x, y, kind, [str(c) for c in range(classes)])
+
+
+def import_callable(path: str, key: str):
+    """`package.module:function` -> the function, or one clear message about what is missing."""
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise UserError(f"{key}: cannot import module {module_name!r} ({err})") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise UserError(f"{key}: module {module_name!r} has no function {attr!r}")
+    return fn

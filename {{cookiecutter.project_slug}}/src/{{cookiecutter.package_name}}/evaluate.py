@@ -1,0 +1,66 @@
+"""T13: score the trained model on the whole val split, and on the test split once."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .baselines import beats_dumb_baseline
+from .data import Prepared
+from .errors import UserError
+from .models import score_predictions
+from .train import BEST_MODEL
+from .verdicts import Verdict
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def load_trained_model(run_dir: Path) -> keras.Model:
+    path = run_dir / BEST_MODEL
+    if not path.exists():
+        raise UserError(f"no trained model at {path}; run `train` with --run-dir {run_dir} first")
+    return keras.models.load_model(path)
+
+
+def predict_split(model: keras.Model, prepared: Prepared, split: str, batch_size: int) -> np.ndarray:
+    x, _ = prepared.split(split)
+    return model.predict(x, batch_size=batch_size, verbose=0)
+
+
+def evaluate(prepared: Prepared, run_dir: Path, batch_size: int) -> list[Verdict]:
+    model = load_trained_model(run_dir)
+    record_path = run_dir / EVALUATION_FILE
+    previous = json.loads(record_path.read_text()) if record_path.exists() else {}
+    scores, seen = {}, {}
+    for split in ("val", "test"):
+        outputs = predict_split(model, prepared, split, batch_size)
+        scores[split] = score_predictions(prepared.task, prepared.split(split)[1], outputs)
+        seen[split] = len(outputs)
+    record = {"scores": scores, "examples": seen, "test_scored_at": previous.get("test_scored_at", [])
+              + [time.strftime("%Y-%m-%dT%H:%M:%S")]}
+    record_path.write_text(json.dumps(record, indent=2))
+    return [full_set_verdict(prepared, seen, record["test_scored_at"], scores),
+            beats_dumb_baseline(prepared, scores["val"]["loss"])]
+
+
+def full_set_verdict(prepared: Prepared, seen: dict[str, int], test_scored_at: list[str],
+                     scores: dict[str, dict[str, float]]) -> Verdict:
+    """Every val and test example was scored, and the test split was scored once only."""
+    sizes = {split: len(prepared.indices[split]) for split in seen}
+    complete = seen == sizes
+    once = len(test_scored_at) == 1
+    if not complete:
+        status, advice = "fail", "Some examples were not scored: look for drop_remainder, steps= or repeat()."
+    elif not once:
+        status = "warn"
+        advice = (f"The test split has now been scored {len(test_scored_at)} times; choosing a model "
+                  "by its test score turns the test set into a validation set.")
+    else:
+        status, advice = "pass", ""
+    return Verdict("T13", "Full-set evaluation, test scored once", status,
+                   measured={"examples_scored": seen, "scores": scores, "test_scored_times": len(test_scored_at)},
+                   expected={"examples_scored": sizes, "test_scored_times": 1}, advice=advice)

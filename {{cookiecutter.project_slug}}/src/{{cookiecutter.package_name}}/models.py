@@ -1,0 +1,192 @@
+"""M4 reference models ("don't be a hero"), M2 output bias from train statistics.
+
+Every model ends in one float32 Dense layer that outputs logits (classification,
+binary) or the target (regression); the loss is told so (`from_logits=True`), which
+is the numerically safe pairing (RECIPE M3). Hidden layers use He initialisation
+(ReLU); the output layer a small-scale kernel with its bias set from the training
+statistics, so that the loss at init is what the statistics promise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from .config import Config
+from .data import Prepared
+from .data.sources import import_callable
+from .errors import UserError
+
+BUILTIN = ("mlp", "cnn", "resnet50")
+
+
+@dataclass
+class ModelSpec:
+    """What a model builder needs: the input, the train statistics and the output head.
+
+    A builder of your own (`model.builder: my_module:build`) is called as
+    `build(input_shape, spec, config)`; `spec.normalization()` and `spec.output_layer()`
+    give it the same train-only scaling and well-initialised head as the built-in models.
+    """
+
+    input_shape: tuple[int, ...]
+    kind: str  # "image" or "tabular"
+    task: str
+    units: int
+    output_bias: list[float] | None
+    mean: list[float]
+    std: list[float]
+
+    def normalization(self) -> keras.layers.Layer:
+        """Scale inputs by the training split's statistics (D2), inside the model, so that
+        evaluation and serving apply exactly the same numbers."""
+        return keras.layers.Normalization(
+            mean=np.asarray(self.mean), variance=np.square(self.std), name="train_normalization"
+        )
+
+    def output_layer(self) -> keras.layers.Layer:
+        bias = "zeros" if self.output_bias is None else keras.initializers.Constant(self.output_bias)
+        # A small kernel keeps the initial logits near the bias: Glorot on ReLU features gives
+        # logits with a variance of several units, ~2 nats of loss above the priors' (M1).
+        kernel = keras.initializers.VarianceScaling(0.1, mode="fan_in", distribution="truncated_normal")
+        return keras.layers.Dense(self.units, kernel_initializer=kernel, bias_initializer=bias,
+                                  dtype="float32", name="output")
+
+
+def output_bias(task: str, prepared: Prepared) -> list[float]:
+    """M2: log priors for softmax, the log-odds of the positive class for a sigmoid, the
+    target mean for regression: the loss at init is then the entropy of the priors (or the
+    variance of the target), not a hockey stick."""
+    stats = prepared.stats
+    if task == "regression":
+        return [stats.target_mean]
+    priors = np.clip(np.asarray(stats.priors), 1e-6, 1.0)
+    if task == "binary":
+        return [math.log(priors[1] / priors[0])]
+    return np.log(priors).tolist()
+
+
+def model_spec(config: Config, prepared: Prepared) -> ModelSpec:
+    units = prepared.num_classes if config.task == "classification" else 1
+    bias = output_bias(config.task, prepared) if config.model.init_output_bias else None
+    return ModelSpec(prepared.input_shape, prepared.kind, config.task, units, bias,
+                     prepared.stats.mean, prepared.stats.std)
+
+
+def resolve_builder(config: Config, kind: str) -> str:
+    name = config.model.builder
+    if name == "auto":
+        return "cnn" if kind == "image" else "mlp"
+    if name in ("cnn", "resnet50") and kind != "image":
+        raise UserError(f"model.builder {name!r} needs images, but the data is {kind}; use mlp")
+    if name not in BUILTIN and ":" not in name:
+        raise UserError(f"model.builder: unknown model {name!r}; use auto, {', '.join(BUILTIN)} or my_module:build")
+    return name
+
+
+def build_model(config: Config, prepared: Prepared, spec: ModelSpec | None = None) -> keras.Model:
+    spec = spec or model_spec(config, prepared)
+    name = resolve_builder(config, prepared.kind)
+    if ":" in name:
+        model = import_callable(name, "model.builder")(spec.input_shape, spec, config)
+        if not isinstance(model, keras.Model):
+            raise UserError(f"model.builder {name} returned {type(model).__name__}, not a keras.Model")
+        return model
+    return {"mlp": mlp, "cnn": cnn, "resnet50": resnet50}[name](spec, config)
+
+
+def mlp(spec: ModelSpec, config: Config) -> keras.Model:
+    inputs = keras.Input(spec.input_shape, name="inputs")
+    x = keras.layers.Flatten()(spec.normalization()(inputs))
+    for i in range(config.model.depth):
+        x = keras.layers.Dense(config.model.hidden_units, activation="relu",
+                               kernel_initializer="he_normal", name=f"dense_{i}")(x)
+        if config.model.dropout:
+            x = keras.layers.Dropout(config.model.dropout)(x)
+    return keras.Model(inputs, spec.output_layer()(x), name="mlp")
+
+
+def cnn(spec: ModelSpec, config: Config) -> keras.Model:
+    """Conv-ReLU blocks, halving the resolution while it is at least 4 pixels, then global
+    average pooling: small enough for 8x8 digits, fine for 64x64 photos."""
+    inputs = keras.Input(spec.input_shape, name="inputs")
+    x = spec.normalization()(inputs)
+    for i in range(config.model.depth):
+        x = keras.layers.Conv2D(config.model.filters * 2**i, 3, padding="same", activation="relu",
+                                kernel_initializer="he_normal", name=f"conv_{i}")(x)
+        if min(x.shape[1], x.shape[2]) >= 4:
+            x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    if config.model.dropout:
+        x = keras.layers.Dropout(config.model.dropout)(x)
+    return keras.Model(inputs, spec.output_layer()(x), name="cnn")
+
+
+def resnet50(spec: ModelSpec, config: Config) -> keras.Model:
+    """keras.applications.ResNet50, random weights by default (no download at run time);
+    `model.weights` may name a local ImageNet weights file (3-channel inputs)."""
+    height, width, channels = spec.input_shape
+    if config.model.weights and channels != 3:
+        raise UserError(f"model.weights: ImageNet weights need 3-channel images, the data has {channels}")
+    inputs = keras.Input(spec.input_shape, name="inputs")
+    x = spec.normalization()(inputs)
+    if min(height, width) < 32:  # ResNet50 downsamples 32x; smaller inputs vanish
+        x = keras.layers.Resizing(max(height, 32), max(width, 32), name="upsize")(x)
+    backbone = keras.applications.ResNet50(
+        include_top=False, weights=config.model.weights, input_shape=tuple(x.shape[1:]), pooling="avg"
+    )
+    x = backbone(x)
+    if config.model.dropout:
+        x = keras.layers.Dropout(config.model.dropout)(x)
+    return keras.Model(inputs, spec.output_layer()(x), name="resnet50")
+
+
+def loss_for(task: str) -> keras.losses.Loss:
+    if task == "classification":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if task == "binary":
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+    return keras.losses.MeanSquaredError()
+
+
+def metrics_for(task: str) -> list[keras.metrics.Metric]:
+    if task == "classification":
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if task == "binary":
+        # threshold 0 because the model outputs logits, not probabilities
+        return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
+                keras.metrics.AUC(name="auc", from_logits=True)]
+    return [keras.metrics.MeanAbsoluteError(name="mae")]
+
+
+def make_optimizer(config: Config, learning_rate: float | None = None) -> keras.optimizers.Optimizer:
+    """O1: Adam at 3e-4 and a constant rate by default; AdamW when weight decay is asked for."""
+    rate = learning_rate or config.train.learning_rate
+    if config.train.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=0.9)
+    if config.train.optimizer == "adamw" or config.train.weight_decay:
+        return keras.optimizers.AdamW(rate, weight_decay=config.train.weight_decay)
+    return keras.optimizers.Adam(rate)
+
+
+def compile_model(model: keras.Model, config: Config, learning_rate: float | None = None,
+                  jit_compile: bool | str = "auto") -> keras.Model:
+    model.compile(optimizer=make_optimizer(config, learning_rate), loss=loss_for(config.task),
+                  metrics=metrics_for(config.task), jit_compile=jit_compile)
+    return model
+
+
+def score_predictions(task: str, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+    """The project's loss and metrics for given outputs: the same numbers `evaluate` reports,
+    for predictions that did not come from a model (baselines, ensembles)."""
+    outputs = np.asarray(outputs, "float32")
+    if task != "classification" and outputs.ndim == 1:
+        outputs = outputs[:, None]
+    scores = {"loss": float(loss_for(task)(y_true, outputs))}
+    for metric in metrics_for(task):
+        metric.update_state(y_true, outputs)
+        scores[metric.name] = float(metric.result())
+    return scores

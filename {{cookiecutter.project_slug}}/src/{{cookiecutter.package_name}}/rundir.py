@@ -1,0 +1,53 @@
+"""Run folders: `runs/<timestamp>-<name>/` holds everything one run made."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import UserError
+
+RUNS_ROOT = Path("runs")
+
+
+def new_run_dir_path(name: str, root: Path = RUNS_ROOT) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / f"{stamp}-{name}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = root / f"{stamp}-{name}-{suffix}"
+    return path
+
+
+def latest_run_dir(root: Path = RUNS_ROOT, containing: str = "verdicts.json") -> Path:
+    """The newest run folder holding `containing`: what `evaluate` and `report` use by default."""
+    found = root.glob(f"*/{containing}") if root.is_dir() else []
+    candidates = sorted({root / p.relative_to(root).parts[0] for p in found})
+    if not candidates:
+        raise UserError(f"no run folder under {root}/ holds {containing}; pass --run-dir")
+    return candidates[-1]
+
+
+@contextlib.contextmanager
+def open_run_dir(path: Path) -> Iterator[Path]:
+    """Create the run folder; if this call created it and the stage stops on a user mistake,
+    remove it again, so that a mistake leaves nothing half-written. Any other failure keeps
+    the folder: it may hold hours of checkpoints."""
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise UserError(f"cannot write the run folder {path}: {err.strerror}") from None
+    try:
+        yield path
+    except UserError:
+        if created:
+            shutil.rmtree(path, ignore_errors=True)
+        raise

@@ -1,0 +1,71 @@
+"""Verdict records (RECIPE.md): what every check returns and every stage writes.
+
+A check is a pure function that returns verdicts; the CLI, the callbacks and the
+report only gather and show them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["pass", "warn", "fail", "skip"]
+STATUSES = ("fail", "warn", "pass", "skip")  # worst first: the order the report shows them in
+
+
+@dataclass
+class Verdict:
+    id: str
+    title: str
+    status: Status
+    measured: Any = None
+    expected: Any = None
+    advice: str = ""
+    plots: list[str] = field(default_factory=list)
+    stage: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"verdict {self.id}: unknown status {self.status!r}")
+        if self.status == "skip" and not self.advice:
+            raise ValueError(f"verdict {self.id}: a skip must say why (advice)")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python numbers, NaN/Inf to strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def write_verdicts(run_dir: Path, stage: str, verdicts: list[Verdict]) -> Path:
+    """Replace this stage's records in `<run_dir>/verdicts.json`, keep the other stages'."""
+    path = run_dir / "verdicts.json"
+    kept = [r for r in read_verdicts(run_dir) if r.stage != stage]
+    for verdict in verdicts:
+        verdict.stage = stage
+    records = [_plain(asdict(v)) for v in kept + verdicts]
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(records, indent=2))
+    tmp.replace(path)  # atomic: a crash never leaves half a file
+    return path
+
+
+def read_verdicts(run_dir: Path) -> list[Verdict]:
+    path = run_dir / "verdicts.json"
+    if not path.exists():
+        return []
+    return [Verdict(**record) for record in json.loads(path.read_text())]
+
+
+def any_failed(verdicts: list[Verdict]) -> bool:
+    return any(v.status == "fail" for v in verdicts)

@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import Config, load_config
+from {{ cookiecutter.package_name }}.errors import UserError
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def test_default_yaml_spells_out_the_builtin_defaults():
+    assert load_config(PROJECT / "configs" / "default.yaml") == Config()
+
+
+@pytest.mark.parametrize("name", ["debug.yaml"])
+def test_presets_are_valid(name):
+    load_config(PROJECT / "configs" / name)
+
+
+def test_overrides_parse_values_as_yaml():
+    config = load_config(None, ["train.learning_rate=1e-3", "data.cache=false", "tune.hidden_units=[8, 16]"])
+    assert config.train.learning_rate == 1e-3
+    assert config.data.cache is False
+    assert config.tune.hidden_units == [8, 16]
+
+
+def test_unknown_key_names_the_key_and_the_valid_ones():
+    with pytest.raises(UserError) as err:
+        load_config(None, ["train.epoch=3"])
+    message = str(err.value)
+    assert "train.epoch" in message
+    assert "epochs" in message and "learning_rate" in message
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises(UserError, match="data.batch_size"):
+        load_config(None, ["data.batch_size=many"])
+
+
+def test_bad_split_is_refused():
+    with pytest.raises(UserError, match="data.split"):
+        load_config(None, ["data.split=[0.5, 0.5, 0.5]"])
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
