@@ -1,7 +1,7 @@
 import keras
 import pytest
 
-from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, final_bias
+from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
 from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
 from {{ cookiecutter.package_name }}.models import build_model, model_spec
 
@@ -9,7 +9,7 @@ from {{ cookiecutter.package_name }}.models import build_model, model_spec
 def test_healthy_model_passes_m1_m3(small_config, prepared):
     model = build_model(small_config, prepared)
     assert check_loss_input(model, prepared).status == "pass"
-    assert check_loss_at_init(model, prepared, final_bias(model), 0.5).status == "pass"
+    assert check_loss_at_init(model, prepared, output_offset(model), 0.5).status == "pass"
 
 
 def test_m3_catches_a_squashed_output(small_config, prepared):
@@ -36,6 +36,6 @@ def test_t1_fails_when_the_output_ignores_the_inputs(small_config, prepared, tmp
     spec = model_spec(small_config, prepared)
     inputs = keras.Input(spec.input_shape)
     cut = keras.layers.Lambda(lambda t: t[:, :1] * 0.0)(keras.layers.Flatten()(inputs))
-    model = keras.Model(inputs, spec.output_layer()(keras.layers.Dense(4)(cut)))
+    model = keras.Model(inputs, spec.head(keras.layers.Dense(4)(cut)))
     verdict = check_overfit_one_batch(model, prepared, small_config, tmp_path)
     assert verdict.status == "fail"

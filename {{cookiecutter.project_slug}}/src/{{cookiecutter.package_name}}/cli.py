@@ -37,7 +37,7 @@ def _inspect(config: Config, run_dir: Path) -> list[Verdict]:
 
 def _check(config: Config, run_dir: Path) -> list[Verdict]:
     from .baselines import dumb_baseline_verdict
-    from .checks.model import check_loss_at_init, check_loss_input, check_output_bias, final_bias
+    from .checks.model import check_loss_at_init, check_loss_input, check_output_bias, output_offset
     from .checks.training import check_overfit_one_batch
     from .data import prepare
     from .models import build_model, model_spec
@@ -50,7 +50,7 @@ def _check(config: Config, run_dir: Path) -> list[Verdict]:
     return [
         check_loss_input(model, prepared),
         check_output_bias(model, spec.output_bias),
-        check_loss_at_init(model, prepared, final_bias(model), config.check.init_loss_warn_nats),
+        check_loss_at_init(model, prepared, output_offset(model), config.check.init_loss_warn_nats),
         dumb_baseline_verdict(prepared),
         check_overfit_one_batch(build_model(config, prepared, spec), prepared, config, run_dir),
     ]

@@ -28,7 +28,7 @@ class ModelSpec:
     """What a model builder needs: the input, the train statistics and the output head.
 
     A builder of your own (`model.builder: my_module:build`) is called as
-    `build(input_shape, spec, config)`; `spec.normalization()` and `spec.output_layer()`
+    `build(input_shape, spec, config)`; `spec.normalization()` and `spec.head(features)`
     give it the same train-only scaling and well-initialised head as the built-in models.
     """
 
@@ -39,6 +39,7 @@ class ModelSpec:
     output_bias: list[float] | None
     mean: list[float]
     std: list[float]
+    target_std: float | None = None  # regression: the head predicts in units of train's std
 
     def normalization(self) -> keras.layers.Layer:
         """Scale inputs by the training split's statistics (D2), inside the model, so that
@@ -47,13 +48,22 @@ class ModelSpec:
             mean=np.asarray(self.mean), variance=np.square(self.std), name="train_normalization"
         )
 
-    def output_layer(self) -> keras.layers.Layer:
+    def head(self, features):
+        """The output: logits, or the regression target. A small kernel keeps the initial
+        output near the bias (Glorot on ReLU features gives logits with a variance of several
+        units, ~2 nats above the priors' loss: M1). A regression head predicts the target in
+        standard units and scales back with the train mean and std, so that a learning rate
+        that suits a standardised target suits every target."""
+        kernel = keras.initializers.VarianceScaling(0.01, mode="fan_in", distribution="truncated_normal")
+        if self.target_std is not None:
+            standard = keras.layers.Dense(1, kernel_initializer=kernel, dtype="float32", name="output_standard")
+            scale_back = keras.layers.Rescaling(self.target_std, offset=self.output_bias[0], dtype="float32",
+                                                name="output")
+            return scale_back(standard(features))
         bias = "zeros" if self.output_bias is None else keras.initializers.Constant(self.output_bias)
-        # A small kernel keeps the initial logits near the bias: Glorot on ReLU features gives
-        # logits with a variance of several units, ~2 nats of loss above the priors' (M1).
-        kernel = keras.initializers.VarianceScaling(0.1, mode="fan_in", distribution="truncated_normal")
-        return keras.layers.Dense(self.units, kernel_initializer=kernel, bias_initializer=bias,
-                                  dtype="float32", name="output")
+        dense = keras.layers.Dense(self.units, kernel_initializer=kernel, bias_initializer=bias, dtype="float32",
+                                   name="output")
+        return dense(features)
 
 
 def output_bias(task: str, prepared: Prepared) -> list[float]:
@@ -72,8 +82,9 @@ def output_bias(task: str, prepared: Prepared) -> list[float]:
 def model_spec(config: Config, prepared: Prepared) -> ModelSpec:
     units = prepared.num_classes if config.task == "classification" else 1
     bias = output_bias(config.task, prepared) if config.model.init_output_bias else None
+    target_std = prepared.stats.target_std if config.task == "regression" and bias is not None else None
     return ModelSpec(prepared.input_shape, prepared.kind, config.task, units, bias,
-                     prepared.stats.mean, prepared.stats.std)
+                     prepared.stats.mean, prepared.stats.std, target_std or None)
 
 
 def resolve_builder(config: Config, kind: str) -> str:
@@ -106,7 +117,7 @@ def mlp(spec: ModelSpec, config: Config) -> keras.Model:
                                kernel_initializer="he_normal", name=f"dense_{i}")(x)
         if config.model.dropout:
             x = keras.layers.Dropout(config.model.dropout)(x)
-    return keras.Model(inputs, spec.output_layer()(x), name="mlp")
+    return keras.Model(inputs, spec.head(x), name="mlp")
 
 
 def cnn(spec: ModelSpec, config: Config) -> keras.Model:
@@ -122,7 +133,7 @@ def cnn(spec: ModelSpec, config: Config) -> keras.Model:
     x = keras.layers.GlobalAveragePooling2D()(x)
     if config.model.dropout:
         x = keras.layers.Dropout(config.model.dropout)(x)
-    return keras.Model(inputs, spec.output_layer()(x), name="cnn")
+    return keras.Model(inputs, spec.head(x), name="cnn")
 
 
 def resnet50(spec: ModelSpec, config: Config) -> keras.Model:
@@ -141,7 +152,7 @@ def resnet50(spec: ModelSpec, config: Config) -> keras.Model:
     x = backbone(x)
     if config.model.dropout:
         x = keras.layers.Dropout(config.model.dropout)(x)
-    return keras.Model(inputs, spec.output_layer()(x), name="resnet50")
+    return keras.Model(inputs, spec.head(x), name="resnet50")
 
 
 def loss_for(task: str) -> keras.losses.Loss:

@@ -64,7 +64,7 @@ def check_loss_at_init(model: keras.Model, prepared: Prepared, bias: list[float]
 def check_loss_input(model: keras.Model, prepared: Prepared) -> Verdict:
     """M3: the loss takes logits (from_logits=True), so the model must not end in a softmax or
     sigmoid; the output width must match the task. Loss at init cannot see a double softmax."""
-    activation = _final_activation(model)
+    activation = None if isinstance(model.layers[-1], keras.layers.Rescaling) else _final_activation(model)
     units = model.outputs[0].shape[-1]
     wanted_units = prepared.num_classes if prepared.task == "classification" else 1
     problems = []
@@ -85,19 +85,23 @@ def check_output_bias(model: keras.Model, bias: list[float] | None) -> Verdict:
     """M2: the output layer's bias holds the train statistics it was meant to."""
     if bias is None:
         return Verdict("M2", "Final-layer bias", "skip", advice="model.init_output_bias is false")
-    layer = model.layers[-1]
-    actual = getattr(layer, "bias", None)
+    actual = output_offset(model)
     if actual is None:
         return Verdict("M2", "Final-layer bias", "warn", measured="no bias on the final layer",
                        expected=bias, advice="Give the final layer a bias and set it from the priors/mean.")
-    actual = np.asarray(keras.ops.convert_to_numpy(actual))
-    ok = actual.shape == np.shape(bias) and np.allclose(actual, bias, atol=1e-4)
+    actual = np.asarray(actual)
+    ok = actual.shape == np.shape(bias) and np.allclose(actual, bias, atol=1e-4, rtol=1e-5)
     return Verdict("M2", "Final-layer bias", "pass" if ok else "warn", measured=actual.round(4).tolist(),
                    expected=np.round(bias, 4).tolist(),
-                   advice="" if ok else "Initialise the output bias from train statistics (ModelSpec.output_layer).")
+                   advice="" if ok else "Initialise the output bias from train statistics (ModelSpec.head).")
 
 
-def final_bias(model: keras.Model) -> list[float] | None:
-    """The bias the final layer actually holds (None when it has none): what M1 expects from."""
-    bias = getattr(model.layers[-1], "bias", None)
+def output_offset(model: keras.Model) -> list[float] | None:
+    """What the model outputs when its final kernel is zero: the final bias, or for a head
+    that scales back to target units, offset + scale * bias. None when there is no bias."""
+    layers = model.layers
+    if isinstance(layers[-1], keras.layers.Rescaling) and getattr(layers[-2], "bias", None) is not None:
+        bias = keras.ops.convert_to_numpy(layers[-2].bias).astype("float64")
+        return (layers[-1].offset + layers[-1].scale * bias).tolist()
+    bias = getattr(layers[-1], "bias", None)
     return None if bias is None else keras.ops.convert_to_numpy(bias).astype("float64").tolist()

@@ -107,17 +107,17 @@ def _from_tfds(config: Config) -> Examples:
     if not name:
         raise UserError("data.source is 'tfds' but data.location names no catalog dataset")
     try:
-        datasets, info = tfds.load(name, split=None, as_supervised=True, with_info=True)
+        # "all": every published split, pooled; our own split re-divides them by content.
+        dataset, info = tfds.load(name, split="all", as_supervised=True, with_info=True)
     except Exception as err:  # tfds raises many kinds; all mean "cannot load this name here"
         raise UserError(
             f"tfds could not load {name!r}: {err}. Without network, prepare it elsewhere and point "
             "TFDS_DATA_DIR at the prepared folder"
         ) from None
     xs, ys = [], []
-    for split_name in sorted(datasets):
-        for image, label in tfds.as_numpy(datasets[split_name]):
-            xs.append(image)
-            ys.append(label)
+    for image, label in tfds.as_numpy(dataset):
+        xs.append(image)
+        ys.append(label)
     label_feature = info.features[info.supervised_keys[1]]
     class_names = list(getattr(label_feature, "names", []) or [])
     x = np.asarray(xs)
