@@ -22,6 +22,7 @@ venv: $(VENV)/.installed  ## create .venv with the template's and the generated 
 demo: venv  ## generate a project with the default answers and run every recipe stage on its bundled data
 	rm -rf $(DEMO)
 	$(BIN)/cookiecutter --no-input -o $(DEMO) .
+	rm -f $(VENV)/.installed-recipe-net  # a fresh project: install it again
 	cd $(DEMO)/recipe-net && $(MAKE) demo VENV=$(CURDIR)/$(VENV)
 	@echo
 	@echo "run folder: $(DEMO)/recipe-net/runs/demo"
