@@ -31,5 +31,9 @@ demo: venv  ## generate a project with the default answers and run every recipe 
 test: venv  ## the template's test suite
 	$(BIN)/python -m pytest
 
+bench: venv  ## the benchmarks: ratios measured side by side (see BENCHMARKS.md)
+	cd benchmarks && for script in pipeline_throughput train_overhead callback_overhead tune_overhead; do \
+		echo "== $$script"; ../$(BIN)/python $$script.py || exit 1; done
+
 clean:  ## remove build/ (generated projects); keeps .venv
 	rm -rf build .pytest_cache

@@ -19,7 +19,7 @@ NEEDS = {
     ("task", "regression"): {"model": "mlp"},
 }
 
-UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|%\}|\{#")
+UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|\{#")  # a lone "%}" is plain text, as in f"{x:.0%}"
 # GitHub Actions' own expressions look like Jinja but belong in the output.
 GITHUB_EXPRESSION = re.compile(r"\$\{\{[^}]*\}\}")
 

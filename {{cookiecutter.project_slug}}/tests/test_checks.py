@@ -1,9 +1,20 @@
-import keras
-import pytest
+import json
+from pathlib import Path
 
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from {{ cookiecutter.package_name }}.baselines import derange, derange_batch, human_baseline, judge_input_independent
 from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
 from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.config import with_values
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.models import build_model, model_spec
+from {{ cookiecutter.package_name }}.train import train_datasets
 
 
 def test_healthy_model_passes_m1_m3(small_config, prepared):
@@ -39,3 +50,119 @@ def test_t1_fails_when_the_output_ignores_the_inputs(small_config, prepared, tmp
     model = keras.Model(inputs, spec.head(keras.layers.Dense(4)(cut)))
     verdict = check_overfit_one_batch(model, prepared, small_config, tmp_path)
     assert verdict.status == "fail"
+
+
+# --- the whole `check` stage on a healthy project ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_check_stage_passes_a_healthy_project(in_tmp):
+    """Digits with the template's models, budgets cut to seconds: every check runs, none fails
+    (binary and regression: the template's tests run `check` on their bundled data)."""
+    budgets = ["task=classification", "data.source=digits", "model.builder=mlp", "model.hidden_units=32",
+               "check.loss_trend_steps=20", "check.baseline_steps=60"]
+    assert main(["check", "--run-dir", "runs/h", *[f"--set={b}" for b in budgets]]) == 0
+    records = json.loads(Path("runs/h/verdicts.json").read_text())
+    found = {r["id"]: r["status"] for r in records}
+    assert set(found) >= {"M1", "M2", "M3", "B1", "B2", "B3", "B4", "T1", "T2", "T3", "T4", "T5"}
+    assert "fail" not in found.values(), [(r["id"], r["advice"]) for r in records if r["status"] == "fail"]
+    assert found["B4"] == "skip"
+    for record in records:
+        assert all(Path("runs/h", plot).exists() for plot in record["plots"])
+
+
+# --- B2: the control and its judgement ---------------------------------------------------------
+
+
+def test_derangement_leaves_no_example_its_own_input():
+    for n in (2, 3, 32):
+        rows = np.arange(n)
+        moved = derange_batch(tf.constant(rows), tf.constant([7, n], tf.int64)).numpy()
+        assert sorted(moved) == list(rows) and not np.any(moved == rows)
+        moved = derange(rows, seed=n)
+        assert sorted(moved) == list(rows) and not np.any(moved == rows)
+
+
+def test_fresh_training_pipelines_give_the_same_batches(config, prepared):
+    """B2's two runs and T3's two models must see the same batches in the same order."""
+    def labels():
+        train, _ = train_datasets(config, prepared)
+        return [y.numpy().tolist() for _, y in train.repeat().take(60)]
+
+    assert labels() == labels()
+
+
+@pytest.mark.parametrize("real, control, prior, status", [
+    (0.5, 1.0, 1.0, "pass"),
+    (0.9, 1.0, 1.0, "pass"),   # the pass ratio is inclusive
+    (0.95, 1.0, 1.0, "warn"),
+    (0.99, 1.0, 1.0, "fail"),  # so is the fail ratio
+    (1.2, 1.0, 1.0, "fail"),
+    (0.3, 0.8, 1.0, "warn"),   # the control beats the priors by 20%: labels leak around the inputs
+    (0.3, 0.95, 1.0, "pass"),
+])
+def test_b2_thresholds(config, real, control, prior, status):
+    verdict = judge_input_independent(real, control, prior, config)
+    assert verdict.status == status, verdict.advice
+    if control < 0.9 * prior:
+        assert "labels reach the model another way" in verdict.advice
+
+
+# --- B4: a second annotation of the test split -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits(config):
+    config = with_values(config, {"task": "classification", "data.source": "digits"})
+    return config, prepare(config)
+
+
+def test_b4_skips_without_human_labels(digits):
+    config, prepared = digits
+    verdict = human_baseline(prepared, config)
+    assert verdict.status == "skip" and "data.human_labels" in verdict.advice
+
+
+def test_b4_scores_a_planted_annotation(digits, tmp_path):
+    """The test labels with 3 answers changed: accuracy 1 - 3/n, from .npy in test order and
+    from a .csv of class names with a header, in the source's order."""
+    config, prepared = digits
+    _, y_test = prepared.split("test")
+    human = y_test.copy()
+    human[:3] = (human[:3] + 1) % prepared.num_classes
+    np.save(tmp_path / "test_order.npy", human)
+    everything = prepared.examples.y.copy()
+    everything[prepared.indices["test"]] = human
+    names = prepared.examples.class_names
+    (tmp_path / "all.csv").write_text("label\n" + "".join(f"{names[v]}\n" for v in everything))
+    for name in ("test_order.npy", "all.csv"):
+        verdict = human_baseline(prepared, with_values(config, {"data.human_labels": str(tmp_path / name)}))
+        assert verdict.status == "pass"
+        assert verdict.measured["test"]["accuracy"] == pytest.approx(1 - 3 / len(y_test), abs=1e-6)
+        assert "loss" not in verdict.measured["test"]  # hard answers have no meaningful cross-entropy
+
+
+def test_b4_scores_a_regression_annotation_with_the_mse(config, tmp_path):
+    config = with_values(config, {"task": "regression", "data.source": "diabetes"})
+    prepared = prepare(config)
+    _, y_test = prepared.split("test")
+    np.save(tmp_path / "human.npy", y_test + 10.0)
+    verdict = human_baseline(prepared, with_values(config, {"data.human_labels": str(tmp_path / "human.npy")}))
+    assert verdict.measured["test"]["loss"] == pytest.approx(100.0, rel=1e-4)
+    assert verdict.measured["test"]["mae"] == pytest.approx(10.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("1\n2\n3\n", "labels, but the test split has"),
+    (None, "not one of the 10 classes"),
+    ("missing", "file not found"),
+])
+def test_b4_refuses_a_bad_annotation_file(digits, tmp_path, content, message):
+    config, prepared = digits
+    path = tmp_path / "human.csv"
+    if content is None:  # the right length, one label that is no class
+        path.write_text("\n".join(["3"] * (len(prepared.indices["test"]) - 1) + ["eleven"]) + "\n")
+    elif content != "missing":
+        path.write_text(content)
+    with pytest.raises(UserError, match=message):
+        human_baseline(prepared, with_values(config, {"data.human_labels": str(path)}))

@@ -1,11 +1,26 @@
-"""B1: the dumb baseline every model must beat, scored with the project's own metrics."""
+"""Baselines every model must beat, scored with the project's own metrics.
+
+B1 dumb: the train priors or mean. B2 input-independent: the same model trained the same
+way on inputs that say nothing about the labels. B3 simple: a linear/logistic model on the
+same pipeline. B4 human: a second annotation of the test split, scored as a prediction.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import csv
+from pathlib import Path
 
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .checks.training import data_loss, inference_outputs, step_losses, weights_restored
+from .config import Config
 from .data import Prepared
-from .models import output_bias, score_predictions
+from .errors import UserError
+from .models import ModelSpec, compile_model, output_bias, score_predictions
+from .plots import new_figure, save_figure
+from .train import train_datasets
 from .verdicts import Verdict
 
 
@@ -40,3 +55,222 @@ def beats_dumb_baseline(prepared: Prepared, model_val_loss: float) -> Verdict:
                    measured={"model_val_loss": model_val_loss}, expected={"below_baseline_val_loss": baseline},
                    advice="" if ok else "The model is no better than predicting the priors/mean: "
                    "run `check` (overfit one batch, loss at init) before training longer.")
+
+
+def derange_batch(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Give every example the input of another example of its batch: a random order, each
+    taking the input of the one before it (a derangement: in a batch of two or more nobody
+    keeps its own input, which a plain permutation does for one example a batch on average).
+    Every input statistic is kept, only the pairing with the labels is gone."""
+    n = tf.shape(x)[0]
+    order = tf.argsort(tf.random.stateless_uniform([n], seed=seed))
+    source = tf.scatter_nd(order[:, None], tf.roll(order, shift=1, axis=0), [n])
+    return tf.gather(x, source)
+
+
+def derange(x: np.ndarray, seed: int) -> np.ndarray:
+    """`derange_batch` for a whole split, in numpy."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    source = np.empty_like(order)
+    source[order] = np.roll(order, 1)
+    return x[source]
+
+
+def _control_batches(dataset: tf.data.Dataset, seed: int) -> tf.data.Dataset:
+    def deranged(step, batch):
+        x, y = batch
+        return derange_batch(x, tf.stack([tf.constant(seed, tf.int64), step])), y
+
+    return dataset.repeat().enumerate().map(deranged)
+
+
+def input_independent_run(model: keras.Model, prepared: Prepared, config: Config,
+                          control: bool) -> tuple[list[float], float]:
+    """check.baseline_steps steps of the real training pipeline from the model's current
+    weights (put back afterwards), optimizer as configured; returns each step's loss and
+    the full-val data loss. The control sees deranged inputs, in training and in val."""
+    train, _ = train_datasets(config, prepared)  # a fresh dataset: the same batches for both runs
+    x_val, y_val = prepared.split("val")
+    if control:
+        train, x_val = _control_batches(train, config.seed), derange(x_val, config.seed)
+    with weights_restored(model):
+        compile_model(model, config, jit_compile=False)  # a fresh optimizer
+        losses = step_losses(model, train, config.check.baseline_steps)
+        return losses, data_loss(model, x_val, y_val, prepared.task)
+
+
+def input_independent_baseline(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
+    """B2: the model trained on its inputs against the same model, from the same weights,
+    on the same batches, trained on inputs that carry no information about the labels.
+
+    The control's inputs are those of other examples of the batch, not zeros: the models
+    normalise inside (an adapted Normalization maps 0 to -mean/std) and every input
+    statistic stays as it was (RECIPE notes). Judged by `judge_input_independent`."""
+    if config.data.batch_size < 2:
+        return Verdict("B2", "Input-independent baseline", "skip", advice="data.batch_size is 1: the control takes "
+                       "its inputs from the other examples of a batch")
+    real_losses, real = input_independent_run(model, prepared, config, control=False)
+    control_losses, control = input_independent_run(model, prepared, config, control=True)
+    verdict = judge_input_independent(real, control, dumb_baseline(prepared)["val"]["loss"], config)
+    verdict.plots.append(_plot_runs(real_losses, control_losses, run_dir))
+    return verdict
+
+
+def judge_input_independent(real: float, control: float, prior: float, config: Config) -> Verdict:
+    """B2 verdict from the val losses of the real run, the control and the priors (B1).
+
+    Pass when real <= check.input_independent_pass_ratio x control; fail at >=
+    check.input_independent_fail_ratio x control (the model learned nothing from its inputs);
+    warn between. Warn too when the control beats the priors, control < check.control_leak_ratio
+    x prior: labels reach the model through another channel than the inputs."""
+    c = config.check
+    ratio = real / control if control > 0 else float("inf")
+    advice = []
+    if not np.isfinite(ratio) or ratio >= c.input_independent_fail_ratio:
+        status = "fail"
+        advice.append(f"the model does no better on val ({real:.4g}) than the same model trained on inputs that say "
+                      f"nothing about the labels ({control:.4g}): it learned nothing from the inputs; check that "
+                      "inputs and labels still match (D9) and that the inputs reach the output (T2, T5)")
+    elif ratio > c.input_independent_pass_ratio:
+        status = "warn"
+        advice.append(f"the model beats the input-independent control by only {1 - ratio:.1%} on val loss in "
+                      f"{c.baseline_steps} steps")
+    else:
+        status = "pass"
+    if control < c.control_leak_ratio * prior:
+        status = "fail" if status == "fail" else "warn"
+        advice.append(f"the control, which never saw a matching input, beats the priors ({control:.4g} < "
+                      f"{prior:.4g}): labels reach the model another way: batches that hold one label (sorted data, a "
+                      "small shuffle buffer: D8), or a model that sees more than its inputs")
+    return Verdict(
+        "B2", "Input-independent baseline", status,
+        measured={"val_loss": round(real, 5), "control_val_loss": round(control, 5), "ratio": round(ratio, 4),
+                  "priors_val_loss": round(prior, 5), "steps": c.baseline_steps},
+        expected=f"val loss <= {c.input_independent_pass_ratio:g} x control (fail >= "
+        f"{c.input_independent_fail_ratio:g} x); control not below {c.control_leak_ratio:g} x priors",
+        advice="; ".join(advice),
+    )
+
+
+def _plot_runs(real: list[float], control: list[float], run_dir: Path) -> str:
+    fig, ax = new_figure()
+    ax.plot(np.arange(1, len(real) + 1), real, label="real inputs", color="tab:blue")
+    ax.plot(np.arange(1, len(control) + 1), control, label="inputs of other examples (control)",
+            color="tab:gray", alpha=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss of the step's batch")
+    ax.set_title("B2 input-independent baseline")
+    ax.legend()
+    return save_figure(fig, run_dir, "B2_input_independent")
+
+
+def simple_model(spec: ModelSpec) -> keras.Model:
+    """Linear regression / logistic regression: the train-only scaling, then the output head."""
+    inputs = keras.Input(spec.input_shape, name="inputs")
+    features = keras.layers.Flatten()(spec.normalization()(inputs))
+    return keras.Model(inputs, spec.head(features), name="simple")
+
+
+def simple_model_baseline(spec: ModelSpec, prepared: Prepared, config: Config) -> Verdict:
+    """B3: a linear/logistic model trained check.baseline_steps steps on the real training
+    pipeline at check.simple_model_learning_rate (a linear model takes a larger rate than a
+    deep one), scored on the whole val split. Its scores are the bar the real model must
+    clear at `evaluate`; warn when it does not beat the priors (B1): the inputs carry no
+    linear signal, or they do not match the labels."""
+    model = compile_model(simple_model(spec), config, learning_rate=config.check.simple_model_learning_rate,
+                          jit_compile=False)
+    train, _ = train_datasets(config, prepared)
+    step_losses(model, train, config.check.baseline_steps)
+    x_val, y_val = prepared.split("val")
+    scores = score_predictions(prepared.task, y_val, inference_outputs(model, x_val))
+    prior = dumb_baseline(prepared)["val"]["loss"]
+    ok = scores["loss"] < prior
+    return Verdict(
+        "B3", "Simple model", "pass" if ok else "warn", measured={"val": scores, "steps": config.check.baseline_steps},
+        expected=f"below the priors' val loss {prior:.4g} (B1); the model must beat these scores",
+        advice="The scores of a linear model: the bar the real model must clear." if ok else
+        f"A linear model does not beat the priors (val loss {scores['loss']:.4g} >= {prior:.4g}): the inputs carry "
+        "no linear signal, or they do not match the labels (D9).",
+    )
+
+
+def load_human_labels(path: Path, prepared: Prepared) -> np.ndarray:
+    """B4: a second annotation, .npy or .csv (one label a row, an optional header row), of the
+    test split in the order of prepared.indices["test"], or of every example in the order
+    the source yields them (then the test split's rows are taken). Class names or ids."""
+    if not path.is_file():
+        raise UserError(f"data.human_labels: file not found: {path}")
+    if path.suffix == ".npy":
+        try:
+            raw = np.load(path, allow_pickle=False).reshape(-1)
+        except ValueError as err:  # an object array, a file that is not .npy
+            raise UserError(f"data.human_labels {path}: not a plain .npy array ({err})") from None
+    else:
+        with path.open(newline="") as handle:
+            rows = [row[0].strip() for row in csv.reader(handle) if row and row[0].strip()]
+        raw = np.asarray(rows[1:] if rows and not _is_label(rows[0], prepared) else rows)
+    test = prepared.indices["test"]
+    if len(raw) == len(prepared.examples.y) and len(raw) != len(test):
+        raw = raw[test]
+    if len(raw) != len(test):
+        raise UserError(f"data.human_labels {path}: {len(raw)} labels, but the test split has {len(test)} examples "
+                        f"and the data {len(prepared.examples.y)}")
+    if prepared.task == "regression":
+        try:
+            labels = raw.astype("float32")
+        except ValueError:
+            raise UserError(f"data.human_labels {path}: regression labels must be numbers") from None
+        if not np.isfinite(labels).all():
+            raise UserError(f"data.human_labels {path}: NaN or Inf at row {int(np.argmin(np.isfinite(labels)))}")
+        return labels
+    names = {name: i for i, name in enumerate(prepared.examples.class_names)}
+    labels = np.array([names[v] if v in names else _as_int(v) for v in raw.astype(str)], "int64")
+    bad = np.flatnonzero((labels < 0) | (labels >= prepared.num_classes))
+    if len(bad):
+        raise UserError(f"data.human_labels {path}: label {raw[bad[0]]!r} at row {int(bad[0])} is not one of the "
+                        f"{prepared.num_classes} classes")
+    return labels
+
+
+def _as_int(value: str) -> int:
+    try:
+        number = float(value)
+    except ValueError:
+        return -1  # not a class: reported by the caller with its row
+    return int(number) if number.is_integer() else -1
+
+
+def _is_label(text: str, prepared: Prepared) -> bool:
+    if text in prepared.examples.class_names:
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def human_outputs(task: str, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Hard human answers as the model's outputs: near-certain logits, or the target."""
+    if task == "regression":
+        return labels[:, None]
+    if task == "binary":
+        return np.where(labels > 0, 30.0, -30.0)[:, None].astype("float32")
+    return (30.0 * (np.eye(num_classes)[labels] - 1)).astype("float32")
+
+
+def human_baseline(prepared: Prepared, config: Config) -> Verdict:
+    """B4: a second annotation of the test split scored with the project's metrics. The loss
+    of hard answers says little for classes (a wrong answer costs a fixed 30 nats), so
+    only the metrics are kept there; regression keeps its MSE."""
+    if not config.data.human_labels:
+        return Verdict("B4", "Human baseline", "skip",
+                       advice="data.human_labels is not set: give it a second annotation of the test split to score")
+    labels = load_human_labels(Path(config.data.human_labels), prepared)
+    _, y_test = prepared.split("test")
+    scores = score_predictions(prepared.task, y_test, human_outputs(prepared.task, labels, prepared.num_classes))
+    if prepared.task != "regression":
+        scores.pop("loss")
+    return Verdict("B4", "Human baseline", "pass", measured={"test": scores, "examples": len(labels)},
+                   expected="the trained model's test scores (evaluate) against these",
+                   advice="A second annotator scores this on the test split: the level a model can aim for.")

@@ -19,8 +19,11 @@ from .verdicts import Verdict, any_failed, write_verdicts
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
 STAGES = {
-    "inspect": "D checks: split, train-only statistics, duplicates and leakage, invalid examples, balance",
-    "check": "M, B1, T1 checks before real training: loss at init, output bias and loss, overfit one batch",
+    "inspect": "D1-D9: split, train-only statistics, duplicates, invalid examples, balance, outliers, "
+    "the batch the model sees, shuffling, input-label pairing",
+    "check": "M1-M3, B1-B4, T1-T5 before real training: loss at init, output bias and loss, baselines, "
+    "overfit one batch, batch independence, loss goes down, inference mode, every weight learns, "
+    "reproducibility; T10 learning-rate range test with --lr-find",
     "train": "train the model with checkpoints, resume, TensorBoard and CSV logs, export for serving",
     "evaluate": "score the trained model on the whole val split and on the test split, once",
     "tune": "KerasTuner random search over the space in the config's `tune:` section",
@@ -32,13 +35,19 @@ def _inspect(config: Config, run_dir: Path) -> list[Verdict]:
     from .checks.data import inspect_data
     from .data import prepare
 
-    return inspect_data(prepare(config), config.data.split)
+    return inspect_data(prepare(config), config, run_dir)
 
 
-def _check(config: Config, run_dir: Path) -> list[Verdict]:
-    from .baselines import dumb_baseline_verdict
+def _check(config: Config, run_dir: Path, lr_find: bool = False) -> list[Verdict]:
+    from .baselines import dumb_baseline_verdict, human_baseline, input_independent_baseline, simple_model_baseline
+    from .checks.batch_independence import check_batch_independence
+    from .checks.inference_mode import check_inference_mode
+    from .checks.loss_trend import check_loss_goes_down, larger_config
+    from .checks.lr_find import lr_range_test
     from .checks.model import check_loss_at_init, check_loss_input, check_output_bias, output_offset
+    from .checks.reproducibility import check_reproducibility
     from .checks.training import check_overfit_one_batch
+    from .checks.weights_learn import check_every_weight_learns
     from .data import prepare
     from .models import build_model, model_spec
     from .train import seed_everything
@@ -46,14 +55,26 @@ def _check(config: Config, run_dir: Path) -> list[Verdict]:
     prepared = prepare(config)
     seed_everything(config.seed)
     spec = model_spec(config, prepared)
-    model = build_model(config, prepared, spec)
-    return [
+    model = build_model(config, prepared, spec)  # the checks below leave its weights as they found them
+    verdicts = [
         check_loss_input(model, prepared),
         check_output_bias(model, spec.output_bias),
         check_loss_at_init(model, prepared, output_offset(model), config.check.init_loss_warn_nats),
         dumb_baseline_verdict(prepared),
+        human_baseline(prepared, config),  # early: a bad labels file stops the stage before any training
+        check_batch_independence(model, prepared, config),
+        check_inference_mode(model, prepared),
+        check_every_weight_learns(model, prepared, config),
         check_overfit_one_batch(build_model(config, prepared, spec), prepared, config, run_dir),
+        check_loss_goes_down(build_model(config, prepared, spec),
+                             build_model(larger_config(config), prepared, spec), prepared, config, run_dir),
+        input_independent_baseline(model, prepared, config, run_dir),
+        simple_model_baseline(spec, prepared, config),
+        check_reproducibility(config, prepared),
     ]
+    if lr_find:
+        verdicts.append(lr_range_test(model, prepared, config, run_dir))
+    return verdicts
 
 
 def _train(config: Config, run_dir: Path) -> list[Verdict]:
@@ -63,14 +84,18 @@ def _train(config: Config, run_dir: Path) -> list[Verdict]:
     return train(config, prepare(config), run_dir)
 
 
-def _evaluate(config: Config, run_dir: Path) -> list[Verdict]:
+def _evaluate(config: Config, run_dir: Path, ensemble: int = 0) -> list[Verdict]:
     from .data import prepare
-    from .evaluate import evaluate
+    from .evaluate import evaluate, evaluate_ensemble
 
-    return evaluate(prepare(config), run_dir, config.data.batch_size)
+    prepared = prepare(config)
+    verdicts = evaluate(prepared, run_dir, config.data.batch_size)
+    if ensemble:
+        verdicts.append(evaluate_ensemble(prepared, run_dir, ensemble, config.data.batch_size))
+    return verdicts
 
 
-def _tune(config: Config, run_dir: Path) -> list[Verdict]:
+def _tune(config: Config, run_dir: Path) -> list[Verdict] | None:
     from .data import prepare
     from .tune import tune
 
@@ -86,7 +111,7 @@ def _report(config: Config, run_dir: Path) -> list[Verdict]:
     return verdicts
 
 
-RUNNERS: dict[str, Callable[[Config, Path], list[Verdict]]] = {
+RUNNERS: dict[str, Callable[..., list[Verdict] | None]] = {
     "inspect": _inspect, "check": _check, "train": _train,
     "evaluate": _evaluate, "tune": _tune, "report": _report,
 }
@@ -106,12 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
         default_dir = (f"the newest run folder under runs/ with {READS_EARLIER_RUN[name]}"
                        if name in READS_EARLIER_RUN else "a new folder under runs/")
         stage.add_argument("--run-dir", type=Path, default=None, help=f"run folder (default: {default_dir})")
+        if name == "evaluate":
+            stage.add_argument("--ensemble", type=int, default=0, metavar="K",
+                               help="O4: also average the best K trials of the run's `tune` search and report "
+                               "the gain over the best single trial on val")
+        if name == "check":
+            stage.add_argument("--lr-find", action="store_true",
+                               help="T10: also sweep the learning rate over check.lr_find_steps steps and "
+                               "suggest one (the model's weights are put back afterwards)")
     return parser
 
 
-def run_stage(stage: str, config: Config, run_dir: Path) -> int:
+def run_stage(stage: str, config: Config, run_dir: Path, **options) -> int:
     with open_run_dir(run_dir):
-        verdicts = RUNNERS[stage](config, run_dir)
+        verdicts = RUNNERS[stage](config, run_dir, **options)
+        if verdicts is None:  # a worker of a distributed search: the chief reports
+            print(f"worker done; the chief writes the verdicts into {run_dir}")
+            return 0
         if stage != "report":
             path = write_verdicts(run_dir, stage, verdicts)
             from .report import terminal_table
@@ -143,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_dir = new_run_dir_path(args.stage)
         config = load_config(_config_path(args, run_dir), args.overrides)
-        return run_stage(args.stage, config, run_dir)
+        options = ({"ensemble": args.ensemble} if args.stage == "evaluate"
+                   else {"lr_find": args.lr_find} if args.stage == "check" else {})
+        return run_stage(args.stage, config, run_dir, **options)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -41,7 +41,14 @@ class DataConfig(Section):
     cache: bool = True
     # D4: training refuses invalid examples unless this is true; then it says how many it dropped.
     drop_invalid: bool = False
+    # O2: image augmentation in the training pipeline (small shifts, rotations, contrast;
+    # never val/test, never tables). Off by default: regularise one thing at a time.
     augment: bool = False
+    # Mirror images left-right too: right for photos, wrong for digits and text.
+    augment_flip: bool = False
+    # B4: a second annotation of the test split (.npy, or .csv with one label a row): one label
+    # per test example in the order of the split, or per example in the source's order.
+    human_labels: str | None = None
 
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> DataConfig:
@@ -74,9 +81,19 @@ class TrainConfig(Section):
     precision: Precision = "{{ cookiecutter.precision }}"
     # XLA: auto turns it on when a GPU is visible.
     jit_compile: Literal["auto", "on", "off"] = "auto"
+    # Scale-out (distribute.py): auto picks a TPU, then a cluster named by TF_CONFIG or a Slurm
+    # job step (multi_worker), then mirrored over every GPU when there are several, else none.
+    # data.batch_size stays per replica; the learning rate is not scaled (README, "Scaling out").
+    distribute: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = "auto"
     # Resume state is saved every this many steps (O5): at most this much work is lost.
     backup_every_steps: int = Field(200, ge=1)
     export: bool = True
+    # T14: TensorFlow op determinism: the same seed gives the same metrics to the last digit.
+    # It turns off automatic XLA; set false on GPUs when speed matters more.
+    deterministic: bool = True
+    # T6: clip gradients to this global norm (the optimizer's global_clipnorm); null: no clipping.
+    # `train` reports the 90th percentile of the measured norms as a starting value.
+    clip_norm: float | None = Field(None, gt=0)
 
 
 class CheckConfig(Section):
@@ -88,6 +105,66 @@ class CheckConfig(Section):
     overfit_learning_rate: float = Field(1e-3, gt=0)
     # T1: pass when the loss has come this fraction of the way from its start to its floor.
     overfit_tolerance: float = Field(0.02, gt=0, lt=1)
+    # T2: examples in the batch; another example's input gradient may be at most this
+    # fraction of the example's own.
+    independence_examples: int = Field(8, ge=4)
+    independence_tolerance: float = Field(1e-6, gt=0)
+    # T2: true when the model mixes a batch's examples by design (in-batch negatives, set
+    # attention): T2 is then skipped, and says so.
+    batch_mixing_expected: bool = False
+    # T3: steps of the short run, steps averaged at each end, the smallest drop that passes,
+    # and the training examples the smaller and the 2x wider model are compared on.
+    loss_trend_steps: int = Field(60, ge=4)
+    loss_trend_window: int = Field(5, ge=1)
+    loss_trend_min_drop: float = Field(0.01, ge=0, lt=1)
+    capacity_examples: int = Field(1024, ge=1)
+    # T5: steps on copied weights; every trainable variable must change.
+    weight_steps: int = Field(5, ge=1, le=50)
+    # T5: variable paths (or their prefixes: a layer, a nested model) meant to stay frozen.
+    expected_frozen: list[str] = []
+    # B2, B3: training steps of the baseline runs (200: 5 epochs of digits, 20 of diabetes).
+    baseline_steps: int = Field(200, ge=1)
+    # B2: pass when the val loss <= pass_ratio x the input-independent control's, fail at
+    # >= fail_ratio; warn when the control's is below leak_ratio x the priors' (B1).
+    input_independent_pass_ratio: float = Field(0.9, gt=0)
+    input_independent_fail_ratio: float = Field(0.99, gt=0)
+    control_leak_ratio: float = Field(0.9, gt=0)
+    # B3: a linear model trains well at a larger rate than a deep one.
+    simple_model_learning_rate: float = Field(1e-2, gt=0)
+    # T10 (`check --lr-find`): the swept rates (geometric, one step each), and the smallest
+    # fall of the smoothed loss below its start that counts as learning.
+    lr_find_min: float = Field(1e-7, gt=0)
+    lr_find_max: float = Field(10.0, gt=0)
+    lr_find_steps: int = Field(200, ge=20)
+    lr_find_min_drop: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _windows_fit(self) -> CheckConfig:
+        if 2 * self.loss_trend_window > self.loss_trend_steps:
+            raise ValueError(f"check.loss_trend_window ({self.loss_trend_window}) must fit twice into "
+                             f"check.loss_trend_steps ({self.loss_trend_steps})")
+        if self.input_independent_pass_ratio > self.input_independent_fail_ratio:
+            raise ValueError("check.input_independent_pass_ratio must not exceed input_independent_fail_ratio")
+        if self.lr_find_min >= self.lr_find_max:
+            raise ValueError(f"check.lr_find_min ({self.lr_find_min:g}) must be below check.lr_find_max "
+                             f"({self.lr_find_max:g})")
+        return self
+
+
+class InspectConfig(Section):
+    """Thresholds of the `inspect` stage (D checks)."""
+
+    # D6: warn when an example lies more than this many robust standard deviations
+    # (median/MAD) from the training median; long-tailed features are judged on a log scale.
+    outlier_z: float = Field(10.0, gt=0)
+    # D6: the most extreme examples listed and shown.
+    outliers_shown: int = Field(8, ge=1)
+    # D8: fail when batches hold fewer distinct labels than this fraction of what shuffling gives.
+    shuffle_unique_fraction: float = Field(0.5, gt=0, le=1)
+    # D8: a single-label batch fails when shuffled data would give one less often than this.
+    single_label_chance: float = Field(1e-3, gt=0, lt=1)
+    # D8: fail when neighbours share a label this much more often than twice chance.
+    adjacent_same_margin: float = Field(0.05, ge=0)
 
 
 class TuneConfig(Section):
@@ -96,10 +173,79 @@ class TuneConfig(Section):
     executions_per_trial: int = Field(1, ge=1)
     epochs: int = Field(10, ge=1)
     objective: str = "val_loss"
+    # The search space: [low, high] ranges (learning rate on a log scale) and a list of widths.
     learning_rate: tuple[float, float] = (1e-4, 1e-2)
     hidden_units: list[int] = [64, 128, 256]
     depth: tuple[int, int] = (1, 3)
     dropout: tuple[float, float] = (0.0, 0.5)
+    # KerasTuner stops the search after this many failed trials in a row (a NaN fails a trial).
+    max_consecutive_failed_trials: int = Field(3, ge=1)
+
+    @model_validator(mode="after")
+    def _space_is_possible(self) -> TuneConfig:
+        problems = []
+        if not 0 < self.learning_rate[0] <= self.learning_rate[1]:
+            problems.append(f"tune.learning_rate must be 0 < low <= high, got {list(self.learning_rate)}")
+        if not self.hidden_units or min(self.hidden_units) < 1:
+            problems.append(f"tune.hidden_units must list positive widths, got {self.hidden_units}")
+        if not 1 <= self.depth[0] <= self.depth[1]:
+            problems.append(f"tune.depth must be 1 <= low <= high, got {list(self.depth)}")
+        if not 0 <= self.dropout[0] <= self.dropout[1] < 1:
+            problems.append(f"tune.dropout must be 0 <= low <= high < 1, got {list(self.dropout)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class MonitorConfig(Section):
+    """The checks that watch `train` (T6-T12, callbacks.py): each has a switch and an interval.
+
+    They measure on fixed samples at intervals chosen so that together they cost under 5% of
+    the fit time of the default project (benchmarks/callback_overhead.py in the template): a
+    measurement of T6 costs about 5 training steps, one of T7 about 10, T11's snapshot a
+    tenth of a step. Shorter intervals see more and cost more."""
+
+    # T6 gradient health: per-layer gradient norms on one fixed training batch.
+    gradient_health: bool = True
+    gradient_every_steps: int = Field(500, ge=1)
+    gradient_vanishing_below: float = Field(1e-7, gt=0)
+    gradient_exploding_above: float = Field(1e3, gt=0)
+    # T7 activation health: per-layer output std (judged after normalisation layers) and dead ReLUs.
+    activation_health: bool = True
+    activation_every_steps: int = Field(2000, ge=1)
+    activation_examples: int = Field(1000, ge=10)
+    activation_std_range: tuple[float, float] = (0.5, 2.0)
+    dead_relu_warn_above: float = Field(0.5, gt=0, le=1)
+    # T8 update-to-weight ratio ||dW||/||W|| of one step, kernels only. The median over layers:
+    # warn outside the first range, fail outside the second; a layer this factor off the median: warn.
+    update_ratio: bool = True
+    update_every_steps: int = Field(100, ge=1)
+    update_ratio_warn_range: tuple[float, float] = (1e-4, 1e-2)
+    update_ratio_fail_range: tuple[float, float] = (1e-5, 1e-1)
+    update_ratio_layer_factor: float = Field(10.0, gt=1)
+    # T9 NaN and Inf: stop at the first non-finite loss, name the layer, save the batch.
+    nan_diagnosis: bool = True
+    # T11 prediction dynamics on a few frozen val examples.
+    prediction_dynamics: bool = True
+    prediction_examples: int = Field(16, ge=2)
+    prediction_snapshots_per_epoch: int = Field(5, ge=1)
+    # Stall and thrash are judged after this many steps (the first steps move fast by design).
+    prediction_warmup_steps: int = Field(100, ge=0)
+    prediction_stall_below: float = Field(1e-4, gt=0)
+    prediction_thrash_above: float = Field(0.5, gt=0)
+    # Collapse: this many last snapshots all one class; thrash: this many jumps.
+    prediction_repeats: int = Field(3, ge=1)
+    # T12 first-layer weights: warn when ||W_end - W_start|| / ||W_start|| is below this.
+    first_layer: bool = True
+    first_layer_min_change: float = Field(0.01, ge=0)
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> MonitorConfig:
+        for name in ("activation_std_range", "update_ratio_warn_range", "update_ratio_fail_range"):
+            low, high = getattr(self, name)
+            if not 0 <= low < high:
+                raise ValueError(f"monitor.{name} must be [low, high] with 0 <= low < high, got {[low, high]}")
+        return self
 
 
 class Config(Section):
@@ -109,6 +255,8 @@ class Config(Section):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    inspect: InspectConfig = InspectConfig()
     check: CheckConfig = CheckConfig()
     tune: TuneConfig = TuneConfig()
 

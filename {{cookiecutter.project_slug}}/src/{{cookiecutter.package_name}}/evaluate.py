@@ -32,6 +32,7 @@ def predict_split(model: keras.Model, prepared: Prepared, split: str, batch_size
 
 
 def evaluate(prepared: Prepared, run_dir: Path, batch_size: int) -> list[Verdict]:
+    """T13 and B1 for the model `train` left in the run folder."""
     model = load_trained_model(run_dir)
     record_path = run_dir / EVALUATION_FILE
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
@@ -64,3 +65,31 @@ def full_set_verdict(prepared: Prepared, seen: dict[str, int], test_scored_at: l
     return Verdict("T13", "Full-set evaluation, test scored once", status,
                    measured={"examples_scored": seen, "scores": scores, "test_scored_times": len(test_scored_at)},
                    expected={"examples_scored": sizes, "test_scored_times": 1}, advice=advice)
+
+
+def evaluate_ensemble(prepared: Prepared, run_dir: Path, members: int, batch_size: int) -> Verdict:
+    """O4: average the best `members` trials of the run's search; report the gain on val
+    over the best single trial. The test split is not touched: ensembling is a choice made
+    on val."""
+    from .config import load_config
+    from .tune import TUNE_CONFIG, ensemble_outputs, make_tuner
+
+    snapshot = run_dir / TUNE_CONFIG
+    if not snapshot.exists():
+        raise UserError(f"--ensemble needs a search in {run_dir}: run `tune --run-dir {run_dir}` first")
+    tuner = make_tuner(load_config(snapshot), prepared, run_dir)
+    models = tuner.get_best_models(members)
+    if len(models) < 2:
+        raise UserError(f"--ensemble {members}: the search in {run_dir} has {len(models)} completed trial(s)")
+    _, y_val = prepared.split("val")
+    outputs = [predict_split(model, prepared, "val", batch_size) for model in models]
+    single = score_predictions(prepared.task, y_val, outputs[0])
+    together = score_predictions(prepared.task, y_val, ensemble_outputs(prepared.task, outputs))
+    gain = single["loss"] - together["loss"]
+    return Verdict(
+        "O4", f"Ensemble of the best {len(models)} trials", "pass" if gain >= 0 else "warn",
+        measured={"ensemble_val": together, "best_single_val": single, "val_loss_gain": gain},
+        expected="ensemble val loss <= the best single trial's",
+        advice="" if gain >= 0 else "Averaging did not help on val: the trials may share their mistakes; "
+        "keep the best single model.",
+    )

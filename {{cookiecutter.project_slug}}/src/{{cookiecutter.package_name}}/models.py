@@ -174,13 +174,15 @@ def metrics_for(task: str) -> list[keras.metrics.Metric]:
 
 
 def make_optimizer(config: Config, learning_rate: float | None = None) -> keras.optimizers.Optimizer:
-    """O1: Adam at 3e-4 and a constant rate by default; AdamW when weight decay is asked for."""
+    """O1: Adam at 3e-4 and a constant rate by default; AdamW when weight decay is asked for.
+    T6: `train.clip_norm` clips the global gradient norm (off by default)."""
     rate = learning_rate or config.train.learning_rate
+    clip = {"global_clipnorm": config.train.clip_norm}
     if config.train.optimizer == "sgd":
-        return keras.optimizers.SGD(rate, momentum=0.9)
+        return keras.optimizers.SGD(rate, momentum=0.9, **clip)
     if config.train.optimizer == "adamw" or config.train.weight_decay:
-        return keras.optimizers.AdamW(rate, weight_decay=config.train.weight_decay)
-    return keras.optimizers.Adam(rate)
+        return keras.optimizers.AdamW(rate, weight_decay=config.train.weight_decay, **clip)
+    return keras.optimizers.Adam(rate, **clip)
 
 
 def compile_model(model: keras.Model, config: Config, learning_rate: float | None = None,

@@ -10,8 +10,9 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def new_figure(width: float = 6, height: float = 3.5):
-    return plt.subplots(figsize=(width, height), layout="constrained")
+def new_figure(width: float = 6, height: float = 3.5, ncols: int = 1, **subplots):
+    """(figure, axes): one axes, or an array of `ncols` side by side."""
+    return plt.subplots(1, ncols, figsize=(width, height), layout="constrained", **subplots)
 
 
 def save_figure(fig, run_dir: Path, name: str) -> str:

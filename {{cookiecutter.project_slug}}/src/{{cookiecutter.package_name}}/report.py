@@ -1,29 +1,96 @@
-"""Every verdict of a run, shown three ways: a terminal table, verdicts.json, one HTML page.
+"""Every verdict of a run, shown four ways: a terminal table, verdicts.json (which each stage
+writes), one HTML page, and TensorBoard.
 
 The HTML page is self-contained (plots embedded as data URIs), so it can be mailed or
-attached to a CI run and still show everything.
+attached to a CI run and still show everything: the verdicts first, failures on top, then
+every plot, grouped by the recipe stage that made it and captioned with its verdict ids.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
+import mimetypes
+import re
+import struct
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from .plots import new_figure, save_figure
+from .errors import UserError
+from .report_plots import REPORT_PLOTS, baselines_against_model, loss_curves
 from .verdicts import STATUSES, Verdict, read_verdicts
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
-table { border-collapse: collapse; width: 100%; }
-td, th { border-bottom: 1px solid #ddd; padding: .4rem; vertical-align: top; text-align: left; }
-tr.fail { background: #ffebee; } tr.warn { background: #fff3e0; }
-code { font-size: .8rem; white-space: pre-wrap; word-break: break-word; }
-figure { display: inline-block; margin: .5rem; } img { max-width: 560px; }
-"""
+# The recipe stages in the order a run goes through them, with the README's section names.
+STAGES = {
+    "inspect": "1. Become one with the data: inspect",
+    "check": "2. Skeleton and baselines: check",
+    "train": "3. Overfit, then regularise: train",
+    "evaluate": "4. Evaluate: evaluate",
+    "tune": "5. Tune: tune",
+}
+OTHER = "other"  # plots in plots/ that no verdict of the folder refers to
+# Plots a stage makes only when asked: named when the stage ran without them.
+OPTIONAL = {"T10": ("check", "`check --lr-find` adds the learning-rate range test (T10)")}
 COLOURS = {"fail": "#c62828", "warn": "#ef6c00", "pass": "#2e7d32", "skip": "#757575"}
+WIDE_PX = 700  # figures wider than this take a whole row of the page
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400px; padding: 0 1.5rem; color: #222; }
+h1 { margin-bottom: .2rem; } h2 { border-bottom: 2px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
+.meta { color: #555; margin: .2rem 0; } .meta code { font-size: .9rem; }
+.badge { display: inline-block; min-width: 3.2rem; padding: .1rem .4rem; border-radius: .3rem; color: #fff;
+  font-weight: 600; font-size: .8rem; text-align: center; }
+.count { font-size: 1.1rem; margin-right: 1rem; font-weight: 600; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+td, th { border-bottom: 1px solid #ddd; padding: .35rem .4rem; vertical-align: top; text-align: left; }
+th { background: #f5f5f5; position: sticky; top: 0; }
+tr.fail { background: #ffebee; } tr.warn { background: #fff3e0; } tr.skip { color: #666; }
+td.id { font-weight: 600; white-space: nowrap; }
+code, pre { font-size: .8rem; white-space: pre-wrap; word-break: break-word; }
+details summary { cursor: pointer; } pre { background: #fafafa; padding: .4rem; max-height: 20rem; overflow: auto; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(540px, 1fr)); gap: 1rem; }
+figure { margin: 0; padding: .5rem; border: 1px solid #e0e0e0; border-radius: .4rem; background: #fff; }
+figure.wide { grid-column: 1 / -1; } figure.fail { border: 2px solid #c62828; } figure.warn { border: 2px solid #ef6c00; }
+figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
+figcaption { font-size: .85rem; margin-top: .3rem; } figcaption .path { color: #777; }
+.missing { color: #c62828; }
+"""
+
+
+@dataclass
+class Figure:
+    """One plot file of the run folder and the verdicts that refer to it."""
+
+    path: str  # relative to the run folder, as verdicts record it
+    stage: str
+    verdicts: list[Verdict] = field(default_factory=list)
+    note: str = ""  # what the plot shows, for those the report draws itself
+
+    @property
+    def anchor(self) -> str:
+        return "fig-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.path)
+
+    @property
+    def status(self) -> str:
+        """The worst status of its verdicts: the frame of the figure shows it."""
+        statuses = [v.status for v in self.verdicts]
+        return next((s for s in STATUSES if s in statuses), "skip")
+
+    @property
+    def caption(self) -> str:
+        """Plain text: verdict ids and titles, then the file; TensorBoard shows it too."""
+        named = "; ".join(f"{v.id} {v.title} ({v.status})" for v in self.verdicts)
+        return " — ".join(part for part in (named, self.note, self.path) if part)
+
+
+class Report(NamedTuple):
+    page: Path
+    table: str
+    verdicts: list[Verdict]
+    tensorboard: Path | None
 
 
 def ordered(verdicts: list[Verdict]) -> list[Verdict]:
@@ -43,70 +110,156 @@ def terminal_table(verdicts: list[Verdict]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     advice = [f"  {v.id}: {v.advice}" for v in ordered(verdicts) if v.status in ("fail", "warn") and v.advice]
-    counts = ", ".join(f"{sum(v.status == s for v in verdicts)} {s}" for s in STATUSES)
-    return "\n".join(lines + ([""] + ["advice:"] + advice if advice else []) + ["", counts])
+    return "\n".join(lines + ([""] + ["advice:"] + advice if advice else []) + ["", counts_line(verdicts)])
 
 
-def loss_curves(run_dir: Path) -> str | None:
-    """Train and full-val loss per epoch, from the CSV log that `train` writes."""
-    history = run_dir / "history.csv"
-    if not history.exists():
-        return None
-    with history.open() as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
-        return None
-    fig, ax = new_figure()
-    epochs = [int(r["epoch"]) + 1 for r in rows]
-    for key in ("loss", "val_loss"):
-        if key in rows[0]:
-            ax.plot(epochs, [float(r[key]) for r in rows], marker="o", label=key)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title("Loss: train (running mean over the epoch) and val (whole split)")
-    ax.legend()
-    return save_figure(fig, run_dir, "loss_curves")
+def counts_line(verdicts: list[Verdict]) -> str:
+    return ", ".join(f"{sum(v.status == s for v in verdicts)} {s}" for s in STATUSES)
 
 
-def _embed(run_dir: Path, relative: str) -> str:
-    data = base64.b64encode((run_dir / relative).read_bytes()).decode()
-    name = html.escape(relative)
-    return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{name}</figcaption></figure>'
+def _stage_rank(stage: str) -> int:
+    return list(STAGES).index(stage) if stage in STAGES else len(STAGES) + (stage == OTHER)
 
 
-def html_page(verdicts: list[Verdict], run_dir: Path, extra_plots: list[str]) -> str:
-    rows = []
-    for v in ordered(verdicts):
-        plots = "".join(_embed(run_dir, p) for p in v.plots if (run_dir / p).exists())
-        rows.append(
-            f'<tr class="{v.status}"><td><b style="color:{COLOURS[v.status]}">{v.status.upper()}</b></td>'
-            f"<td>{html.escape(v.id)}</td><td>{html.escape(v.stage)}</td><td>{html.escape(v.title)}</td>"
-            f"<td><code>{html.escape(_short(v.measured, 300))}</code></td>"
-            f"<td><code>{html.escape(_short(v.expected, 300))}</code></td>"
-            f"<td>{html.escape(v.advice)}{plots}</td></tr>"
-        )
-    counts = " · ".join(
-        f'<span style="color:{COLOURS[s]}">{sum(v.status == s for v in verdicts)} {s}</span>' for s in STATUSES
+def collect_figures(verdicts: list[Verdict], run_dir: Path) -> list[Figure]:
+    """Every plot of the run: the report's own two (drawn afresh), each verdict's, and any
+    other PNG left in plots/; grouped by stage, in the order the stages wrote their verdicts."""
+    for stale in REPORT_PLOTS:  # drawn again below, or gone when their sources are
+        (run_dir / stale).unlink(missing_ok=True)
+    figures: dict[str, Figure] = {}
+    curves = loss_curves(run_dir)
+    if curves:
+        figures[curves] = Figure(curves, "train", [v for v in verdicts if (v.stage, v.id) == ("train", "T3")],
+                                 "train and val loss per epoch, from history.csv")
+    baselines = baselines_against_model(verdicts, run_dir)
+    if baselines:
+        compared = [v for v in verdicts if v.id in ("B1", "B2", "B3", "B4", "T13", "O4")
+                    and v.stage in ("check", "evaluate")]
+        stage = "evaluate" if any(v.stage == "evaluate" for v in compared) else "check"
+        figures[baselines] = Figure(baselines, stage, compared, "val loss of each baseline beside the trained model's")
+    for verdict in verdicts:
+        for path in verdict.plots:
+            figures.setdefault(path, Figure(path, verdict.stage)).verdicts.append(verdict)
+    folder = run_dir / "plots"
+    for png in sorted(folder.glob("*.png")) if folder.is_dir() else []:
+        figures.setdefault(f"plots/{png.name}", Figure(
+            f"plots/{png.name}", OTHER, note="no verdict in verdicts.json refers to it: an earlier run of a stage "
+            "left it"))
+    position = {id(v): i for i, v in enumerate(verdicts)}
+    made_by_report = set(REPORT_PLOTS)
+    return sorted(figures.values(), key=lambda f: (
+        _stage_rank(f.stage), f.path not in made_by_report, min((position[id(v)] for v in f.verdicts), default=0)))
+
+
+def _status_badge(status: str) -> str:
+    return f'<span class="badge" style="background:{COLOURS[status]}">{status.upper()}</span>'
+
+
+def _value_cell(value) -> str:
+    """Short JSON in the table; the whole record one click away when it is longer."""
+    short = html.escape(_short(value, 160))
+    full = value if isinstance(value, str) else json.dumps(value, indent=1)
+    if len(full) <= 160:
+        return f"<code>{html.escape(full if isinstance(value, str) else json.dumps(value))}</code>"
+    return f"<details><summary><code>{short}</code></summary><pre>{html.escape(full)}</pre></details>"
+
+
+def _verdict_row(verdict: Verdict, figures: dict[str, Figure]) -> str:
+    links = "".join(
+        f'<br><a href="#{figures[p].anchor}">{html.escape(Path(p).name)}</a>' for p in verdict.plots if p in figures)
+    return (
+        f'<tr class="verdict {verdict.status}" data-id="{html.escape(verdict.id)}" '
+        f'data-stage="{html.escape(verdict.stage)}" data-status="{verdict.status}">'
+        f"<td>{_status_badge(verdict.status)}</td><td class=\"id\">{html.escape(verdict.id)}</td>"
+        f"<td>{html.escape(verdict.stage)}</td><td>{html.escape(verdict.title)}</td>"
+        f"<td>{_value_cell(verdict.measured)}</td><td>{_value_cell(verdict.expected)}</td>"
+        f"<td>{html.escape(verdict.advice)}{links}</td></tr>"
     )
-    figures = "".join(_embed(run_dir, p) for p in extra_plots)
+
+
+def _png_width(data: bytes) -> int:
+    """The width from a PNG's header (0 for anything else): wide plots get a row of their own."""
+    return struct.unpack(">I", data[16:20])[0] if data[:8] == b"\x89PNG\r\n\x1a\n" else 0
+
+
+def _figure(figure: Figure, run_dir: Path) -> str:
+    names = " ".join(f'{_status_badge(v.status)} <b>{html.escape(v.id)}</b> {html.escape(v.title)}<br>'
+                     for v in figure.verdicts)
+    caption = (f"<figcaption>{names}{html.escape(figure.note)}{'<br>' if figure.note else ''}"
+               f'<span class="path">{html.escape(figure.path)}</span></figcaption>')
+    file = run_dir / figure.path
+    if not file.is_file():
+        return (f'<figure id="{figure.anchor}" class="{figure.status}"><p class="missing">The plot file is missing: '
+                f"{html.escape(figure.path)}</p>{caption}</figure>")
+    data = file.read_bytes()
+    mime = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    wide = " wide" if _png_width(data) > WIDE_PX else ""
+    return (f'<figure id="{figure.anchor}" class="{figure.status}{wide}">'
+            f'<img alt="{html.escape(figure.caption)}" data-path="{html.escape(figure.path)}" '
+            f'src="data:{mime};base64,{base64.b64encode(data).decode()}">{caption}</figure>')
+
+
+def _plot_sections(figures: list[Figure], run_dir: Path) -> str:
+    sections = []
+    for stage in sorted({f.stage for f in figures}, key=_stage_rank):
+        title = STAGES.get(stage, "Other plots in plots/" if stage == OTHER else stage)
+        body = "".join(_figure(f, run_dir) for f in figures if f.stage == stage)
+        sections.append(f'<section id="plots-{html.escape(stage)}"><h3>{html.escape(title)}</h3>'
+                        f'<div class="figures">{body}</div></section>')
+    return "".join(sections) or "<p>No stage of this run made a plot.</p>"
+
+
+def _not_run(verdicts: list[Verdict]) -> list[str]:
+    ran = {v.stage for v in verdicts}
+    notes = [f"<code>{stage}</code>" for stage in STAGES if stage not in ran]
+    notes = [f"stages not run in this folder: {', '.join(notes)}"] if notes else []
+    ids = {(v.stage, v.id) for v in verdicts}
+    notes += [hint for verdict_id, (stage, hint) in OPTIONAL.items() if stage in ran and (stage, verdict_id) not in ids]
+    return notes
+
+
+def html_page(verdicts: list[Verdict], run_dir: Path, figures: list[Figure]) -> str:
+    by_path = {f.path: f for f in figures}
+    rows = "".join(_verdict_row(v, by_path) for v in ordered(verdicts))
+    counts = "".join(f'<span class="count" style="color:{COLOURS[s]}">{sum(v.status == s for v in verdicts)} {s}</span>'
+                     for s in STATUSES)
+    notes = "".join(f'<p class="meta">{note}</p>' for note in _not_run(verdicts))
+    name = html.escape(run_dir.resolve().name)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Recipe report: {html.escape(run_dir.name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Recipe report: {name}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{STYLE}</style></head><body>
-<h1>Recipe report: {html.escape(run_dir.name)}</h1>
-<p>{counts}</p>
+<h1>Recipe report: {name}</h1>
+<p class="meta">Run folder <code>{html.escape(str(run_dir.resolve()))}</code>, reported
+{time.strftime("%Y-%m-%d %H:%M:%S")}. Every record in full: <code>verdicts.json</code> beside this page.
+The same verdicts and plots in TensorBoard: <code>tensorboard --logdir {html.escape(str(run_dir))}/tensorboard</code>
+(Text and Images tabs, run <code>report</code>).</p>
+<p id="counts">{counts}</p>
+{notes}
+<h2 id="verdicts">Verdicts, failures first</h2>
 <table><thead><tr><th>status</th><th>id</th><th>stage</th><th>check</th><th>measured</th><th>expected</th>
 <th>advice and plots</th></tr></thead><tbody>
-{"".join(rows)}
+{rows}
 </tbody></table>
-<h2>Plots</h2>
-{figures}
+<h2 id="plots">Plots, by recipe stage</h2>
+{_plot_sections(figures, run_dir)}
 </body></html>
 """
 
 
-def write_report(run_dir: Path) -> tuple[Path, str, list[Verdict]]:
+def write_report(run_dir: Path) -> Report:
+    """report.html and the TensorBoard export from the verdicts the stages wrote."""
     verdicts = [v for v in read_verdicts(run_dir) if v.stage != "report"]
-    curves = loss_curves(run_dir)
+    if not verdicts:
+        raise UserError(f"{run_dir} holds no verdicts (verdicts.json): run a stage (inspect, check, train, "
+                        f"evaluate, tune) with --run-dir {run_dir} first")
+    from .tensorboard_export import export_to_tensorboard
+
+    figures = collect_figures(verdicts, run_dir)
     page = run_dir / "report.html"
-    page.write_text(html_page(verdicts, run_dir, [curves] if curves else []))
-    return page, terminal_table(verdicts), verdicts
+    tmp = page.with_suffix(".html.tmp")
+    tmp.write_text(html_page(verdicts, run_dir, figures), encoding="utf-8")
+    tmp.replace(page)  # a reader never sees half a page
+    images = [(f.path, f.stage, f.caption) for f in figures if (run_dir / f.path).is_file()]
+    board = export_to_tensorboard(run_dir, ordered(verdicts), images)
+    return Report(page, terminal_table(verdicts), verdicts, board)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,9 +41,9 @@ def open_run_dir(path: Path) -> Iterator[Path]:
     created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        # A probe of its own: the workers of a distributed search open the same folder at once.
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
     except OSError as err:
         raise UserError(f"cannot write the run folder {path}: {err.strerror}") from None
     try:

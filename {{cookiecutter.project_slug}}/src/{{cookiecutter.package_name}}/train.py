@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, load_config
 from .data import Prepared
 from .data.pipeline import make_dataset
@@ -38,16 +39,22 @@ def jit_setting(config: Config) -> bool | str:
     return {"auto": "auto", "on": True, "off": False}[config.train.jit_compile]
 
 
-def seed_everything(seed: int) -> None:
-    """Python, NumPy and the backend's generators from one seed."""
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Python, NumPy and the backend's generators from one seed; with `deterministic`, also
+    TensorFlow's op determinism (T14), which turns off automatic XLA and costs speed on GPUs."""
     keras.utils.set_random_seed(seed)
+    if deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
 def train_datasets(config: Config, prepared: Prepared):
     x_train, y_train = prepared.split("train")
     x_val, y_val = prepared.split("val")
     train = make_dataset(x_train, y_train, config.data.batch_size, training=True, seed=config.seed,
-                         shuffle_buffer=config.data.shuffle_buffer, cache=config.data.cache)
+                         shuffle_buffer=config.data.shuffle_buffer, cache=config.data.cache,
+                         augment=config.data.augment, augment_flip=config.data.augment_flip)
     val = make_dataset(x_val, y_val, config.data.batch_size, training=False, seed=config.seed)
     return train, val
 
@@ -64,7 +71,9 @@ def _refuse_foreign_resume(config: Config, run_dir: Path) -> None:
             )
 
 
-def callbacks_for(config: Config, run_dir: Path) -> list[keras.callbacks.Callback]:
+def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[keras.callbacks.Callback]:
+    """Keras' own (resume, checkpoints, logs), then the recipe checks that watch training (T6-T12,
+    `monitor:`), last, so that they see the weights EarlyStopping restores."""
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     callbacks = [
         # Resume (O5): SIGKILL at any point loses at most backup_every_steps steps.
@@ -73,17 +82,16 @@ def callbacks_for(config: Config, run_dir: Path) -> list[keras.callbacks.Callbac
         keras.callbacks.ModelCheckpoint(str(run_dir / LAST_MODEL)),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
-        keras.callbacks.TerminateOnNaN(),
     ]
     if config.train.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.train.early_stopping_patience, restore_best_weights=True))
-    return callbacks
+    return callbacks + recipe_callbacks(config, prepared, run_dir)  # T9 (or TerminateOnNaN) among them
 
 
 def train(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict]:
     _refuse_foreign_resume(config, run_dir)
-    seed_everything(config.seed)
+    seed_everything(config.seed, config.train.deterministic)
     precision = resolve_precision(config.train.precision)
     keras.mixed_precision.set_global_policy(precision)
     dump_config(config, run_dir / "train_config.yaml")
@@ -92,12 +100,13 @@ def train(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict]:
 
     model = compile_model(build_model(config, prepared), config, jit_compile=jit_setting(config))
     train_ds, val_ds = train_datasets(config, prepared)
+    callbacks = callbacks_for(config, run_dir, prepared)
     history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
-                        callbacks=callbacks_for(config, run_dir), shuffle=False, verbose=2)
+                        callbacks=callbacks, shuffle=False, verbose=2)
     # shuffle=False: the pipeline already reshuffles each epoch from the seed.
     if config.train.export:
         model.export(str(run_dir / "export"), verbose=False)
-    return [training_loss_verdict(history.history.get("loss", []))]
+    return [training_loss_verdict(history.history.get("loss", []))] + recipe_verdicts(callbacks)
 
 
 def training_loss_verdict(losses: list[float]) -> Verdict:

@@ -3,32 +3,44 @@
 Every trial builds its model with the same builder, data pipeline and train-only
 statistics as `train`. The search lives in `<run>/tuner/`; running `tune` again on
 the same run folder resumes it without redoing finished trials (KerasTuner's own
-`overwrite=False`).
+`overwrite=False`). Several processes share one search through KerasTuner's
+chief/worker mode (KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT):
+the chief serves the oracle, the workers run trials.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+import math
+import os
 from pathlib import Path
 
 import keras
 import keras_tuner
+import numpy as np
 
 from .config import Config, dump_config, with_values
 from .data import Prepared
-from .models import build_model, compile_model
+from .errors import UserError
+from .models import build_model, compile_model, metrics_for
+from .plots import new_figure, save_figure
 from .train import jit_setting, seed_everything, train_datasets
 from .verdicts import Verdict
 
 TUNERS = {"random": keras_tuner.RandomSearch, "bayesian": keras_tuner.BayesianOptimization}
+SEARCH_FILE = "search.json"  # what the search in a tuner folder is about, to refuse a foreign one
+TUNE_CONFIG = "tune_config.yaml"  # the config the search ran with: evaluate --ensemble rebuilds its models
 
 
 class RecipeHyperModel(keras_tuner.HyperModel):
     """The project's model, with its hyperparameters drawn from the declared search space."""
 
-    def __init__(self, config: Config, prepared: Prepared):
+    def __init__(self, config: Config, prepared: Prepared, owners_dir: Path | None = None):
         super().__init__(name="recipe")
         self.config = config
         self.prepared = prepared
+        self.owners_dir = owners_dir
 
     def trial_config(self, hp: keras_tuner.HyperParameters) -> Config:
         space = self.config.tune
@@ -44,38 +56,156 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         model = build_model(config, self.prepared)
         return compile_model(model, config, jit_compile=jit_setting(config))
 
+    def fit(self, hp, model, *args, **kwargs):
+        """Fit, then fail the trial (with the reason) when the loss went non-finite, so that
+        KerasTuner records it as failed and the search goes on."""
+        trial_id = kwargs.pop("trial_id", None)
+        if self.owners_dir is not None and trial_id is not None:
+            self.owners_dir.mkdir(parents=True, exist_ok=True)
+            (self.owners_dir / f"{trial_id}.txt").write_text(os.environ.get("KERASTUNER_TUNER_ID", "local"))
+        history = model.fit(*args, **kwargs)
+        losses = history.history.get("loss", [])
+        if not losses or not all(math.isfinite(v) for v in losses):
+            raise keras_tuner.errors.FailedTrialError(
+                f"the training loss went non-finite (losses per epoch: {losses}); lower the learning rate"
+            )
+        return history
+
+
+class _RecipeTunerMixin:
+    """Hands the trial id to the hypermodel, so it can record which worker ran the trial."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        kwargs["trial_id"] = trial.trial_id
+        return super().run_trial(trial, *args, **kwargs)
+
+
+def _tuner_class(algorithm: str):
+    base = keras_tuner.Hyperband if algorithm == "hyperband" else TUNERS[algorithm]
+    return type(f"Recipe{base.__name__}", (_RecipeTunerMixin, base), {})
+
+
+def valid_objectives(task: str) -> list[str]:
+    names = ["loss"] + [m.name for m in metrics_for(task)]
+    return names + [f"val_{n}" for n in names]
+
+
+def _check_search_identity(config: Config, tuner_dir: Path) -> None:
+    """A tuner folder made by another search would mix its trials into this one."""
+    identity = {"task": config.task, "data": config.data.model_dump(mode="json"),
+                "model": config.model.builder, "tune": config.tune.model_dump(mode="json")}
+    path = tuner_dir / SEARCH_FILE
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != identity:
+            changed = sorted(k for k in identity if identity[k] != previous.get(k))
+            raise UserError(
+                f"{tuner_dir} holds a different search (changed: {', '.join(changed)}); "
+                "use a new --run-dir, or the config that search was started with"
+            )
+    else:
+        tuner_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(identity, indent=2))
+
 
 def make_tuner(config: Config, prepared: Prepared, run_dir: Path) -> keras_tuner.Tuner:
     space = config.tune
-    common = dict(objective=space.objective, seed=config.seed, directory=str(run_dir / "tuner"),
-                  project_name="search", overwrite=False)
-    hypermodel = RecipeHyperModel(config, prepared)
+    if space.objective not in valid_objectives(config.task):
+        raise UserError(f"tune.objective {space.objective!r} is not logged by this model; "
+                        f"use one of {', '.join(valid_objectives(config.task))}")
+    tuner_dir = run_dir / "tuner"
+    _check_search_identity(config, tuner_dir)
+    common = dict(objective=space.objective, seed=config.seed, directory=str(tuner_dir), project_name="search",
+                  overwrite=False, max_consecutive_failed_trials=space.max_consecutive_failed_trials)
+    hypermodel = RecipeHyperModel(config, prepared, owners_dir=tuner_dir / "owners")
     if space.algorithm == "hyperband":
-        return keras_tuner.Hyperband(hypermodel, max_epochs=space.epochs, **common)
-    return TUNERS[space.algorithm](hypermodel, max_trials=space.max_trials,
-                                   executions_per_trial=space.executions_per_trial, **common)
+        return _tuner_class("hyperband")(hypermodel, max_epochs=space.epochs, **common)
+    return _tuner_class(space.algorithm)(hypermodel, max_trials=space.max_trials,
+                                         executions_per_trial=space.executions_per_trial, **common)
 
 
-def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict]:
+def is_worker() -> bool:
+    """A worker of a distributed search: it runs trials, the chief reports."""
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "")
+    return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in tuner_id
+
+
+def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | None:
     seed_everything(config.seed)
     tuner = make_tuner(config, prepared, run_dir)
+    dump_config(config, run_dir / TUNE_CONFIG)
     train_ds, val_ds = train_datasets(config, prepared)
     stop_early = keras.callbacks.EarlyStopping(monitor=config.tune.objective, patience=3)
     tuner.search(train_ds, validation_data=val_ds, epochs=config.tune.epochs, callbacks=[stop_early],
-                  shuffle=False, verbose=0)
-    best_hp = tuner.get_best_hyperparameters(1)[0]
-    best_config = RecipeHyperModel(config, prepared).trial_config(best_hp)
+                 shuffle=False, verbose=0)
+    if is_worker():
+        return None
+    return [search_verdict(config, prepared, tuner, run_dir)]
+
+
+def trial_table(tuner: keras_tuner.Tuner, run_dir: Path) -> list[dict]:
+    owners = run_dir / "tuner" / "owners"
+    rows = []
+    for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
+        owner = owners / f"{trial.trial_id}.txt"
+        reason = (trial.message or "").strip().splitlines()[-1:] if trial.status != "COMPLETED" else []
+        rows.append({"trial": trial.trial_id, "status": trial.status, "score": trial.score,
+                     "worker": owner.read_text() if owner.exists() else "",
+                     **trial.hyperparameters.values, "reason": reason[0] if reason else ""})
+    return rows
+
+
+def search_verdict(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner, run_dir: Path) -> Verdict:
+    rows = trial_table(tuner, run_dir)
+    with (run_dir / "trials.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=sorted({k for row in rows for k in row}))
+        writer.writeheader()
+        writer.writerows(rows)
+    completed = [r for r in rows if r["status"] == "COMPLETED" and r["score"] is not None]
+    if not completed:
+        return Verdict("O3", "Random search", "fail", measured={"trials": len(rows), "completed": 0, "table": rows},
+                       expected="at least one completed trial",
+                       advice="No trial completed: run `check` on the base configuration first.")
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    best_config = RecipeHyperModel(config, prepared).trial_config(best_trial.hyperparameters)
     dump_config(best_config, run_dir / "best_config.yaml")
-    trials = [
-        {"trial": t.trial_id, "status": t.status, "score": t.score, "hyperparameters": t.hyperparameters.values}
-        for t in tuner.oracle.trials.values()
-    ]
-    completed = [t for t in trials if t["score"] is not None]
-    return [Verdict(
-        "O3", "Random search", "pass" if completed else "fail",
-        measured={"trials": len(trials), "completed": len(completed), "best": best_hp.values,
-                  "best_score": tuner.oracle.get_best_trials(1)[0].score if completed else None, "table": trials},
-        expected=f"{config.tune.max_trials} trials, {config.tune.objective} on the val split",
-        advice=f"Train the best configuration with `train --config {run_dir / 'best_config.yaml'}`."
-        if completed else "No trial completed: run `check` on the base configuration first.",
-    )]
+    plot = _plot_search(rows, config.tune.objective, run_dir)
+    failed = len(rows) - len(completed)
+    return Verdict(
+        "O3", "Random search", "warn" if failed else "pass",
+        measured={"trials": len(rows), "completed": len(completed), "failed": failed,
+                  "best": best_trial.hyperparameters.values, "best_score": best_trial.score, "table": rows},
+        expected=f"{config.tune.max_trials} trials ({config.tune.algorithm}), {config.tune.objective} on the val split",
+        advice=(f"{failed} trial(s) failed (see trials.csv for the reasons). " if failed else "")
+        + f"Train the best configuration: `train --config {run_dir / 'best_config.yaml'}`.",
+        plots=[plot],
+    )
+
+
+def _plot_search(rows: list[dict], objective: str, run_dir: Path) -> str:
+    """The objective against each hyperparameter: where the good region is, at a glance."""
+    names = ["learning_rate", "hidden_units", "depth", "dropout"]
+    fig, axes = new_figure(width=3 * len(names), height=3, ncols=len(names), sharey=True)
+    done = [r for r in rows if r["score"] is not None and math.isfinite(r["score"])]
+    for ax, name in zip(axes, names, strict=True):
+        ax.scatter([r[name] for r in done], [r["score"] for r in done])
+        ax.set_xlabel(name)
+        if name == "learning_rate":
+            ax.set_xscale("log")
+    axes[0].set_ylabel(objective)
+    fig.suptitle(f"O3 random search: {objective} of each completed trial")
+    return save_figure(fig, run_dir, "O3_search")
+
+
+def ensemble_outputs(task: str, member_outputs: list[np.ndarray]) -> np.ndarray:
+    """O4: average the members' probabilities (not logits) and return them as logits again,
+    so the project's losses and metrics score the ensemble like any model."""
+    stacked = np.stack([np.asarray(o, "float64") for o in member_outputs])
+    if task == "regression":
+        return stacked.mean(axis=0)
+    if task == "binary":
+        p = np.clip((1 / (1 + np.exp(-stacked))).mean(axis=0), 1e-7, 1 - 1e-7)
+        return np.log(p / (1 - p))
+    shifted = stacked - stacked.max(axis=-1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+    return np.log(np.clip(probs.mean(axis=0), 1e-7, 1.0))

@@ -1,0 +1,56 @@
+"""What every benchmark shares: a generated project to measure, and a timer.
+
+A benchmark generates the default project once into build/bench/ (or takes --project
+PATH of one generated before), imports its package from source, and prints ratios
+measured side by side in one process: ratios travel between machines, bare times do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def project_from_args(description: str) -> tuple[argparse.Namespace, Path]:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--project", type=Path, default=None, help="a generated project (default: generate one)")
+    parser.add_argument("--epochs", type=int, default=6)
+    args = parser.parse_args()
+    project = args.project or generate_default_project()
+    sys.path.insert(0, str(project / "src"))
+    os.chdir(project)
+    return args, project
+
+
+def generate_default_project() -> Path:
+    from cookiecutter.main import cookiecutter
+
+    out = TEMPLATE / "build" / "bench"
+    return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(out), overwrite_if_exists=True))
+
+
+def package(project: Path, module: str = ""):
+    name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
+    return importlib.import_module(f"{name}.{module}" if module else name)
+
+
+class Stopwatch:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def machine() -> str:
+    import platform
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

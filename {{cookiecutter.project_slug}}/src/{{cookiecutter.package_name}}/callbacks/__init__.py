@@ -1,0 +1,65 @@
+"""The recipe checks that watch training (T6-T12), as `keras.callbacks.Callback`s.
+
+One module per check; each callback measures at intervals during `fit` and returns its
+verdicts from `verdicts()` once `fit` is over (`recipe_verdicts` gathers them). The
+`monitor:` config section switches each one on or off and sets its interval.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from ..checks.model import expected_init_loss
+from ..config import Config
+from ..data import Prepared
+from ..models import output_bias
+from .activations import ActivationHealth
+from .common import Monitor, recipe_verdicts, sample
+from .first_layer import FirstLayerWeights
+from .gradients import GradientHealth
+from .nonfinite import NonFiniteGuard
+from .predictions import PredictionDynamics
+from .updates import UpdateRatio
+
+__all__ = ["ActivationHealth", "FirstLayerWeights", "GradientHealth", "Monitor", "NonFiniteGuard",
+           "PredictionDynamics", "UpdateRatio", "recipe_callbacks", "recipe_verdicts"]
+
+
+def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[keras.callbacks.Callback]:
+    """The callbacks `train` adds to `fit`, on fixed samples drawn once from the seed.
+    T9 replaces `TerminateOnNaN`; with T9 switched off, `TerminateOnNaN` still stops the run."""
+    monitor, seed = config.monitor, config.seed
+    log_dir = run_dir / "tensorboard" / "recipe"
+    x_train, y_train = prepared.split("train")
+    callbacks: list[keras.callbacks.Callback] = []
+    if monitor.gradient_health:
+        x, y = sample((x_train, y_train), config.data.batch_size, seed)
+        callbacks.append(GradientHealth(x, y, monitor.gradient_every_steps, monitor.gradient_vanishing_below,
+                                        monitor.gradient_exploding_above, config.train.clip_norm,
+                                        expected_init_loss(prepared, output_bias(prepared.task, prepared)),
+                                        run_dir, log_dir))
+    if monitor.activation_health:
+        (x,) = sample((x_train,), monitor.activation_examples, seed + 1)
+        callbacks.append(ActivationHealth(x, monitor.activation_every_steps, monitor.activation_std_range,
+                                          monitor.dead_relu_warn_above, run_dir, log_dir))
+    if monitor.update_ratio:
+        callbacks.append(UpdateRatio(monitor.update_every_steps, monitor.update_ratio_warn_range,
+                                     monitor.update_ratio_fail_range, monitor.update_ratio_layer_factor,
+                                     run_dir, log_dir))
+    if monitor.prediction_dynamics:
+        x, y = sample(prepared.split("val"), monitor.prediction_examples, seed + 2)
+        target_std = prepared.stats.target_std if prepared.task == "regression" else None
+        callbacks.append(PredictionDynamics(
+            x, y, prepared.task, monitor.prediction_snapshots_per_epoch, monitor.prediction_warmup_steps,
+            monitor.prediction_stall_below, monitor.prediction_thrash_above, monitor.prediction_repeats,
+            target_std, run_dir, log_dir))
+    if monitor.first_layer:
+        callbacks.append(FirstLayerWeights(monitor.first_layer_min_change, prepared.input_shape, run_dir, log_dir))
+    if monitor.nan_diagnosis:
+        callbacks.append(NonFiniteGuard(config.data.batch_size, run_dir, log_dir))
+    else:
+        callbacks.append(keras.callbacks.TerminateOnNaN())
+    return callbacks
+

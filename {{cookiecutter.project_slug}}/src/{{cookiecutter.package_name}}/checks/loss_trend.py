@@ -1,0 +1,111 @@
+"""T3 before training: the training loss goes down in a short run, and a larger model fits better.
+
+A loss that does not fall over the first few dozen steps of the real pipeline (a learning
+rate far off, labels that do not match the inputs, a frozen model) wastes a whole training
+run. A larger model that fits the training data no better than a smaller one in the same
+budget says the capacity is not where the config puts it (a bottleneck, a width setting
+the model ignores).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from ..config import Config, with_values
+from ..data import Prepared
+from ..models import compile_model
+from ..plots import new_figure, save_figure
+from ..train import train_datasets
+from ..verdicts import Verdict
+from .training import data_loss, step_losses
+
+TITLE = "Training loss goes down"
+
+
+def larger_config(config: Config) -> Config:
+    """The config's model at twice the width (hidden units, filters): the cleanest capacity
+    knob. Depth also changes how fast a net trains at first, which this comparison is not about."""
+    return with_values(config, {"model.hidden_units": 2 * config.model.hidden_units,
+                                "model.filters": 2 * config.model.filters})
+
+
+def short_run(model: keras.Model, prepared: Prepared, config: Config) -> tuple[list[float], float, float]:
+    """check.loss_trend_steps steps of the real training pipeline (a fresh dataset: the same
+    batches in the same order for every model), the optimizer as configured. Returns each
+    step's loss, and the data loss on up to check.capacity_examples training examples before
+    and after: the same examples both times, so no batch-to-batch noise."""
+    x_train, y_train = prepared.split("train")
+    keep = config.check.capacity_examples
+    x_sample, y_sample = x_train[:keep], y_train[:keep]
+    before = data_loss(model, x_sample, y_sample, prepared.task)
+    compile_model(model, config, jit_compile=False)  # XLA compile time would dwarf a short run
+    train, _ = train_datasets(config, prepared)
+    losses = step_losses(model, train, config.check.loss_trend_steps)
+    return losses, before, data_loss(model, x_sample, y_sample, prepared.task)
+
+
+def _drop(start: float, end: float) -> float:
+    return 1 - end / start if math.isfinite(start) and math.isfinite(end) and start > 0 else -math.inf
+
+
+def check_loss_goes_down(model: keras.Model, larger: keras.Model | None, prepared: Prepared, config: Config,
+                         run_dir: Path) -> Verdict:
+    """T3 (before training). Trains `model` (pass a fresh one) and `larger` the same short run.
+
+    Trend, measured twice: the mean loss of the last check.loss_trend_window steps against the
+    first's (each step's own loss, not Keras' running mean), and the loss on a fixed set of
+    training examples before and after the run (a loss that explodes in the first steps and
+    comes half-way back looks like a fall between the windows, not here). Fail when either did
+    not fall or is not finite; warn when either fell by less than check.loss_trend_min_drop.
+    Capacity: warn (not fail: a short budget can favour the smaller model) when `larger`
+    does not reach a lower training loss; skipped when it has no more parameters than
+    `model` (a builder that ignores model.hidden_units and model.filters) or is None."""
+    window, min_drop = config.check.loss_trend_window, config.check.loss_trend_min_drop
+    losses, before, fitted = short_run(model, prepared, config)
+    first, last = float(np.mean(losses[:window])), float(np.mean(losses[-window:]))
+    drop = min(_drop(first, last), _drop(before, fitted))
+    measured = {"steps": len(losses), f"first_{window}_steps": round(first, 5), f"last_{window}_steps": round(last, 5),
+                "train_sample_before": round(before, 5), "train_sample_after": round(fitted, 5)}
+    advice, status = [], "pass"
+    if drop <= 0:
+        status = "fail"
+        advice.append(f"the training loss did not go down in {len(losses)} steps (steps {first:.4g} -> {last:.4g}, "
+                      f"fixed examples {before:.4g} -> {fitted:.4g}): try a 10x smaller learning rate, and run T1 "
+                      "(overfit one batch) and D9 (inputs match labels)")
+    elif drop < min_drop:
+        status = "warn"
+        advice.append(f"the training loss fell by only {drop:.1%} in {len(losses)} steps: the learning rate may be "
+                      "too small")
+    larger_losses = None
+    if larger is None or larger.count_params() <= model.count_params():
+        measured["capacity"] = "skipped: no larger model (the builder ignores model.hidden_units and model.filters)"
+    else:
+        larger_losses, _, larger_fitted = short_run(larger, prepared, config)
+        measured["capacity"] = {"params": [model.count_params(), larger.count_params()],
+                                "train_sample_after": [round(fitted, 5), round(larger_fitted, 5)]}
+        if not larger_fitted < fitted:
+            status = "fail" if status == "fail" else "warn"
+            advice.append(f"a model with {larger.count_params()} parameters fits the training data no better "
+                          f"({larger_fitted:.4g}) than one with {model.count_params()} ({fitted:.4g}) in the same "
+                          "steps: look for a bottleneck or a setting the model ignores")
+    plot = _plot(losses, larger_losses, run_dir)
+    return Verdict("T3", TITLE, status, measured=measured,
+                   expected=f"loss down by >= {min_drop:.0%} (last {window} steps vs first {window}, and on fixed "
+                   "training examples); a 2x wider model fits better",
+                   advice="; ".join(advice), plots=[plot])
+
+
+def _plot(losses: list[float], larger: list[float] | None, run_dir: Path) -> str:
+    fig, ax = new_figure()
+    ax.plot(np.arange(1, len(losses) + 1), losses, label="model", color="tab:blue")
+    if larger is not None:
+        ax.plot(np.arange(1, len(larger) + 1), larger, label="2x wider", color="tab:orange", alpha=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss of the step's batch")
+    ax.set_title("T3 training loss over a short run")
+    ax.legend()
+    return save_figure(fig, run_dir, "T3_loss_goes_down")

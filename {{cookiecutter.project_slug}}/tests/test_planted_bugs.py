@@ -1,0 +1,338 @@
+"""Planted bugs: each a small model builder or data source plugged in the way a user plugs in
+their own (`model.builder: test_planted_bugs:build_x`, `data.source: test_planted_bugs:load_x`;
+pytest puts tests/ on sys.path), and the verdict that must catch it.
+
+All of them run on the bundled digits (8x8 images, 10 classes) whatever this project's own
+data is, with small MLPs and budgets of a few dozen steps.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.baselines import input_independent_baseline, simple_model_baseline
+from {{ cookiecutter.package_name }}.checks.batch_independence import check_batch_independence
+from {{ cookiecutter.package_name }}.checks.inference_mode import check_inference_mode
+from {{ cookiecutter.package_name }}.checks.loss_trend import check_loss_goes_down
+from {{ cookiecutter.package_name }}.checks.model import check_loss_input
+from {{ cookiecutter.package_name }}.checks.weights_learn import check_every_weight_learns
+from {{ cookiecutter.package_name }}.config import with_values
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.sources import Examples
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.models import build_model, model_spec
+
+# --- model builders, each with one bug -------------------------------------------------------
+
+
+def _trunk(input_shape, spec):
+    inputs = keras.Input(input_shape)
+    return inputs, keras.layers.Flatten()(spec.normalization()(inputs))
+
+
+def build_batch_mean(input_shape, spec, config):
+    """Centres the features on the batch mean: each prediction depends on its batch mates."""
+    inputs, x = _trunk(input_shape, spec)
+    x = keras.layers.Dense(16, activation="relu")(x)
+    x = keras.layers.Lambda(lambda t: t - keras.ops.mean(t, axis=0, keepdims=True))(x)
+    return keras.Model(inputs, spec.head(x))
+
+
+def build_transposed_reshape(input_shape, spec, config):
+    """A reshape meant to keep the batch axis after a transpose: rows mix several examples."""
+    inputs, x = _trunk(input_shape, spec)
+    x = keras.layers.Lambda(lambda t: keras.ops.reshape(keras.ops.transpose(t), (-1, t.shape[-1])))(x)
+    return keras.Model(inputs, spec.head(keras.layers.Dense(16, activation="relu")(x)))
+
+
+def build_batch_norm(input_shape, spec, config):
+    """Healthy: batch norm mixes the batch in training mode only; T2 judges inference mode."""
+    inputs, x = _trunk(input_shape, spec)
+    x = keras.layers.BatchNormalization()(keras.layers.Dense(16)(x))
+    return keras.Model(inputs, spec.head(keras.layers.Dropout(0.3)(keras.layers.ReLU()(x))))
+
+
+class AlwaysNoisy(keras.layers.Layer):
+    """Noise meant for training, applied on every call: the layer forgot `training`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(1)
+
+    def call(self, x):
+        return x + keras.random.normal(keras.ops.shape(x), stddev=0.5, seed=self.seed_generator)
+
+
+def build_noisy_inference(input_shape, spec, config):
+    inputs, x = _trunk(input_shape, spec)
+    return keras.Model(inputs, spec.head(AlwaysNoisy()(keras.layers.Dense(16, activation="relu")(x))))
+
+
+def build_frozen_layer(input_shape, spec, config):
+    """A hidden layer left frozen (copied from a fine-tuning script)."""
+    inputs, x = _trunk(input_shape, spec)
+    x = keras.layers.Dense(16, activation="relu", trainable=False, name="frozen_dense")(x)
+    return keras.Model(inputs, spec.head(x))
+
+
+def build_cut_branch(input_shape, spec, config):
+    """Two branches concatenated, then a slice that keeps only the first: the second's
+    weights get an exactly-zero gradient."""
+    inputs, x = _trunk(input_shape, spec)
+    kept = keras.layers.Dense(16, activation="relu", name="kept_branch")(x)
+    cut = keras.layers.Dense(16, activation="relu", name="cut_branch")(x)
+    both = keras.layers.Concatenate()([kept, cut])
+    return keras.Model(inputs, spec.head(keras.layers.Lambda(lambda t: t[:, :16])(both)))
+
+
+class UnusedWeight(keras.layers.Layer):
+    """Creates a scale it never applies: the weight is not connected to the loss at all."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="unused_scale")
+
+    def call(self, x):
+        return x
+
+
+def build_unused_weight(input_shape, spec, config):
+    inputs, x = _trunk(input_shape, spec)
+    x = UnusedWeight(name="forgetful")(keras.layers.Dense(16, activation="relu")(x))
+    return keras.Model(inputs, spec.head(x))
+
+
+def build_softmax_output(input_shape, spec, config):
+    """A softmax before a from_logits loss: the double softmax loss at init cannot see."""
+    inputs, x = _trunk(input_shape, spec)
+    return keras.Model(inputs, keras.layers.Dense(spec.units, activation="softmax")(x))
+
+
+def build_wiped_input(input_shape, spec, config):
+    """A preprocessing scale gone wrong (x * 0 where x / 255 was meant): constant inputs."""
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Flatten()(spec.normalization()(keras.layers.Rescaling(0.0)(inputs)))
+    return keras.Model(inputs, spec.head(keras.layers.Dense(16, activation="relu")(x)))
+
+
+def build_output_ignores_input(input_shape, spec, config):
+    """Many parameters, none of which sees the input."""
+    inputs, x = _trunk(input_shape, spec)
+    x = keras.layers.Dense(256, activation="relu")(keras.layers.Lambda(lambda t: t * 0.0)(x))
+    return keras.Model(inputs, spec.head(x))
+
+
+# --- data sources, each with one bug ---------------------------------------------------------
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return bunch.images.astype("float32")[..., None], bunch.target.astype("int64")
+
+
+def load_shuffled_labels(config):
+    """The labels shuffled on their own, apart from the inputs (a shuffle applied to one side)."""
+    x, y = _digits()
+    return x, np.random.default_rng(0).permutation(y)
+
+
+def load_label_outside_set(config):
+    x, y = _digits()
+    y[17] = 12
+    return Examples(x, y, "image", [str(c) for c in range(10)])
+
+
+def load_negative_label(config):
+    x, y = _digits()
+    y[3] = -1
+    return x, y
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_config(config):
+    """Digits, a small MLP and budgets of a few dozen steps."""
+    return with_values(config, {
+        "task": "classification", "data.source": "digits", "model.builder": "mlp", "model.hidden_units": 32,
+        "model.depth": 1, "check.loss_trend_steps": 30, "check.baseline_steps": 60,
+    })
+
+
+@pytest.fixture(scope="module")
+def digits(digits_config):
+    return prepare(digits_config)
+
+
+def planted(config, builder: str, prepared):
+    config = with_values(config, {"model.builder": f"test_planted_bugs:{builder}"})
+    return build_model(config, prepared), config
+
+
+# --- T2 batch independence -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("builder", ["build_batch_mean", "build_transposed_reshape"])
+def test_t2_fails_on_a_layer_that_mixes_the_batch(digits_config, digits, builder):
+    model, config = planted(digits_config, builder, digits)
+    verdict = check_batch_independence(model, digits, config)
+    assert verdict.status == "fail", verdict.measured
+    assert "depends on the inputs of examples" in verdict.advice
+
+
+def test_t2_judges_batch_norm_in_inference_mode(digits_config, digits):
+    model, config = planted(digits_config, "build_batch_norm", digits)
+    verdict = check_batch_independence(model, digits, config)
+    assert verdict.status == "pass", verdict.measured
+    assert verdict.measured["example_0"]["largest_other_over_own"] == 0.0
+
+
+def test_t2_fails_when_the_output_ignores_the_input(digits_config, digits):
+    model, config = planted(digits_config, "build_wiped_input", digits)
+    verdict = check_batch_independence(model, digits, config)
+    assert verdict.status == "fail"
+    assert "does not depend on its own input" in verdict.advice
+
+
+def test_t2_declared_batch_mixing_is_a_skip_with_its_reason(digits_config, digits):
+    model, config = planted(digits_config, "build_batch_mean", digits)
+    verdict = check_batch_independence(model, digits, with_values(config, {"check.batch_mixing_expected": True}))
+    assert verdict.status == "skip"
+    assert "batch_mixing_expected" in verdict.advice
+
+
+# --- T3 training loss goes down --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_t3_fails_when_the_loss_goes_up(digits_config, digits, tmp_path):
+    """A learning rate far too high: the loss climbs instead of falling."""
+    config = with_values(digits_config, {"train.learning_rate": 30.0})
+    verdict = check_loss_goes_down(build_model(config, digits), None, digits, config, tmp_path)
+    assert verdict.status == "fail", verdict.measured
+    assert "did not go down" in verdict.advice
+    assert verdict.measured["capacity"].startswith("skipped")
+
+
+@pytest.mark.slow
+def test_t3_warns_when_a_larger_model_fits_no_better(digits_config, digits, tmp_path):
+    """The 'larger' model has 10x the parameters but none of them sees the input."""
+    larger, _ = planted(digits_config, "build_output_ignores_input", digits)
+    model = build_model(digits_config, digits)
+    assert larger.count_params() > model.count_params()
+    verdict = check_loss_goes_down(model, larger, digits, digits_config, tmp_path)
+    assert verdict.status == "warn", verdict.measured
+    assert "no better" in verdict.advice
+    assert (tmp_path / verdict.plots[0]).exists()
+
+
+# --- T4 train versus inference mode ----------------------------------------------------------
+
+
+def test_t4_fails_when_inference_is_random(digits_config, digits):
+    model, _ = planted(digits_config, "build_noisy_inference", digits)
+    verdict = check_inference_mode(model, digits)
+    assert verdict.status == "fail"
+    assert verdict.measured["inference_deterministic"] is False
+
+
+def test_t4_lists_dropout_and_batch_norm_and_passes(digits_config, digits):
+    model, _ = planted(digits_config, "build_batch_norm", digits)
+    before = model.get_weights()
+    verdict = check_inference_mode(model, digits)
+    assert verdict.status == "pass", verdict.advice
+    kinds = " ".join(verdict.measured["mode_dependent_layers"])
+    assert "BatchNormalization" in kinds and "Dropout" in kinds
+    assert verdict.measured["training_mode_differs"] is True
+    # training mode moved the batch-norm statistics; the check put them back
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+# --- T5 every weight learns ------------------------------------------------------------------
+
+
+def test_t5_fails_on_a_branch_cut_off_from_the_loss(digits_config, digits):
+    model, config = planted(digits_config, "build_cut_branch", digits)
+    verdict = check_every_weight_learns(model, digits, config)
+    assert verdict.status == "fail"
+    assert any("cut_branch" in name for name in verdict.measured["zero_gradient"])
+    assert not any("kept_branch" in name for name in verdict.measured["zero_gradient"])
+
+
+def test_t5_fails_on_a_weight_without_a_gradient(digits_config, digits):
+    model, config = planted(digits_config, "build_unused_weight", digits)
+    verdict = check_every_weight_learns(model, digits, config)
+    assert verdict.status == "fail"
+    assert verdict.measured["no_gradient"] == ["forgetful/unused_scale"]
+
+
+def test_t5_warns_on_an_undeclared_frozen_layer_and_passes_once_declared(digits_config, digits):
+    model, config = planted(digits_config, "build_frozen_layer", digits)
+    verdict = check_every_weight_learns(model, digits, config)
+    assert verdict.status == "warn"
+    assert "frozen_dense/kernel" in verdict.advice
+    declared = with_values(config, {"check.expected_frozen": ["frozen_dense"]})
+    assert check_every_weight_learns(model, digits, declared).status == "pass"
+
+
+def test_t5_warns_when_a_declared_frozen_layer_still_trains(digits_config, digits):
+    config = with_values(digits_config, {"check.expected_frozen": ["dense_0"]})
+    verdict = check_every_weight_learns(build_model(config, digits), digits, config)
+    assert verdict.status == "warn"
+    assert "match no frozen variable" in verdict.advice
+
+
+# --- B2 input-independent baseline, B3 simple model ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shuffled(digits_config):
+    config = with_values(digits_config, {"data.source": "test_planted_bugs:load_shuffled_labels"})
+    return config, prepare(config)
+
+
+@pytest.mark.slow
+def test_b2_fails_when_labels_were_shuffled_apart_from_inputs(shuffled, tmp_path):
+    config, prepared = shuffled
+    verdict = input_independent_baseline(build_model(config, prepared), prepared, config, tmp_path)
+    assert verdict.status == "fail", verdict.measured
+    assert verdict.measured["ratio"] >= config.check.input_independent_fail_ratio
+
+
+@pytest.mark.slow
+def test_b3_warns_when_a_linear_model_cannot_beat_the_priors(shuffled):
+    config, prepared = shuffled
+    verdict = simple_model_baseline(model_spec(config, prepared), prepared, config)
+    assert verdict.status == "warn", verdict.measured
+    assert "does not beat the priors" in verdict.advice
+
+
+@pytest.mark.slow
+def test_b2_fails_on_constant_inputs(digits_config, digits, tmp_path):
+    """Real and control see the same constant: their runs are the same, at any budget."""
+    model, config = planted(with_values(digits_config, {"check.baseline_steps": 20}), "build_wiped_input", digits)
+    verdict = input_independent_baseline(model, digits, config, tmp_path)
+    assert verdict.status == "fail", verdict.measured
+    assert verdict.measured["ratio"] == pytest.approx(1.0, abs=1e-3)
+
+
+# --- M3 and D4 through the user's own hooks --------------------------------------------------
+
+
+def test_m3_fails_on_a_softmax_builder(digits_config, digits):
+    model, _ = planted(digits_config, "build_softmax_output", digits)
+    verdict = check_loss_input(model, digits)
+    assert verdict.status == "fail"
+    assert "softmax" in verdict.advice
+
+
+@pytest.mark.parametrize("source, label", [("load_label_outside_set", "12"), ("load_negative_label", "-1")])
+def test_d4_labels_outside_the_label_set_stop_prepare(digits_config, source, label):
+    config = with_values(digits_config, {"data.source": f"test_planted_bugs:{source}"})
+    with pytest.raises(UserError, match="outside") as err:
+        prepare(config)
+    assert f"label {label}" in str(err.value)

@@ -1,0 +1,160 @@
+"""Tuning: bad searches are refused, NaN trials fail without stopping the search, a killed
+search resumes without redoing trials, and a chief with two workers splits the trials."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import load_config, with_values
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.tune import make_tuner, tune
+
+PROJECT = Path(__file__).resolve().parents[1]
+TINY = ["--config", str(PROJECT / "configs" / "debug.yaml"), "--set", "train.export=false"]
+
+
+def test_objective_the_model_does_not_log(config, prepared, tmp_path):
+    with pytest.raises(UserError, match="tune.objective"):
+        make_tuner(with_values(config, {"tune.objective": "val_f1"}), prepared, tmp_path)
+
+
+def test_impossible_search_space():
+    with pytest.raises(UserError, match="tune.learning_rate"):
+        load_config(None, ["tune.learning_rate=[0.1, 0.001]"])
+    with pytest.raises(UserError, match="tune.hidden_units"):
+        load_config(None, ["tune.hidden_units=[]"])
+
+
+def test_results_folder_from_a_different_search(config, prepared, tmp_path):
+    make_tuner(config, prepared, tmp_path)
+    with pytest.raises(UserError, match="different search"):
+        make_tuner(with_values(config, {"tune.depth": [2, 4]}), prepared, tmp_path)
+
+
+def non_finite_model(input_shape, spec, config):
+    """Planted: a model whose activations overflow to Inf, so every trial's loss is NaN."""
+    import keras
+
+    inputs = keras.Input(input_shape)
+    hidden = keras.layers.Dense(config.model.hidden_units)(keras.layers.Flatten()(inputs))
+    overflow = keras.layers.Lambda(lambda t: t * 1e30 * 1e30)(hidden)
+    return keras.Model(inputs, spec.head(overflow))
+
+
+@pytest.mark.slow
+def test_nan_trials_fail_with_their_reason_and_the_search_goes_on(small_config, prepared, tmp_path):
+    config = with_values(small_config, {"tune.max_trials": 2, "tune.epochs": 1, "tune.hidden_units": [16],
+                                        "model.builder": "test_tune:non_finite_model"})
+    [verdict] = tune(config, prepared, tmp_path)
+    table = verdict.measured["table"]
+    assert len(table) == 2 and {row["status"] for row in table} == {"FAILED"}
+    assert all("non-finite" in row["reason"] for row in table)
+    assert verdict.status == "fail"
+
+
+def _cli(*args: str, env: dict | None = None, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "{{ cookiecutter.package_name }}", *args], cwd=cwd,
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def _completed(run_dir: Path) -> dict[str, float]:
+    scores = {}
+    for path in (run_dir / "tuner" / "search").glob("trial_*/trial.json"):
+        trial = json.loads(path.read_text())
+        if trial["status"] == "COMPLETED":
+            scores[trial["trial_id"]] = trial["score"]
+    return scores
+
+
+@pytest.mark.slow
+def test_a_killed_search_resumes_without_redoing_finished_trials(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["tune", *TINY, "--set", "tune.max_trials=4", "--set", "tune.epochs=2", "--run-dir", str(run_dir)]
+    first = _cli(*args, cwd=tmp_path)
+    deadline = time.time() + 240
+    while len(_completed(run_dir)) < 2 and first.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    before = _completed(run_dir)
+    assert 2 <= len(before) < 4, first.stdout.read()[-2000:]
+    started = {p.name: p.stat().st_mtime_ns for p in (run_dir / "tuner" / "owners").iterdir()}
+
+    second = _cli(*args, cwd=tmp_path)
+    output, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, output[-3000:]
+    after = _completed(run_dir)
+    assert len(after) == 4
+    assert {k: after[k] for k in before} == before  # finished trials kept their scores...
+    for trial_id in before:  # ...and were not started again
+        owner = run_dir / "tuner" / "owners" / f"{trial_id}.txt"
+        assert owner.stat().st_mtime_ns == started[owner.name]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_chief_and_two_workers_split_the_trials(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["tune", *TINY, "--set", "tune.max_trials=6", "--set", "tune.epochs=3", "--run-dir", str(run_dir)]
+    oracle = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    chief = _cli(*args, env={**oracle, "KERASTUNER_TUNER_ID": "chief"}, cwd=tmp_path)
+    time.sleep(1)
+    workers = [_cli(*args, env={**oracle, "KERASTUNER_TUNER_ID": f"tuner{i}"}, cwd=tmp_path) for i in range(2)]
+    try:
+        for process in workers:
+            output, _ = process.communicate(timeout=400)
+            assert process.returncode == 0, output[-3000:]
+        output, _ = chief.communicate(timeout=120)
+        assert chief.returncode == 0, output[-3000:]
+    finally:
+        for process in (chief, *workers):
+            process.kill()
+    owners = {p.stem: p.read_text() for p in (run_dir / "tuner" / "owners").iterdir()}
+    assert len(_completed(run_dir)) == 6
+    assert len(owners) == 6  # each trial started once: one owner file each, never rewritten by another
+    assert set(owners.values()) == {"tuner0", "tuner1"}
+    records = json.loads((run_dir / "verdicts.json").read_text())
+    assert [r["id"] for r in records] == ["O3"]
+
+
+def test_ensemble_averages_probabilities_not_logits():
+    import numpy as np
+
+    from {{ cookiecutter.package_name }}.tune import ensemble_outputs
+
+    sure, unsure = np.log(0.9 / 0.1), 0.0  # binary logits: p = 0.9 and p = 0.5
+    averaged = ensemble_outputs("binary", [np.array([[sure]]), np.array([[unsure]])])
+    assert np.allclose(1 / (1 + np.exp(-averaged)), 0.7)
+    logits = np.array([[2.0, 0.0, -1.0]])
+    assert np.allclose(ensemble_outputs("classification", [logits, logits]), logits - np.log(np.exp(logits).sum()))
+
+
+@pytest.mark.slow
+def test_evaluate_ensemble_reports_the_gain_over_the_best_trial(small_config, prepared, tmp_path):
+    from {{ cookiecutter.package_name }}.evaluate import evaluate_ensemble
+
+    with pytest.raises(UserError, match="tune"):
+        evaluate_ensemble(prepared, tmp_path, 3, 64)
+    config = with_values(small_config, {"tune.max_trials": 3, "tune.epochs": 1, "tune.hidden_units": [16, 32]})
+    tune(config, prepared, tmp_path)
+    verdict = evaluate_ensemble(prepared, tmp_path, 3, 64)
+    measured = verdict.measured
+    assert verdict.id == "O4"
+    assert measured["val_loss_gain"] == pytest.approx(measured["best_single_val"]["loss"]
+                                                      - measured["ensemble_val"]["loss"])
+    assert verdict.status == ("pass" if measured["val_loss_gain"] >= 0 else "warn")
