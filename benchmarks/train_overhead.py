@@ -34,6 +34,7 @@ config = config_mod.with_values(config_mod.load_config("configs/default.yaml"),
 prepared = package(project, "data").prepare(config)
 train_mod = package(project, "train")
 models = package(project, "models")
+precision = package(project, "precision")
 
 # The project's train, with a timer added to its own callbacks.
 project_timer = EpochTimer()
@@ -46,7 +47,8 @@ shutil.rmtree(run_dir)
 
 # A bare fit: same model, batch and epochs, tensors in memory, no callbacks of ours.
 keras.utils.set_random_seed(config.seed)
-keras.mixed_precision.set_global_policy(train_mod.resolve_precision(config.train.precision))
+keras.mixed_precision.set_global_policy(precision.resolve_precision(config.train.precision,
+                                                                     precision.detect_hardware()))
 model = models.compile_model(models.build_model(config, prepared), config)
 x, y = prepared.split("train")
 x_val, y_val = prepared.split("val")

@@ -21,6 +21,8 @@ config = config_mod.with_values(base, {
     "train.epochs": args.epochs, "train.export": False, "tune.epochs": args.epochs, "tune.max_trials": 1,
     "tune.learning_rate": [base.train.learning_rate] * 2, "tune.hidden_units": [base.model.hidden_units],
     "tune.depth": [base.model.depth] * 2, "tune.dropout": [base.model.dropout] * 2,
+    "tune.weight_decay": [base.train.weight_decay], "tune.batch_size": [base.data.batch_size],
+    "tune.early_stopping_patience": args.epochs + 1,  # both run every epoch: no early stop in the trial
 })
 timings = {}
 for name, run in (("train", train_mod.train), ("tune trial", tune_mod.tune)):

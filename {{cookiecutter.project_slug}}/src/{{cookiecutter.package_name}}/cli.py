@@ -27,7 +27,7 @@ STAGES = {
     "train": "train the model with checkpoints, resume, TensorBoard and CSV logs, export for serving",
     "evaluate": "score the trained model on the whole val split and on the test split, once",
     "tune": "KerasTuner random search over the space in the config's `tune:` section",
-    "report": "gather every verdict of a run into a terminal table and report.html",
+    "report": "gather every verdict of a run into a terminal table, report.html (plots embedded) and TensorBoard",
 }
 
 
@@ -105,10 +105,11 @@ def _tune(config: Config, run_dir: Path) -> list[Verdict] | None:
 def _report(config: Config, run_dir: Path) -> list[Verdict]:
     from .report import write_report
 
-    page, table, verdicts = write_report(run_dir)
-    print(table)
-    print(f"\nreport: {page}")
-    return verdicts
+    report = write_report(run_dir)
+    print(report.table)
+    print(f"\nreport: {report.page}")
+    print(f"tensorboard: tensorboard --logdir {report.tensorboard.parent}  (run `report`: Text and Images tabs)")
+    return report.verdicts
 
 
 RUNNERS: dict[str, Callable[..., list[Verdict] | None]] = {

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
 
@@ -75,6 +75,14 @@ class TrainConfig(Section):
     epochs: int = Field(20, ge=1)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     learning_rate: float = Field(3e-4, gt=0)
+    # O1: constant by default. cosine | linear decay over optimizer steps (never epochs), from
+    # learning_rate to learning_rate x schedule_final_fraction in schedule_decay_steps (null: the
+    # whole run); warmup_steps (cosine only) ramps up from 0 first. O1 warns when the rate falls
+    # below 1% of its peak before half the run.
+    schedule: Literal["constant", "cosine", "linear"] = "constant"
+    schedule_decay_steps: int | None = Field(None, ge=1)
+    schedule_final_fraction: float = Field(0.0, ge=0, le=1)
+    warmup_steps: int = Field(0, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     early_stopping: bool = False
     early_stopping_patience: int = Field(5, ge=1)
@@ -94,6 +102,19 @@ class TrainConfig(Section):
     # T6: clip gradients to this global norm (the optimizer's global_clipnorm); null: no clipping.
     # `train` reports the 90th percentile of the measured norms as a starting value.
     clip_norm: float | None = Field(None, gt=0)
+
+    @field_validator("jit_compile", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: Any) -> Any:
+        """YAML 1.1 reads a bare on/off (`--set train.jit_compile=on`) as true/false: take it as meant."""
+        return ("on" if value else "off") if isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _warmup_needs_cosine(self) -> TrainConfig:
+        if self.warmup_steps and self.schedule != "cosine":
+            raise ValueError(f"train.warmup_steps={self.warmup_steps} needs train.schedule=cosine "
+                             f"(got {self.schedule})")
+        return self
 
 
 class CheckConfig(Section):
@@ -172,12 +193,17 @@ class TuneConfig(Section):
     max_trials: int = Field(10, ge=1)
     executions_per_trial: int = Field(1, ge=1)
     epochs: int = Field(10, ge=1)
+    # Early stopping inside each trial: stop after this many epochs without a better objective.
+    early_stopping_patience: int = Field(3, ge=1)
     objective: str = "val_loss"
     # The search space: [low, high] ranges (learning rate on a log scale) and a list of widths.
     learning_rate: tuple[float, float] = (1e-4, 1e-2)
     hidden_units: list[int] = [64, 128, 256]
     depth: tuple[int, int] = (1, 3)
     dropout: tuple[float, float] = (0.0, 0.5)
+    # Choices: weight decay (any above 0 trains with AdamW) and the per-replica batch size.
+    weight_decay: list[float] = [0.0, 1e-4, 1e-3]
+    batch_size: list[int] = [32]
     # KerasTuner stops the search after this many failed trials in a row (a NaN fails a trial).
     max_consecutive_failed_trials: int = Field(3, ge=1)
 
@@ -192,6 +218,10 @@ class TuneConfig(Section):
             problems.append(f"tune.depth must be 1 <= low <= high, got {list(self.depth)}")
         if not 0 <= self.dropout[0] <= self.dropout[1] < 1:
             problems.append(f"tune.dropout must be 0 <= low <= high < 1, got {list(self.dropout)}")
+        if not self.weight_decay or min(self.weight_decay) < 0:
+            problems.append(f"tune.weight_decay must list decays >= 0, got {self.weight_decay}")
+        if not self.batch_size or min(self.batch_size) < 1:
+            problems.append(f"tune.batch_size must list positive batch sizes, got {self.batch_size}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

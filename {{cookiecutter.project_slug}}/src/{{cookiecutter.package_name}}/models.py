@@ -173,10 +173,18 @@ def metrics_for(task: str) -> list[keras.metrics.Metric]:
     return [keras.metrics.MeanAbsoluteError(name="mae")]
 
 
-def make_optimizer(config: Config, learning_rate: float | None = None) -> keras.optimizers.Optimizer:
+def make_optimizer(config: Config, learning_rate: float | None = None,
+                   total_steps: int | None = None) -> keras.optimizers.Optimizer:
     """O1: Adam at 3e-4 and a constant rate by default; AdamW when weight decay is asked for.
-    T6: `train.clip_norm` clips the global gradient norm (off by default)."""
-    rate = learning_rate or config.train.learning_rate
+    The configured schedule applies when the run's length in steps is given (`train`, `tune`),
+    a fixed `learning_rate` (the checks' short runs) overrides it. T6: `train.clip_norm` clips
+    the global gradient norm (off by default)."""
+    from .schedule import learning_rate as scheduled_rate
+
+    if learning_rate is not None:
+        rate = learning_rate
+    else:
+        rate = scheduled_rate(config, total_steps) if total_steps else config.train.learning_rate
     clip = {"global_clipnorm": config.train.clip_norm}
     if config.train.optimizer == "sgd":
         return keras.optimizers.SGD(rate, momentum=0.9, **clip)
@@ -186,8 +194,8 @@ def make_optimizer(config: Config, learning_rate: float | None = None) -> keras.
 
 
 def compile_model(model: keras.Model, config: Config, learning_rate: float | None = None,
-                  jit_compile: bool | str = "auto") -> keras.Model:
-    model.compile(optimizer=make_optimizer(config, learning_rate), loss=loss_for(config.task),
+                  jit_compile: bool | str = "auto", total_steps: int | None = None) -> keras.Model:
+    model.compile(optimizer=make_optimizer(config, learning_rate, total_steps), loss=loss_for(config.task),
                   metrics=metrics_for(config.task), jit_compile=jit_compile)
     return model
 

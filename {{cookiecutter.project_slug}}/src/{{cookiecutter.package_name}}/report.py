@@ -33,8 +33,9 @@ STAGES = {
 }
 OTHER = "other"  # plots in plots/ that no verdict of the folder refers to
 # Plots a stage makes only when asked: named when the stage ran without them.
-OPTIONAL = {"T10": ("check", "`check --lr-find` adds the learning-rate range test (T10)")}
+OPTIONAL = {"T10": ("check", "<code>check --lr-find</code> adds the learning-rate range test (T10)")}
 COLOURS = {"fail": "#c62828", "warn": "#ef6c00", "pass": "#2e7d32", "skip": "#757575"}
+CELL = 110  # characters of measured/expected shown in a table cell; the rest one click away
 WIDE_PX = 700  # figures wider than this take a whole row of the page
 
 STYLE = """
@@ -44,7 +45,7 @@ h1 { margin-bottom: .2rem; } h2 { border-bottom: 2px solid #ddd; padding-bottom:
 .badge { display: inline-block; min-width: 3.2rem; padding: .1rem .4rem; border-radius: .3rem; color: #fff;
   font-weight: 600; font-size: .8rem; text-align: center; }
 .count { font-size: 1.1rem; margin-right: 1rem; font-weight: 600; }
-table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; table-layout: fixed; }
 td, th { border-bottom: 1px solid #ddd; padding: .35rem .4rem; vertical-align: top; text-align: left; }
 th { background: #f5f5f5; position: sticky; top: 0; }
 tr.fail { background: #ffebee; } tr.warn { background: #fff3e0; } tr.skip { color: #666; }
@@ -53,7 +54,8 @@ code, pre { font-size: .8rem; white-space: pre-wrap; word-break: break-word; }
 details summary { cursor: pointer; } pre { background: #fafafa; padding: .4rem; max-height: 20rem; overflow: auto; }
 .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(540px, 1fr)); gap: 1rem; }
 figure { margin: 0; padding: .5rem; border: 1px solid #e0e0e0; border-radius: .4rem; background: #fff; }
-figure.wide { grid-column: 1 / -1; } figure.fail { border: 2px solid #c62828; } figure.warn { border: 2px solid #ef6c00; }
+figure.wide { grid-column: 1 / -1; }
+figure.fail { border: 2px solid #c62828; } figure.warn { border: 2px solid #ef6c00; }
 figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
 figcaption { font-size: .85rem; margin-top: .3rem; } figcaption .path { color: #777; }
 .missing { color: #c62828; }
@@ -90,7 +92,7 @@ class Report(NamedTuple):
     page: Path
     table: str
     verdicts: list[Verdict]
-    tensorboard: Path | None
+    tensorboard: Path
 
 
 def ordered(verdicts: list[Verdict]) -> list[Verdict]:
@@ -133,10 +135,10 @@ def collect_figures(verdicts: list[Verdict], run_dir: Path) -> list[Figure]:
                                  "train and val loss per epoch, from history.csv")
     baselines = baselines_against_model(verdicts, run_dir)
     if baselines:
-        compared = [v for v in verdicts if v.id in ("B1", "B2", "B3", "B4", "T13", "O4")
-                    and v.stage in ("check", "evaluate")]
+        path, sources = baselines
+        compared = [v for v in verdicts if (v.stage, v.id) in sources]
         stage = "evaluate" if any(v.stage == "evaluate" for v in compared) else "check"
-        figures[baselines] = Figure(baselines, stage, compared, "val loss of each baseline beside the trained model's")
+        figures[path] = Figure(path, stage, compared, "each baseline's numbers beside the trained model's")
     for verdict in verdicts:
         for path in verdict.plots:
             figures.setdefault(path, Figure(path, verdict.stage)).verdicts.append(verdict)
@@ -157,23 +159,27 @@ def _status_badge(status: str) -> str:
 
 def _value_cell(value) -> str:
     """Short JSON in the table; the whole record one click away when it is longer."""
-    short = html.escape(_short(value, 160))
+    if value is None:  # nothing recorded (a skip): an empty cell, not `null`
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value)
+    if len(text) <= CELL:
+        return f"<code>{html.escape(text)}</code>"
     full = value if isinstance(value, str) else json.dumps(value, indent=1)
-    if len(full) <= 160:
-        return f"<code>{html.escape(full if isinstance(value, str) else json.dumps(value))}</code>"
-    return f"<details><summary><code>{short}</code></summary><pre>{html.escape(full)}</pre></details>"
+    summary = f"<summary><code>{html.escape(_short(text, CELL))}</code></summary>"
+    return f"<details>{summary}<pre>{html.escape(full)}</pre></details>"
 
 
-def _verdict_row(verdict: Verdict, figures: dict[str, Figure]) -> str:
-    links = "".join(
-        f'<br><a href="#{figures[p].anchor}">{html.escape(Path(p).name)}</a>' for p in verdict.plots if p in figures)
+def _verdict_row(verdict: Verdict, figures: list[Figure]) -> str:
+    links = "<br>".join(f'<a href="#{f.anchor}">{html.escape(Path(f.path).name)}</a>'
+                        for f in figures if any(v is verdict for v in f.verdicts))
+    advice = "<br>".join(part for part in (html.escape(verdict.advice), links) if part)
     return (
         f'<tr class="verdict {verdict.status}" data-id="{html.escape(verdict.id)}" '
         f'data-stage="{html.escape(verdict.stage)}" data-status="{verdict.status}">'
         f"<td>{_status_badge(verdict.status)}</td><td class=\"id\">{html.escape(verdict.id)}</td>"
         f"<td>{html.escape(verdict.stage)}</td><td>{html.escape(verdict.title)}</td>"
         f"<td>{_value_cell(verdict.measured)}</td><td>{_value_cell(verdict.expected)}</td>"
-        f"<td>{html.escape(verdict.advice)}{links}</td></tr>"
+        f"<td>{advice}</td></tr>"
     )
 
 
@@ -219,8 +225,10 @@ def _not_run(verdicts: list[Verdict]) -> list[str]:
 
 
 def html_page(verdicts: list[Verdict], run_dir: Path, figures: list[Figure]) -> str:
-    by_path = {f.path: f for f in figures}
-    rows = "".join(_verdict_row(v, by_path) for v in ordered(verdicts))
+    rows = "".join(_verdict_row(v, figures) for v in ordered(verdicts))
+    stages = sorted({f.stage for f in figures}, key=_stage_rank)
+    contents = " · ".join([f'<a href="#verdicts">verdicts ({len(verdicts)})</a>'] + [
+        f'<a href="#plots-{html.escape(s)}">{html.escape(s)} plots</a>' for s in stages])
     counts = "".join(f'<span class="count" style="color:{COLOURS[s]}">{sum(v.status == s for v in verdicts)} {s}</span>'
                      for s in STATUSES)
     notes = "".join(f'<p class="meta">{note}</p>' for note in _not_run(verdicts))
@@ -236,8 +244,11 @@ The same verdicts and plots in TensorBoard: <code>tensorboard --logdir {html.esc
 (Text and Images tabs, run <code>report</code>).</p>
 <p id="counts">{counts}</p>
 {notes}
+<p class="meta">{contents}</p>
 <h2 id="verdicts">Verdicts, failures first</h2>
-<table><thead><tr><th>status</th><th>id</th><th>stage</th><th>check</th><th>measured</th><th>expected</th>
+<table><colgroup><col style="width:6%"><col style="width:4%"><col style="width:6%"><col style="width:12%">
+<col style="width:26%"><col style="width:20%"><col style="width:26%"></colgroup>
+<thead><tr><th>status</th><th>id</th><th>stage</th><th>check</th><th>measured</th><th>expected</th>
 <th>advice and plots</th></tr></thead><tbody>
 {rows}
 </tbody></table>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 from pathlib import Path
 
@@ -14,29 +15,14 @@ from .data import Prepared
 from .data.pipeline import make_dataset
 from .errors import UserError
 from .models import build_model, compile_model
+from .precision import detect_hardware, jit_setting, resolve_precision
+from .resume import ResumePoint, restore
+from .schedule import regularisation_verdict, schedule_verdict, steps_per_epoch
 from .verdicts import Verdict
 
 BEST_MODEL = "checkpoints/best.keras"
+BACKUP = "backup"
 LAST_MODEL = "checkpoints/last.keras"
-
-
-def resolve_precision(requested: str) -> str:
-    """auto: mixed_float16 on GPUs with tensor cores, mixed_bfloat16 on TPUs, else float32."""
-    if requested != "auto":
-        return requested
-    import tensorflow as tf
-
-    if tf.config.list_logical_devices("TPU"):
-        return "mixed_bfloat16"
-    for gpu in tf.config.list_physical_devices("GPU"):
-        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
-        if capability >= (7, 0):
-            return "mixed_float16"
-    return "float32"
-
-
-def jit_setting(config: Config) -> bool | str:
-    return {"auto": "auto", "on": True, "off": False}[config.train.jit_compile]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -59,26 +45,32 @@ def train_datasets(config: Config, prepared: Prepared):
     return train, val
 
 
-def _refuse_foreign_resume(config: Config, run_dir: Path) -> None:
-    """A backup left by a run with another config would resume the wrong experiment."""
+def _refuse_to_overwrite(config: Config, run_dir: Path) -> None:
+    """A backup left by a run with another config would resume the wrong experiment, and a
+    finished run's checkpoints would be overwritten by a new one: both are refused."""
     snapshot = run_dir / "train_config.yaml"
-    if (run_dir / "backup").exists() and snapshot.exists():
+    if (run_dir / BACKUP).exists() and snapshot.exists():
         previous = load_config(snapshot)
         if previous != config:
             raise UserError(
                 f"{run_dir} holds an unfinished run with a different config ({snapshot}); "
                 "resume with that config, or choose a new --run-dir"
             )
+    elif (run_dir / LAST_MODEL).exists():
+        raise UserError(f"{run_dir} holds a finished training run ({run_dir / LAST_MODEL}); choose a new "
+                        "--run-dir (or delete that folder) to train again")
 
 
-def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[keras.callbacks.Callback]:
-    """Keras' own (resume, checkpoints, logs), then the recipe checks that watch training (T6-T12,
-    `monitor:`), last, so that they see the weights EarlyStopping restores."""
+def callbacks_for(config: Config, run_dir: Path, prepared: Prepared,
+                  best_val_loss: float | None = None) -> list[keras.callbacks.Callback]:
+    """Keras' own (checkpoints, logs), the recipe checks that watch training (T6-T12,
+    `monitor:`) after them, so that they see the weights EarlyStopping restores, and the
+    resume backup (O5) last, so that an epoch's backup comes after its checkpoint and log line.
+    `best_val_loss`: the best of the epochs before a resume, which best.keras already holds."""
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     callbacks = [
-        # Resume (O5): SIGKILL at any point loses at most backup_every_steps steps.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq=config.train.backup_every_steps),
-        keras.callbacks.ModelCheckpoint(str(run_dir / BEST_MODEL), monitor="val_loss", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(run_dir / BEST_MODEL), monitor="val_loss", save_best_only=True,
+                                        initial_value_threshold=best_val_loss),
         keras.callbacks.ModelCheckpoint(str(run_dir / LAST_MODEL)),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
@@ -90,23 +82,54 @@ def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[ker
 
 
 def train(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict]:
-    _refuse_foreign_resume(config, run_dir)
+    _refuse_to_overwrite(config, run_dir)
+    precision = resolve_precision(config.train.precision, detect_hardware())
     seed_everything(config.seed, config.train.deterministic)
-    precision = resolve_precision(config.train.precision)
     keras.mixed_precision.set_global_policy(precision)
     dump_config(config, run_dir / "train_config.yaml")
     prepared.stats.save(run_dir / "stats.json")
     _record_git_commit(run_dir)
 
-    model = compile_model(build_model(config, prepared), config, jit_compile=jit_setting(config))
+    total_steps = config.train.epochs * steps_per_epoch(len(prepared.split("train")[1]), config.data.batch_size)
+    model = compile_model(build_model(config, prepared), config, jit_compile=jit_setting(config),
+                          total_steps=total_steps)
+    backup = restore(model, run_dir / BACKUP)
+    if backup:
+        print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
+              f"{config.train.epochs}, restarted from its first batch)")
     train_ds, val_ds = train_datasets(config, prepared)
-    callbacks = callbacks_for(config, run_dir, prepared)
+    callbacks = callbacks_for(config, run_dir, prepared, _best_val_loss(run_dir) if backup else None)
+    resume_point = ResumePoint(run_dir / BACKUP, config.train.backup_every_steps, start=backup)
+    callbacks.append(resume_point)
     history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
+                        initial_epoch=backup.epoch if backup else 0,
                         callbacks=callbacks, shuffle=False, verbose=2)
     # shuffle=False: the pipeline already reshuffles each epoch from the seed.
     if config.train.export:
         model.export(str(run_dir / "export"), verbose=False)
-    return [training_loss_verdict(history.history.get("loss", []))] + recipe_verdicts(callbacks)
+    return [schedule_verdict(config, total_steps), regularisation_verdict(config), resume_point.verdict(),
+            training_loss_verdict(_epoch_losses(run_dir, history))] + recipe_verdicts(callbacks)
+
+
+def _best_val_loss(run_dir: Path) -> float | None:
+    """The best val loss logged before a resume: best.keras must only be replaced by a better one."""
+    rows = _history_rows(run_dir)
+    losses = [float(row["val_loss"]) for row in rows if row.get("val_loss") not in (None, "", "nan")]
+    return min(losses) if losses else None
+
+
+def _epoch_losses(run_dir: Path, history: keras.callbacks.History) -> list[float]:
+    """Every epoch's training loss, those before a resume included (the CSV log holds them)."""
+    rows = _history_rows(run_dir)
+    return [float(row["loss"]) for row in rows] if rows else history.history.get("loss", [])
+
+
+def _history_rows(run_dir: Path) -> list[dict]:
+    path = run_dir / "history.csv"
+    if not path.exists():
+        return []
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
 
 
 def training_loss_verdict(losses: list[float]) -> Verdict:

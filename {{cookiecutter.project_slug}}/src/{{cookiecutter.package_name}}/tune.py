@@ -20,27 +20,35 @@ import keras
 import keras_tuner
 import numpy as np
 
+from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, with_values
 from .data import Prepared
 from .errors import UserError
 from .models import build_model, compile_model, metrics_for
 from .plots import new_figure, save_figure
-from .train import jit_setting, seed_everything, train_datasets
-from .verdicts import Verdict
+from .precision import jit_setting
+from .schedule import steps_per_epoch
+from .train import seed_everything, train_datasets
+from .verdicts import Verdict, read_verdicts, write_verdicts
 
 TUNERS = {"random": keras_tuner.RandomSearch, "bayesian": keras_tuner.BayesianOptimization}
 SEARCH_FILE = "search.json"  # what the search in a tuner folder is about, to refuse a foreign one
 TUNE_CONFIG = "tune_config.yaml"  # the config the search ran with: evaluate --ensemble rebuilds its models
 
 
+HYPERPARAMETERS = ["learning_rate", "hidden_units", "depth", "dropout", "weight_decay", "batch_size"]
+
+
 class RecipeHyperModel(keras_tuner.HyperModel):
     """The project's model, with its hyperparameters drawn from the declared search space."""
 
-    def __init__(self, config: Config, prepared: Prepared, owners_dir: Path | None = None):
+    def __init__(self, config: Config, prepared: Prepared, owners_dir: Path | None = None,
+                 trials_dir: Path | None = None):
         super().__init__(name="recipe")
         self.config = config
         self.prepared = prepared
         self.owners_dir = owners_dir
+        self.trials_dir = trials_dir or Path("trials")
 
     def trial_config(self, hp: keras_tuner.HyperParameters) -> Config:
         space = self.config.tune
@@ -49,26 +57,42 @@ class RecipeHyperModel(keras_tuner.HyperModel):
             "model.hidden_units": hp.Choice("hidden_units", space.hidden_units),
             "model.depth": hp.Int("depth", *space.depth),
             "model.dropout": hp.Float("dropout", *space.dropout),
+            "train.weight_decay": hp.Choice("weight_decay", space.weight_decay),
+            "data.batch_size": hp.Choice("batch_size", space.batch_size),
         })
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         config = self.trial_config(hp)
         model = build_model(config, self.prepared)
-        return compile_model(model, config, jit_compile=jit_setting(config))
+        return compile_model(model, config, jit_compile=jit_setting(config),
+                             total_steps=config.tune.epochs * steps_per_epoch(
+                                 len(self.prepared.split("train")[1]), config.data.batch_size))
 
     def fit(self, hp, model, *args, **kwargs):
-        """Fit, then fail the trial (with the reason) when the loss went non-finite, so that
+        """A trial trains as `train` does: the same pipeline (at the trial's batch size) and
+        train-only statistics, and the same recipe callbacks (T6-T12), whose verdicts go into
+        the trial's own folder. A trial whose loss goes non-finite fails with the reason, so
         KerasTuner records it as failed and the search goes on."""
         trial_id = kwargs.pop("trial_id", None)
+        config = self.trial_config(hp)
+        trial_dir = self.trials_dir / str(trial_id)
+        trial_dir.mkdir(parents=True, exist_ok=True)
         if self.owners_dir is not None and trial_id is not None:
             self.owners_dir.mkdir(parents=True, exist_ok=True)
             (self.owners_dir / f"{trial_id}.txt").write_text(os.environ.get("KERASTUNER_TUNER_ID", "local"))
-        history = model.fit(*args, **kwargs)
+        train_ds, val_ds = train_datasets(config, self.prepared)
+        monitors = recipe_callbacks(config, self.prepared, trial_dir)
+        kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + monitors
+        history = model.fit(train_ds, validation_data=val_ds, **{k: v for k, v in kwargs.items()
+                                                                 if k not in ("validation_data",)})
+        verdicts = recipe_verdicts(monitors)
+        write_verdicts(trial_dir, "tune", verdicts)
         losses = history.history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
+            nan = next((v for v in verdicts if v.id == "T9" and v.status == "fail"), None)
             raise keras_tuner.errors.FailedTrialError(
-                f"the training loss went non-finite (losses per epoch: {losses}); lower the learning rate"
-            )
+                f"the training loss went non-finite (losses per epoch: {losses})"
+                + (f": {nan.advice}" if nan else "; lower the learning rate"))
         return history
 
 
@@ -117,7 +141,7 @@ def make_tuner(config: Config, prepared: Prepared, run_dir: Path) -> keras_tuner
     _check_search_identity(config, tuner_dir)
     common = dict(objective=space.objective, seed=config.seed, directory=str(tuner_dir), project_name="search",
                   overwrite=False, max_consecutive_failed_trials=space.max_consecutive_failed_trials)
-    hypermodel = RecipeHyperModel(config, prepared, owners_dir=tuner_dir / "owners")
+    hypermodel = RecipeHyperModel(config, prepared, owners_dir=tuner_dir / "owners", trials_dir=run_dir / "trials")
     if space.algorithm == "hyperband":
         return _tuner_class("hyperband")(hypermodel, max_epochs=space.epochs, **common)
     return _tuner_class(space.algorithm)(hypermodel, max_trials=space.max_trials,
@@ -134,10 +158,10 @@ def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | N
     seed_everything(config.seed)
     tuner = make_tuner(config, prepared, run_dir)
     dump_config(config, run_dir / TUNE_CONFIG)
-    train_ds, val_ds = train_datasets(config, prepared)
-    stop_early = keras.callbacks.EarlyStopping(monitor=config.tune.objective, patience=3)
-    tuner.search(train_ds, validation_data=val_ds, epochs=config.tune.epochs, callbacks=[stop_early],
-                 shuffle=False, verbose=0)
+    stop_early = keras.callbacks.EarlyStopping(monitor=config.tune.objective,
+                                               patience=config.tune.early_stopping_patience)
+    # Each trial builds its own datasets (its batch size is a hyperparameter): RecipeHyperModel.fit.
+    tuner.search(epochs=config.tune.epochs, callbacks=[stop_early], shuffle=False, verbose=0)
     if is_worker():
         return None
     return [search_verdict(config, prepared, tuner, run_dir)]
@@ -151,8 +175,16 @@ def trial_table(tuner: keras_tuner.Tuner, run_dir: Path) -> list[dict]:
         reason = (trial.message or "").strip().splitlines()[-1:] if trial.status != "COMPLETED" else []
         rows.append({"trial": trial.trial_id, "status": trial.status, "score": trial.score,
                      "worker": owner.read_text() if owner.exists() else "",
+                     "recipe_checks": _recipe_summary(run_dir / "trials" / trial.trial_id),
                      **trial.hyperparameters.values, "reason": reason[0] if reason else ""})
     return rows
+
+
+def _recipe_summary(trial_dir: Path) -> str:
+    """The trial's T6-T12 verdicts in a few words: `pass`, or the ids that warned or failed."""
+    verdicts = read_verdicts(trial_dir)
+    flagged = [f"{v.id} {v.status}" for v in verdicts if v.status in ("warn", "fail")]
+    return "; ".join(flagged) if flagged else ("pass" if verdicts else "")
 
 
 def search_verdict(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner, run_dir: Path) -> Verdict:
@@ -184,15 +216,15 @@ def search_verdict(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner,
 
 def _plot_search(rows: list[dict], objective: str, run_dir: Path) -> str:
     """The objective against each hyperparameter: where the good region is, at a glance."""
-    names = ["learning_rate", "hidden_units", "depth", "dropout"]
+    names = [n for n in HYPERPARAMETERS if len({r.get(n) for r in rows}) > 1] or ["learning_rate"]
     fig, axes = new_figure(width=3 * len(names), height=3, ncols=len(names), sharey=True)
     done = [r for r in rows if r["score"] is not None and math.isfinite(r["score"])]
-    for ax, name in zip(axes, names, strict=True):
+    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
         ax.scatter([r[name] for r in done], [r["score"] for r in done])
         ax.set_xlabel(name)
         if name == "learning_rate":
             ax.set_xscale("log")
-    axes[0].set_ylabel(objective)
+    np.atleast_1d(axes)[0].set_ylabel(objective)
     fig.suptitle(f"O3 random search: {objective} of each completed trial")
     return save_figure(fig, run_dir, "O3_search")
 
