@@ -166,3 +166,14 @@ def test_b4_refuses_a_bad_annotation_file(digits, tmp_path, content, message):
         path.write_text(content)
     with pytest.raises(UserError, match=message):
         human_baseline(prepared, with_values(config, {"data.human_labels": str(path)}))
+
+
+def test_b3_after_training_compares_with_the_simple_model_check_trained(tmp_path):
+    from {{ cookiecutter.package_name }}.evaluate import beats_simple_model
+    from {{ cookiecutter.package_name }}.verdicts import Verdict, write_verdicts
+
+    assert beats_simple_model(tmp_path, 0.4).status == "skip"
+    write_verdicts(tmp_path, "check", [Verdict("B3", "Simple model", "pass", {"val": {"loss": 0.5}, "steps": 200})])
+    assert beats_simple_model(tmp_path, 0.4).status == "pass"
+    behind = beats_simple_model(tmp_path, 0.6)
+    assert behind.status == "warn" and "still beats the trained model" in behind.advice

@@ -77,11 +77,15 @@ def _check(config: Config, run_dir: Path, lr_find: bool = False) -> list[Verdict
     return verdicts
 
 
-def _train(config: Config, run_dir: Path) -> list[Verdict]:
+def _train(config: Config, run_dir: Path) -> list[Verdict] | None:
+    from .distribute import is_chief, strategy_for
+
+    strategy = strategy_for(config)  # first: multi_worker must set TensorFlow up before anything runs
     from .data import prepare
     from .train import train
 
-    return train(config, prepare(config), run_dir)
+    verdicts = train(config, prepare(config), run_dir, strategy)
+    return verdicts if is_chief(strategy) else None  # the other workers: the chief writes the verdicts
 
 
 def _evaluate(config: Config, run_dir: Path, ensemble: int = 0) -> list[Verdict]:
@@ -146,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_stage(stage: str, config: Config, run_dir: Path, **options) -> int:
     with open_run_dir(run_dir):
         verdicts = RUNNERS[stage](config, run_dir, **options)
-        if verdicts is None:  # a worker of a distributed search: the chief reports
+        if verdicts is None:  # a worker of a distributed search or training: the chief reports
             print(f"worker done; the chief writes the verdicts into {run_dir}")
             return 0
         if stage != "report":

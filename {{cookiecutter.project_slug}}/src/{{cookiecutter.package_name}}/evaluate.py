@@ -14,7 +14,7 @@ from .data import Prepared
 from .errors import UserError
 from .models import score_predictions
 from .train import BEST_MODEL
-from .verdicts import Verdict
+from .verdicts import Verdict, read_verdicts
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -45,7 +45,25 @@ def evaluate(prepared: Prepared, run_dir: Path, batch_size: int) -> list[Verdict
               + [time.strftime("%Y-%m-%dT%H:%M:%S")]}
     record_path.write_text(json.dumps(record, indent=2))
     return [full_set_verdict(prepared, seen, record["test_scored_at"], scores),
-            beats_dumb_baseline(prepared, scores["val"]["loss"])]
+            beats_dumb_baseline(prepared, scores["val"]["loss"]),
+            beats_simple_model(run_dir, scores["val"]["loss"])]
+
+
+def beats_simple_model(run_dir: Path, model_val_loss: float) -> Verdict:
+    """B3 after training: the model's full-val loss against the simple (linear / logistic)
+    model that `check` trained in the same run folder. Warn, not fail: a short run may not
+    have caught up yet, but a deep model that a linear one beats is not done."""
+    title = "Model beats the simple model"
+    simple = next((v for v in read_verdicts(run_dir) if v.id == "B3" and v.stage == "check"), None)
+    if simple is None or not isinstance(simple.measured, dict) or "val" not in simple.measured:
+        return Verdict("B3", title, "skip", advice="`check` has not run in this run folder: run it to get the "
+                       "simple model's score to compare with.")
+    bar = float(simple.measured["val"]["loss"])
+    ok = model_val_loss < bar
+    return Verdict("B3", title, "pass" if ok else "warn", measured={"model_val_loss": round(model_val_loss, 5)},
+                   expected={"below_simple_model_val_loss": round(bar, 5)},
+                   advice="" if ok else f"The linear model of `check` (val loss {bar:.4g}) still beats the trained "
+                   f"model ({model_val_loss:.4g}): train longer, or try the rate T10 suggests, before adding capacity.")
 
 
 def full_set_verdict(prepared: Prepared, seen: dict[str, int], test_scored_at: list[str],

@@ -81,7 +81,8 @@ class ResumePoint(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.global_step += 1
-        if self.global_step % self.every_steps == 0:
+        last_of_epoch = batch + 1 == self.params.get("steps")  # the epoch-end backup follows at once
+        if self.global_step % self.every_steps == 0 and not last_of_epoch:
             self._save(self.epoch, batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -13,6 +13,14 @@ from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, load_config
 from .data import Prepared
 from .data.pipeline import make_dataset
+from .distribute import (
+    discard_worker_run_dir,
+    fit_multi_worker,
+    global_batch_size,
+    is_multi_worker,
+    strategy_for,
+    worker_run_dir,
+)
 from .errors import UserError
 from .models import build_model, compile_model
 from .precision import detect_hardware, jit_setting, resolve_precision
@@ -35,14 +43,32 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def train_datasets(config: Config, prepared: Prepared):
+def train_datasets(config: Config, prepared: Prepared, batch_size: int | None = None):
+    """Train and val batches of `batch_size` (default data.batch_size; under a strategy, the
+    global batch: data.batch_size x replicas)."""
+    batch_size = batch_size or config.data.batch_size
     x_train, y_train = prepared.split("train")
     x_val, y_val = prepared.split("val")
-    train = make_dataset(x_train, y_train, config.data.batch_size, training=True, seed=config.seed,
+    train = make_dataset(x_train, y_train, batch_size, training=True, seed=config.seed,
                          shuffle_buffer=config.data.shuffle_buffer, cache=config.data.cache,
                          augment=config.data.augment, augment_flip=config.data.augment_flip)
-    val = make_dataset(x_val, y_val, config.data.batch_size, training=False, seed=config.seed)
+    val = make_dataset(x_val, y_val, batch_size, training=False, seed=config.seed)
     return train, val
+
+
+def train_shards(config: Config, prepared: Prepared, global_batch: int):
+    """For fit_multi_worker: each worker's share of the training split (every n-th example),
+    batched per replica."""
+    x_train, y_train = prepared.split("train")
+
+    def shard(context):
+        part = slice(context.input_pipeline_id, None, context.num_input_pipelines)
+        return make_dataset(x_train[part], y_train[part], context.get_per_replica_batch_size(global_batch),
+                            training=True, seed=config.seed, shuffle_buffer=config.data.shuffle_buffer,
+                            cache=config.data.cache, augment=config.data.augment,
+                            augment_flip=config.data.augment_flip)
+
+    return shard
 
 
 def _refuse_to_overwrite(config: Config, run_dir: Path) -> None:
@@ -81,34 +107,47 @@ def callbacks_for(config: Config, run_dir: Path, prepared: Prepared,
     return callbacks + recipe_callbacks(config, prepared, run_dir)  # T9 (or TerminateOnNaN) among them
 
 
-def train(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict]:
+def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> list[Verdict]:
+    """One run. `strategy`: distribute.strategy_for(config), made before the data were loaded
+    (multi_worker needs that); None makes it here."""
+    strategy = strategy or strategy_for(config)
     _refuse_to_overwrite(config, run_dir)
     precision = resolve_precision(config.train.precision, detect_hardware())
     seed_everything(config.seed, config.train.deterministic)
     keras.mixed_precision.set_global_policy(precision)
-    dump_config(config, run_dir / "train_config.yaml")
-    prepared.stats.save(run_dir / "stats.json")
-    _record_git_commit(run_dir)
+    out = worker_run_dir(run_dir, strategy)  # the chief writes the run folder, other workers a temporary one
+    dump_config(config, out / "train_config.yaml")
+    prepared.stats.save(out / "stats.json")
+    _record_git_commit(out)
 
-    total_steps = config.train.epochs * steps_per_epoch(len(prepared.split("train")[1]), config.data.batch_size)
-    model = compile_model(build_model(config, prepared), config, jit_compile=jit_setting(config),
-                          total_steps=total_steps)
-    backup = restore(model, run_dir / BACKUP)
+    batch = global_batch_size(config, strategy)  # data.batch_size per replica
+    total_steps = config.train.epochs * steps_per_epoch(len(prepared.split("train")[1]), batch)
+    with strategy.scope():
+        model = compile_model(build_model(config, prepared), config, jit_compile=jit_setting(config),
+                              total_steps=total_steps)
+        backup = restore(model, run_dir / BACKUP)  # every worker reads the chief's backup when it can
     if backup:
         print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
               f"{config.train.epochs}, restarted from its first batch)")
-    train_ds, val_ds = train_datasets(config, prepared)
-    callbacks = callbacks_for(config, run_dir, prepared, _best_val_loss(run_dir) if backup else None)
-    resume_point = ResumePoint(run_dir / BACKUP, config.train.backup_every_steps, start=backup)
+    train_ds, val_ds = train_datasets(config, prepared, batch)
+    callbacks = callbacks_for(config, out, prepared, _best_val_loss(out) if backup else None)
+    resume_point = ResumePoint(out / BACKUP, config.train.backup_every_steps, start=backup)
     callbacks.append(resume_point)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
-                        initial_epoch=backup.epoch if backup else 0,
-                        callbacks=callbacks, shuffle=False, verbose=2)
-    # shuffle=False: the pipeline already reshuffles each epoch from the seed.
+    if is_multi_worker(strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
+        history = fit_multi_worker(model, train_shards(config, prepared, batch), val_ds, config.train.epochs,
+                                   callbacks, strategy, steps_per_epoch=total_steps // config.train.epochs,
+                                   initial_epoch=backup.epoch if backup else 0)
+    else:
+        # shuffle=False: the pipeline already reshuffles each epoch from the seed.
+        history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
+                            initial_epoch=backup.epoch if backup else 0,
+                            callbacks=callbacks, shuffle=False, verbose=2)
     if config.train.export:
-        model.export(str(run_dir / "export"), verbose=False)
-    return [schedule_verdict(config, total_steps), regularisation_verdict(config), resume_point.verdict(),
-            training_loss_verdict(_epoch_losses(run_dir, history))] + recipe_verdicts(callbacks)
+        model.export(str(out / "export"), verbose=False)
+    verdicts = [schedule_verdict(config, total_steps), regularisation_verdict(config), resume_point.verdict(),
+                training_loss_verdict(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
+    discard_worker_run_dir(out, run_dir)
+    return verdicts
 
 
 def _best_val_loss(run_dir: Path) -> float | None:
