@@ -92,7 +92,8 @@ class EpochTimer(keras.callbacks.Callback):
 
 def one_run(run_config) -> dict[str, float]:
     train_mod.seed_everything(run_config.seed)
-    keras.mixed_precision.set_global_policy(train_mod.resolve_precision(run_config.train.precision))
+    keras.mixed_precision.set_global_policy(train_mod.resolve_precision(run_config.train.precision,
+                                                                      train_mod.detect_hardware()))
     model = models.compile_model(models.build_model(run_config, prepared), run_config,
                                  jit_compile=train_mod.jit_setting(run_config))
     train_ds, val_ds = train_mod.train_datasets(run_config, prepared)
