@@ -18,10 +18,15 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def project_from_args(description: str) -> tuple[argparse.Namespace, Path]:
+def project_from_args(description: str, repeats: int | None = None,
+                      epochs: int | None = 6) -> tuple[argparse.Namespace, Path]:
+    """The common arguments (--project, --epochs; --repeats when `repeats` gives its default;
+    `epochs` None: the project's train.epochs), and the project, imported from source."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--project", type=Path, default=None, help="a generated project (default: generate one)")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    if repeats is not None:
+        parser.add_argument("--repeats", type=int, default=repeats)
     args = parser.parse_args()
     project = args.project or generate_default_project()
     sys.path.insert(0, str(project / "src"))

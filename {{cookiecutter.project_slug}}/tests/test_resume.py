@@ -17,8 +17,10 @@ from {{ cookiecutter.package_name }}.cli import main
 
 pytestmark = pytest.mark.slow
 EPOCHS = 6
-# digits: 1257 training examples in batches of 32 make 40 steps an epoch; a backup every 15.
-SETTINGS = ["--set", f"train.epochs={EPOCHS}", "--set", "train.backup_every_steps=15", "--set", "model.builder=mlp",
+# digits: 1257 training examples in batches of 32 make 40 steps an epoch; a backup every 15, and
+# the .keras checkpoints every epoch, as in a long run whose epochs outlast checkpoint_every_seconds.
+SETTINGS = ["--set", f"train.epochs={EPOCHS}", "--set", "train.backup_every_steps=15",
+            "--set", "train.checkpoint_every_seconds=0", "--set", "model.builder=mlp",
             "--set", "model.hidden_units=32", "--set", "train.export=false", "--set", "data.source=digits",
             "--set", "task=classification", "--set", "monitor.activation_health=false"]
 
@@ -74,6 +76,8 @@ def test_sigkill_then_resume_continues_from_the_last_backup(tmp_path, capsys):
     o5 = next(v for v in json.loads((run_dir / "verdicts.json").read_text()) if v["id"] == "O5")
     assert o5["status"] == "pass" and o5["measured"]["resumed_from_step"] == killed_at["global_step"]
     assert (run_dir / "checkpoints" / "best.keras").is_file()
+    best = json.loads((run_dir / "checkpoints" / "best.json").read_text())  # the best of all epochs, kill or not
+    assert best["value"] == pytest.approx(min(float(row["val_loss"]) for row in after), rel=1e-5)
     # Training again into the finished run's folder would overwrite its checkpoints: refused.
     assert main(["train", "--run-dir", str(run_dir), *SETTINGS]) == 2
     assert "holds a finished training run" in capsys.readouterr().err

@@ -95,6 +95,9 @@ class TrainConfig(Section):
     distribute: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = "auto"
     # Resume state is saved every this many steps (O5): at most this much work is lost.
     backup_every_steps: int = Field(200, ge=1)
+    # checkpoints/best.keras and last.keras are written at most this often (0: every epoch) and
+    # at the end: a .keras file costs ~50 ms however small the model; resuming needs only the backup.
+    checkpoint_every_seconds: float = Field(60.0, ge=0)
     export: bool = True
     # T14: TensorFlow op determinism: the same seed gives the same metrics to the last digit.
     # It turns off automatic XLA; set false on GPUs when speed matters more.

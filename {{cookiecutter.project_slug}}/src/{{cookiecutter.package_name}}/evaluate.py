@@ -10,10 +10,10 @@ import keras
 import numpy as np
 
 from .baselines import beats_dumb_baseline
+from .checkpoints import BEST_MODEL
 from .data import Prepared
 from .errors import UserError
 from .models import score_predictions
-from .train import BEST_MODEL
 from .verdicts import Verdict, read_verdicts
 
 EVALUATION_FILE = "evaluation.json"

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from .callbacks import recipe_callbacks, recipe_verdicts
+from .checkpoints import LAST_MODEL, Checkpoints
 from .config import Config, dump_config, load_config
 from .data import Prepared
 from .data.pipeline import make_dataset
@@ -28,9 +29,7 @@ from .resume import ResumePoint, restore
 from .schedule import regularisation_verdict, schedule_verdict, steps_per_epoch
 from .verdicts import Verdict
 
-BEST_MODEL = "checkpoints/best.keras"
 BACKUP = "backup"
-LAST_MODEL = "checkpoints/last.keras"
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -87,19 +86,24 @@ def _refuse_to_overwrite(config: Config, run_dir: Path) -> None:
                         "--run-dir (or delete that folder) to train again")
 
 
-def callbacks_for(config: Config, run_dir: Path, prepared: Prepared,
-                  best_val_loss: float | None = None) -> list[keras.callbacks.Callback]:
-    """Keras' own (checkpoints, logs), the recipe checks that watch training (T6-T12,
-    `monitor:`) after them, so that they see the weights EarlyStopping restores, and the
-    resume backup (O5) last, so that an epoch's backup comes after its checkpoint and log line.
-    `best_val_loss`: the best of the epochs before a resume, which best.keras already holds."""
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard, without its per-batch cost when it writes per epoch: Keras 3.15
+    calls `tf.summary.scalar` on every batch's logs even with `update_freq="epoch"`, where no
+    writer is set and each call only costs time (34 ms an epoch of 40 steps on the bundled
+    data, 12% of the epoch: measured with benchmarks/train_overhead.py)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, None if self.update_freq == "epoch" else logs)
+
+
+def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[keras.callbacks.Callback]:
+    """The checkpoints and Keras' logs, the recipe checks that watch training (T6-T12,
+    `monitor:`) after them, so that they see the weights EarlyStopping restores; `train` adds
+    the resume backup (O5) last, so that an epoch's backup comes after its log line."""
     callbacks = [
-        keras.callbacks.ModelCheckpoint(str(run_dir / BEST_MODEL), monitor="val_loss", save_best_only=True,
-                                        initial_value_threshold=best_val_loss),
-        keras.callbacks.ModelCheckpoint(str(run_dir / LAST_MODEL)),
+        Checkpoints(run_dir, config.train.checkpoint_every_seconds),  # best.json: a resumed run's best so far
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+        EpochTensorBoard(str(run_dir / "tensorboard"), write_graph=False),
     ]
     if config.train.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -130,7 +134,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
         print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
               f"{config.train.epochs}, restarted from its first batch)")
     train_ds, val_ds = train_datasets(config, prepared, batch)
-    callbacks = callbacks_for(config, out, prepared, _best_val_loss(out) if backup else None)
+    callbacks = callbacks_for(config, out, prepared)
     resume_point = ResumePoint(out / BACKUP, config.train.backup_every_steps, start=backup)
     callbacks.append(resume_point)
     if is_multi_worker(strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
@@ -148,13 +152,6 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
                 training_loss_verdict(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
     discard_worker_run_dir(out, run_dir)
     return verdicts
-
-
-def _best_val_loss(run_dir: Path) -> float | None:
-    """The best val loss logged before a resume: best.keras must only be replaced by a better one."""
-    rows = _history_rows(run_dir)
-    losses = [float(row["val_loss"]) for row in rows if row.get("val_loss") not in (None, "", "nan")]
-    return min(losses) if losses else None
 
 
 def _epoch_losses(run_dir: Path, history: keras.callbacks.History) -> list[float]:
