@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from {{ cookiecutter.package_name }}.baselines import derange, derange_batch, human_baseline, judge_input_independent
+from {{ cookiecutter.package_name }}.checks.architecture import check_architecture
 from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
 from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
 from {{ cookiecutter.package_name }}.cli import main
@@ -32,6 +34,49 @@ def test_m3_catches_a_squashed_output(small_config, prepared):
     verdict = check_loss_input(keras.Model(inputs, outputs), prepared)
     assert verdict.status == "fail"
     assert ("linear" if small_config.task == "regression" else "logits") in verdict.advice
+
+
+def test_m4_passes_the_reference_model_and_states_its_initialisers(config, prepared):
+    model = build_model(config, prepared)
+    verdict = check_architecture(model, prepared, config)
+    assert verdict.status == "pass", verdict.advice
+    measured = verdict.measured
+    assert measured["trainable_params"] == model.count_params() == measured["total_params"]
+    assert measured["train_examples"] == len(prepared.indices["train"])
+    assert measured["params_per_example"] < 100  # the bundled data: 15-60 (docstring of check_architecture)
+    assert measured["kernel_initializers"]["he_normal"] == config.model.depth
+    assert measured["builder"].startswith(config.model.builder)
+
+
+def test_m4_warns_on_a_model_far_bigger_than_its_data(config, prepared):
+    """Planted: a 4-million-parameter MLP (He-initialised, built, not trained) for 20 training examples."""
+    wide = with_values(config, {"model.builder": "mlp", "model.hidden_units": 2048})
+    tiny = dataclasses.replace(prepared, indices={**prepared.indices, "train": prepared.indices["train"][:20]})
+    model = build_model(wide, tiny)
+    verdict = check_architecture(model, tiny, wide)
+    assert verdict.status == "warn"
+    assert verdict.measured["trainable_params"] > 4_000_000 and verdict.measured["train_examples"] == 20
+    assert "don't be a hero" in verdict.advice and "He-initialised" not in verdict.advice
+    lenient = with_values(wide, {"check.max_params_per_example": 1e6})
+    assert check_architecture(model, tiny, lenient).status == "pass"
+
+
+def test_m4_warns_on_relu_layers_that_do_not_start_from_he(config, prepared):
+    """Planted: a builder of one's own with Keras' default Glorot and a RandomNormal(stddev=1) before ReLUs."""
+    custom = with_values(config, {"model.builder": "my_models:build"})
+    spec = model_spec(custom, prepared)
+    inputs = keras.Input(spec.input_shape)
+    x = keras.layers.Flatten()(spec.normalization()(inputs))
+    x = keras.layers.Dense(16, activation="relu", name="glorot_relu")(x)
+    x = keras.layers.Dense(16, activation="relu", kernel_initializer=keras.initializers.RandomNormal(stddev=1.0),
+                           name="wide_normal_relu")(x)
+    verdict = check_architecture(keras.Model(inputs, spec.head(x)), prepared, custom)
+    assert verdict.status == "warn"
+    assert "glorot_relu (glorot_uniform" in verdict.advice and "wide_normal_relu (random_normal(" in verdict.advice
+    assert "don't be a hero" not in verdict.advice
+    initializers = verdict.measured["kernel_initializers"]
+    assert initializers["glorot_uniform"] == 1 and initializers["random_normal(mean=0.0, stddev=1.0)"] == 1
+    assert verdict.measured["builder"] == "my_models:build"
 
 
 @pytest.mark.slow
@@ -64,9 +109,10 @@ def test_check_stage_passes_a_healthy_project(in_tmp):
     assert main(["check", "--run-dir", "runs/h", *[f"--set={b}" for b in budgets]]) == 0
     records = json.loads(Path("runs/h/verdicts.json").read_text())
     found = {r["id"]: r["status"] for r in records}
-    assert set(found) >= {"M1", "M2", "M3", "B1", "B2", "B3", "B4", "T1", "T2", "T3", "T4", "T5"}
+    assert set(found) >= {"M1", "M2", "M3", "M4", "B1", "B2", "B3", "B4", "T1", "T2", "T3", "T4", "T5"}
     assert "fail" not in found.values(), [(r["id"], r["advice"]) for r in records if r["status"] == "fail"]
     assert found["B4"] == "skip"
+    assert found["M4"] == "pass"
     for record in records:
         assert all(Path("runs/h", plot).exists() for plot in record["plots"])
 

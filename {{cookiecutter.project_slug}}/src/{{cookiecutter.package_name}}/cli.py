@@ -21,9 +21,9 @@ DEFAULT_CONFIG = Path("configs/default.yaml")
 STAGES = {
     "inspect": "D1-D9: split, train-only statistics, duplicates, invalid examples, balance, outliers, "
     "the batch the model sees, shuffling, input-label pairing",
-    "check": "M1-M3, B1-B4, T1-T5 before real training: loss at init, output bias and loss, baselines, "
-    "overfit one batch, batch independence, loss goes down, inference mode, every weight learns, "
-    "reproducibility; T10 learning-rate range test with --lr-find",
+    "check": "M1-M4, B1-B4, T1-T5 before real training: loss at init, output bias and loss, model size and "
+    "initialisers, baselines, overfit one batch, batch independence, loss goes down, inference mode, every "
+    "weight learns, reproducibility; T10 learning-rate range test with --lr-find",
     "train": "train the model with checkpoints, resume, TensorBoard and CSV logs, export for serving",
     "evaluate": "score the trained model on the whole val split and on the test split, once",
     "tune": "KerasTuner random search over the space in the config's `tune:` section",
@@ -40,6 +40,7 @@ def _inspect(config: Config, run_dir: Path) -> list[Verdict]:
 
 def _check(config: Config, run_dir: Path, lr_find: bool = False) -> list[Verdict]:
     from .baselines import dumb_baseline_verdict, human_baseline, input_independent_baseline, simple_model_baseline
+    from .checks.architecture import check_architecture
     from .checks.batch_independence import check_batch_independence
     from .checks.inference_mode import check_inference_mode
     from .checks.loss_trend import check_loss_goes_down, larger_config
@@ -60,6 +61,7 @@ def _check(config: Config, run_dir: Path, lr_find: bool = False) -> list[Verdict
         check_loss_input(model, prepared),
         check_output_bias(model, spec.output_bias),
         check_loss_at_init(model, prepared, output_offset(model), config.check.init_loss_warn_nats),
+        check_architecture(model, prepared, config),
         dumb_baseline_verdict(prepared),
         human_baseline(prepared, config),  # early: a bad labels file stops the stage before any training
         check_batch_independence(model, prepared, config),

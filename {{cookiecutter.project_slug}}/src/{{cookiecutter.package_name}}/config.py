@@ -59,7 +59,7 @@ class DataConfig(Section):
 
 class ModelConfig(Section):
     # auto | mlp | cnn | resnet50, or `my_module:build` for your own model
-    # (called as build(input_shape, output, config), returns an uncompiled keras.Model).
+    # (called as build(input_shape, spec, config): models.ModelSpec, returns an uncompiled keras.Model).
     builder: str = "{{ cookiecutter.model }}"
     hidden_units: int = Field(128, ge=1)
     depth: int = Field(2, ge=1)
@@ -123,6 +123,8 @@ class TrainConfig(Section):
 class CheckConfig(Section):
     # M1: warn when the loss at init is this many nats above the expected value.
     init_loss_warn_nats: float = 0.5
+    # M4: warn above this many trainable parameters per training example (pretrained weights exempt).
+    max_params_per_example: float = Field(1000.0, gt=0)
     # T1: examples in the batch to overfit, and the step budget.
     overfit_examples: int = Field(8, ge=2, le=32)
     overfit_steps: int = Field(300, ge=1)
