@@ -2,6 +2,7 @@
 healthy bundled project. Small models on small arrays, a few dozen steps each."""
 
 import keras
+import matplotlib.image
 import numpy as np
 import pytest
 
@@ -15,6 +16,7 @@ from {{ cookiecutter.package_name }}.callbacks import (
     recipe_callbacks,
     recipe_verdicts,
 )
+from {{ cookiecutter.package_name }}.callbacks.first_layer import mosaic, plot_first_layer
 from {{ cookiecutter.package_name }}.callbacks.gradients import judge_gradients
 from {{ cookiecutter.package_name }}.callbacks.predictions import judge_predictions
 from {{ cookiecutter.package_name }}.config import with_values
@@ -197,6 +199,20 @@ def test_t12_names_a_first_layer_frozen_by_mistake(tmp_path):
     verdicts = fit(mlp(frozen, keras.layers.Dense(16, activation="relu")), [FirstLayerWeights(run_dir=tmp_path)],
                    epochs=2, x=x, y=y)
     assert verdicts["T12"].status == "warn" and "frozen" in verdicts["T12"].advice
+
+
+def test_t12_tiles_are_enlarged_with_thin_gaps_and_the_figure_fits_them(tmp_path):
+    """3x3 filters were once drawn one pixel apart across an 11-inch strip: mostly gap and margin."""
+    filters = np.arange(18.0).reshape(2, 3, 3)
+    sheet = mosaic(filters, columns=2, zoom=4, gap=1)
+    assert sheet.shape == (1 + 12 + 1, 1 + 12 + 1 + 12 + 1)
+    assert np.isnan(sheet[0]).all() and np.isnan(sheet[:, 13]).all()  # border and gap
+    tile = sheet[1:13, 1:13]
+    assert tile.min() == 0 and tile.max() == 1 and (tile[:4, :4] == 0).all()  # own range, each weight 4x4
+    kernel = np.random.default_rng(0).normal(size=(3, 3, 1, 32))
+    plot = plot_first_layer("conv_0", kernel, kernel * 1.5, (8, 8, 1), tmp_path)
+    height, width = matplotlib.image.imread(tmp_path / plot).shape[:2]
+    assert width < 1000 and height < 400  # two 8x4 grids of half-inch tiles, not an 11-inch strip
 
 
 def test_t11_warns_on_collapse_to_one_class():

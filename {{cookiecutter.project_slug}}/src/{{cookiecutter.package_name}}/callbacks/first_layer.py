@@ -109,6 +109,12 @@ def judge_first_layer(name: str, start: np.ndarray, end: np.ndarray, min_change:
                    plots=list(plots))
 
 
+def over_image(kernel: np.ndarray, input_shape: tuple[int, ...] | None) -> bool:
+    """A Dense kernel right after flattening an image: its inputs are the image's pixels."""
+    return kernel.ndim == 2 and input_shape is not None and len(input_shape) >= 2 \
+        and int(np.prod(input_shape)) == kernel.shape[0]
+
+
 def tiles(kernel: np.ndarray, input_shape: tuple[int, ...] | None) -> tuple[np.ndarray, bool]:
     """One small image per filter or unit, and whether they are RGB. Conv kernels (h, w, in,
     out): each filter, RGB when it reads 3 channels, else its mean over them. A Dense kernel
@@ -121,7 +127,7 @@ def tiles(kernel: np.ndarray, input_shape: tuple[int, ...] | None) -> tuple[np.n
         return filters[:SHOWN].mean(axis=-1), False
     if kernel.ndim == 3:  # Conv1D (width, in, out): each filter as a (in, width) strip
         return np.moveaxis(kernel, -1, 0)[:SHOWN].transpose(0, 2, 1), False
-    if input_shape is not None and len(input_shape) >= 2 and int(np.prod(input_shape)) == kernel.shape[0]:
+    if over_image(kernel, input_shape):
         units = kernel.T[:SHOWN].reshape(-1, *input_shape)
         if len(input_shape) == 3:
             return (units, True) if input_shape[-1] == 3 else (units.mean(axis=-1), False)
@@ -129,39 +135,88 @@ def tiles(kernel: np.ndarray, input_shape: tuple[int, ...] | None) -> tuple[np.n
     return kernel[None], False
 
 
-def mosaic(images: np.ndarray, columns: int) -> np.ndarray:
-    """Tiles side by side in one image, each scaled to [0, 1] on its own, one pixel of gap
-    (drawn as one image: a subplot per filter takes seconds for 64 filters)."""
+GAP_COLOUR = (0.80, 0.86, 0.93)  # pale blue-grey: tells tiles apart without looking like weights
+MAX_WIDTH = 12.0  # inches, both panels side by side
+
+
+def mosaic(images: np.ndarray, columns: int, zoom: int, gap: int) -> np.ndarray:
+    """Tiles in a grid as one image (a subplot per filter takes seconds for 64 filters), each
+    scaled to [0, 1] on its own and enlarged `zoom` times, `gap` pixels apart and framed by a
+    `gap` border (NaN there). Enlarging first lets the gap be a fraction of a 3x3 tile instead
+    of a third of it; the border keeps edge tiles apart from the white page."""
     count, height, width = images.shape[:3]
+    height, width = height * zoom, width * zoom
     rows = -(-count // columns)
-    sheet = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1, *images.shape[3:]), np.nan)
+    sheet = np.full((rows * (height + gap) + gap, columns * (width + gap) + gap, *images.shape[3:]), np.nan)
     for i, image in enumerate(images):
         low, high = float(image.min()), float(image.max())
         r, c = divmod(i, columns)
-        sheet[r * (height + 1): r * (height + 1) + height, c * (width + 1): c * (width + 1) + width] = \
-            (image - low) / (high - low) if high > low else 0.5
+        scaled = (image - low) / (high - low) if high > low else np.full_like(image, 0.5, dtype=float)
+        top, left = gap + r * (height + gap), gap + c * (width + gap)
+        sheet[top: top + height, left: left + width] = np.repeat(np.repeat(scaled, zoom, axis=0), zoom, axis=1)
     return sheet
 
 
+def describe(kernel: np.ndarray, shown: int, input_shape, rgb: bool, transposed: bool) -> str:
+    """What the tiles are, for the title: how many of the layer's filters, of what shape."""
+    if kernel.ndim >= 4:
+        height, width, channels, count = kernel.shape[0], kernel.shape[1], kernel.shape[-2], kernel.shape[-1]
+        reads = "RGB" if rgb else "mean over its input channels" if channels > 1 else "one input channel"
+        return f"{shown} of {count} filters, {height}x{width}, {reads}"
+    if kernel.ndim == 3:
+        return f"{shown} of {kernel.shape[-1]} filters, width {kernel.shape[0]} (rows: input channels)"
+    if over_image(kernel, input_shape):
+        size = "x".join(str(d) for d in input_shape[:2])
+        return f"{shown} of {kernel.shape[1]} units, each one's weights over the {size} input"
+    inputs = f"{kernel.shape[0]} input" + "s" * (kernel.shape[0] != 1)
+    units = f"{kernel.shape[1]} unit" + "s" * (kernel.shape[1] != 1)
+    return f"kernel of {units} (rows) x {inputs} (columns)" if transposed else \
+        f"kernel of {inputs} (rows) x {units} (columns)"
+
+
 def plot_first_layer(name: str, start: np.ndarray, end: np.ndarray, input_shape, run_dir: Path) -> str:
-    """The tiles at the start and at the end of training, one above the other."""
+    """The tiles at initialisation and after training, side by side (one above the other for
+    a whole weight matrix), sized to their content: a 3x3 filter gets the room it needs to be
+    read, not a sixteenth of a 10-inch strip."""
     start_tiles, rgb = tiles(start, input_shape)
     end_tiles, _ = tiles(end, input_shape)
-    columns = min(len(end_tiles), 16)
-    sheets = [mosaic(start_tiles, columns), mosaic(end_tiles, columns)]
-    height, width = sheets[0].shape[:2]
-    scale = min(10 / width, 3 / height) if len(end_tiles) > 1 else min(10 / width, 4 / height)
-    fig, axes = new_figure(max(4.0, width * scale + 1), 2 * height * scale + 1, ncols=1)
-    fig.clear()
-    axes = fig.subplots(2, 1)
-    for ax, sheet, label in zip(axes, sheets, ("start", "end"), strict=True):
+    matrix = end.ndim == 2 and not over_image(end, input_shape)
+    transposed = matrix and end.shape[0] > end.shape[1]  # the longer side across the page
+    if transposed:
+        start_tiles, end_tiles = start_tiles.transpose(0, 2, 1), end_tiles.transpose(0, 2, 1)
+    count, height, width = end_tiles.shape[:3]
+    if matrix:  # one Dense kernel on features: full width, one above the other
+        columns, zoom, gap = 1, 1, 0
+        panel_width = MAX_WIDTH * 0.75
+        panel_height = float(np.clip(panel_width * height / width, 1.0, 3.5))
+        fig, axes = new_figure(panel_width + 0.6, 2 * panel_height + 1.2, nrows=2)
+    else:
+        columns = max(1, min(count, int(np.ceil(np.sqrt(2 * count)))))  # about twice as wide as tall
+        rows = -(-count // columns)
+        zoom = max(1, int(np.ceil(24 / max(height, width))))  # at least 24 pixels per tile side
+        gap = max(1, round(0.12 * zoom * max(height, width)))
+        tile = float(np.clip(0.07 * max(height, width) + 0.3, 0.5, 0.9))  # inches for the longer side
+        tile = min(tile, MAX_WIDTH / (2 * columns))
+        scale = tile / (zoom * max(height, width) + gap)  # inches per sheet pixel
+        panel_width = (columns * (zoom * width + gap) + gap) * scale
+        panel_height = (rows * (zoom * height + gap) + gap) * scale
+        fig, axes = new_figure(2 * panel_width + 0.5, panel_height + 0.9, ncols=2)
+    change = relative_change(start, end)
+    after = "after training" + (f" (moved {change:.1%})" if np.isfinite(change) else "")
+    for ax, kernel_tiles, label in zip(axes, (start_tiles, end_tiles), ("at initialisation", after), strict=True):
+        sheet = mosaic(kernel_tiles, columns, zoom, gap)
         if rgb:
-            ax.imshow(np.nan_to_num(sheet, nan=0.0))
+            ax.imshow(np.where(np.isnan(sheet), np.array(GAP_COLOUR), sheet), interpolation="nearest")
         else:
-            gaps_in_blue = matplotlib.colormaps["gray"].with_extremes(bad="tab:blue")
-            ax.imshow(sheet, cmap=gaps_in_blue, aspect="auto" if len(end_tiles) == 1 else "equal")
+            gray = matplotlib.colormaps["gray"].with_extremes(bad=GAP_COLOUR)
+            ax.imshow(sheet, cmap=gray, vmin=0, vmax=1, interpolation="nearest",
+                      aspect="auto" if matrix else "equal")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(label)
-    fig.suptitle(f"T12 first-layer weights ({name}): at the start and at the end of training")
+        for spine in ax.spines.values():
+            spine.set_visible(matrix)
+        ax.set_title(label, fontsize="medium")
+    fig.suptitle(f"T12 first-layer weights of {name}: {describe(end, len(end_tiles), input_shape, rgb, transposed)}")
+    scaled = "the matrix is scaled to its own range" if matrix else "each tile is scaled to its own range"
+    fig.supxlabel(scaled + ("" if rgb else ": black lowest, white highest"), fontsize="small", color="dimgray")
     return save_figure(fig, run_dir, "T12_first_layer")

@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..plots import new_figure, save_figure
+from ..plots import plot_per_layer
 from ..verdicts import Verdict
 from .common import Monitor, data_loss, layer_name, restoring, rounded
 
@@ -167,17 +167,8 @@ def _extreme(layers: list[str], values: np.ndarray, pick) -> dict[str, float]:
 
 
 def plot_gradient_norms(steps, layers, norms, vanishing_below, exploding_above, run_dir: Path) -> str:
-    fig, ax = new_figure(7, 4)
-    floor = vanishing_below / 10  # zeros and vanishing norms sit at the bottom of a log axis
-    for i, name in enumerate(layers):
-        ax.plot(steps, np.clip(np.nan_to_num(norms[:, i], nan=exploding_above * 10), floor, None), marker=".",
-                label=name)
-    ax.axhline(vanishing_below, color="grey", linestyle="--", linewidth=1)
-    ax.axhline(exploding_above, color="grey", linestyle="--", linewidth=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("gradient norm / loss at init (fixed batch)")
-    ax.set_title("T6 per-layer gradient norms (dashed: vanishing and exploding thresholds)")
-    if len(layers) <= 12:
-        ax.legend(fontsize="small", ncol=2)
-    return save_figure(fig, run_dir, "T6_gradient_norms")
+    # A non-finite norm is drawn above the exploding line; zeros and vanishing norms at the bottom.
+    return plot_per_layer(steps, layers, np.nan_to_num(norms, nan=exploding_above * 10), vanishing_below / 10,
+                          "gradient norm / loss at init (fixed batch)",
+                          "T6 per-layer gradient norms (dashed: vanishing and exploding thresholds)",
+                          run_dir, "T6_gradient_norms", thresholds=(vanishing_below, exploding_above))

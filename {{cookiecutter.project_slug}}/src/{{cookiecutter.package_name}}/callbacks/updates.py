@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..plots import new_figure, save_figure
+from ..plots import plot_per_layer
 from ..verdicts import Verdict
 from .common import Monitor, kernels, layer_name, rounded
 
@@ -126,14 +126,6 @@ def judge_update_ratios(layers: list[str], ratios: np.ndarray, warn_range: tuple
 
 
 def plot_update_ratios(steps, layers, ratios, warn_range, run_dir: Path) -> str:
-    fig, ax = new_figure(7, 4)
-    for i, name in enumerate(layers):
-        ax.plot(steps, np.clip(ratios[:, i], 1e-9, None), marker=".", label=name)
-    ax.axhspan(*warn_range, color="tab:green", alpha=0.1)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("||dW|| / ||W|| of one step")
-    ax.set_title("T8 update-to-weight ratio per layer (green: healthy band)")
-    if len(layers) <= 12:
-        ax.legend(fontsize="small", ncol=2)
-    return save_figure(fig, run_dir, "T8_update_ratio")
+    return plot_per_layer(steps, layers, ratios, 1e-9, "||dW|| / ||W|| of one step",
+                          "T8 update-to-weight ratio per layer (green: healthy band)", run_dir, "T8_update_ratio",
+                          band=warn_range)
