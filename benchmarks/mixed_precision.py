@@ -1,0 +1,84 @@
+"""Mixed precision's speed-up over float32 for the project's CNN and ResNet50: training steps
+a second under each policy, same model, batch and synthetic images, on whatever device Keras
+uses. Meant for a GPU: on a CPU, float16 and bfloat16 are emulated and slower, and the ratio
+printed there only shows that the script runs.
+
+It needs only the project's models and config (no TensorFlow), so it runs on any Keras
+backend. The GPU machines lent to this project have JAX but neither TensorFlow nor Keras:
+carry wheels of keras and pydantic there (see BENCHMARKS.md) and run
+
+    KERAS_BACKEND=jax python benchmarks/mixed_precision.py --project PATH
+
+    python benchmarks/mixed_precision.py [--project PATH] [--steps N] [--models cnn,resnet50]
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from common import generate_default_project, machine, package
+
+# Image side and batch of each model: the CNN at the size of small photos, ResNet50 at ImageNet's.
+SHAPES = {"cnn": ((64, 64, 3), 256), "resnet50": ((224, 224, 3), 64)}
+CLASSES = 10
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--project", type=Path, default=None, help="a generated project (default: generate one)")
+parser.add_argument("--steps", type=int, default=50, help="timed training steps per policy (after 5 warm-up steps)")
+parser.add_argument("--models", default="cnn,resnet50")
+parser.add_argument("--policies", default="float32,mixed_float16,mixed_bfloat16")
+args = parser.parse_args()
+project = args.project or generate_default_project()
+sys.path.insert(0, str(project / "src"))
+os.chdir(project)
+config_mod = package(project, "config")
+models = package(project, "models")
+
+
+def steps_per_second(builder: str, policy: str) -> tuple[float, str]:
+    """Builds the project's `builder` under `policy` (its output layer stays float32; Keras
+    wraps the optimizer in a LossScaleOptimizer under mixed_float16) and times `--steps` steps."""
+    shape, batch = SHAPES[builder]
+    keras.mixed_precision.set_global_policy(policy)
+    keras.utils.set_random_seed(0)
+    config = config_mod.with_values(config_mod.load_config("configs/default.yaml"),
+                                    {"model.builder": builder, "task": "classification"})
+    spec = models.ModelSpec(shape, "image", "classification", CLASSES, [float(np.log(1 / CLASSES))] * CLASSES,
+                            [0.5] * shape[-1], [0.25] * shape[-1])
+    model = models.compile_model(getattr(models, builder)(spec, config), config, jit_compile=True)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, *shape), dtype="float32")
+    y = rng.integers(0, CLASSES, batch)
+    for _ in range(5):  # traces, compiles, warms the allocator
+        model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        loss = model.train_on_batch(x, y)
+    float(np.asarray(loss).ravel()[0])  # waits for the device
+    conv = next(layer for layer in models_layers(model) if isinstance(layer, keras.layers.Conv2D))
+    applied = f"convolutions in {conv.compute_dtype}, output in {model.layers[-1].compute_dtype}, " \
+              f"{type(model.optimizer).__name__}"
+    return args.steps / (time.perf_counter() - start), applied
+
+
+def models_layers(model: keras.Model):
+    """Every layer, those of a nested backbone (ResNet50) included."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from models_layers(layer)
+
+
+print(f"machine: {machine()}; Keras {keras.__version__}, backend {keras.backend.backend()}, "
+      f"{args.steps} steps per policy")
+for builder in args.models.split(","):
+    rates = {policy: steps_per_second(builder, policy) for policy in args.policies.split(",")}
+    shape, batch = SHAPES[builder]
+    for policy, (rate, applied) in rates.items():
+        note = "" if policy == "float32" else f", speed-up over float32: {rate / rates['float32'][0]:.2f}"
+        print(f"{builder} {shape[0]}x{shape[1]}, batch {batch}, {policy}: {rate:.3g} steps/s{note} ({applied})")
+keras.mixed_precision.set_global_policy("float32")
