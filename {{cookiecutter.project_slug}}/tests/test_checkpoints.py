@@ -102,3 +102,17 @@ def test_a_backup_from_another_model_is_refused_with_a_clear_error(tmp_path):
     wider.compile(keras.optimizers.Adam(), "mse")
     with pytest.raises(UserError, match="does not fit this model"):
         restore(wider, tmp_path / "backup")
+
+
+def test_a_backup_exists_before_the_first_step_and_is_removed_at_the_end(tmp_path):
+    class Probe(keras.callbacks.Callback):
+        seen = None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.seen is None:  # the first step
+                self.seen = (tmp_path / "backup" / "latest.json").exists()
+
+    probe = Probe()
+    fit(tiny_model(), [ResumePoint(tmp_path / "backup", every_steps=1000), probe])
+    assert probe.seen  # a kill at any moment leaves something to resume from
+    assert not (tmp_path / "backup").exists()  # a finished run leaves nothing to resume

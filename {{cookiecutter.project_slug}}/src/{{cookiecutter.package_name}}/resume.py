@@ -83,8 +83,8 @@ def restore(model: keras.Model, folder: Path) -> Backup | None:
 
 
 class ResumePoint(keras.callbacks.Callback):
-    """Backs up weights and optimizer every `every_steps` optimizer steps and at each epoch's
-    end, keeps only the latest, and removes the folder when `fit` returns (a finished run has
+    """Backs up weights and optimizer before the first step, every `every_steps` optimizer
+    steps and at each epoch's end, keeps only the latest, and removes the folder when `fit` returns (a finished run has
     nothing to resume; an early stop or a NaN stop is finished too). Put it last among the
     callbacks, so that the epoch-end backup comes after the checkpoints and the CSV log line
     of that epoch are written."""
@@ -96,6 +96,13 @@ class ResumePoint(keras.callbacks.Callback):
         self.epoch = start.epoch if start else 0
         self.resumed_from = start.global_step if start else None
         self.saves, self.seconds_between_saves, self._last_save = 0, [], time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        """A first backup before the first step: from now until the run ends there is always
+        one, so a run killed at any moment, even before its first interval, resumes instead of
+        being taken for a finished run (whose last.keras it may already have written)."""
+        if self.resumed_from is None:
+            self._save(self.epoch, 0)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
