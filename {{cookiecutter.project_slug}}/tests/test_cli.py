@@ -20,6 +20,13 @@ def test_bad_override_exits_2_and_writes_nothing(in_tmp, capsys):
     assert not Path("runs/b").exists()
 
 
+def test_a_run_dir_that_is_a_file_exits_2_and_says_so(in_tmp, capsys):
+    Path("afile").write_text("mine")
+    assert main(["inspect", "--run-dir", "afile"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert Path("afile").read_text() == "mine"
+
+
 def test_unknown_source_exits_2_and_leaves_no_run_folder(in_tmp, capsys):
     assert main(["inspect", "--run-dir", "runs/c", "--set", "data.source=nowhere"]) == 2
     assert "data.source" in capsys.readouterr().err

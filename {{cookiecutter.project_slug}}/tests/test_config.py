@@ -29,7 +29,8 @@ def test_unknown_key_names_the_key_and_the_valid_ones():
         load_config(None, ["train.epoch=3"])
     message = str(err.value)
     assert "train.epoch" in message
-    assert "epochs" in message and "learning_rate" in message
+    assert "did you mean 'epochs'?" in message and "learning_rate" in message
+    assert "with --set train.epoch=3" in message  # the typo is in the override, not in a file
 
 
 def test_wrong_type_names_the_key():

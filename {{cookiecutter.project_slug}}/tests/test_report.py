@@ -60,6 +60,8 @@ def write_run(run_dir: Path) -> None:
                                                                    "test": {"loss": 1.1, "accuracy": 0.68}}}),
         Verdict("B1", "Model beats the dumb baseline", "pass", {"model_val_loss": 1.0},
                 {"below_baseline_val_loss": 2.3}),
+        Verdict("B3", "Model beats the simple model", "warn", {"model_val_loss": 1.0},
+                {"below_simple_model_val_loss": 0.4}, advice="Train longer."),
     ])
     write_verdicts(run_dir, "tune", [
         Verdict("O3", "Random search", "pass", {"trials": 2, "table": [{"lr": 0.001}] * 40},
@@ -105,6 +107,7 @@ def test_every_verdict_has_its_row_with_failures_first(report):
     assert page.rows[:2] == [("check", "M1", "fail"), ("train", "T12", "fail")]  # stable within a status
     assert text.index("Look at the output bias.") < text.index("data.human_labels is not set")
     assert made.table.splitlines()[1].startswith("FAIL")
+    assert "B4 (skip): data.human_labels is not set" in made.table  # a skip says why in the terminal too
 
 
 def test_every_image_is_an_embedded_png_of_a_plot_in_the_folder(report):
@@ -136,6 +139,8 @@ def test_plots_are_grouped_by_stage_and_captioned_with_their_verdicts(report):
     assert section_of("fig-plots-baselines_vs_model-png") == "plots-evaluate"
     assert section_of("fig-plots-O3_search-png") == "plots-tune"
     assert section_of("fig-plots-old_plot-png") == "plots-other"
+    baselines = re.search(r'<figure id="fig-plots-baselines_vs_model-png".*?</figure>', text, re.S).group(0)
+    assert "Model beats the simple model" in baselines and "Model beats the dumb baseline" in baselines
     figure = re.search(r'<figure id="fig-plots-T10_lr_range-png".*?</figure>', text, re.S).group(0)
     assert "<b>T10</b> Learning-rate range test" in figure and "WARN" in figure
     assert 'href="#fig-plots-T10_lr_range-png"' in text  # the row links to its plot

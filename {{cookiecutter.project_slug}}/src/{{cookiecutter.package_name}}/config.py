@@ -8,6 +8,7 @@ setting to change.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -311,7 +312,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
             raise UserError(f"config file {path} must hold a mapping of keys, not {type(tree).__name__}")
     for item in overrides:
         _apply_override(tree, item)
-    return validate_config(tree, source=str(path) if path else "the defaults")
+    source = str(path) if path else "the defaults"
+    if overrides:  # a typo is as likely in a --set as in the file
+        source += " with --set " + " ".join(overrides)
+    return validate_config(tree, source=source)
 
 
 def validate_config(tree: dict[str, Any], source: str = "config") -> Config:
@@ -354,8 +358,10 @@ def _explain(err: ValidationError, source: str) -> str:
         where = ".".join(str(p) for p in problem["loc"] if not isinstance(p, int)) or "(top level)"
         if problem["type"] == "extra_forbidden":
             section = _section_at(problem["loc"][:-1])
-            valid = ", ".join(sorted(section.model_fields)) if section else "?"
-            lines.append(f"  unknown key {where!r}; valid keys here: {valid}")
+            valid = sorted(section.model_fields) if section else []
+            close = difflib.get_close_matches(str(problem["loc"][-1]), valid, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            lines.append(f"  unknown key {where!r}; {hint}valid keys here: {', '.join(valid) or '?'}")
         else:
             lines.append(f"  {where}: {problem['msg']} (got {problem.get('input')!r})")
     return "\n".join(lines)

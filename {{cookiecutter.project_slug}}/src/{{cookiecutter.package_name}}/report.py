@@ -111,7 +111,9 @@ def terminal_table(verdicts: list[Verdict]) -> str:
              for v in ordered(verdicts)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    advice = [f"  {v.id}: {v.advice}" for v in ordered(verdicts) if v.status in ("fail", "warn") and v.advice]
+    # A skip's advice is its reason: without it a skip reads as "null null" and hides a clue.
+    advice = [f"  {v.id} ({v.status}): {v.advice}" for v in ordered(verdicts)
+              if v.status in ("fail", "warn", "skip") and v.advice]
     return "\n".join(lines + ([""] + ["advice:"] + advice if advice else []) + ["", counts_line(verdicts)])
 
 

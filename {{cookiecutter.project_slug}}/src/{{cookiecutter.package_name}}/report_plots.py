@@ -135,5 +135,5 @@ def baselines_against_model(verdicts: list[Verdict], run_dir: Path) -> tuple[str
     fig.suptitle("Baselines (grey) against the trained model (blue)")
     sources = list(dict.fromkeys(b.source for _, bars in panels for b in bars))
     if any(b.model for b in losses):
-        sources.append(("evaluate", "B1"))  # the verdict on the model against the priors
+        sources += [("evaluate", "B1"), ("evaluate", "B3")]  # the verdicts on the model against the baselines
     return save_figure(fig, run_dir, BASELINES), sources

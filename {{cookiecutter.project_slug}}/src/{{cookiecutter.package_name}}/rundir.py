@@ -38,6 +38,8 @@ def open_run_dir(path: Path) -> Iterator[Path]:
     """Create the run folder; if this call created it and the stage stops on a user mistake,
     remove it again, so that a mistake leaves nothing half-written. Any other failure keeps
     the folder: it may hold hours of checkpoints."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--run-dir {path} is a file, not a folder: choose a folder (it is created if missing)")
     created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
