@@ -114,7 +114,7 @@ def _report(config: Config, run_dir: Path) -> list[Verdict]:
     report = write_report(run_dir)
     print(report.table)
     print(f"\nreport: {report.page}")
-    print(f"tensorboard: tensorboard --logdir {report.tensorboard.parent}  (run `report`: Text and Images tabs)")
+    print(f"tensorboard: tensorboard --logdir {report.tensorboard.parent}  (the report is in its Text and Images tabs)")
     return report.verdicts
 
 

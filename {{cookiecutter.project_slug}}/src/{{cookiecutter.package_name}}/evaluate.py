@@ -63,7 +63,8 @@ def beats_simple_model(run_dir: Path, model_val_loss: float) -> Verdict:
     return Verdict("B3", title, "pass" if ok else "warn", measured={"model_val_loss": round(model_val_loss, 5)},
                    expected={"below_simple_model_val_loss": round(bar, 5)},
                    advice="" if ok else f"The linear model of `check` (val loss {bar:.4g}) still beats the trained "
-                   f"model ({model_val_loss:.4g}): train longer, or try the rate T10 suggests, before adding capacity.")
+                   f"model ({model_val_loss:.4g}): train longer, or try the rate that `check --lr-find` (T10) "
+                   "suggests, before adding capacity.")
 
 
 def full_set_verdict(prepared: Prepared, seen: dict[str, int], test_scored_at: list[str],

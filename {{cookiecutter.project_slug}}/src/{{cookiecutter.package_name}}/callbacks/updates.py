@@ -114,7 +114,7 @@ def judge_update_ratios(layers: list[str], ratios: np.ndarray, warn_range: tuple
         if median < warn_range[0]:
             advice += "Raise the learning rate, or look for frozen layers (T5, T12). "
         elif median > warn_range[1]:
-            advice += "Lower the learning rate (T10 suggests one). "
+            advice += "Lower the learning rate (`check --lr-find`, T10, suggests one). "
         if off:
             advice += "A layer far off the others may be initialised at another scale or frozen."
     return Verdict("T8", TITLE, status,
