@@ -105,7 +105,7 @@ def judge_first_layer(name: str, start: np.ndarray, end: np.ndarray, min_change:
                    measured={"layer": name, "relative_change": rounded(change), "kernel_shape": list(start.shape)},
                    expected=f"||W_end - W_start|| / ||W_start|| >= {min_change:g}",
                    advice="" if ok else f"The first layer {name} still holds its initial random weights (moved "
-                   f"{change:.2g}): {why}. Train longer or fix that before reading anything into its filters.",
+                   f"{change:.2g}): {why}. Train longer or fix that before reading anything into its weights.",
                    plots=list(plots))
 
 
