@@ -99,3 +99,102 @@ def test_dataset_smaller_than_one_batch(tmp_path):
     np.savez(tmp_path / "small.npz", x=x, y=np.arange(20) % 2)
     with pytest.raises(UserError, match="batch"):
         prepare(config_for(task="binary", source="npz", location=tmp_path / "small.npz"))
+
+
+# --- label sets that cannot fit the task, refused at load ------------------------------------
+
+
+def test_image_folder_one_level_too_high(tmp_path):
+    """data.location at a folder whose single sub-folder holds the class folders: every image one label."""
+    write_images(tmp_path / "outer" / "photos")
+    with pytest.raises(UserError) as err:
+        load_examples(config_for(source="image_folder", location=tmp_path / "outer"))
+    message = str(err.value)
+    assert f"image folder {tmp_path / 'outer'} holds a single class folder 'photos'" in message
+    assert "point data.location at the folder that holds one sub-folder per class" in message
+    assert f"(perhaps {tmp_path / 'outer' / 'photos'})" in message
+
+
+def write_rows(path, header, rows):
+    path.write_text("\n".join([header] + [",".join(map(str, row)) for row in rows]) + "\n")
+    return path
+
+
+def test_csv_with_a_single_label_value(tmp_path):
+    path = write_rows(tmp_path / "t.csv", "size,label", [(i, "yes") for i in range(30)])
+    with pytest.raises(UserError, match=r"label column 'label' holds a single value 'yes'; task=binary needs"):
+        load_examples(config_for(task="binary", source="csv", location=path))
+
+
+def test_binary_with_three_labels(tmp_path):
+    path = write_rows(tmp_path / "t.csv", "size,label", [(i, "abc"[i % 3]) for i in range(30)])
+    with pytest.raises(UserError, match=r"task=binary needs exactly 2 distinct labels, found 3: 'a', 'b', 'c'; "
+                                        r"set task=classification"):
+        load_examples(config_for(task="binary", source="csv", location=path))
+
+
+def test_binary_lists_at_most_ten_labels(tmp_path):
+    path = write_rows(tmp_path / "t.csv", "size,label", [(i, i % 12) for i in range(60)])
+    with pytest.raises(UserError, match=r"found 12: '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', \.\.\.; "):
+        load_examples(config_for(task="binary", source="csv", location=path))
+
+
+def test_regression_target_loaded_as_classification(tmp_path):
+    targets = [round(100 + 1.7 * i, 1) for i in range(198)] + [100.0, 101.7]  # 198 distinct over 200
+    path = write_rows(tmp_path / "t.csv", "age,label", [(i % 50, t) for i, t in enumerate(targets)])
+    with pytest.raises(UserError, match=r"198 distinct labels over 200 examples: is this a regression target\? "
+                                        r"set task=regression"):
+        load_examples(config_for(source="csv", location=path))
+    assert len(load_examples(config_for(task="regression", source="csv", location=path)).y) == 200
+
+
+def test_arrays_with_a_single_label(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+    np.savez(tmp_path / "one.npz", x=x, y=np.zeros(40, "int64"))
+    with pytest.raises(UserError, match=r"every example has the same label \('0'\); task=classification needs"):
+        load_examples(config_for(source="npz", location=tmp_path / "one.npz"))
+
+
+def test_bundled_label_sets_are_far_from_the_thresholds():
+    for task, source, classes in [("classification", "digits", 10), ("binary", "breast_cancer", 2)]:
+        examples = load_examples(config_for(task=task, source=source))
+        assert len(examples.class_names) == classes and classes < len(examples.y) / 50
+
+
+# --- missing values in CSV -------------------------------------------------------------------
+
+SPELLINGS = ["", "NA", "n/a", "nan", "NaN", "null", "None", " none "]
+
+
+def test_csv_missing_values_keep_a_numeric_column_numeric(tmp_path):
+    rows = [(i, "red" if i % 2 else "NA", "big" if i % 2 else "small") for i in range(40)]
+    for row, spelling in zip((3, 7, 11, 15, 19, 23, 27, 31), SPELLINGS, strict=True):
+        rows[row] = (spelling, *rows[row][1:])
+    path = write_rows(tmp_path / "t.csv", "size,colour,label", rows)
+    examples = load_examples(config_for(task="binary", source="csv", location=path))
+    assert examples.feature_names == ["size", "colour=NA", "colour=red"]  # a text column stays text
+    assert examples.x.shape == (40, 3)
+    assert np.flatnonzero(np.isnan(examples.x[:, 0])).tolist() == [3, 7, 11, 15, 19, 23, 27, 31]
+    with pytest.raises(UserError, match=r"8 invalid example\(s\) .*t\.csv:5: input holds NaN or Inf \(a missing value"):
+        prepare(config_for(task="binary", source="csv", location=path))
+    prepared = prepare(config_for(task="binary", source="csv", location=path, drop_invalid="true", batch_size=8))
+    assert len(prepared.dropped) == 8 and prepared.dropped[0].startswith(f"{path}:5: input holds NaN")
+    assert np.isfinite(prepared.examples.x).all() and len(prepared.examples.y) == 32
+
+
+def test_csv_missing_labels_are_invalid_examples_not_a_class(tmp_path):
+    rows = [(i, "big" if i % 2 else "small") for i in range(40)]
+    rows[4] = (4, "NA")
+    path = write_rows(tmp_path / "t.csv", "size,label", rows)
+    examples = load_examples(config_for(task="binary", source="csv", location=path))
+    assert examples.class_names == ["big", "small"] and examples.y[4] == -1
+    with pytest.raises(UserError, match=r"t\.csv:6: label -1 outside 0\.\.1 \(missing label\)"):
+        prepare(config_for(task="binary", source="csv", location=path))
+
+
+def test_csv_missing_regression_target_is_nan(tmp_path):
+    rows = [(i, 1.5 * i) for i in range(40)]
+    rows[2] = (2, "N/A")
+    path = write_rows(tmp_path / "t.csv", "size,label", rows)
+    with pytest.raises(UserError, match=r"t\.csv:4: target is NaN or Inf"):
+        prepare(config_for(task="regression", source="csv", location=path))

@@ -42,18 +42,25 @@ class Prepared:
 
 
 def invalid_examples(examples: Examples, task: str) -> dict[int, str]:
-    """D4: index -> reason, for non-finite inputs and labels outside the label set."""
+    """D4: index -> reason, for non-finite inputs and labels outside the label set.
+
+    A CSV cell spelled as a missing value arrives here as NaN (features, regression target) or
+    label -1, so a missing value is reported by its row like any other invalid example."""
     reasons: dict[int, str] = {}
     flat = examples.x.reshape(len(examples.x), -1)
+    hint = " (a missing value in a CSV reads as NaN)" if examples.kind == "tabular" else ""
     for index in np.flatnonzero(~np.isfinite(flat).all(axis=1)):
-        reasons[int(index)] = "input holds NaN or Inf"
+        reasons[int(index)] = f"input holds NaN or Inf{hint}"
     if task == "regression":
         bad = np.flatnonzero(~np.isfinite(examples.y))
-        reasons.update({int(i): "target is NaN or Inf" for i in bad})
+        reasons.update({int(i): "target is NaN or Inf (missing?)" for i in bad})
     else:
         classes = len(examples.class_names)
         bad = np.flatnonzero((examples.y < 0) | (examples.y >= classes))
-        reasons.update({int(i): f"label {examples.y[i]} outside 0..{classes - 1}" for i in bad})
+        reasons.update({
+            int(i): f"label {examples.y[i]} outside 0..{classes - 1}{' (missing label)' if examples.y[i] == -1 else ''}"
+            for i in bad
+        })
     return reasons
 
 

@@ -20,6 +20,8 @@ from ..errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 BUNDLED = {"digits": "classification", "breast_cancer": "binary", "diabetes": "regression"}
+# The usual spellings of "no value" in a CSV cell (compared case-insensitively, spaces stripped).
+MISSING = {"", "na", "n/a", "nan", "null", "none"}
 
 
 @dataclass
@@ -60,7 +62,40 @@ def load_examples(config: Config) -> Examples:
     examples = loaders[source](config)
     if len(examples.y) == 0:
         raise UserError(f"data source {source!r} ({config.data.location or 'bundled'}) holds no examples")
+    check_label_set(examples, config.task, f"data source {source!r} ({config.data.location or 'bundled'})")
     return examples
+
+
+def check_label_set(examples: Examples, task: str, where: str) -> None:
+    """Refuse a label set that cannot fit the task, at load rather than as a puzzling verdict later.
+
+    One class teaches nothing (the usual cause: a folder one level too high); task=binary with three
+    labels trains a sigmoid on ids 0..2 and reports a negative cross-entropy; a classification
+    target with nearly one class per example is a regression target loaded with the default task.
+    Labels outside the label set are left to D4, which names their rows.
+    """
+    if task == "regression":
+        return
+    y, names = examples.y, examples.class_names
+    present = np.unique(y[(y >= 0) & (y < len(names))]) if names else np.unique(y)
+    found = [names[i] if names else str(i) for i in present.tolist()]
+    if len(found) < 2:
+        raise UserError(
+            f"{where}: every example has the same label ({', '.join(map(repr, found)) or 'none'}); "
+            f"task={task} needs at least 2 classes"
+        )
+    declared = names or found
+    if task == "binary" and len(declared) != 2:
+        shown = ", ".join(map(repr, declared[:10])) + (", ..." if len(declared) > 10 else "")
+        raise UserError(
+            f"{where}: task=binary needs exactly 2 distinct labels, found {len(declared)}: {shown}; "
+            "set task=classification for more than two classes"
+        )
+    if task == "classification" and len(found) > len(y) / 2:
+        raise UserError(
+            f"{where}: {len(found)} distinct labels over {len(y)} examples: is this a regression target? "
+            "set task=regression"
+        )
 
 
 def _digits(config: Config) -> Examples:
@@ -139,6 +174,13 @@ def _from_image_folder(config: Config) -> Examples:
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
     if not class_dirs:
         raise UserError(f"image folder {root} has no class sub-folders (expected {root}/<class>/<image>)")
+    if len(class_dirs) == 1 and config.task != "regression":
+        # Checked before reading any image: the usual cause is data.location one level too high.
+        raise UserError(
+            f"image folder {root} holds a single class folder {class_dirs[0].name!r}, so every image "
+            f"would get the same label; point data.location at the folder that holds one sub-folder per class"
+            f"{f' (perhaps {class_dirs[0]})' if any(p.is_dir() for p in class_dirs[0].iterdir()) else ''}"
+        )
     xs, ys, origins, unreadable = [], [], [], []
     for label, class_dir in enumerate(class_dirs):
         files = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -165,7 +207,12 @@ def _from_image_folder(config: Config) -> Examples:
 
 
 def _from_csv(config: Config) -> Examples:
-    """Numeric columns as they are, text columns one-hot encoded; the label column by name."""
+    """Numeric columns as they are, text columns one-hot encoded; the label column by name.
+
+    A cell spelled as a missing value ("", NA, N/A, nan, null, None) does not turn a numeric column
+    into text: it becomes NaN, and D4 names its row (stop, or drop with data.drop_invalid=true).
+    A missing label becomes NaN (regression) or id -1 (classes), which D4 reports the same way.
+    """
     path = Path(config.data.location)
     if not path.is_file():
         raise UserError(f"CSV file not found: {path}")
@@ -180,7 +227,7 @@ def _from_csv(config: Config) -> Examples:
     for name in (c for c in rows[0] if c != column):
         values = [row[name] for row in rows]
         try:
-            features.append(np.array([float(v) if v != "" else np.nan for v in values], "float32")[:, None])
+            features.append(np.array([_number(v) for v in values], "float32")[:, None])
             names.append(name)
         except ValueError:
             categories = sorted(set(values))
@@ -191,12 +238,28 @@ def _from_csv(config: Config) -> Examples:
     origins = [f"{path}:{i + 2}" for i in range(len(rows))]  # line 1 is the header
     if config.task == "regression":
         try:
-            return Examples(x, np.array(labels, "float32"), "tabular", [], origins, names)
+            return Examples(x, np.array([_number(v) for v in labels], "float32"), "tabular", [], origins, names)
         except ValueError:
             raise UserError(f"CSV label column {column!r} must be numeric for regression") from None
-    class_names = sorted(set(labels), key=_natural_key)
+    class_names = sorted({v for v in labels if not _is_missing(v)}, key=_natural_key)
+    if len(class_names) < 2:
+        held = f"a single value {class_names[0]!r}" if class_names else "no value (every cell is missing)"
+        raise UserError(
+            f"CSV file {path}: label column {column!r} holds {held}; task={config.task} needs at least "
+            "2 classes (is data.label_column the right column?)"
+        )
     ids = {name: i for i, name in enumerate(class_names)}
-    return Examples(x, np.array([ids[v] for v in labels], "int64"), "tabular", class_names, origins, names)
+    y = np.array([ids.get(v, -1) for v in labels], "int64")  # -1: missing label, reported by D4
+    return Examples(x, y, "tabular", class_names, origins, names)
+
+
+def _is_missing(text: str) -> bool:
+    return text.strip().lower() in MISSING
+
+
+def _number(text: str) -> float:
+    """A CSV cell as a float, NaN for a missing value; ValueError for text."""
+    return np.nan if _is_missing(text) else float(text)
 
 
 def _natural_key(text: str) -> tuple:
