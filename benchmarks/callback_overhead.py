@@ -14,28 +14,18 @@ after fit.
     python benchmarks/callback_overhead.py [--project PATH] [--epochs N] [--repeats R]
 """
 
-import argparse
-import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import keras
-from common import Stopwatch, generate_default_project, machine, package
+from common import Stopwatch, machine, package, project_from_args
 
 GOAL = 1.05
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--project", type=Path, default=None, help="a generated project (default: generate one)")
-parser.add_argument("--epochs", type=int, default=None, help="default: the project's train.epochs")
-parser.add_argument("--repeats", type=int, default=5)
-args = parser.parse_args()
-project = args.project or generate_default_project()
-sys.path.insert(0, str(project / "src"))
-os.chdir(project)
+args, project = project_from_args(__doc__, repeats=5, epochs=None)  # epochs None: the project's train.epochs
 
 config_mod = package(project, "config")
 train_mod = package(project, "train")

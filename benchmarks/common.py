@@ -12,21 +12,27 @@ import importlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def project_from_args(description: str, repeats: int | None = None,
-                      epochs: int | None = 6) -> tuple[argparse.Namespace, Path]:
-    """The common arguments (--project, --epochs; --repeats when `repeats` gives its default;
-    `epochs` None: the project's train.epochs), and the project, imported from source."""
-    parser = argparse.ArgumentParser(description=description)
+def project_from_args(description: str, repeats: int | None = None, epochs: int | bool | None = 6,
+                      more: Callable[[argparse.ArgumentParser], None] | None = None
+                      ) -> tuple[argparse.Namespace, Path]:
+    """The common arguments (--project; --epochs, whose default None means the project's
+    train.epochs and False no such argument; --repeats when `repeats` gives its default), a
+    script's own through `more`, and the project, imported from source."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("--project", type=Path, default=None, help="a generated project (default: generate one)")
-    parser.add_argument("--epochs", type=int, default=epochs)
+    if epochs is not False:
+        parser.add_argument("--epochs", type=int, default=epochs)
     if repeats is not None:
         parser.add_argument("--repeats", type=int, default=repeats)
+    if more is not None:
+        more(parser)
     args = parser.parse_args()
     project = args.project or generate_default_project()
     sys.path.insert(0, str(project / "src"))

@@ -12,31 +12,27 @@ carry wheels of keras and pydantic there (see BENCHMARKS.md) and run
     python benchmarks/mixed_precision.py [--project PATH] [--steps N] [--models cnn,resnet50]
 """
 
-import argparse
-import os
-import sys
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
-from common import generate_default_project, machine, package
+from common import machine, package, project_from_args
 
 # Image side and batch of each model: the CNN at the size of small photos, ResNet50 at ImageNet's.
 SHAPES = {"cnn": ((64, 64, 3), 256), "resnet50": ((224, 224, 3), 64)}
 CLASSES = 10
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--project", type=Path, default=None, help="a generated project (default: generate one)")
-parser.add_argument("--steps", type=int, default=50, help="timed training steps per policy (after 5 warm-up steps)")
-parser.add_argument("--models", default="cnn,resnet50")
-parser.add_argument("--policies", default="float32,mixed_float16,mixed_bfloat16")
-args = parser.parse_args()
-project = args.project or generate_default_project()
-sys.path.insert(0, str(project / "src"))
-os.chdir(project)
+
+def arguments(parser) -> None:
+    parser.add_argument("--steps", type=int, default=50, help="timed training steps per policy (after 5 warm-up)")
+    parser.add_argument("--models", default="cnn,resnet50")
+    parser.add_argument("--policies", default="float32,mixed_float16,mixed_bfloat16")
+
+
+args, project = project_from_args(__doc__, epochs=False, more=arguments)
 config_mod = package(project, "config")
 models = package(project, "models")
+architecture = package(project, "checks.architecture")  # walk_layers: nested backbones too
 
 
 def steps_per_second(builder: str, policy: str) -> tuple[float, str]:
@@ -59,18 +55,11 @@ def steps_per_second(builder: str, policy: str) -> tuple[float, str]:
     for _ in range(args.steps):
         loss = model.train_on_batch(x, y)
     float(np.asarray(loss).ravel()[0])  # waits for the device
-    conv = next(layer for layer in models_layers(model) if isinstance(layer, keras.layers.Conv2D))
+    conv = next(layer for layer in architecture.walk_layers(model) if isinstance(layer, keras.layers.Conv2D))
     applied = f"convolutions in {conv.compute_dtype}, output in {model.layers[-1].compute_dtype}, " \
               f"{type(model.optimizer).__name__}"
     return args.steps / (time.perf_counter() - start), applied
 
-
-def models_layers(model: keras.Model):
-    """Every layer, those of a nested backbone (ResNet50) included."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from models_layers(layer)
 
 
 print(f"machine: {machine()}; Keras {keras.__version__}, backend {keras.backend.backend()}, "
