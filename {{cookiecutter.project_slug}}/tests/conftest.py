@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_config, with_values
@@ -25,3 +27,20 @@ def prepared(config):
 def small_config(config):
     """Budgets small enough for a test: a narrow model, few steps."""
     return with_values(config, {"model.hidden_units": 32, "model.filters": 8, "train.epochs": 1})
+
+
+@pytest.fixture()
+def free_ports():
+    """free_ports(n): n ports free on 127.0.0.1 now, for the processes of a distributed test."""
+    return _free_ports
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

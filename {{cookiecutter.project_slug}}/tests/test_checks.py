@@ -89,11 +89,8 @@ def test_t1_overfits_a_healthy_model(small_config, prepared, tmp_path):
 @pytest.mark.slow
 def test_t1_fails_when_the_output_ignores_the_inputs(small_config, prepared, tmp_path):
     """Planted bug: a branch cut off; the output sees only a constant, so nothing can be memorised."""
-    spec = model_spec(small_config, prepared)
-    inputs = keras.Input(spec.input_shape)
-    cut = keras.layers.Lambda(lambda t: t[:, :1] * 0.0)(keras.layers.Flatten()(inputs))
-    model = keras.Model(inputs, spec.head(keras.layers.Dense(4)(cut)))
-    verdict = check_overfit_one_batch(model, prepared, small_config, tmp_path)
+    planted = with_values(small_config, {"model.builder": "test_planted_bugs:build_output_ignores_input"})
+    verdict = check_overfit_one_batch(build_model(planted, prepared), prepared, planted, tmp_path)
     assert verdict.status == "fail"
 
 

@@ -6,7 +6,6 @@ before TensorFlow's runtime starts, which the test process has long done."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -129,17 +128,6 @@ def _result(output: str) -> dict:
     return json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[len("RESULT "):])
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def test_mirrored_fit_over_two_logical_cpus():
     (output,) = _run_all([([sys.executable, "-c", MIRRORED], _environment())])
     result = _result(output)
@@ -174,11 +162,11 @@ def _one_process_reference(x, y, initial):
     return [w.numpy() for w in model.weights], epoch_losses
 
 
-def test_two_workers_end_with_identical_weights(tmp_path):
+def test_two_workers_end_with_identical_weights(tmp_path, free_ports):
     x = np.random.default_rng(0).normal(size=(120, 4)).astype("float32")
     y = x @ np.array([[1.0], [-2.0], [0.5], [1.0]], "float32")
     np.savez(tmp_path / "data.npz", x=x, y=y)
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     commands = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}

@@ -5,6 +5,7 @@ once; a run folder made by another config is refused, its checkpoints untouched.
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,9 @@ SETTINGS = ["--set", f"train.epochs={EPOCHS}", "--set", "train.backup_every_step
             "--set", "task=classification", "--set", "monitor.activation_health=false"]
 
 
+ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
 def train_command(run_dir: Path) -> list[str]:
     return [sys.executable, "-m", "{{ cookiecutter.package_name }}", "train", "--run-dir", str(run_dir), *SETTINGS]
 
@@ -36,8 +40,7 @@ def history(run_dir: Path) -> list[dict]:
 
 def kill_after_a_backup_in_epoch(run_dir: Path, epoch: int) -> dict:
     """Starts training, waits until a backup from inside `epoch` exists, then SIGKILLs it."""
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen(train_command(run_dir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(train_command(run_dir), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     pointer = run_dir / "backup" / "latest.json"
     deadline = time.monotonic() + 240
     try:
@@ -56,15 +59,24 @@ def kill_after_a_backup_in_epoch(run_dir: Path, epoch: int) -> dict:
             process.wait()
 
 
-def test_sigkill_then_resume_continues_from_the_last_backup(tmp_path, capsys):
-    run_dir = tmp_path / "run"
-    killed_at = kill_after_a_backup_in_epoch(run_dir, epoch=2)
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory) -> tuple[Path, dict]:
+    """One training process killed inside epoch 2, shared: each test works on its own copy."""
+    run_dir = tmp_path_factory.mktemp("killed") / "run"
+    return run_dir, kill_after_a_backup_in_epoch(run_dir, epoch=2)
+
+
+def copy_of(killed_run, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(killed_run[0], tmp_path / "run"))  # copy2: modification times kept
+
+
+def test_sigkill_then_resume_continues_from_the_last_backup(killed_run, tmp_path, capsys):
+    run_dir, killed_at = copy_of(killed_run, tmp_path), killed_run[1]
     before = history(run_dir)
     assert len(before) == killed_at["epoch"]  # the epochs that ended before the kill, each logged once
     assert killed_at["global_step"] % 15 == 0  # a backup inside an epoch comes every 15 steps
 
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    resumed = subprocess.run(train_command(run_dir), env=env, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(train_command(run_dir), env=ENV, capture_output=True, text=True, timeout=300)
     assert resumed.returncode in (0, 1), resumed.stderr[-3000:]
     assert f"resuming from the backup at step {killed_at['global_step']}" in resumed.stdout
     after = history(run_dir)
@@ -83,9 +95,8 @@ def test_sigkill_then_resume_continues_from_the_last_backup(tmp_path, capsys):
     assert "holds a finished training run" in capsys.readouterr().err
 
 
-def test_a_run_folder_made_by_another_config_is_refused_and_left_alone(tmp_path, capsys):
-    run_dir = tmp_path / "run"
-    kill_after_a_backup_in_epoch(run_dir, epoch=1)
+def test_a_run_folder_made_by_another_config_is_refused_and_left_alone(killed_run, tmp_path, capsys):
+    run_dir = copy_of(killed_run, tmp_path)
     checkpoint = run_dir / "checkpoints" / "last.keras"
     stamp = checkpoint.stat().st_mtime_ns
     code = main(["train", "--run-dir", str(run_dir), *SETTINGS, "--set", "train.learning_rate=0.01"])

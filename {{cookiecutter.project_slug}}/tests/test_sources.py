@@ -55,9 +55,12 @@ def test_missing_image_folder(tmp_path):
 
 
 def write_csv(path, rows=40):
-    lines = ["size,colour,label"] + [f"{i},{'red' if i % 3 else 'blue'},{'big' if i > rows // 2 else 'small'}"
-                                     for i in range(rows)]
-    path.write_text("\n".join(lines) + "\n")
+    return write_rows(path, "size,colour,label",
+                      [(i, "red" if i % 3 else "blue", "big" if i > rows // 2 else "small") for i in range(rows)])
+
+
+def write_rows(path, header, rows):
+    path.write_text("\n".join([header] + [",".join(map(str, row)) for row in rows]) + "\n")
     return path
 
 
@@ -113,11 +116,6 @@ def test_image_folder_one_level_too_high(tmp_path):
     assert f"image folder {tmp_path / 'outer'} holds a single class folder 'photos'" in message
     assert "point data.location at the folder that holds one sub-folder per class" in message
     assert f"(perhaps {tmp_path / 'outer' / 'photos'})" in message
-
-
-def write_rows(path, header, rows):
-    path.write_text("\n".join([header] + [",".join(map(str, row)) for row in rows]) + "\n")
-    return path
 
 
 def test_csv_with_a_single_label_value(tmp_path):

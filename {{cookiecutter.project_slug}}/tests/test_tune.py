@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -101,17 +100,11 @@ def test_a_killed_search_resumes_without_redoing_finished_trials(tmp_path):
         assert owner.stat().st_mtime_ns == started[owner.name]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_a_chief_and_two_workers_split_the_trials(tmp_path):
+def test_a_chief_and_two_workers_split_the_trials(tmp_path, free_ports):
     run_dir = tmp_path / "run"
     args = ["tune", *TINY, "--set", "tune.max_trials=6", "--set", "tune.epochs=3", "--run-dir", str(run_dir)]
-    oracle = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    oracle = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_ports(1)[0])}
     chief = _cli(*args, env={**oracle, "KERASTUNER_TUNER_ID": "chief"}, cwd=tmp_path)
     time.sleep(1)
     workers = [_cli(*args, env={**oracle, "KERASTUNER_TUNER_ID": f"tuner{i}"}, cwd=tmp_path) for i in range(2)]

@@ -127,11 +127,11 @@ def fit_multi_worker(
 
     Resume: a backup is often found by the chief alone (the others write to temporary
     folders), so after `on_train_begin` every worker takes the chief's weights, optimizer state
-    and start epoch (`initial_epoch`, or where BackupAndRestore put it): otherwise the workers
+    and start epoch (`initial_epoch`, from the chief's backup): otherwise the workers
     would diverge silently, or wait for each other forever."""
     optimizer = model.optimizer
     with strategy.scope():
-        if not optimizer.built:  # before BackupAndRestore restores: the slots must exist everywhere
+        if not optimizer.built:  # the slots must exist everywhere before the chief's are copied
             optimizer.build(model.trainable_variables)
     per_example_loss = _per_example(model.loss)
     callback_list = keras.callbacks.CallbackList(
@@ -170,9 +170,8 @@ def fit_multi_worker(
         return strategy.reduce("sum", total, axis=None), strategy.reduce("sum", count, axis=None)
 
     model.stop_training = False
-    model._initial_epoch = None  # keras.callbacks.BackupAndRestore sets it when it restores, as in `fit`
     callback_list.on_train_begin()
-    start_epoch = _sync_from_chief(model, strategy, model._initial_epoch or initial_epoch)
+    start_epoch = _sync_from_chief(model, strategy, initial_epoch)
     logs: dict[str, float] = {}
     for epoch in range(start_epoch, epochs):
         callback_list.on_epoch_begin(epoch)
