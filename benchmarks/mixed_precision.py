@@ -32,7 +32,7 @@ def arguments(parser) -> None:
 args, project = project_from_args(__doc__, epochs=False, more=arguments)
 config_mod = package(project, "config")
 models = package(project, "models")
-architecture = package(project, "checks.architecture")  # walk_layers: nested backbones too
+training_checks = package(project, "checks.training")  # all_layers: nested backbones too
 
 
 def steps_per_second(builder: str, policy: str) -> tuple[float, str]:
@@ -55,7 +55,7 @@ def steps_per_second(builder: str, policy: str) -> tuple[float, str]:
     for _ in range(args.steps):
         loss = model.train_on_batch(x, y)
     float(np.asarray(loss).ravel()[0])  # waits for the device
-    conv = next(layer for layer in architecture.walk_layers(model) if isinstance(layer, keras.layers.Conv2D))
+    conv = next(layer for layer in training_checks.all_layers(model) if isinstance(layer, keras.layers.Conv2D))
     applied = f"convolutions in {conv.compute_dtype}, output in {model.layers[-1].compute_dtype}, " \
               f"{type(model.optimizer).__name__}"
     return args.steps / (time.perf_counter() - start), applied

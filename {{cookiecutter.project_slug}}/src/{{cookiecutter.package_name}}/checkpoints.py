@@ -22,6 +22,8 @@ from pathlib import Path
 
 import keras
 
+from .rundir import write_whole
+
 BEST_MODEL = "checkpoints/best.keras"
 BEST_RECORD = "checkpoints/best.json"
 LAST_MODEL = "checkpoints/last.keras"
@@ -68,7 +70,7 @@ class Checkpoints(keras.callbacks.Callback):
             _save_whole(self.model, self.run_dir / BEST_MODEL)
             self.model.set_weights(current)
             record = {"epoch": self._best_epoch, "monitor": self.monitor, "value": self.best_value}
-            _write_whole(self.run_dir / BEST_RECORD, json.dumps(record))
+            write_whole(self.run_dir / BEST_RECORD, json.dumps(record))
             self._best_weights = None
         _save_whole(self.model, self.run_dir / LAST_MODEL)
         self.writes += 1
@@ -80,10 +82,4 @@ def _save_whole(model: keras.Model, path: Path) -> None:
     """A kill during the write leaves the previous file: write beside it, then rename (atomic)."""
     partial = path.with_name(f".{path.stem}.partial.keras")  # Keras wants the .keras suffix
     model.save(partial)
-    os.replace(partial, path)
-
-
-def _write_whole(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
     os.replace(partial, path)

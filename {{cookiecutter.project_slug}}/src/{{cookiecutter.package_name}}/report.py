@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from .errors import UserError
 from .report_plots import REPORT_PLOTS, baselines_against_model, loss_curves
+from .rundir import write_whole
 from .verdicts import STATUSES, Verdict, read_verdicts
 
 # The recipe stages in the order a run goes through them, with the README's section names.
@@ -270,9 +271,7 @@ def write_report(run_dir: Path) -> Report:
 
     figures = collect_figures(verdicts, run_dir)
     page = run_dir / "report.html"
-    tmp = page.with_suffix(".html.tmp")
-    tmp.write_text(html_page(verdicts, run_dir, figures), encoding="utf-8")
-    tmp.replace(page)  # a reader never sees half a page
+    write_whole(page, html_page(verdicts, run_dir, figures))
     images = [(f.path, f.stage, f.caption) for f in figures if (run_dir / f.path).is_file()]
     board = export_to_tensorboard(run_dir, ordered(verdicts), images)
     return Report(page, terminal_table(verdicts), verdicts, board)

@@ -23,7 +23,6 @@ one epoch of examples twice and in a new order.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import keras
 import numpy as np
 
 from .errors import UserError
+from .rundir import write_whole
 from .verdicts import Verdict
 
 POINTER = "latest.json"
@@ -143,9 +143,7 @@ class ResumePoint(keras.callbacks.Callback):
             np.savez(handle, **{f"v{index}": variable.numpy()
                                 for index, variable in enumerate(training_state(self.model))})
         record = {"epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": self.global_step, "weights": name}
-        partial = self.folder / (POINTER + ".partial")
-        partial.write_text(json.dumps(record))
-        os.replace(partial, self.folder / POINTER)  # atomic: the pointer names a complete file or the old one
+        write_whole(self.folder / POINTER, json.dumps(record))  # names a complete file, or the old one
         for old in self.folder.glob("step-*.npz"):
             if old.name != name:
                 old.unlink(missing_ok=True)

@@ -54,3 +54,11 @@ def open_run_dir(path: Path) -> Iterator[Path]:
         if created:
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write beside `path`, then rename over it (atomic): a reader, or a run killed during the
+    write, sees the old file or the new one, never half of one."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)

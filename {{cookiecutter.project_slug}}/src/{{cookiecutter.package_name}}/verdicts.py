@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .rundir import write_whole
+
 Status = Literal["pass", "warn", "fail", "skip"]
 STATUSES = ("fail", "warn", "pass", "skip")  # worst first: the order the report shows them in
 
@@ -54,9 +56,7 @@ def write_verdicts(run_dir: Path, stage: str, verdicts: list[Verdict]) -> Path:
     for verdict in verdicts:
         verdict.stage = stage
     records = [_plain(asdict(v)) for v in kept + verdicts]
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(records, indent=2))
-    tmp.replace(path)  # atomic: a crash never leaves half a file
+    write_whole(path, json.dumps(records, indent=2))
     return path
 
 

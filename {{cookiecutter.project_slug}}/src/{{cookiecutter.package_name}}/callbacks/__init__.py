@@ -54,11 +54,11 @@ def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[
         callbacks.append(PredictionDynamics(
             x, y, prepared.task, monitor.prediction_snapshots_per_epoch, monitor.prediction_warmup_steps,
             monitor.prediction_stall_below, monitor.prediction_thrash_above, monitor.prediction_repeats,
-            target_std, run_dir, log_dir))
+            target_std, run_dir))
     if monitor.first_layer:
-        callbacks.append(FirstLayerWeights(monitor.first_layer_min_change, prepared.input_shape, run_dir, log_dir))
+        callbacks.append(FirstLayerWeights(monitor.first_layer_min_change, prepared.input_shape, run_dir))
     if monitor.nan_diagnosis:
-        callbacks.append(NonFiniteGuard(config.data.batch_size, run_dir, log_dir))
+        callbacks.append(NonFiniteGuard(config.data.batch_size, run_dir))
     else:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     return callbacks

@@ -38,8 +38,8 @@ class FirstLayerWeights(Monitor):
     a run resumed after an interruption still compares with the weights it started from."""
 
     def __init__(self, min_change: float = 0.01, input_shape: tuple[int, ...] | None = None,
-                 run_dir: Path | None = None, log_dir: Path | None = None):
-        super().__init__(None, log_dir)
+                 run_dir: Path | None = None):
+        super().__init__(None)
         self.min_change, self.input_shape, self.run_dir = min_change, input_shape, run_dir
         self.layer = None
         self.start: np.ndarray | None = None
@@ -52,8 +52,9 @@ class FirstLayerWeights(Monitor):
             return
         kernel = keras.ops.convert_to_numpy(self._kernel())
         saved = None if self.run_dir is None else self.run_dir / INITIAL_FILE
-        if saved is not None and saved.exists() and np.load(saved).shape == kernel.shape:
-            self.start = np.load(saved)
+        earlier = np.load(saved) if saved is not None and saved.exists() else None
+        if earlier is not None and earlier.shape == kernel.shape:  # a resumed run: its true start
+            self.start = earlier
         else:
             self.start = kernel.copy()
             if saved is not None:

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from ..verdicts import Verdict
-from .common import Monitor, data_loss, layer_name, layer_probe, probe_layers
+from .common import Monitor, data_loss, layer_name, layer_probe, probe_layers, restoring
 
 TITLE = "NaN and Inf"
 BATCH_FILE = "nan_batch.npz"
@@ -40,8 +40,8 @@ class NonFiniteGuard(Monitor):
     purpose; the loss stays finite and this check stays quiet, as it should.
     """
 
-    def __init__(self, batch_size: int, run_dir: Path | None = None, log_dir: Path | None = None):
-        super().__init__(None, log_dir)
+    def __init__(self, batch_size: int, run_dir: Path | None = None):
+        super().__init__(None)
         self.batch_size, self.run_dir = batch_size, run_dir
         self.event: dict | None = None  # what went non-finite, where, at which step
         self.steps_run = 0
@@ -147,14 +147,10 @@ class NonFiniteGuard(Monitor):
                 named = {f"part_{i}": a for i, a in enumerate(arrays)}
             np.savez(self.run_dir / BATCH_FILE, **named)
             found["batch"] = BATCH_FILE
-        after = [keras.ops.copy(v.value) for v in self.model.variables]
-        try:
+        with restoring(self.model.variables):
             for weight, copy in zip(self.model.trainable_variables, self._weight_copies, strict=True):
                 weight.assign(copy.value())
             found.update(first_nonfinite(self.model, x, y))
-        finally:
-            for variable, value in zip(self.model.variables, after, strict=True):
-                variable.assign(value)
         return found
 
     def verdicts(self) -> list[Verdict]:

@@ -21,8 +21,8 @@ class PredictionDynamics(Monitor):
 
     def __init__(self, x: np.ndarray, y: np.ndarray, task: str, per_epoch: int = 5, warmup_steps: int = 100,
                  stall_below: float = 1e-4, thrash_above: float = 0.5, repeats: int = 3,
-                 target_std: float | None = None, run_dir: Path | None = None, log_dir: Path | None = None):
-        super().__init__(None, log_dir)
+                 target_std: float | None = None, run_dir: Path | None = None):
+        super().__init__(None)
         self.x, self.y, self.task = x, np.asarray(y), task
         self.per_epoch, self.warmup_steps = per_epoch, warmup_steps
         self.stall_below, self.thrash_above, self.repeats = stall_below, thrash_above, repeats

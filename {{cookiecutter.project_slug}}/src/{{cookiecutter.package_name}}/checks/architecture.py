@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
 
 import keras
 import numpy as np
@@ -20,19 +19,12 @@ from ..config import Config
 from ..data import Prepared
 from ..models import BUILTIN, resolve_builder
 from ..verdicts import Verdict
+from .training import all_layers
 
 RELU_ACTIVATIONS = {"relu", "relu6", "leaky_relu"}
 # Initialisers whose configuration is their name; the others show their arguments.
 PLAIN = {"he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
          "zeros", "ones", "identity", "orthogonal"}
-
-
-def walk_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
-    """Every layer, those of nested models (a keras.applications backbone) included."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from walk_layers(layer)
 
 
 def describe_initializer(initializer) -> str:
@@ -81,7 +73,7 @@ def check_architecture(model: keras.Model, prepared: Prepared, config: Config) -
 
     initializers: Counter[str] = Counter()
     not_he = []
-    for layer in walk_layers(model):
+    for layer in all_layers(model):
         initializer = getattr(layer, "kernel_initializer", None)
         if initializer is None:
             continue
