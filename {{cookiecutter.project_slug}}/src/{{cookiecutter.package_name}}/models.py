@@ -200,6 +200,16 @@ def compile_model(model: keras.Model, config: Config, learning_rate: float | Non
     return model
 
 
+def probabilities(outputs: np.ndarray, task: str, target_std: float | None) -> np.ndarray:
+    """What a person reads: class probabilities, P(positive), or the target in units of its std."""
+    if task == "classification":
+        shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
+    if task == "binary":
+        return 1 / (1 + np.exp(-outputs))
+    return outputs / (target_std or 1.0)
+
+
 def score_predictions(task: str, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
     """The project's loss and metrics for given outputs: the same numbers `evaluate` reports,
     for predictions that did not come from a model (baselines, ensembles)."""

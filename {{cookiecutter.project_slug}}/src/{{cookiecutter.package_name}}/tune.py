@@ -24,7 +24,7 @@ from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, with_values
 from .data import Prepared
 from .errors import UserError
-from .models import build_model, compile_model, metrics_for
+from .models import build_model, compile_model, metrics_for, probabilities
 from .plots import new_figure, save_figure
 from .precision import jit_setting
 from .schedule import steps_per_epoch
@@ -235,9 +235,8 @@ def ensemble_outputs(task: str, member_outputs: list[np.ndarray]) -> np.ndarray:
     stacked = np.stack([np.asarray(o, "float64") for o in member_outputs])
     if task == "regression":
         return stacked.mean(axis=0)
+    mean = probabilities(stacked, task, None).mean(axis=0)
     if task == "binary":
-        p = np.clip((1 / (1 + np.exp(-stacked))).mean(axis=0), 1e-7, 1 - 1e-7)
+        p = np.clip(mean, 1e-7, 1 - 1e-7)
         return np.log(p / (1 - p))
-    shifted = stacked - stacked.max(axis=-1, keepdims=True)
-    probs = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
-    return np.log(np.clip(probs.mean(axis=0), 1e-7, 1.0))
+    return np.log(np.clip(mean, 1e-7, 1.0))

@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..models import probabilities
 from ..plots import new_figure, save_figure
 from ..verdicts import Verdict
 from .common import Monitor, rounded
@@ -60,16 +61,6 @@ class PredictionDynamics(Monitor):
             if self.run_dir is not None and len(outputs) else []
         return [judge_predictions(self.steps, outputs, self.y, self.task, self.warmup_steps, self.stall_below,
                                   self.thrash_above, self.repeats, self.target_std, plots)]
-
-
-def probabilities(outputs: np.ndarray, task: str, target_std: float | None) -> np.ndarray:
-    """What a person reads: class probabilities, P(positive), or the target in units of its std."""
-    if task == "classification":
-        shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)
-    if task == "binary":
-        return 1 / (1 + np.exp(-outputs))
-    return outputs / (target_std or 1.0)
 
 
 def predicted_classes(outputs: np.ndarray, task: str) -> np.ndarray:
