@@ -81,12 +81,12 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def one_run(run_config) -> dict[str, float]:
-    train_mod.seed_everything(run_config.seed)
+    package(project, "runtime").seed_everything(run_config.seed)
     keras.mixed_precision.set_global_policy(train_mod.resolve_precision(run_config.train.precision,
                                                                       train_mod.detect_hardware()))
     model = models.compile_model(models.build_model(run_config, prepared), run_config,
                                  jit_compile=train_mod.jit_setting(run_config))
-    train_ds, val_ds = train_mod.train_datasets(run_config, prepared)
+    train_ds, val_ds = package(project, "data.pipeline").train_datasets(run_config, prepared)
     run_dir = Path(tempfile.mkdtemp())
     timer = EpochTimer()
     callbacks = train_mod.callbacks_for(run_config, run_dir, prepared)
@@ -122,7 +122,7 @@ def median(name: str, key: str) -> float:
 
 
 epochs = config.train.epochs
-steps = -(-len(prepared.split("train")[1]) // config.data.batch_size)
+steps = -(-prepared.size("train") // config.data.batch_size)
 print(f"machine: {machine()}; data {config.data.source}, {steps} steps an epoch, {epochs} epochs, "
       f"{args.repeats} repeats, {runs['with'][0]['checks']} recipe checks on")
 print(f"epochs 2..{epochs}: without {median('without', 'epochs'):.2f} s, with {median('with', 'epochs'):.2f} s")

@@ -10,11 +10,10 @@ from common import Stopwatch, machine, package, project_from_args
 args, project = project_from_args(__doc__)
 config = package(project, "config").load_config("configs/default.yaml")
 prepared = package(project, "data").prepare(config)
-train_mod = package(project, "train")
 models = package(project, "models")
 
-train_ds, _ = train_mod.train_datasets(config, prepared)
-n_train = len(prepared.indices["train"])
+train_ds, _ = package(project, "data.pipeline").train_datasets(config, prepared, for_fit=True)
+n_train = prepared.size("train")
 for _ in train_ds:  # warm-up: fills the cache, as the first epoch of fit does
     pass
 with Stopwatch() as pipeline:

@@ -67,8 +67,8 @@ def bare_fit() -> tuple[EpochTimer, float]:
     keras.mixed_precision.set_global_policy(precision.resolve_precision(config.train.precision,
                                                                          precision.detect_hardware()))
     model = models.compile_model(models.build_model(config, prepared), config)
-    x, y = prepared.split("train")
-    x_val, y_val = prepared.split("val")
+    x, y = prepared.sample("train", prepared.size("train"))  # the bundled data: in memory already
+    x_val, y_val = prepared.sample("val", prepared.size("val"))
     timer = EpochTimer()
     with Stopwatch() as wall:
         model.fit(x, y, batch_size=config.data.batch_size, epochs=args.epochs, validation_data=(x_val, y_val),

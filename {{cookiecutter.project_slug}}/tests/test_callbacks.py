@@ -20,8 +20,9 @@ from {{ cookiecutter.package_name }}.callbacks.first_layer import mosaic, plot_f
 from {{ cookiecutter.package_name }}.callbacks.gradients import judge_gradients
 from {{ cookiecutter.package_name }}.callbacks.predictions import judge_predictions
 from {{ cookiecutter.package_name }}.config import with_values
+from {{ cookiecutter.package_name }}.data.pipeline import train_datasets
 from {{ cookiecutter.package_name }}.models import build_model, compile_model
-from {{ cookiecutter.package_name }}.train import callbacks_for, train_datasets
+from {{ cookiecutter.package_name }}.train import callbacks_for
 
 pytestmark = pytest.mark.slow
 FEATURES, CLASSES = 10, 3

@@ -1,56 +1,105 @@
+import json
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 
-from {{ cookiecutter.package_name }}.data.split import content_keys, split_indices, strata
+from {{ cookiecutter.package_name }}.checks.data import check_split
+from {{ cookiecutter.package_name }}.config import load_config
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.split import SPLITS, array_keys, assign_splits
 from {{ cookiecutter.package_name }}.data.stats import compute_train_stats
+from {{ cookiecutter.package_name }}.errors import UserError
 
 
-def _split_of(keys, groups):
-    indices = split_indices(keys, groups)
-    return {keys[i]: name for name, idx in indices.items() for i in idx}
+def _digits():
+    from sklearn.datasets import load_digits
+
+    return load_digits().images.astype("float32")[..., None]
 
 
-def test_split_sizes_match_the_proportions(prepared):
+def _split_by_key(x, seed=42):
+    keys = array_keys(x)
+    return dict(zip(keys.tolist(), assign_splits(keys, seed).tolist(), strict=True))
+
+
+def test_split_shares_are_close_to_the_proportions(prepared):
     n = len(prepared.keys)
-    for name, fraction in zip(("train", "val", "test"), (0.7, 0.2, 0.1), strict=True):
-        assert abs(len(prepared.indices[name]) - fraction * n) <= 1
+    for name, fraction in zip(SPLITS, (0.7, 0.2, 0.1), strict=True):
+        share = prepared.size(name) / n
+        assert abs(share - fraction) <= 3 * np.sqrt(fraction * (1 - fraction) / n)
 
 
-def test_split_ignores_the_order_of_the_source(prepared):
-    """D1: the same example lands in the same split whatever order the source yields."""
-    x, y = prepared.examples.x, prepared.examples.y
-    keys = content_keys(x, seed=42)
-    before = _split_of(keys, strata(y, prepared.task))
-    order = np.random.default_rng(0).permutation(len(y))
-    after = _split_of([keys[i] for i in order], strata(y[order], prepared.task))
-    assert before == after
+def test_split_is_stable_when_the_data_grow():
+    """D1: 5% new examples move none of the old ones (the content-ranked split of turn 1 moved 21 of 1,700)."""
+    x = _digits()
+    rng = np.random.default_rng(0)
+    old, new = x[:1700], x[1700:] + rng.normal(size=x[1700:].shape).astype("float32")  # 97 new examples
+    before = _split_by_key(old)
+    after = _split_by_key(np.concatenate([old, new]))
+    assert all(after[key] == split for key, split in before.items())
 
 
-def test_split_changes_with_the_seed(prepared):
-    x, y = prepared.examples.x, prepared.examples.y
-    a = split_indices(content_keys(x, 1), strata(y, prepared.task))["val"]
-    b = split_indices(content_keys(x, 2), strata(y, prepared.task))["val"]
-    assert set(a.tolist()) != set(b.tolist())
+def test_split_ignores_the_order_and_the_other_examples():
+    x = _digits()
+    before = _split_by_key(x)
+    order = np.random.default_rng(1).permutation(len(x))
+    assert _split_by_key(x[order]) == before
+    assert _split_by_key(x[order[:300]]) == {k: before[k] for k in _split_by_key(x[order[:300]])}
 
 
-def test_duplicates_stay_in_one_split():
-    x = np.arange(40, dtype="float32").reshape(20, 2)
-    x = np.concatenate([x, x[:5]])  # five exact copies
-    keys = content_keys(x, seed=0)
-    indices = split_indices(keys, np.zeros(len(x), int))
-    where = {i: name for name, idx in indices.items() for i in idx.tolist()}
-    for copy, original in zip(range(20, 25), range(5), strict=True):
-        assert where[copy] == where[original]
+def test_split_is_the_same_in_another_process():
+    """No per-process salt (Python's hash() is salted per process; the split must not be)."""
+    code = ("import json, numpy as np; from sklearn.datasets import load_digits; "
+            "from {{ cookiecutter.package_name }}.data.split import array_keys, assign_splits; "
+            "x = load_digits().images.astype('float32')[..., None]; "
+            "print(json.dumps(assign_splits(array_keys(x), 42).tolist()))")
+    other = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                      check=True).stdout)
+    assert other == assign_splits(array_keys(_digits()), 42).tolist()
+
+
+def test_split_changes_with_the_seed():
+    keys = array_keys(_digits())
+    assert (assign_splits(keys, 1) != assign_splits(keys, 2)).mean() > 0.2
+
+
+def test_duplicates_share_a_split():
+    x = np.repeat(np.arange(50, dtype="float32")[:, None], 3, axis=0)  # every row three times
+    splits = assign_splits(array_keys(x), 0)
+    assert all(len(set(splits[i * 3:i * 3 + 3])) == 1 for i in range(50))
+
+
+def test_d1_warns_when_a_split_share_is_far_beyond_chance(prepared):
+    """Planted: every example of class 0 moved to val; D1 names the class and the split."""
+    import dataclasses
+
+    splits = prepared.manifest.splits.copy()
+    splits[prepared.manifest.labels == 0] = 1
+    moved = dataclasses.replace(prepared, manifest=dataclasses.replace(prepared.manifest, splits=splits))
+    verdict = check_split(moved, (0.7, 0.2, 0.1))
+    assert verdict.status == "warn" and verdict.measured["largest_deviation"]["group"] == "0"
+    assert check_split(prepared, (0.7, 0.2, 0.1)).status == "pass"
+
+
+def test_an_empty_split_is_refused_with_its_cause(tmp_path):
+    """All but one example the same input: two distinct keys cannot fill three splits."""
+    x = np.zeros((200, 3), "float32")
+    x[0] = 1.0
+    np.savez(tmp_path / "dup.npz", x=x, y=np.arange(200) % 2)
+    config = load_config(None, ["task=binary", "model.builder=auto", "data.source=npz",
+                                f"data.location={tmp_path / 'dup.npz'}", "data.batch_size=2"])
+    with pytest.raises(UserError, match=r"split is empty \(only 2 distinct input\(s\) among 200 examples"):
+        prepare(config)
 
 
 def test_statistics_ignore_shifted_val_and_test(prepared):
-    """D2: shifting val and test by a large amount does not move the statistics."""
-    x = prepared.examples.x.copy()
-    y = prepared.examples.y
-    stats = compute_train_stats(x[prepared.indices["train"]], y[prepared.indices["train"]],
-                                prepared.task, prepared.num_classes)
-    held_out = np.concatenate([prepared.indices["val"], prepared.indices["test"]])
-    x[held_out] += 1000.0
-    shifted = compute_train_stats(x[prepared.indices["train"]], y[prepared.indices["train"]],
-                                  prepared.task, prepared.num_classes)
-    assert np.allclose(stats.mean, shifted.mean) and np.allclose(stats.std, shifted.std)
-    assert np.allclose(stats.mean, prepared.stats.mean)
+    """D2: shifting every val and test input leaves the train statistics unchanged."""
+    x, y = prepared.source.examples.x.copy(), prepared.manifest.labels
+    train = prepared.manifest.positions[prepared.indices["train"]]
+    held_out = prepared.manifest.positions[np.concatenate([prepared.indices["val"], prepared.indices["test"]])]
+    x[held_out] += 100.0
+    shifted = compute_train_stats(x[train], y[prepared.indices["train"]], prepared.task, prepared.num_classes)
+    assert np.allclose(shifted.mean, prepared.stats.mean)
+    assert np.allclose(shifted.std, prepared.stats.std)

@@ -14,24 +14,31 @@ from {{ cookiecutter.package_name }}.checks.data import (
 )
 from {{ cookiecutter.package_name }}.checks.visualise import check_batch_view
 from {{ cookiecutter.package_name }}.config import with_values
-from {{ cookiecutter.package_name }}.data import Examples, Prepared
+from {{ cookiecutter.package_name }}.data import Prepared
 from {{ cookiecutter.package_name }}.data.augment import augment_batches
-from {{ cookiecutter.package_name }}.data.pipeline import make_dataset
+from {{ cookiecutter.package_name }}.data.manifest import Manifest
+from {{ cookiecutter.package_name }}.data.pipeline import make_dataset, train_datasets
+from {{ cookiecutter.package_name }}.data.source import ArraySource
+from {{ cookiecutter.package_name }}.data.sources import Examples
 from {{ cookiecutter.package_name }}.data.stats import compute_train_stats
-from {{ cookiecutter.package_name }}.train import train_datasets
 
 
 def _with_inputs(prepared, x):
-    return dataclasses.replace(prepared, examples=dataclasses.replace(prepared.examples, x=x))
+    """The same manifest (keys, splits) over other inputs: a defect planted after the scan."""
+    examples = dataclasses.replace(prepared.source.examples, x=x)
+    return dataclasses.replace(prepared, source=ArraySource(examples, prepared.task, "planted"))
 
 
 def _table(x):
     """A Prepared holding `x` as its training split (labels all 0: D6 looks at inputs only)."""
     y = np.zeros(len(x), "int64")
-    examples = Examples(x.astype("float32"), y, "tabular", ["0", "1"], feature_names=["a", "b"])
-    indices = {"train": np.arange(len(x)), "val": np.arange(0), "test": np.arange(0)}
-    keys = [str(i) for i in range(len(x))]
-    return Prepared(examples, keys, indices, compute_train_stats(x, y, "classification", 2), "classification")
+    source = ArraySource(Examples(x.astype("float32"), y, "tabular", ["0", "1"], feature_names=["a", "b"]),
+                         "classification", "a table")
+    n = len(x)
+    manifest = Manifest(np.arange(n), np.arange(n, dtype=np.uint64), np.zeros(n, np.int8), y,
+                        np.zeros(n, np.int64), None, {"facts": {"seen": n}})
+    indices = {"train": np.arange(n), "val": np.arange(0), "test": np.arange(0)}
+    return Prepared(source, manifest, indices, compute_train_stats(x, y, "classification", 2), "classification")
 
 
 def _fingerprints(dataset):
@@ -53,8 +60,9 @@ def test_d6_passes_on_the_bundled_data(prepared, config, tmp_path):
 
 def test_d6_warns_on_a_planted_outlier_and_lists_it_first(prepared, config, tmp_path):
     """Planted bug: one training image on another scale (x16), or a -999 sentinel in a table."""
-    planted = int(prepared.indices["train"][3])
-    x = prepared.examples.x.copy()
+    planted_row = int(prepared.indices["train"][3])
+    planted = int(prepared.manifest.positions[planted_row])
+    x = prepared.source.examples.x.copy()
     if prepared.kind == "image":
         x[planted] = x[planted] * 16.0
     else:
@@ -62,7 +70,7 @@ def test_d6_warns_on_a_planted_outlier_and_lists_it_first(prepared, config, tmp_
     verdict = check_outliers(_with_inputs(prepared, x), tmp_path, config.inspect)
     assert verdict.status == "warn"
     assert verdict.measured["outliers"] == 1
-    assert verdict.measured["most_extreme"][0]["example"] == prepared.examples.origin(planted)
+    assert verdict.measured["most_extreme"][0]["example"] == prepared.origin(planted_row)
     assert abs(verdict.measured["most_extreme"][0]["z"]) > config.inspect.outlier_z
 
 
@@ -89,8 +97,8 @@ def test_d7_draws_the_training_batch(prepared, config, tmp_path):
 
 def test_d7_fails_on_a_non_finite_batch(prepared, tmp_path):
     """Planted bug: a NaN that reaches the model."""
-    x, y = prepared.split("train")
-    x = x[:16].copy()
+    x, y = prepared.head("train", 16)
+    x = x.copy()
     x[2].flat[0] = np.nan
     verdict = check_batch_view(make_dataset(x, y[:16], 8, training=False, seed=0), prepared, tmp_path)
     assert verdict.status == "fail"
@@ -108,7 +116,7 @@ def test_d8_passes_on_the_training_pipeline(prepared, config):
 
 def test_d8_fails_on_sorted_unshuffled_labels(prepared, config):
     """Planted bug: a source sorted by label, batched without a shuffle."""
-    x, y = prepared.split("train")
+    x, y = prepared.sample("train")
     order = np.argsort(y, kind="stable")
     dataset = make_dataset(x[order], y[order], config.data.batch_size, training=False, seed=0)
     verdict = check_shuffled_batches(dataset, prepared, config.inspect)
@@ -118,7 +126,7 @@ def test_d8_fails_on_sorted_unshuffled_labels(prepared, config):
 
 def test_d8_warns_when_epochs_repeat_one_order(prepared, config):
     """Planted bug: shuffled once, never again (reshuffle_each_iteration=False)."""
-    x, y = prepared.split("train")
+    x, y = prepared.sample("train")
     dataset = (tf.data.Dataset.from_tensor_slices((x, y))
                .shuffle(len(y), seed=0, reshuffle_each_iteration=False).batch(config.data.batch_size))
     verdict = check_shuffled_batches(dataset, prepared, config.inspect)
@@ -136,7 +144,7 @@ def test_d9_passes_on_the_training_pipeline(prepared, config):
 
 def test_d9_fails_when_inputs_and_labels_are_shuffled_apart(prepared, config):
     """Planted bug: inputs and labels shuffled separately, then zipped."""
-    x, y = prepared.split("train")
+    x, y = prepared.sample("train")
     inputs = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=1)
     labels = tf.data.Dataset.from_tensor_slices(y).shuffle(len(y), seed=2)
     verdict = check_pairs_intact(tf.data.Dataset.zip((inputs, labels)).batch(config.data.batch_size), prepared)
@@ -147,7 +155,7 @@ def test_d9_fails_when_inputs_and_labels_are_shuffled_apart(prepared, config):
 
 def test_d9_warns_when_an_epoch_loses_examples(prepared):
     """Planted bug: drop_remainder throws away the last partial batch every epoch."""
-    x, y = prepared.split("train")
+    x, y = prepared.sample("train")
     batch = 32 if len(y) % 32 else 31
     verdict = check_pairs_intact(tf.data.Dataset.from_tensor_slices((x, y)).batch(batch, drop_remainder=True),
                                  prepared)
@@ -172,7 +180,7 @@ def _images(n=64, seed=0):
 
 def test_augmentation_is_off_by_default(prepared, config):
     assert config.data.augment is False
-    x, _ = prepared.split("train")
+    x, _ = prepared.sample("train")
     assert _fingerprints(train_datasets(config, prepared)[0]) == {row.tobytes() for row in x}
 
 
@@ -186,8 +194,8 @@ def test_augmentation_changes_training_images_only(prepared, config):
     assert np.array_equal(np.concatenate([b for b, _ in evaluation.as_numpy_iterator()]), x)
     # the project's own data: val is never augmented; train is (images), or is left alone (tables)
     train, val = train_datasets(with_values(config, {"data.augment": True}), prepared)
-    assert np.array_equal(np.concatenate([b for b, _ in val.as_numpy_iterator()]), prepared.split("val")[0])
-    train_inputs = {row.tobytes() for row in prepared.split("train")[0]}
+    assert np.array_equal(np.concatenate([b for b, _ in val.as_numpy_iterator()]), prepared.sample("val")[0])
+    train_inputs = {row.tobytes() for row in prepared.sample("train")[0]}
     if prepared.kind == "image":
         assert len(_fingerprints(train) & train_inputs) < len(train_inputs) // 2
     else:

@@ -1,4 +1,4 @@
-"""Every source ends in the same Examples; every bad input gives one clear message."""
+"""Every source streams the same (input, label) pairs; every bad input gives one clear message."""
 
 import numpy as np
 import pytest
@@ -7,6 +7,7 @@ from PIL import Image
 
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.source import open_source
 from {{ cookiecutter.package_name }}.data.sources import load_examples
 from {{ cookiecutter.package_name }}.errors import UserError
 
@@ -15,7 +16,7 @@ def config_for(task="classification", **data):
     return load_config(None, [f"task={task}", "model.builder=auto"] + [f"data.{k}={v}" for k, v in data.items()])
 
 
-def write_images(root, classes=("cat", "dog"), per_class=6, size=(12, 10)):
+def write_images(root, classes=("cat", "dog"), per_class=12, size=(12, 10)):
     rng = np.random.default_rng(0)
     for name in classes:
         (root / name).mkdir(parents=True)
@@ -27,31 +28,80 @@ def write_images(root, classes=("cat", "dog"), per_class=6, size=(12, 10)):
 
 def test_image_folder(tmp_path):
     write_images(tmp_path / "img")
-    examples = load_examples(config_for(source="image_folder", location=tmp_path / "img", image_size="[8, 8]"))
-    assert examples.x.shape == (12, 8, 8, 3) and examples.kind == "image"
-    assert examples.class_names == ["cat", "dog"]
-    assert sorted(set(examples.y.tolist())) == [0, 1]
+    prepared = prepare(config_for(source="image_folder", location=tmp_path / "img", image_size="[8, 8]",
+                                  batch_size=4))
+    assert prepared.input_shape == (8, 8, 3) and prepared.kind == "image"
+    assert prepared.class_names == ["cat", "dog"]
+    assert len(prepared.keys) == 24 and sorted(set(prepared.manifest.labels.tolist())) == [0, 1]
+    x, y = prepared.sample("train")
+    assert x.shape == (prepared.size("train"), 8, 8, 3) and x.dtype == np.float32 and 0 <= x.min() <= x.max() <= 255
+
+
+def test_image_folder_converts_every_mode_to_the_configured_channels(tmp_path):
+    """Grayscale, RGBA, palette and 16-bit PNGs, a JPEG, a BMP and a GIF in one folder."""
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(6):
+            rgb = Image.fromarray(rng.integers(0, 255, (9, 7, 3), dtype=np.uint8))
+            folder = tmp_path / "img" / label
+            rgb.convert("L").save(folder / f"{i}_gray.png")
+            rgb.convert("RGBA").save(folder / f"{i}_rgba.png")
+            rgb.convert("P").save(folder / f"{i}_palette.png")
+            Image.fromarray(rng.integers(0, 65535, (9, 7), dtype=np.uint16)).save(folder / f"{i}_16bit.png")
+            rgb.save(folder / f"{i}.jpg")
+            rgb.save(folder / f"{i}.bmp")
+            rgb.save(folder / f"{i}.gif")
+    for channels in (1, 3):
+        prepared = prepare(config_for(source="image_folder", location=tmp_path / "img", image_size="[5, 5]",
+                                      channels=channels, batch_size=4))
+        x, _ = prepared.sample("train")
+        assert len(prepared.keys) == 84 and x.shape[1:] == (5, 5, channels) and np.isfinite(x).all()
+
+
+def test_image_folder_of_grayscale_images_gets_one_channel(tmp_path):
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "img" / label / "nested").mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(rng.integers(0, 255, (6, 6), dtype=np.uint8)).save(tmp_path / "img" / label / "nested" /
+                                                                               f"{i} ü.png")
+    prepared = prepare(config_for(source="image_folder", location=tmp_path / "img", image_size="[6, 6]",
+                                  batch_size=4))
+    assert prepared.input_shape == (6, 6, 1)
+    assert "nested" in prepared.origin(0) and prepared.origin(0).endswith("ü.png")
 
 
 def test_image_folder_with_an_empty_class(tmp_path):
     write_images(tmp_path / "img")
     (tmp_path / "img" / "bird").mkdir()
     with pytest.raises(UserError, match="bird"):
-        load_examples(config_for(source="image_folder", location=tmp_path / "img"))
+        open_source(config_for(source="image_folder", location=tmp_path / "img"))
 
 
-def test_image_folder_with_an_unreadable_file(tmp_path):
+def test_image_folder_with_unreadable_files_names_each(tmp_path):
+    """A zero-byte file, a truncated JPEG and a text file named .png: found by the scan, named by path."""
     write_images(tmp_path / "img")
-    (tmp_path / "img" / "cat" / "broken.png").write_bytes(b"not a png")
-    with pytest.raises(UserError, match="broken.png"):
-        load_examples(config_for(source="image_folder", location=tmp_path / "img"))
-    dropped = load_examples(config_for(source="image_folder", location=tmp_path / "img", drop_invalid="true"))
-    assert len(dropped.y) == 12
+    cat = tmp_path / "img" / "cat"
+    (cat / "broken.png").write_bytes(b"not a png")
+    (cat / "empty.jpg").write_bytes(b"")
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(whole)
+    (cat / "truncated.jpg").write_bytes(whole.read_bytes()[:400])
+    with pytest.raises(UserError) as err:
+        prepare(config_for(source="image_folder", location=tmp_path / "img"))
+    message = str(err.value)
+    assert message.startswith("3 invalid example(s) in image folder")
+    assert f"{cat / 'broken.png'}: not a readable image" in message and f"{cat / 'empty.jpg'}: empty file" in message
+    assert f"{cat / 'truncated.jpg'}: not a readable image" in message
+    dropped = prepare(config_for(source="image_folder", location=tmp_path / "img", drop_invalid="true",
+                                 batch_size=4))
+    assert len(dropped.keys) == 24 and len(dropped.dropped) == 3
 
 
 def test_missing_image_folder(tmp_path):
     with pytest.raises(UserError, match="nowhere"):
-        load_examples(config_for(source="image_folder", location=tmp_path / "nowhere"))
+        open_source(config_for(source="image_folder", location=tmp_path / "nowhere"))
 
 
 def write_csv(path, rows=40):
@@ -92,9 +142,16 @@ def test_npz_and_invalid_labels(tmp_path):
 def test_tfds_catalog_dataset_through_the_real_load_call():
     """tfds.load itself runs; mock_data stands in for the download no machine here can make."""
     with tfds.testing.mock_data(num_examples=80):
-        examples = load_examples(config_for(source="tfds", location="mnist", image_size="[16, 16]"))
-    assert examples.x.shape == (80, 16, 16, 1)
-    assert examples.class_names[:3] == ["0", "1", "2"]
+        prepared = prepare(config_for(source="tfds", location="mnist", image_size="[16, 16]", batch_size=8))
+        x, y = prepared.sample("val")
+    assert len(prepared.keys) + len(prepared.dropped) == 80 and prepared.input_shape == (16, 16, 1)
+    assert x.shape == (prepared.size("val"), 16, 16, 1) and np.array_equal(y, prepared.labels("val"))
+    assert prepared.class_names[:3] == ["0", "1", "2"]
+
+
+def test_tfds_name_that_does_not_exist():
+    with pytest.raises(UserError, match=r"tfds could not load 'no_such_dataset_xyz'"):
+        prepare(config_for(source="tfds", location="no_such_dataset_xyz"))
 
 
 def test_dataset_smaller_than_one_batch(tmp_path):
@@ -111,7 +168,7 @@ def test_image_folder_one_level_too_high(tmp_path):
     """data.location at a folder whose single sub-folder holds the class folders: every image one label."""
     write_images(tmp_path / "outer" / "photos")
     with pytest.raises(UserError) as err:
-        load_examples(config_for(source="image_folder", location=tmp_path / "outer"))
+        open_source(config_for(source="image_folder", location=tmp_path / "outer"))
     message = str(err.value)
     assert f"image folder {tmp_path / 'outer'} holds a single class folder 'photos'" in message
     assert "point data.location at the folder that holds one sub-folder per class" in message
@@ -177,7 +234,7 @@ def test_csv_missing_values_keep_a_numeric_column_numeric(tmp_path):
         prepare(config_for(task="binary", source="csv", location=path))
     prepared = prepare(config_for(task="binary", source="csv", location=path, drop_invalid="true", batch_size=8))
     assert len(prepared.dropped) == 8 and prepared.dropped[0].startswith(f"{path}:5: input holds NaN")
-    assert np.isfinite(prepared.examples.x).all() and len(prepared.examples.y) == 32
+    assert np.isfinite(prepared.sample("train")[0]).all() and len(prepared.keys) == 32
 
 
 def test_csv_missing_labels_are_invalid_examples_not_a_class(tmp_path):

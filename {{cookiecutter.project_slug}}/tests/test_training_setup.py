@@ -98,8 +98,7 @@ def test_each_policy_is_applied_and_trains(small_config, prepared, policy):
     assert hidden.compute_dtype == compute
     assert hidden.kernel.dtype == "float32"  # mixed: variables stay float32
     assert output.compute_dtype == "float32"
-    x, y = prepared.split("train")
-    x, y = x[:256], y[:256]
+    x, y = prepared.head("train", 256)
     assert model(x[:4]).dtype == "float32"
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
     history = model.fit(x, y, batch_size=32, epochs=3, verbose=0)

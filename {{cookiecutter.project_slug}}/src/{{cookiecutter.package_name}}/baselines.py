@@ -17,10 +17,10 @@ import tensorflow as tf
 from .checks.training import data_loss, inference_outputs, step_losses, weights_restored
 from .config import Config
 from .data import Prepared
+from .data.pipeline import evaluation_dataset, train_datasets
 from .errors import UserError
 from .models import ModelSpec, compile_model, output_bias, score_predictions
 from .plots import new_figure, save_figure
-from .train import train_datasets
 from .verdicts import Verdict
 
 
@@ -35,7 +35,7 @@ def dumb_outputs(prepared: Prepared, n: int) -> np.ndarray:
 def dumb_baseline(prepared: Prepared) -> dict[str, dict[str, float]]:
     scores = {}
     for split in ("val", "test"):
-        _, y = prepared.split(split)
+        y = prepared.labels(split)
         scores[split] = score_predictions(prepared.task, y, dumb_outputs(prepared, len(y)))
     return scores
 
@@ -68,20 +68,13 @@ def derange_batch(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.gather(x, source)
 
 
-def derange(x: np.ndarray, seed: int) -> np.ndarray:
-    """`derange_batch` for a whole split, in numpy."""
-    order = np.random.default_rng(seed).permutation(len(x))
-    source = np.empty_like(order)
-    source[order] = np.roll(order, 1)
-    return x[source]
-
-
-def _control_batches(dataset: tf.data.Dataset, seed: int) -> tf.data.Dataset:
+def control_batches(dataset: tf.data.Dataset, seed: int) -> tf.data.Dataset:
+    """Every batch of `dataset` deranged, each with its own seed (the batch's number)."""
     def deranged(step, batch):
         x, y = batch
         return derange_batch(x, tf.stack([tf.constant(seed, tf.int64), step])), y
 
-    return dataset.repeat().enumerate().map(deranged)
+    return dataset.enumerate().map(deranged)
 
 
 def input_independent_run(model: keras.Model, prepared: Prepared, config: Config,
@@ -90,13 +83,13 @@ def input_independent_run(model: keras.Model, prepared: Prepared, config: Config
     weights (put back afterwards), optimizer as configured; returns each step's loss and
     the full-val data loss. The control sees deranged inputs, in training and in val."""
     train, _ = train_datasets(config, prepared)  # a fresh dataset: the same batches for both runs
-    x_val, y_val = prepared.split("val")
+    val = evaluation_dataset(prepared, "val")
     if control:
-        train, x_val = _control_batches(train, config.seed), derange(x_val, config.seed)
+        train, val = control_batches(train.repeat(), config.seed), control_batches(val, config.seed)
     with weights_restored(model):
         compile_model(model, config, jit_compile=False)  # a fresh optimizer
         losses = step_losses(model, train, config.check.baseline_steps)
-        return losses, data_loss(model, x_val, y_val, prepared.task)
+        return losses, data_loss(model, val, prepared.labels("val"), prepared.task)
 
 
 def input_independent_baseline(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
@@ -181,8 +174,8 @@ def simple_model_baseline(spec: ModelSpec, prepared: Prepared, config: Config) -
                           jit_compile=False)
     train, _ = train_datasets(config, prepared)
     step_losses(model, train, config.check.baseline_steps)
-    x_val, y_val = prepared.split("val")
-    scores = score_predictions(prepared.task, y_val, inference_outputs(model, x_val))
+    val = evaluation_dataset(prepared, "val")
+    scores = score_predictions(prepared.task, prepared.labels("val"), inference_outputs(model, val))
     prior = dumb_baseline(prepared)["val"]["loss"]
     ok = scores["loss"] < prior
     return Verdict(
@@ -196,8 +189,8 @@ def simple_model_baseline(spec: ModelSpec, prepared: Prepared, config: Config) -
 
 def load_human_labels(path: Path, prepared: Prepared) -> np.ndarray:
     """B4: a second annotation, .npy or .csv (one label a row, an optional header row), of the
-    test split in the order of prepared.indices["test"], or of every example in the order
-    the source yields them (then the test split's rows are taken). Class names or ids."""
+    test split in its order (the order the source yields them), or of every example the
+    source yields (then the test split's rows are taken). Class names or ids."""
     if not path.is_file():
         raise UserError(f"data.human_labels: file not found: {path}")
     if path.suffix == ".npy":
@@ -210,11 +203,12 @@ def load_human_labels(path: Path, prepared: Prepared) -> np.ndarray:
             rows = [row[0].strip() for row in csv.reader(handle) if row and row[0].strip()]
         raw = np.asarray(rows[1:] if rows and not _is_label(rows[0], prepared) else rows)
     test = prepared.indices["test"]
-    if len(raw) == len(prepared.examples.y) and len(raw) != len(test):
-        raw = raw[test]
+    everything = prepared.source_size
+    if len(raw) == everything and len(raw) != len(test):
+        raw = raw[prepared.manifest.positions[test]]
     if len(raw) != len(test):
         raise UserError(f"data.human_labels {path}: {len(raw)} labels, but the test split has {len(test)} examples "
-                        f"and the data {len(prepared.examples.y)}")
+                        f"and the data {everything}")
     if prepared.task == "regression":
         try:
             labels = raw.astype("float32")
@@ -223,7 +217,7 @@ def load_human_labels(path: Path, prepared: Prepared) -> np.ndarray:
         if not np.isfinite(labels).all():
             raise UserError(f"data.human_labels {path}: NaN or Inf at row {int(np.argmin(np.isfinite(labels)))}")
         return labels
-    names = {name: i for i, name in enumerate(prepared.examples.class_names)}
+    names = {name: i for i, name in enumerate(prepared.class_names)}
     labels = np.array([names[v] if v in names else _as_int(v) for v in raw.astype(str)], "int64")
     bad = np.flatnonzero((labels < 0) | (labels >= prepared.num_classes))
     if len(bad):
@@ -241,7 +235,7 @@ def _as_int(value: str) -> int:
 
 
 def _is_label(text: str, prepared: Prepared) -> bool:
-    if text in prepared.examples.class_names:
+    if text in prepared.class_names:
         return True
     try:
         float(text)
@@ -267,8 +261,8 @@ def human_baseline(prepared: Prepared, config: Config) -> Verdict:
         return Verdict("B4", "Human baseline", "skip",
                        advice="data.human_labels is not set: give it a second annotation of the test split to score")
     labels = load_human_labels(Path(config.data.human_labels), prepared)
-    _, y_test = prepared.split("test")
-    scores = score_predictions(prepared.task, y_test, human_outputs(prepared.task, labels, prepared.num_classes))
+    outputs = human_outputs(prepared.task, labels, prepared.num_classes)
+    scores = score_predictions(prepared.task, prepared.labels("test"), outputs)
     if prepared.task != "regression":
         scores.pop("loss")
     return Verdict("B4", "Human baseline", "pass", measured={"test": scores, "examples": len(labels)},

@@ -35,7 +35,7 @@ def _inspect(config: Config, run_dir: Path) -> list[Verdict]:
     from .checks.data import inspect_data
     from .data import prepare
 
-    return inspect_data(prepare(config), config, run_dir)
+    return inspect_data(prepare(config, run_dir), config, run_dir)
 
 
 def _check(config: Config, run_dir: Path, lr_find: bool = False) -> list[Verdict]:
@@ -51,9 +51,9 @@ def _check(config: Config, run_dir: Path, lr_find: bool = False) -> list[Verdict
     from .checks.weights_learn import check_every_weight_learns
     from .data import prepare
     from .models import build_model, model_spec
-    from .train import seed_everything
+    from .runtime import seed_everything
 
-    prepared = prepare(config)
+    prepared = prepare(config, run_dir)
     seed_everything(config.seed)
     spec = model_spec(config, prepared)
     model = build_model(config, prepared, spec)  # the checks below leave its weights as they found them
@@ -86,7 +86,7 @@ def _train(config: Config, run_dir: Path) -> list[Verdict] | None:
     from .data import prepare
     from .train import train
 
-    verdicts = train(config, prepare(config), run_dir, strategy)
+    verdicts = train(config, prepare(config, run_dir), run_dir, strategy)
     return verdicts if is_chief(strategy) else None  # the other workers: the chief writes the verdicts
 
 
@@ -94,7 +94,7 @@ def _evaluate(config: Config, run_dir: Path, ensemble: int = 0) -> list[Verdict]
     from .data import prepare
     from .evaluate import evaluate, evaluate_ensemble
 
-    prepared = prepare(config)
+    prepared = prepare(config, run_dir)
     verdicts = evaluate(prepared, run_dir, config.data.batch_size)
     if ensemble:
         verdicts.append(evaluate_ensemble(prepared, run_dir, ensemble, config.data.batch_size))
@@ -105,7 +105,7 @@ def _tune(config: Config, run_dir: Path) -> list[Verdict] | None:
     from .data import prepare
     from .tune import tune
 
-    return tune(config, prepare(config), run_dir)
+    return tune(config, prepare(config, run_dir), run_dir)
 
 
 def _report(config: Config, run_dir: Path) -> list[Verdict]:

@@ -36,10 +36,16 @@ class DataConfig(Section):
     label_column: str = "{{ cookiecutter.label_column }}"
     # Images are resized to this (height, width) when they come from files or tfds.
     image_size: tuple[int, int] = (64, 64)
+    # Image folders: 1 (grayscale) or 3 (RGB) channels; auto: 1 when every image is grayscale.
+    channels: Literal["auto", 1, 3] = "auto"
+    # D1: train/val/test shares of the hash buckets (an example's split depends on its content
+    # and the seed alone, so it never moves when other examples come or go).
     split: tuple[float, float, float] = (0.7, 0.2, 0.1)
     batch_size: int = Field(32, ge=1)
     shuffle_buffer: int = Field(10_000, ge=1)
-    cache: bool = True
+    # The decoded training split, for the epochs of `train` and `tune`: auto keeps it in memory
+    # when it fits in 2 GiB, else on disk in the run folder (in-memory sources need no cache).
+    cache: Literal["auto", "memory", "disk", "off"] = "auto"
     # D4: training refuses invalid examples unless this is true; then it says how many it dropped.
     drop_invalid: bool = False
     # O2: image augmentation in the training pipeline (small shifts, rotations, contrast;
@@ -50,6 +56,12 @@ class DataConfig(Section):
     # B4: a second annotation of the test split (.npy, or .csv with one label a row): one label
     # per test example in the order of the split, or per example in the source's order.
     human_labels: str | None = None
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _cache_on_off(cls, value: Any) -> Any:
+        """The boolean of earlier configs: true is auto, false is off."""
+        return ("auto" if value else "off") if isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> DataConfig:
@@ -186,6 +198,12 @@ class InspectConfig(Section):
     outlier_z: float = Field(10.0, gt=0)
     # D6: the most extreme examples listed and shown.
     outliers_shown: int = Field(8, ge=1)
+    # D6 looks at a seeded sample of this many training examples; D8 and D9 at this many batches.
+    sample: int = Field(10_000, ge=100)
+    batches: int = Field(200, ge=2)
+    # D1: warn when a split's share of a class (or of all examples) lies further than this many
+    # binomial standard deviations from data.split.
+    split_sigmas: float = Field(3.0, gt=0)
     # D8: fail when batches hold fewer distinct labels than this fraction of what shuffling gives.
     shuffle_unique_fraction: float = Field(0.5, gt=0, le=1)
     # D8: a single-label batch fails when shuffled data would give one less often than this.

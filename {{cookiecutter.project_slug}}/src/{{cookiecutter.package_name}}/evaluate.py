@@ -12,6 +12,7 @@ import numpy as np
 from .baselines import beats_dumb_baseline
 from .checkpoints import BEST_MODEL
 from .data import Prepared
+from .data.pipeline import evaluation_dataset
 from .errors import UserError
 from .models import score_predictions
 from .verdicts import Verdict, read_verdicts
@@ -27,8 +28,8 @@ def load_trained_model(run_dir: Path) -> keras.Model:
 
 
 def predict_split(model: keras.Model, prepared: Prepared, split: str, batch_size: int) -> np.ndarray:
-    x, _ = prepared.split(split)
-    return model.predict(x, batch_size=batch_size, verbose=0)
+    """Outputs for every example of a split, in its order, streamed batch by batch."""
+    return model.predict(evaluation_dataset(prepared, split, batch_size), verbose=0)
 
 
 def evaluate(prepared: Prepared, run_dir: Path, batch_size: int) -> list[Verdict]:
@@ -39,7 +40,7 @@ def evaluate(prepared: Prepared, run_dir: Path, batch_size: int) -> list[Verdict
     scores, seen = {}, {}
     for split in ("val", "test"):
         outputs = predict_split(model, prepared, split, batch_size)
-        scores[split] = score_predictions(prepared.task, prepared.split(split)[1], outputs)
+        scores[split] = score_predictions(prepared.task, prepared.labels(split), outputs)
         seen[split] = len(outputs)
     record = {"scores": scores, "examples": seen, "test_scored_at": previous.get("test_scored_at", [])
               + [time.strftime("%Y-%m-%dT%H:%M:%S")]}
@@ -100,7 +101,7 @@ def evaluate_ensemble(prepared: Prepared, run_dir: Path, members: int, batch_siz
     models = tuner.get_best_models(members)
     if len(models) < 2:
         raise UserError(f"--ensemble {members}: the search in {run_dir} has {len(models)} completed trial(s)")
-    _, y_val = prepared.split("val")
+    y_val = prepared.labels("val")
     outputs = [predict_split(model, prepared, "val", batch_size) for model in models]
     single = score_predictions(prepared.task, y_val, outputs[0])
     together = score_predictions(prepared.task, y_val, ensemble_outputs(prepared.task, outputs))

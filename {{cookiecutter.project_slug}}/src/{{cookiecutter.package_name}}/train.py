@@ -13,7 +13,7 @@ from .callbacks import recipe_callbacks, recipe_verdicts
 from .checkpoints import LAST_MODEL, Checkpoints
 from .config import Config, dump_config, load_config
 from .data import Prepared
-from .data.pipeline import make_dataset
+from .data.pipeline import train_datasets, train_shards
 from .distribute import (
     discard_worker_run_dir,
     fit_multi_worker,
@@ -26,48 +26,11 @@ from .errors import UserError
 from .models import build_model, compile_model
 from .precision import detect_hardware, jit_setting, resolve_precision
 from .resume import ResumePoint, restore
+from .runtime import seed_everything
 from .schedule import regularisation_verdict, schedule_verdict, steps_per_epoch
 from .verdicts import Verdict
 
 BACKUP = "backup"
-
-
-def seed_everything(seed: int, deterministic: bool = False) -> None:
-    """Python, NumPy and the backend's generators from one seed; with `deterministic`, also
-    TensorFlow's op determinism (T14), which turns off automatic XLA and costs speed on GPUs."""
-    keras.utils.set_random_seed(seed)
-    if deterministic:
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-
-
-def train_datasets(config: Config, prepared: Prepared, batch_size: int | None = None):
-    """Train and val batches of `batch_size` (default data.batch_size; under a strategy, the
-    global batch: data.batch_size x replicas)."""
-    batch_size = batch_size or config.data.batch_size
-    x_train, y_train = prepared.split("train")
-    x_val, y_val = prepared.split("val")
-    train = make_dataset(x_train, y_train, batch_size, training=True, seed=config.seed,
-                         shuffle_buffer=config.data.shuffle_buffer, cache=config.data.cache,
-                         augment=config.data.augment, augment_flip=config.data.augment_flip)
-    val = make_dataset(x_val, y_val, batch_size, training=False, seed=config.seed)
-    return train, val
-
-
-def train_shards(config: Config, prepared: Prepared, global_batch: int):
-    """For fit_multi_worker: each worker's share of the training split (every n-th example),
-    batched per replica."""
-    x_train, y_train = prepared.split("train")
-
-    def shard(context):
-        part = slice(context.input_pipeline_id, None, context.num_input_pipelines)
-        return make_dataset(x_train[part], y_train[part], context.get_per_replica_batch_size(global_batch),
-                            training=True, seed=config.seed, shuffle_buffer=config.data.shuffle_buffer,
-                            cache=config.data.cache, augment=config.data.augment,
-                            augment_flip=config.data.augment_flip)
-
-    return shard
 
 
 def _refuse_to_overwrite(config: Config, run_dir: Path) -> None:
@@ -125,7 +88,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     _record_git_commit(out)
 
     batch = global_batch_size(config, strategy)  # data.batch_size per replica
-    total_steps = config.train.epochs * steps_per_epoch(len(prepared.split("train")[1]), batch)
+    total_steps = config.train.epochs * steps_per_epoch(prepared.size("train"), batch)
     with strategy.scope():
         model = compile_model(build_model(config, prepared), config, jit_compile=jit_setting(config),
                               total_steps=total_steps)
@@ -133,7 +96,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     if backup:
         print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
               f"{config.train.epochs}, restarted from its first batch)")
-    train_ds, val_ds = train_datasets(config, prepared, batch)
+    train_ds, val_ds = train_datasets(config, prepared, batch, for_fit=True)
     callbacks = callbacks_for(config, out, prepared)
     resume_point = ResumePoint(out / BACKUP, config.train.backup_every_steps, start=backup)
     callbacks.append(resume_point)

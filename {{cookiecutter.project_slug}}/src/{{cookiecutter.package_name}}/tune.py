@@ -23,12 +23,13 @@ import numpy as np
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, with_values
 from .data import Prepared
+from .data.pipeline import train_datasets
 from .errors import UserError
 from .models import build_model, compile_model, metrics_for, probabilities
 from .plots import new_figure, save_figure
 from .precision import jit_setting
+from .runtime import seed_everything
 from .schedule import steps_per_epoch
-from .train import seed_everything, train_datasets
 from .verdicts import Verdict, read_verdicts, write_verdicts
 
 TUNERS = {"random": keras_tuner.RandomSearch, "bayesian": keras_tuner.BayesianOptimization}
@@ -66,7 +67,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         model = build_model(config, self.prepared)
         return compile_model(model, config, jit_compile=jit_setting(config),
                              total_steps=config.tune.epochs * steps_per_epoch(
-                                 len(self.prepared.split("train")[1]), config.data.batch_size))
+                                 self.prepared.size("train"), config.data.batch_size))
 
     def fit(self, hp, model, *args, **kwargs):
         """A trial trains as `train` does: the same pipeline (at the trial's batch size) and

@@ -16,7 +16,7 @@ from ..config import Config
 from ..data import Prepared
 from ..models import output_bias
 from .activations import ActivationHealth
-from .common import Monitor, recipe_verdicts, sample
+from .common import Monitor, recipe_verdicts
 from .first_layer import FirstLayerWeights
 from .gradients import GradientHealth
 from .nonfinite import NonFiniteGuard
@@ -32,16 +32,15 @@ def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[
     T9 replaces `TerminateOnNaN`; with T9 switched off, `TerminateOnNaN` still stops the run."""
     monitor, seed = config.monitor, config.seed
     log_dir = run_dir / "tensorboard" / "recipe"
-    x_train, y_train = prepared.split("train")
     callbacks: list[keras.callbacks.Callback] = []
     if monitor.gradient_health:
-        x, y = sample((x_train, y_train), config.data.batch_size, seed)
+        x, y = prepared.sample("train", config.data.batch_size, seed)
         callbacks.append(GradientHealth(x, y, monitor.gradient_every_steps, monitor.gradient_vanishing_below,
                                         monitor.gradient_exploding_above, config.train.clip_norm,
                                         expected_init_loss(prepared, output_bias(prepared.task, prepared)),
                                         run_dir, log_dir))
     if monitor.activation_health:
-        (x,) = sample((x_train,), monitor.activation_examples, seed + 1)
+        x, _ = prepared.sample("train", monitor.activation_examples, seed + 1)
         callbacks.append(ActivationHealth(x, monitor.activation_every_steps, monitor.activation_std_range,
                                           monitor.dead_relu_warn_above, run_dir, log_dir))
     if monitor.update_ratio:
@@ -49,7 +48,7 @@ def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[
                                      monitor.update_ratio_fail_range, monitor.update_ratio_layer_factor,
                                      run_dir, log_dir))
     if monitor.prediction_dynamics:
-        x, y = sample(prepared.split("val"), monitor.prediction_examples, seed + 2)
+        x, y = prepared.sample("val", monitor.prediction_examples, seed + 2)
         target_std = prepared.stats.target_std if prepared.task == "regression" else None
         callbacks.append(PredictionDynamics(
             x, y, prepared.task, monitor.prediction_snapshots_per_epoch, monitor.prediction_warmup_steps,

@@ -132,13 +132,6 @@ def layer_probe(model: keras.Model, layers: list[keras.layers.Layer]) -> keras.M
     return keras.Model(inputs, [layer.output for layer in layers])
 
 
-def sample(arrays: tuple[np.ndarray, ...], n: int, seed: int) -> tuple[np.ndarray, ...]:
-    """The same `n` rows of each array, drawn once from a seed (at most all of them)."""
-    count = len(arrays[0])
-    pick = np.sort(np.random.default_rng(seed).permutation(count)[: min(n, count)])
-    return tuple(np.asarray(a)[pick] for a in arrays)
-
-
 def rounded(value: float, digits: int = 3) -> float:
     """A number short enough for a table: 3 significant digits."""
     value = float(value)

@@ -55,9 +55,8 @@ def check_batch_independence(model: keras.Model, prepared: Prepared, config: Con
     if any(isinstance(layer, TOKEN_LAYERS) for layer in all_layers(model)):
         return Verdict("T2", TITLE, "skip", advice="the model looks up token ids (Embedding): no gradient reaches "
                        "integer inputs; check the batch independence from the embedding output by hand")
-    x_train, _ = prepared.split("train")
-    n = min(config.check.independence_examples, len(x_train))
-    x = x_train[:n]
+    x = prepared.head("train", config.check.independence_examples)[0]
+    n = len(x)
     tolerance = config.check.independence_tolerance
     measured, problems = {}, []
     for index in (0, n - 1):

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from ..config import Config, InspectConfig, with_values
 from ..data import SPLITS, Prepared
+from ..data.split import strata
 from ..plots import new_figure, save_figure
 from ..verdicts import Verdict
 from .visualise import check_batch_view, image_grid, label_text
@@ -21,51 +22,94 @@ from .visualise import check_batch_view, image_grid, label_text
 IMBALANCE_WARN_RATIO = 10.0
 
 
-def check_split(prepared: Prepared, fractions: tuple[float, float, float]) -> Verdict:
-    """D1: sizes within one example of the proportions (exact duplicates kept together may
-    shift them by the size of their group)."""
-    n = len(prepared.keys)
-    sizes = {name: len(prepared.indices[name]) for name in SPLITS}
-    wanted = {name: f * n for name, f in zip(SPLITS, fractions, strict=True)}
-    off = {name: abs(sizes[name] - wanted[name]) for name in SPLITS}
-    duplicates = n - len(set(prepared.keys))
-    ok = all(v <= 1 + duplicates for v in off.values())
-    return Verdict(
-        "D1", "Deterministic 70/20/10 split", "pass" if ok else "fail",
-        measured=sizes, expected={k: round(v, 1) for k, v in wanted.items()},
-        advice="" if ok else "The split drifted from its proportions: check data.split and the source.",
-    )
+def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigmas: float = 3.0) -> Verdict:
+    """D1: the realised share of each split, over all examples and per class (regression: per
+    target decile), against data.split. The hash-bucket split is exact only in expectation:
+    a group of n examples puts Binomial(n, f) of them into a split of share f, so a share is
+    judged by its distance from f in standard deviations, sqrt(f (1 - f) / n); warn beyond
+    `sigmas` (inspect.split_sigmas). An empty split never gets here: `prepare` refuses it."""
+    splits = prepared.manifest.splits
+    n = len(splits)
+    sizes = {name: int(np.sum(splits == i)) for i, name in enumerate(SPLITS)}
+    groups = strata(prepared.manifest.labels, prepared.task)
+    names = (prepared.class_names if prepared.task != "regression" else [f"decile {g + 1}" for g in range(10)])
+    shares, worst = {}, []
+    for group in np.unique(groups):
+        members = splits[groups == group]
+        label = names[int(group)] if int(group) < len(names) else str(group)
+        shares[label] = {name: round(float(np.mean(members == i)), 3) for i, name in enumerate(SPLITS)}
+        worst += [(_sigmas_off(members == i, f), label, name) for i, (name, f) in enumerate(zip(SPLITS, fractions,
+                                                                                             strict=True))]
+    worst += [(_sigmas_off(splits == i, f), "all examples", name) for i, (name, f) in enumerate(zip(SPLITS, fractions,
+                                                                                                 strict=True))]
+    off, group, split = max(worst)
+    measured = {"examples": sizes, "shares": {k: round(v / n, 3) for k, v in sizes.items()},
+                "largest_deviation": {"group": group, "split": split, "sigmas": round(float(off), 2)}}
+    if len(shares) <= 20:
+        measured["shares_per_class"] = shares
+    expected = {"shares": dict(zip(SPLITS, fractions, strict=True)), "deviation": f"<= {sigmas:g} standard deviations"}
+    if off > sigmas:
+        return Verdict("D1", "Deterministic 70/20/10 split", "warn", measured=measured, expected=expected,
+                       advice=f"The {split} share of {group} is {off:.1f} standard deviations from data.split: "
+                       "more than chance puts there. Large groups of exact duplicates (D3) move together; "
+                       "otherwise a seed that happens to be unlucky for a small class: look at D3 first.")
+    return Verdict("D1", "Deterministic 70/20/10 split", "pass", measured=measured, expected=expected)
+
+
+def _sigmas_off(inside: np.ndarray, fraction: float) -> float:
+    n = len(inside)
+    return abs(float(inside.sum()) - fraction * n) / max(np.sqrt(fraction * (1 - fraction) * n), 1e-12)
 
 
 def check_duplicates(prepared: Prepared) -> Verdict:
-    """D3: the same content twice inside a split (warn) or in two splits (fail)."""
-    where: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for name in SPLITS:
-        for index in prepared.indices[name]:
-            where[prepared.keys[index]].append((name, int(index)))
-    groups = [places for places in where.values() if len(places) > 1]
-    leaks = [g for g in groups if len({split for split, _ in g}) > 1]
-    origin = prepared.examples.origin
-    listing = [[f"{split}:{origin(i)}" for split, i in g] for g in (leaks or groups)[:5]]
-    if leaks:
+    """D3 from the content keys: the same content with different labels (conflicting labels:
+    fail), the same content in two splits (fail; the hash split keeps copies together, so this
+    means two keys collided or the split was made elsewhere), copies inside a split (warn)."""
+    keys, labels, splits = prepared.manifest.keys, prepared.manifest.labels, prepared.manifest.splits
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    counts = np.diff(np.r_[starts, len(keys)])
+    groups = [order[s:s + c] for s, c in zip(starts[counts > 1], counts[counts > 1], strict=True)]
+    conflicts = [g for g in groups if len(np.unique(labels[g])) > 1]
+    leaks = [g for g in groups if len(np.unique(splits[g])) > 1]
+    measured = {"duplicate_groups": len(groups), "duplicated_examples": int(sum(len(g) for g in groups)),
+                "conflicting_label_groups": len(conflicts), "across_splits": len(leaks)}
+    shown = conflicts or leaks or groups
+    measured["examples"] = [[f"{SPLITS[splits[r]]}:{prepared.origin(int(r))} ({_label(prepared, labels[r])})"
+                             for r in g[:4]] for g in shown[:5]]
+    expected = {"duplicate_groups": 0, "conflicting_label_groups": 0, "across_splits": 0}
+    if groups and len(groups) == 1 and len(groups[0]) == len(keys):
+        return Verdict("D3", "Duplicates and leakage", "fail", measured=measured, expected=expected,
+                       advice="Every example holds the same input: the source reads one file or row over and over, "
+                       "or the inputs were lost before they were saved.")
+    if conflicts:
+        status, advice = "fail", (f"{len(conflicts)} input(s) appear with different labels (listed): at most one "
+                                  "label can be right; fix or remove them before trusting any score.")
+    elif leaks:
         status, advice = "fail", "The same example is in two splits: remove the copies before trusting val or test."
     elif groups:
         status, advice = "warn", "Exact duplicates inside a split weigh those examples double: remove them."
     else:
         status, advice = "pass", ""
-    return Verdict("D3", "Duplicates and leakage", status,
-                   measured={"duplicate_groups": len(groups), "across_splits": len(leaks), "examples": listing},
-                   expected={"duplicate_groups": 0, "across_splits": 0}, advice=advice)
+    return Verdict("D3", "Duplicates and leakage", status, measured=measured, expected=expected, advice=advice)
+
+
+def _label(prepared: Prepared, label) -> str:
+    if prepared.task == "regression":
+        return f"{float(label):.4g}"
+    return prepared.class_names[int(label)] if 0 <= int(label) < prepared.num_classes else str(label)
 
 
 def check_invalid(prepared: Prepared) -> Verdict:
     """D4: invalid examples stop `prepare` unless data.drop_invalid; this reports the drops."""
     dropped = prepared.dropped
+    count = prepared.manifest.header.get("dropped_count", len(dropped))
     return Verdict(
-        "D4", "Corrupt and invalid examples", "warn" if dropped else "pass",
-        measured={"dropped": len(dropped), "examples": dropped[:10]}, expected={"dropped": 0},
-        advice=f"{len(dropped)} invalid example(s) were dropped (data.drop_invalid=true); fix them at the source."
-        if dropped else "",
+        "D4", "Corrupt and invalid examples", "warn" if count else "pass",
+        measured={"dropped": count, "examples": dropped[:10]}, expected={"dropped": 0},
+        advice=f"{count} invalid example(s) were dropped (data.drop_invalid=true); fix them at the source."
+        if count else "",
     )
 
 
@@ -74,7 +118,7 @@ def check_balance(prepared: Prepared) -> Verdict:
     if prepared.task == "regression":
         return Verdict("D5", "Class balance", "skip", advice="regression: no classes to balance")
     classes = prepared.num_classes
-    histogram = {name: np.bincount(prepared.split(name)[1], minlength=classes).tolist() for name in SPLITS}
+    histogram = {name: np.bincount(prepared.labels(name), minlength=classes).tolist() for name in SPLITS}
     train = np.asarray(histogram["train"])
     ratio = float(train.max() / max(train.min(), 1))
     ok = ratio <= IMBALANCE_WARN_RATIO and train.min() > 0
@@ -119,11 +163,10 @@ def long_tailed(values: np.ndarray) -> np.ndarray:
     return (values.min(axis=0) >= 0) & (q2 > 0) & (skew > LONG_TAIL_SKEW)
 
 
-def outlier_scores(prepared: Prepared) -> tuple[np.ndarray, list[str]]:
-    """D6: robust z of every training example (rows), one column per thing measured: each
-    feature of a table (a long-tailed one as log(1 + x / median)), or the mean and the
+def outlier_scores(x: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, list[str]]:
+    """D6: robust z of each sampled training example (rows), one column per thing measured:
+    each feature of a table (a long-tailed one as log(1 + x / median)), or the mean and the
     standard deviation of an image's pixels."""
-    x, _ = prepared.split("train")
     if prepared.kind == "image":  # in chunks: a float64 copy of every image would not fit in memory
         flat = x.reshape(len(x), -1)
         pixels = np.zeros((len(flat), 2))
@@ -132,7 +175,7 @@ def outlier_scores(prepared: Prepared) -> tuple[np.ndarray, list[str]]:
             pixels[start:start + len(chunk)] = np.stack([chunk.mean(axis=1), chunk.std(axis=1)], axis=1)
         return robust_z(pixels), ["mean", "std"]
     values = x.reshape(len(x), -1).astype("float64")
-    names = prepared.examples.feature_names
+    names = prepared.feature_names
     if len(names) != values.shape[1]:
         names = [f"feature {j}" for j in range(values.shape[1])]
     tail = long_tailed(values)
@@ -150,19 +193,19 @@ def check_outliers(prepared: Prepared, run_dir: Path, settings: InspectConfig) -
     a sentinel such as -999 or 99999, a value 1000x off (on breast_cancer: caught in 30 of
     30 features; 100x in 26, 10x in 13), an image on another scale (0..255 among 0..16), a
     blank image (digits: std z = -16)."""
-    z, names = outlier_scores(prepared)
+    rows = prepared.sample_rows("train", settings.sample, seed=0)
+    x, _ = prepared.take(rows)
+    z, names = outlier_scores(x, prepared)
     threshold = settings.outlier_z
     column = np.abs(z).argmax(axis=1)
     signed = z[np.arange(len(z)), column]
     order = np.argsort(-np.abs(signed), kind="stable")[: settings.outliers_shown]
-    train_index = prepared.indices["train"]
-    origin = prepared.examples.origin
-    listing = [{"example": origin(int(train_index[i])), "z": round(float(signed[i]), 1), "by": names[column[i]]}
+    listing = [{"example": prepared.origin(int(rows[i])), "z": round(float(signed[i]), 1), "by": names[column[i]]}
                for i in order]
     flagged = int((np.abs(signed) > threshold).sum())
-    plot = _plot_outliers(prepared, z, names, order, listing, threshold, run_dir)
+    plot = _plot_outliers(prepared, x, z, names, order, listing, threshold, run_dir)
     measured = {"outliers": flagged, "largest_abs_z": round(float(np.abs(signed).max(initial=0.0)), 1),
-                "most_extreme": listing}
+                "most_extreme": listing, "examples_looked_at": len(rows), "training_examples": prepared.size("train")}
     logged = [n for n in names if n.startswith("log ")]
     if logged:
         measured["features_on_log_scale"] = len(logged)
@@ -179,9 +222,8 @@ def _short(origin: str) -> str:
     return "/".join(Path(origin).parts[-2:])[-24:] if "/" in origin else origin
 
 
-def _plot_outliers(prepared, z, names, order, listing, threshold, run_dir) -> str:
+def _plot_outliers(prepared, x, z, names, order, listing, threshold, run_dir) -> str:
     if prepared.kind == "image":
-        x, _ = prepared.split("train")
         low, high = (float(v) for v in np.percentile(x, [0.5, 99.5]))
         titles = [f"{_short(item['example'])}\n{item['by']} z={item['z']:g}" for item in listing]
         fig = image_grid(x[order], titles, low, high,
@@ -201,14 +243,16 @@ def _plot_outliers(prepared, z, names, order, listing, threshold, run_dir) -> st
     return save_figure(fig, run_dir, "D6_outliers")
 
 
-def _one_epoch(dataset: tf.data.Dataset, n_examples: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The (inputs, labels) batches of one pass; a repeating dataset is cut after n_examples."""
+def _one_epoch(dataset: tf.data.Dataset, n_examples: int, batches: int | None = None
+               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The (inputs, labels) batches of one pass, at most `batches` of them; a repeating
+    dataset is cut after n_examples."""
     endless = int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
     seen = 0
-    for batch in dataset.as_numpy_iterator():
+    for count, batch in enumerate(dataset.as_numpy_iterator(), start=1):
         yield np.asarray(batch[0]), np.asarray(batch[1])
         seen += len(batch[1])
-        if endless and seen >= n_examples:
+        if (endless and seen >= n_examples) or (batches is not None and count >= batches):
             return
 
 
@@ -217,7 +261,7 @@ def _label_groups(prepared: Prepared, labels: np.ndarray) -> np.ndarray:
     labels = labels.reshape(len(labels))
     if prepared.task != "regression":
         return labels.astype("int64")
-    edges = np.quantile(prepared.split("train")[1], np.linspace(0, 1, 11)[1:-1])
+    edges = np.quantile(prepared.labels("train"), np.linspace(0, 1, 11)[1:-1])
     return np.searchsorted(edges, labels, side="right")
 
 
@@ -232,9 +276,9 @@ def check_shuffled_batches(dataset: tf.data.Dataset, prepared: Prepared, setting
     Warn when the second epoch starts with the first epoch's batch (no reshuffle).
     Regression targets are grouped by train decile, so sorted targets are caught too."""
     title = "Shuffled batches"
-    n_train = len(prepared.indices["train"])
+    n_train = prepared.size("train")
     groups, raw = [], []
-    for _, y in _one_epoch(dataset, n_train):
+    for _, y in _one_epoch(dataset, n_train, settings.batches):
         raw.append(y.reshape(len(y)))
         groups.append(_label_groups(prepared, y))
     stream = np.concatenate(groups) if groups else np.zeros(0, "int64")
@@ -253,7 +297,7 @@ def check_shuffled_batches(dataset: tf.data.Dataset, prepared: Prepared, setting
     adjacent = float(np.mean(stream[1:] == stream[:-1]))
     adjacent_limit = float(2 * np.sum(p ** 2) + settings.adjacent_same_margin)
     reshuffled = _reshuffled(dataset, np.concatenate(raw), n_train)
-    measured = {"batches": len(groups), "mean_labels_per_batch": round(mean_unique, 2),
+    measured = {"batches_looked_at": len(groups), "mean_labels_per_batch": round(mean_unique, 2),
                 "expected_labels_per_batch": round(mean_expected, 2), "single_label_batches": single,
                 "adjacent_same_label_rate": round(adjacent, 3), "reshuffled_each_epoch": reshuffled}
     expected = {"mean_labels_per_batch": f">= {settings.shuffle_unique_fraction * mean_expected:.2f}",
@@ -297,62 +341,73 @@ def _label_key(label) -> bytes:
     return np.asarray(label, dtype="float64").reshape(-1).tobytes()
 
 
-def check_pairs_intact(dataset: tf.data.Dataset, prepared: Prepared) -> Verdict:
-    """D9: every (input, label) pair one epoch of `dataset` yields is a pair of the training
-    split: a fingerprint of the input's bytes looked up with its label. Catches a shuffle or
-    a map applied to one side only (zipping separately shuffled inputs and labels). Give it
-    the pipeline without augmentation, which changes inputs by design."""
+def check_pairs_intact(dataset: tf.data.Dataset, prepared: Prepared, batches: int = 200) -> Verdict:
+    """D9: the (input, label) pairs the first `batches` batches of `dataset` yield are pairs of
+    the training split: each input's fingerprint (its bytes) is looked up, with its label, in
+    one plain pass over the split. Memory holds the fingerprints of those batches only, never
+    the split. Catches a shuffle or a map applied to one side only (zipping separately
+    shuffled inputs and labels). Give it the pipeline without augmentation, which changes
+    inputs by design."""
     title = "Inputs still match labels"
-    x, y = prepared.split("train")
-    went_in: dict[bytes, set[bytes]] = defaultdict(set)
-    index_of: dict[bytes, int] = {}
-    for i, (inputs, label) in enumerate(zip(x, y, strict=True)):
-        key = _fingerprint(inputs)
-        went_in[key].add(_label_key(label))
-        index_of.setdefault(key, i)
-    seen = unknown = mismatched = 0
-    example = None
-    for inputs_batch, labels_batch in _one_epoch(dataset, len(y)):
+    n_train = prepared.size("train")
+    came_out: dict[bytes, list[tuple[bytes, object]]] = defaultdict(list)
+    seen = taken = 0
+    for inputs_batch, labels_batch in _one_epoch(dataset, n_train, batches):
+        taken += 1
         for inputs, label in zip(inputs_batch, labels_batch, strict=True):
+            came_out[_fingerprint(inputs)].append((_label_key(label), label))
             seen += 1
+    whole_epoch = taken < batches or seen >= n_train
+    went_in: dict[bytes, set[bytes]] = defaultdict(set)
+    first_row: dict[bytes, int] = {}
+    rows = prepared.indices["train"]
+    offset = 0
+    for inputs_batch, labels_batch in prepared.stream("train").batch(256).as_numpy_iterator():
+        for i, (inputs, label) in enumerate(zip(inputs_batch, labels_batch, strict=True)):
             key = _fingerprint(inputs)
-            if key not in went_in:
-                unknown += 1
-            elif _label_key(label) not in went_in[key]:
-                mismatched += 1
-                if example is None:
-                    i = index_of[key]
-                    example = {"example": prepared.examples.origin(int(prepared.indices["train"][i])),
-                               "label_in": label_text(prepared, y[i]), "label_out": label_text(prepared, label)}
-    measured = {"pairs_seen": seen, "training_examples": len(y), "label_changed": mismatched,
-                "input_unknown": unknown}
-    expected = {"label_changed": 0, "input_unknown": 0, "pairs_seen": len(y)}
-    if mismatched:
-        measured["first_changed"] = example
+            if key in came_out:
+                went_in[key].add(_label_key(label))
+                first_row.setdefault(key, int(rows[offset + i]))
+        offset += len(labels_batch)
+    unknown = sum(len(v) for k, v in came_out.items() if k not in went_in)
+    changed = [(k, label) for k, v in came_out.items() if k in went_in for lk, label in v if lk not in went_in[k]]
+    measured = {"pairs_seen": seen, "batches_looked_at": taken, "training_examples": n_train,
+                "label_changed": len(changed), "input_unknown": unknown}
+    expected = {"label_changed": 0, "input_unknown": 0}
+    if changed:
+        key, label_out = changed[0]
+        row = first_row[key]
+        measured["first_changed"] = {"example": prepared.origin(row),
+                                     "label_in": label_text(prepared, prepared.manifest.labels[row]),
+                                     "label_out": label_text(prepared, label_out)}
         return Verdict("D9", title, "fail", measured=measured, expected=expected,
-                       advice=f"{mismatched} of {seen} inputs left the pipeline with another label than they went "
+                       advice=f"{len(changed)} of {seen} inputs left the pipeline with another label than they went "
                        "in with: a shuffle or map touches inputs or labels alone. Shuffle (input, label) pairs "
                        "together.")
-    if unknown or seen != len(y):
+    short_epoch = whole_epoch and seen != n_train
+    if unknown or short_epoch:
+        expected["pairs_seen"] = n_train
         return Verdict("D9", title, "warn", measured=measured, expected=expected,
                        advice=f"{unknown} input(s) came out changed (their labels cannot be checked: preprocess "
-                       f"inside the model) and one epoch gave {seen} of {len(y)} examples (a repeat, a take or "
-                       "drop_remainder in the pipeline).")
+                       f"inside the model)" + (f" and one epoch gave {seen} of {n_train} examples (a repeat, a "
+                                               "take or drop_remainder in the pipeline)" if short_epoch else "")
+                       + ".")
     return Verdict("D9", title, "pass", measured=measured, expected=expected)
 
 
 def inspect_data(prepared: Prepared, config: Config, run_dir: Path) -> list[Verdict]:
     """Every D check. D7 and D8 look at the dataset `train` gives `fit` (D7 at its very first
     batch: each pass over it reshuffles); D9 at a fresh copy with augmentation off."""
-    from ..train import train_datasets  # here: train imports the model code
+    from ..data.pipeline import train_datasets
 
     train = train_datasets(config, prepared)[0]
-    verdicts = [check_split(prepared, config.data.split), check_train_stats(prepared), check_duplicates(prepared),
+    verdicts = [check_split(prepared, config.data.split, config.inspect.split_sigmas), check_train_stats(prepared),
+                check_duplicates(prepared),
                 check_invalid(prepared), check_balance(prepared), check_outliers(prepared, run_dir, config.inspect),
                 check_batch_view(train, prepared, run_dir, augmented=config.data.augment),
                 check_shuffled_batches(train, prepared, config.inspect)]
     plain = train_datasets(with_values(config, {"data.augment": False}), prepared)[0]
-    pairs = check_pairs_intact(plain, prepared)
+    pairs = check_pairs_intact(plain, prepared, config.inspect.batches)
     if config.data.augment:
         pairs.measured["augmentation"] = "off for this check: it changes inputs by design"
     return [*verdicts, pairs]

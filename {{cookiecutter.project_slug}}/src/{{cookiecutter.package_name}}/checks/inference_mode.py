@@ -48,8 +48,7 @@ def check_inference_mode(model: keras.Model, prepared: Prepared, examples: int =
     training behaviour at evaluation. Training mode equal to inference mode although such
     layers exist is reported, not judged (dropout at rate 0). The model's weights are put
     back afterwards: training mode updates the batch-norm moving statistics."""
-    x_val, _ = prepared.split("val")
-    x = x_val[:examples].astype("float32")
+    x = prepared.head("val", examples)[0].astype("float32")
     layers = mode_dependent_layers(model)
     with weights_restored(model):
         first = keras.ops.convert_to_numpy(model(x, training=False))

@@ -17,9 +17,9 @@ import numpy as np
 
 from ..config import Config, with_values
 from ..data import Prepared
+from ..data.pipeline import train_datasets
 from ..models import compile_model
 from ..plots import new_figure, save_figure
-from ..train import train_datasets
 from ..verdicts import Verdict
 from .training import data_loss, step_losses
 
@@ -38,9 +38,7 @@ def short_run(model: keras.Model, prepared: Prepared, config: Config) -> tuple[l
     batches in the same order for every model), the optimizer as configured. Returns each
     step's loss, and the data loss on up to check.capacity_examples training examples before
     and after: the same examples both times, so no batch-to-batch noise."""
-    x_train, y_train = prepared.split("train")
-    keep = config.check.capacity_examples
-    x_sample, y_sample = x_train[:keep], y_train[:keep]
+    x_sample, y_sample = prepared.sample("train", config.check.capacity_examples, config.seed)
     before = data_loss(model, x_sample, y_sample, prepared.task)
     compile_model(model, config, jit_compile=False)  # XLA compile time would dwarf a short run
     train, _ = train_datasets(config, prepared)

@@ -17,9 +17,9 @@ import tensorflow as tf
 
 from ..config import Config
 from ..data import Prepared
+from ..data.pipeline import train_datasets
 from ..models import loss_for, make_optimizer
 from ..plots import new_figure, save_figure
-from ..train import train_datasets
 from ..verdicts import Verdict
 from .training import weights_restored
 

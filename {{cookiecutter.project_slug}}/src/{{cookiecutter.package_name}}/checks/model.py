@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from ..data import Prepared
+from ..data.pipeline import evaluation_dataset
 from ..models import loss_for
 from ..verdicts import Verdict
 
@@ -24,7 +25,7 @@ def _final_activation(model: keras.Model) -> str | None:
 
 def expected_init_loss(prepared: Prepared, bias: list[float] | None) -> float:
     """M1: the loss a model whose output is its bias alone has on the val labels."""
-    _, y_val = prepared.split("val")
+    y_val = prepared.labels("val")
     if prepared.task == "regression":
         center = bias[0] if bias else 0.0
         return float(np.mean((y_val - center) ** 2))
@@ -44,8 +45,8 @@ def check_loss_at_init(model: keras.Model, prepared: Prepared, bias: list[float]
 
     Softmax adds about Var(logits)/2 nats above the bias-only value from the random kernel:
     warn above expected + warn_nats (regression: 25% above), fail above 2x or below 0.5x."""
-    x_val, y_val = prepared.split("val")
-    outputs = model.predict(x_val, batch_size=batch_size, verbose=0)
+    y_val = prepared.labels("val")
+    outputs = model.predict(evaluation_dataset(prepared, "val", batch_size), verbose=0)
     measured = float(loss_for(prepared.task)(y_val, outputs))
     expected = expected_init_loss(prepared, bias)
     margin = expected * 0.25 if prepared.task == "regression" else warn_nats

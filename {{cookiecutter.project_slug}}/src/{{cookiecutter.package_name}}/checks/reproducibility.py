@@ -11,15 +11,16 @@ from ..verdicts import Verdict
 
 def short_run(config: Config, prepared: Prepared, steps: int) -> tuple[list[float], np.ndarray]:
     """A fresh model from the seed, `steps` training steps, then predictions on val."""
+    from ..data.pipeline import train_datasets
     from ..models import build_model, compile_model
-    from ..train import seed_everything, train_datasets
+    from ..runtime import seed_everything
 
     seed_everything(config.seed, config.train.deterministic)
     model = compile_model(build_model(config, prepared), config, jit_compile=False)
     train_ds, _ = train_datasets(config, prepared)
     history = model.fit(train_ds.repeat().take(steps), epochs=1, verbose=0, shuffle=False)
-    x_val, _ = prepared.split("val")
-    return history.history["loss"], model.predict(x_val[:256], verbose=0)
+    x_val, _ = prepared.head("val", 256)
+    return history.history["loss"], model.predict(x_val, verbose=0)
 
 
 def check_reproducibility(config: Config, prepared: Prepared, steps: int = 20) -> Verdict:

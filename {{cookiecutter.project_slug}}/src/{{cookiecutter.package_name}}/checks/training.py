@@ -23,13 +23,13 @@ from ..verdicts import Verdict
 
 def overfit_batch(prepared: Prepared, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A few training examples, covering as many classes as fit."""
-    x, y = prepared.split("train")
+    y = prepared.labels("train")  # from the manifest: only the chosen few are read
     if prepared.task == "regression":
         pick = np.random.default_rng(seed).choice(len(y), size=min(n, len(y)), replace=False)
     else:
-        by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
-        pick = np.array([idx[i] for i in range(len(y)) for idx in by_class if i < len(idx)][:n])
-    return x[pick], y[pick]
+        by_class = [np.flatnonzero(y == c)[:n] for c in np.unique(y)]
+        pick = np.array([idx[i] for i in range(n) for idx in by_class if i < len(idx)][:n])
+    return prepared.take(prepared.indices["train"][pick])
 
 
 def _predictions_match(task: str, y: np.ndarray, outputs: np.ndarray) -> bool:
@@ -85,18 +85,24 @@ def step_losses(model: keras.Model, dataset: tf.data.Dataset, steps: int) -> lis
     return recorder.losses
 
 
-def inference_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """model(x, training=False) batch by batch. Direct calls, not `predict`: `predict` traces
+def inference_outputs(model: keras.Model, x: np.ndarray | tf.data.Dataset, batch_size: int = 256) -> np.ndarray:
+    """model(x, training=False) batch by batch, for an array or a batched (input, label)
+    dataset (a whole split streams this way). Direct calls, not `predict`: `predict` traces
     a new function for every model, which costs more than the few batches a check scores
     (and TensorFlow warns about the retracing)."""
-    chunks = [keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
-              for i in range(0, len(x), batch_size)]
+    if isinstance(x, tf.data.Dataset):
+        chunks = [keras.ops.convert_to_numpy(model(inputs, training=False)) for inputs, _ in x]
+    else:
+        chunks = [keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
+                  for i in range(0, len(x), batch_size)]
     return np.concatenate(chunks)
 
 
-def data_loss(model: keras.Model, x: np.ndarray, y: np.ndarray, task: str, batch_size: int = 256) -> float:
+def data_loss(model: keras.Model, x: np.ndarray | tf.data.Dataset, y: np.ndarray, task: str,
+              batch_size: int = 256) -> float:
     """The loss of the data alone (no regularisation penalties), in inference mode, over
-    every example given: never a smoothed batch average (T13)."""
+    every example given (an array, or a dataset in the order of `y`): never a smoothed batch
+    average (T13)."""
     return float(loss_for(task)(y, inference_outputs(model, x, batch_size)))
 
 

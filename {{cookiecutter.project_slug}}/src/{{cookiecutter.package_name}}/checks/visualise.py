@@ -24,7 +24,7 @@ def label_text(prepared: Prepared, label) -> str:
     if prepared.task == "regression":
         return f"{float(np.asarray(label).reshape(-1)[0]):.4g}"
     value = int(np.asarray(label).reshape(-1)[0])
-    names = prepared.examples.class_names
+    names = prepared.class_names
     return names[value] if 0 <= value < len(names) else f"?{value}"
 
 
@@ -106,7 +106,7 @@ def _table_heatmap(x: np.ndarray, labels: list[str], prepared: Prepared, heading
     fig.colorbar(image, ax=ax, label="train standard deviations from the train mean")
     ax.set_yticks(range(rows), labels, fontsize=6)
     ax.set_ylabel("label")
-    names = prepared.examples.feature_names
+    names = prepared.feature_names
     if names and len(names) == columns and columns <= 60:
         ax.set_xticks(range(columns), names, rotation=90, fontsize=6)
     else:

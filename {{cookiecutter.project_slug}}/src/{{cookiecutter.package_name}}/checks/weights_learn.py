@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from ..config import Config
 from ..data import Prepared
+from ..data.pipeline import train_datasets
 from ..models import loss_for, make_optimizer
-from ..train import train_datasets
 from ..verdicts import Verdict
 from .training import all_layers, weights_restored
 

@@ -1,101 +1,195 @@
-"""Load a source, refuse invalid examples, split by content, compute train-only statistics."""
+"""Open a source, scan it once per run (keys, hash-bucket split, D4), compute train-only statistics.
+
+`prepare(config, run_dir)` gives every stage the same `Prepared`: the source (which streams
+examples by position), the run's manifest (one row per example) and the statistics. The first
+stage of a run scans the source and writes `<run>/data/`; later stages reuse it when the
+source's fingerprint still matches, and scan again, saying so, when it does not.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..config import Config
 from ..errors import UserError
-from .sources import Examples, load_examples
-from .split import SPLITS, content_keys, split_indices, strata
-from .stats import TrainStats, compute_train_stats
+from .manifest import Manifest, load_manifest
+from .source import open_source
+from .split import SPLITS, assign_splits
+from .stats import TrainStats, compute_train_stats, stream_train_stats
+
+# A sample drawn for a check is bounded by this unless the check asks for fewer.
+SAMPLE_LIMIT = 10_000
 
 
 @dataclass
 class Prepared:
-    """Everything a stage needs to know about the data."""
+    """Everything a stage needs to know about the data; examples come by `stream` or `sample`."""
 
-    examples: Examples
-    keys: list[str]  # content key of each example (D1, D3)
-    indices: dict[str, np.ndarray]  # split name -> example indices
+    source: object  # source.ArraySource | ImageFolderSource | StreamSource
+    manifest: Manifest
+    indices: dict[str, np.ndarray]  # split name -> manifest rows, in the source's order
     stats: TrainStats
     task: str
-    dropped: list[str] = field(default_factory=list)  # origins of invalid examples dropped (D4)
+    run_dir: Path | None = None
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self.manifest.keys
+
+    @property
+    def dropped(self) -> list[str]:
+        return self.manifest.header.get("dropped", [])
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.source.class_names
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.source.feature_names
 
     @property
     def num_classes(self) -> int:
-        return len(self.examples.class_names)
+        return len(self.class_names)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.examples.x.shape[1:])
+        return tuple(self.source.input_shape)
 
     @property
     def kind(self) -> str:
-        return self.examples.kind
+        return self.source.kind
 
-    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        index = self.indices[name]
-        return self.examples.x[index], self.examples.y[index]
+    @property
+    def source_size(self) -> int:
+        """How many examples the source yields, the invalid ones included."""
+        return int(self.manifest.header["facts"]["seen"])
+
+    def origin(self, row: int) -> str:
+        return self.manifest.origin(row)
+
+    def size(self, split: str) -> int:
+        return len(self.indices[split])
+
+    def labels(self, split: str) -> np.ndarray:
+        """Every label of a split, from the manifest (no input is read)."""
+        return self.manifest.labels[self.indices[split]]
+
+    def stream(self, split: str, rows: np.ndarray | None = None):
+        """Unbatched (input, label) pairs of a split (or of some of its manifest rows), in order."""
+        rows = self.indices[split] if rows is None else rows
+        return self.source.stream(self.manifest.positions[rows], self.manifest.labels[rows])
+
+    def sample_rows(self, split: str, limit: int = SAMPLE_LIMIT, seed: int = 0) -> np.ndarray:
+        """At most `limit` manifest rows of a split, drawn with `seed`, in the split's order."""
+        rows = self.indices[split]
+        if len(rows) <= limit:
+            return rows
+        return np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
+
+    def head(self, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first `n` examples of a split, as arrays."""
+        return self.take(self.indices[split][:n])
+
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, labels) of some manifest rows, as arrays: for a handful of examples."""
+        return self.source.take(self.manifest.positions[rows]), self.manifest.labels[rows]
+
+    def sample(self, split: str, limit: int = SAMPLE_LIMIT, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, labels) of at most `limit` examples of a split as arrays: what a check that
+        looks at examples one by one may hold. The whole split when it is that small."""
+        rows = self.sample_rows(split, limit, seed)
+        return self.source.take(self.manifest.positions[rows]), self.manifest.labels[rows]
 
 
-def invalid_examples(examples: Examples, task: str) -> dict[int, str]:
-    """D4: index -> reason, for non-finite inputs and labels outside the label set.
+def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
+    """The data of one run. With `run_dir`, reuse its manifest when the source is unchanged."""
+    source = open_source(config)
+    fingerprint = source.fingerprint()
+    header_wanted = {"fingerprint": fingerprint, "seed": config.seed, "split": list(config.data.split),
+                     "task": config.task, "drop_invalid": config.data.drop_invalid}
+    loaded = load_manifest(run_dir) if run_dir is not None and fingerprint is not None else None
+    if loaded is not None:
+        manifest, stats = loaded
+        if {k: manifest.header.get(k) for k in header_wanted} == _jsonable(header_wanted):
+            source.settle(manifest.header["facts"])
+            return _prepared(source, manifest, stats, config, run_dir)
+        print(f"{source.where} changed since this run's manifest ({run_dir / 'data'}) was written, or the "
+              "split settings did: scanning it again", file=sys.stderr)
+    manifest = scan(source, config, header_wanted)
+    source.settle(manifest.header["facts"])
+    stats = train_stats(source, manifest, config)
+    prepared = _prepared(source, manifest, stats, config, run_dir)
+    if run_dir is not None:
+        manifest.save(run_dir, stats)
+    return prepared
 
-    A CSV cell spelled as a missing value arrives here as NaN (features, regression target) or
-    label -1, so a missing value is reported by its row like any other invalid example."""
-    reasons: dict[int, str] = {}
-    flat = examples.x.reshape(len(examples.x), -1)
-    hint = " (a missing value in a CSV reads as NaN)" if examples.kind == "tabular" else ""
-    for index in np.flatnonzero(~np.isfinite(flat).all(axis=1)):
-        reasons[int(index)] = f"input holds NaN or Inf{hint}"
-    if task == "regression":
-        bad = np.flatnonzero(~np.isfinite(examples.y))
-        reasons.update({int(i): "target is NaN or Inf (missing?)" for i in bad})
-    else:
-        classes = len(examples.class_names)
-        bad = np.flatnonzero((examples.y < 0) | (examples.y >= classes))
-        reasons.update({
-            int(i): f"label {examples.y[i]} outside 0..{classes - 1}{' (missing label)' if examples.y[i] == -1 else ''}"
-            for i in bad
-        })
-    return reasons
+
+def _jsonable(value):
+    import json
+
+    return json.loads(json.dumps(value, default=str))
 
 
-def prepare(config: Config) -> Prepared:
-    examples = load_examples(config)
+def scan(source, config: Config, header: dict) -> Manifest:
+    """One pass over the source: D4 problems refused or dropped, the rest keyed and split."""
+    found = source.scan()
     dropped: list[str] = []
-    invalid = invalid_examples(examples, config.task)
-    if invalid and not config.data.drop_invalid:
-        first = sorted(invalid)[:5]
-        listing = "; ".join(f"{examples.origin(i)}: {invalid[i]}" for i in first)
+    if found.invalid and not config.data.drop_invalid:
+        first = sorted(found.invalid)[:5]
+        listing = "; ".join(f"{source.origin_of(i)}: {found.invalid[i]}" for i in first)
         raise UserError(
-            f"{len(invalid)} invalid example(s) in data source {config.data.source!r}: {listing}"
-            f"{' ...' if len(invalid) > 5 else ''}. Fix them, or set data.drop_invalid=true to drop them"
+            f"{len(found.invalid)} invalid example(s) in {source.where}: {listing}"
+            f"{' ...' if len(found.invalid) > 5 else ''}. Fix them, or set data.drop_invalid=true to drop them"
         )
-    if invalid:
-        keep = np.setdiff1d(np.arange(len(examples.y)), sorted(invalid))
-        dropped = [f"{examples.origin(i)}: {invalid[i]}" for i in sorted(invalid)]
-        examples = Examples(
-            examples.x[keep], examples.y[keep], examples.kind, examples.class_names,
-            [examples.origins[i] for i in keep] if examples.origins else [], examples.feature_names,
-        )
-    if len(examples.y) < 10:
+    if found.invalid:
+        dropped = [f"{source.origin_of(i)}: {found.invalid[i]}" for i in sorted(found.invalid)]
+        print(f"dropped {len(dropped)} invalid example(s) (data.drop_invalid=true)", file=sys.stderr)
+    if len(found.positions) < 10:
+        raise UserError(f"{source.where} has {len(found.positions)} valid examples; a 70/20/10 split needs 10 or more")
+    splits = assign_splits(found.keys, config.seed, config.data.split)
+    header = _jsonable(header) | {"facts": _jsonable(found.facts), "dropped": dropped[:1000],
+                                  "dropped_count": len(dropped), "kind": source.kind,
+                                  "class_names": source.class_names, "where": source.where}
+    return Manifest(found.positions, found.keys, splits, found.labels, found.sizes, found.origins, header)
+
+
+def train_stats(source, manifest: Manifest, config: Config) -> TrainStats:
+    """D2 from the training split alone: in memory for arrays, one streaming pass otherwise."""
+    rows = np.flatnonzero(manifest.splits == 0)
+    _refuse_empty_splits(manifest, source.where, config)
+    positions, labels = manifest.positions[rows], manifest.labels[rows]
+    classes = len(source.class_names)
+    if hasattr(source, "examples"):  # ArraySource: already in memory
+        return compute_train_stats(source.take(positions), labels, config.task, classes)
+    return stream_train_stats(source.stream(positions, labels), labels, config.task, classes)
+
+
+def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None:
+    counts = np.bincount(manifest.splits, minlength=3)
+    for name, count in zip(SPLITS, counts, strict=True):
+        if count == 0:
+            distinct = len(np.unique(manifest.keys))
+            cause = (f"only {distinct} distinct input(s) among {len(manifest)} examples, and exact duplicates "
+                     "share a split" if distinct < 0.5 * len(manifest) else
+                     f"{len(manifest)} examples are too few for hash buckets to fill every split")
+            raise UserError(f"{where}: the {name} split is empty ({cause}); add distinct examples, or change "
+                            f"data.split (now {list(config.data.split)}) or the seed")
+    if counts[0] < config.data.batch_size:
         raise UserError(
-            f"data source {config.data.source!r} has {len(examples.y)} examples; a 70/20/10 split needs 10 or more"
-        )
-    keys = content_keys(examples.x, config.seed)
-    indices = split_indices(keys, strata(examples.y, config.task), config.data.split)
-    if len(indices["train"]) < config.data.batch_size:
-        raise UserError(
-            f"the training split has {len(indices['train'])} examples, fewer than one batch "
+            f"the training split has {counts[0]} examples, fewer than one batch "
             f"(data.batch_size={config.data.batch_size}); lower data.batch_size"
         )
-    train_x, train_y = examples.x[indices["train"]], examples.y[indices["train"]]
-    stats = compute_train_stats(train_x, train_y, config.task, len(examples.class_names))
-    return Prepared(examples, keys, indices, stats, config.task, dropped)
 
 
-__all__ = ["SPLITS", "Examples", "Prepared", "TrainStats", "prepare"]
+def _prepared(source, manifest: Manifest, stats: TrainStats, config: Config, run_dir: Path | None) -> Prepared:
+    _refuse_empty_splits(manifest, source.where, config)
+    indices = {name: manifest.rows(name) for name in SPLITS}
+    return Prepared(source, manifest, indices, stats, config.task, run_dir)
+
+
+__all__ = ["SPLITS", "Prepared", "TrainStats", "prepare"]

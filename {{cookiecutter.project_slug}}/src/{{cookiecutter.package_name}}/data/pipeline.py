@@ -1,11 +1,25 @@
-"""The tf.data pipeline that feeds `fit`, `evaluate` and the checks."""
+"""The tf.data pipeline that feeds `fit`, `evaluate` and the checks.
+
+A split streams from its source (source.py): parallel decode, an optional cache, a bounded
+shuffle buffer reshuffled each epoch, batches, prefetch. Training reads its examples in a
+seeded permutation (fixed for the run), so that a bounded buffer mixes a folder sorted by
+class as well as a full shuffle would; an uncached image folder reshuffles its whole file
+list each epoch before decoding, which costs nothing (paths are small).
+"""
 
 from __future__ import annotations
+
+import math
+import uuid
 
 import numpy as np
 import tensorflow as tf
 
+from ..config import Config
 from .augment import augment_batches
+
+# data.cache=auto keeps the decoded training split in memory below this many bytes.
+CACHE_MEMORY_BYTES_DEFAULT = 2 * 1024**3
 
 
 def make_dataset(
@@ -16,23 +30,98 @@ def make_dataset(
     training: bool,
     seed: int,
     shuffle_buffer: int = 10_000,
-    cache: bool = True,
+    cache: bool = False,
     augment: bool = False,
     augment_flip: bool = False,
 ) -> tf.data.Dataset:
-    """Batches of (input, label). Training data is shuffled again each epoch from a seed;
-    evaluation data keeps every example (no drop_remainder: RECIPE T13). `augment` changes
-    training images only (augment.py), after the cache, so each epoch draws anew; it never
-    touches evaluation data or tables."""
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    if cache:
-        dataset = dataset.cache()
+    """Batches of in-memory (input, label) arrays, as `split_dataset` makes them for a split."""
+    examples = tf.data.Dataset.from_tensor_slices((x, y))
+    augment = training and augment and x.ndim == 4
+    return _finish(examples.cache() if cache else examples, len(y), batch_size, training=training, seed=seed,
+                   shuffle_buffer=shuffle_buffer, augment=augment, augment_flip=augment_flip,
+                   value_range=(float(x.min()), float(x.max())) if augment and len(x) else (0.0, 1.0))
+
+
+def split_dataset(prepared, split: str, batch_size: int, *, training: bool, seed: int, shuffle_buffer: int = 10_000,
+                  cache: str = "off", augment: bool = False, augment_flip: bool = False,
+                  rows: np.ndarray | None = None) -> tf.data.Dataset:
+    """Batches of one split (or of some of its manifest `rows`). Training data is shuffled
+    again each epoch from a seed; evaluation data keeps every example, in the split's order
+    (no drop_remainder: RECIPE T13). `augment` changes training images only, after the cache,
+    so that each epoch draws anew."""
+    rows = prepared.indices[split] if rows is None else rows
     if training:
-        dataset = dataset.shuffle(min(shuffle_buffer, len(x)), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if training and augment and x.ndim == 4:
-        value_range = (float(x.min()), float(x.max()))
+        rows = np.random.default_rng(seed).permutation(rows)
+    mode = resolve_cache(cache, prepared, len(rows)) if training else "off"
+    positions, labels = prepared.manifest.positions[rows], prepared.manifest.labels[rows]
+    pre_shuffled = training and mode == "off" and getattr(prepared.source, "reads_files", False)
+    examples = (prepared.source.stream(positions, labels, shuffle_seed=seed) if pre_shuffled
+                else prepared.source.stream(positions, labels))
+    if mode == "memory":
+        examples = examples.cache()
+    elif mode == "disk":
+        folder = prepared.run_dir / "data" / "cache"
+        folder.mkdir(parents=True, exist_ok=True)
+        # One file per dataset: a second iterator on the same cache file while the first is
+        # writing is an error in tf.data, and the checks build several training datasets.
+        examples = examples.cache(str(folder / f"{split}-{uuid.uuid4().hex[:12]}"))
+    low, high = prepared.stats.pixel_range if prepared.kind == "image" else (0.0, 1.0)
+    return _finish(examples, len(rows), batch_size, training=training and not pre_shuffled, seed=seed,
+                   shuffle_buffer=shuffle_buffer, augment=training and augment and prepared.kind == "image",
+                   augment_flip=augment_flip, value_range=(low, high))
+
+
+def resolve_cache(setting: str, prepared, examples: int, budget: int = CACHE_MEMORY_BYTES_DEFAULT) -> str:
+    """auto: nothing for in-memory sources (they are in memory already); the decoded split in
+    memory when it fits under `budget`, else on disk in the run folder (when there is one)."""
+    if setting != "auto":
+        return "off" if setting == "disk" and prepared.run_dir is None else setting
+    if hasattr(prepared.source, "examples"):
+        return "off"
+    decoded = examples * math.prod(prepared.input_shape) * 4
+    if decoded <= budget:
+        return "memory"
+    return "disk" if prepared.run_dir is not None else "off"
+
+
+def _finish(examples: tf.data.Dataset, n: int, batch_size: int, *, training: bool, seed: int, shuffle_buffer: int,
+            augment: bool, augment_flip: bool, value_range: tuple[float, float]) -> tf.data.Dataset:
+    if training:
+        examples = examples.shuffle(max(1, min(shuffle_buffer, n)), seed=seed, reshuffle_each_iteration=True)
+    dataset = examples.batch(batch_size)
+    if augment:
         dataset = augment_batches(dataset, seed, value_range, flip=augment_flip)
     options = tf.data.Options()
     options.deterministic = True
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def train_datasets(config: Config, prepared, batch_size: int | None = None, for_fit: bool = False):
+    """Train and val batches of `batch_size` (default data.batch_size; under a strategy, the
+    global batch: data.batch_size x replicas). `for_fit`: the datasets `fit` runs for many
+    epochs, which data.cache applies to; the checks read a few batches and cache nothing."""
+    batch_size = batch_size or config.data.batch_size
+    train = split_dataset(prepared, "train", batch_size, training=True, seed=config.seed,
+                          shuffle_buffer=config.data.shuffle_buffer, cache=config.data.cache if for_fit else "off",
+                          augment=config.data.augment, augment_flip=config.data.augment_flip)
+    val = split_dataset(prepared, "val", batch_size, training=False, seed=config.seed)
+    return train, val
+
+
+def train_shards(config: Config, prepared, global_batch: int):
+    """For fit_multi_worker: each worker's share of the training split (every n-th example),
+    batched per replica."""
+    rows = prepared.indices["train"]
+
+    def shard(context):
+        part = rows[context.input_pipeline_id::context.num_input_pipelines]
+        return split_dataset(prepared, "train", context.get_per_replica_batch_size(global_batch), training=True,
+                             seed=config.seed, shuffle_buffer=config.data.shuffle_buffer, cache=config.data.cache,
+                             augment=config.data.augment, augment_flip=config.data.augment_flip, rows=part)
+
+    return shard
+
+
+def evaluation_dataset(prepared, split: str, batch_size: int = 256) -> tf.data.Dataset:
+    """A whole split in its order, for full-split scores (M1, T13, the baselines)."""
+    return split_dataset(prepared, split, batch_size, training=False, seed=0)

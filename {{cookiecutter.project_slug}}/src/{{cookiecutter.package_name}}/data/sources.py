@@ -1,9 +1,7 @@
-"""Data sources: every one ends as the same `Examples` (numpy inputs, labels, names).
-
-Examples are held in memory: the bundled datasets, CSV files and image folders of the
-size a new model starts on fit easily, and an in-memory array makes the content-keyed
-split (split.py) and the inspection checks exact. A dataset larger than memory wants a
-`my_module:load` that returns a sample for the recipe stages.
+"""The sources that arrive in memory: the bundled datasets, CSV files, `.npz` files and a
+`my_module:load` that returns arrays. Each ends as the same `Examples` (NumPy inputs, labels,
+names), which `ArraySource` (source.py) streams. Image folders, tfds datasets and loaders that
+return a `tf.data.Dataset` never come here: they stream from the start (images.py, streams.py).
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import numpy as np
 from ..config import Config
 from ..errors import UserError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 BUNDLED = {"digits": "classification", "breast_cancer": "binary", "diabetes": "regression"}
 # The usual spellings of "no value" in a CSV cell (compared case-insensitively, spaces stripped).
 MISSING = {"", "na", "n/a", "nan", "null", "none"}
@@ -39,30 +36,29 @@ class Examples:
         return self.origins[index] if self.origins else f"example #{index}"
 
 
+IN_MEMORY = ("digits", "breast_cancer", "diabetes", "csv", "npz")
+STREAMED = ("tfds", "image_folder")
+
+
 def load_examples(config: Config) -> Examples:
+    """An in-memory source (IN_MEMORY) as Examples, its label set checked."""
     source = config.data.source
-    if ":" in source:
-        return _from_user_loader(source, config)
-    loaders = {
-        "digits": _digits,
-        "breast_cancer": _breast_cancer,
-        "diabetes": _diabetes,
-        "tfds": _from_tfds,
-        "image_folder": _from_image_folder,
-        "csv": _from_csv,
-        "npz": _from_npz,
-    }
+    loaders = {"digits": _digits, "breast_cancer": _breast_cancer, "diabetes": _diabetes, "csv": _from_csv,
+               "npz": _from_npz}
     if source not in loaders:
         raise UserError(
-            f"data.source: unknown source {source!r}; use one of {', '.join(loaders)} "
+            f"data.source: unknown source {source!r}; use one of {', '.join(IN_MEMORY + STREAMED)} "
             "or an import path such as my_module:load"
         )
     if source in BUNDLED and BUNDLED[source] != config.task:
         raise UserError(f"data.source {source!r} is a {BUNDLED[source]} dataset, but task is {config.task!r}")
-    examples = loaders[source](config)
+    return checked(loaders[source](config), config, f"data source {source!r} ({config.data.location or 'bundled'})")
+
+
+def checked(examples: Examples, config: Config, where: str) -> Examples:
     if len(examples.y) == 0:
-        raise UserError(f"data source {source!r} ({config.data.location or 'bundled'}) holds no examples")
-    check_label_set(examples, config.task, f"data source {source!r} ({config.data.location or 'bundled'})")
+        raise UserError(f"{where} holds no examples")
+    check_label_set(examples, config.task, where)
     return examples
 
 
@@ -130,80 +126,6 @@ def _diabetes(config: Config) -> Examples:
         "tabular",
         feature_names=[str(f) for f in bunch.feature_names],
     )
-
-
-def _from_tfds(config: Config) -> Examples:
-    """A TensorFlow Datasets catalog dataset. All its published splits are pooled and split
-    again by content (split.py), so that the 70/20/10 rule and the leakage check hold."""
-    import tensorflow as tf
-    import tensorflow_datasets as tfds
-
-    name = config.data.location
-    if not name:
-        raise UserError("data.source is 'tfds' but data.location names no catalog dataset")
-    try:
-        # "all": every published split, pooled; our own split re-divides them by content.
-        dataset, info = tfds.load(name, split="all", as_supervised=True, with_info=True)
-    except Exception as err:  # tfds raises many kinds; all mean "cannot load this name here"
-        raise UserError(
-            f"tfds could not load {name!r}: {err}. Without network, prepare it elsewhere and point "
-            "TFDS_DATA_DIR at the prepared folder"
-        ) from None
-    xs, ys = [], []
-    for image, label in tfds.as_numpy(dataset):
-        xs.append(image)
-        ys.append(label)
-    label_feature = info.features[info.supervised_keys[1]]
-    class_names = list(getattr(label_feature, "names", []) or [])
-    x = np.asarray(xs)
-    if x.ndim == 4:  # images: resize to one size
-        x = tf.image.resize(x.astype("float32"), config.data.image_size).numpy()
-        kind = "image"
-    else:
-        kind = "tabular"
-    return Examples(x.astype("float32"), np.asarray(ys), kind, class_names)
-
-
-def _from_image_folder(config: Config) -> Examples:
-    """One sub-folder per class, images inside. Unreadable files stop the run with their path."""
-    import keras
-
-    root = Path(config.data.location)
-    if not root.is_dir():
-        raise UserError(f"image folder not found: {root}")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    if not class_dirs:
-        raise UserError(f"image folder {root} has no class sub-folders (expected {root}/<class>/<image>)")
-    if len(class_dirs) == 1 and config.task != "regression":
-        # Checked before reading any image: the usual cause is data.location one level too high.
-        raise UserError(
-            f"image folder {root} holds a single class folder {class_dirs[0].name!r}, so every image "
-            f"would get the same label; point data.location at the folder that holds one sub-folder per class"
-            f"{f' (perhaps {class_dirs[0]})' if any(p.is_dir() for p in class_dirs[0].iterdir()) else ''}"
-        )
-    xs, ys, origins, unreadable = [], [], [], []
-    for label, class_dir in enumerate(class_dirs):
-        files = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise UserError(f"class folder {class_dir} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        for path in files:
-            try:
-                image = keras.utils.load_img(path, target_size=tuple(config.data.image_size))
-            except Exception:  # PIL raises several kinds for a broken file
-                unreadable.append(str(path))
-                continue
-            xs.append(keras.utils.img_to_array(image))
-            ys.append(label)
-            origins.append(str(path))
-    if unreadable and not config.data.drop_invalid:
-        raise UserError(
-            f"{len(unreadable)} unreadable image(s), first: {unreadable[0]}; "
-            "fix or remove them, or set data.drop_invalid=true"
-        )
-    if unreadable:
-        print(f"dropped {len(unreadable)} unreadable image(s) (data.drop_invalid=true)")
-    return Examples(np.stack(xs).astype("float32"), np.asarray(ys, "int64"), "image",
-                    [p.name for p in class_dirs], origins)
 
 
 def _from_csv(config: Config) -> Examples:
@@ -279,20 +201,25 @@ def _from_npz(config: Config) -> Examples:
         return _from_arrays(archive["x"], archive["y"], config, str(path))
 
 
-def _from_user_loader(source: str, config: Config) -> Examples:
+def call_user_loader(source: str, config: Config):
+    """`my_module:load` called with the config: Examples (arrays stay in memory), or the
+    `tf.data.Dataset` it returned, which streams (streams.py)."""
     fn = import_callable(source, "data.source")
-    loaded = fn(config)
-    if isinstance(loaded, Examples):
-        return loaded
-    if isinstance(loaded, tuple) and len(loaded) == 2:
-        return _from_arrays(np.asarray(loaded[0]), np.asarray(loaded[1]), config, source)
+    try:
+        loaded = fn(config)
+    except UserError:
+        raise
+    except Exception as err:  # the user's code: name it, do not show its traceback as ours
+        raise UserError(f"data.source {source} raised {type(err).__name__}: {err}") from None
     import tensorflow as tf
 
     if isinstance(loaded, tf.data.Dataset):
-        pairs = list(loaded.as_numpy_iterator())
-        if not pairs:
-            raise UserError(f"data.source {source} returned an empty dataset")
-        return _from_arrays(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), config, source)
+        return loaded
+    if isinstance(loaded, Examples):
+        return checked(loaded, config, f"data.source {source}")
+    if isinstance(loaded, tuple) and len(loaded) == 2:
+        return checked(_from_arrays(np.asarray(loaded[0]), np.asarray(loaded[1]), config, source), config,
+                       f"data.source {source}")
     raise UserError(
         f"data.source {source} returned {type(loaded).__name__}; return (x, y) numpy arrays "
         "or a tf.data.Dataset of (input, label)"

@@ -20,6 +20,12 @@ class TrainStats:
     class_counts: list[int] | None = None  # classification and binary
     target_mean: float | None = None  # regression
     target_std: float | None = None
+    low: float | None = None  # the smallest and largest input value in train (augmentation's range)
+    high: float | None = None
+
+    @property
+    def pixel_range(self) -> tuple[float, float]:
+        return (self.low or 0.0, 1.0 if self.high is None else self.high)
 
     @property
     def priors(self) -> list[float] | None:
@@ -43,8 +49,35 @@ def compute_train_stats(x_train: np.ndarray, y_train: np.ndarray, task: str, num
     axes = tuple(range(x_train.ndim - 1))  # every axis but the features / channels
     mean = x_train.mean(axis=axes, dtype="float64")
     std = x_train.std(axis=axes, dtype="float64")
-    std = np.where(std < MIN_STD, 1.0, std)
-    stats = TrainStats(len(x_train), mean.tolist(), std.tolist())
+    stats = TrainStats(len(x_train), mean.tolist(), np.where(std < MIN_STD, 1.0, std).tolist(),
+                       low=float(x_train.min()) if x_train.size else 0.0,
+                       high=float(x_train.max()) if x_train.size else 1.0)
+    return _with_labels(stats, y_train, task, num_classes)
+
+
+def stream_train_stats(train, y_train: np.ndarray, task: str, num_classes: int, batch_size: int = 256) -> TrainStats:
+    """The same statistics in one streaming pass over the (input, label) pairs of `train`:
+    per-batch sums of x - shift and its square in float64, with the first batch's mean as
+    the shift, so that pixel values around 128 lose no precision to the subtraction."""
+    count, shift, total, squares = 0, None, None, None
+    low, high = np.inf, -np.inf
+    for x, _ in train.batch(batch_size).as_numpy_iterator():
+        values = x.reshape(-1, x.shape[-1]).astype("float64")
+        low, high = min(low, float(values.min())), max(high, float(values.max()))
+        if shift is None:
+            shift = values.mean(axis=0)
+            total, squares = np.zeros_like(shift), np.zeros_like(shift)
+        centred = values - shift
+        total += centred.sum(axis=0)
+        squares += (centred ** 2).sum(axis=0)
+        count += len(values)
+    mean = shift + total / count
+    std = np.sqrt(np.maximum(squares / count - (total / count) ** 2, 0.0))
+    stats = TrainStats(len(y_train), mean.tolist(), np.where(std < MIN_STD, 1.0, std).tolist(), low=low, high=high)
+    return _with_labels(stats, y_train, task, num_classes)
+
+
+def _with_labels(stats: TrainStats, y_train: np.ndarray, task: str, num_classes: int) -> TrainStats:
     if task == "regression":
         stats.target_mean = float(np.mean(y_train, dtype="float64"))
         stats.target_std = float(np.std(y_train, dtype="float64"))

@@ -1,0 +1,173 @@
+"""Does memory stay flat and time stay linear as the data grow? Peak RSS and wall time of
+`inspect`, of one `train` epoch and of a later stage of the same run, on image folders and
+CSV files of growing size; and the image pipeline's rate against the CNN's.
+
+    python benchmarks/data_scale.py [--project PATH] [--images 5000,20000,80000]
+                                    [--rows 30000,300000,3000000] [--work DIR]
+
+Each stage runs as its own process (the project's command line), measured by
+/usr/bin/time -v, as a user would run it. The generated data are kept under --work
+(default build/data_scale/) and reused by the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import machine, project_from_args
+
+CLASSES = 4
+IMAGE_SIDE = 96
+
+
+def more(parser):
+    parser.add_argument("--images", default="5000,20000,80000", help="image folder sizes ('' for none)")
+    parser.add_argument("--rows", default="30000,300000,3000000", help="CSV sizes ('' for none)")
+    parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "data_scale")
+
+
+args, project = project_from_args(__doc__, epochs=False, more=more)
+COMMAND = next(p for p in Path(sys.executable).parent.iterdir() if p.name == project.name.replace("_", "-"))
+
+
+def image_folder(count: int) -> Path:
+    """`count` JPEGs of 96x96 in CLASSES class folders: a coloured square per class on noise."""
+    import numpy as np
+    from PIL import Image
+
+    root = args.work / f"images_{count}"
+    if (root / ".complete").exists():
+        return root
+    rng = np.random.default_rng(count)
+    for i in range(count):
+        label = i % CLASSES
+        folder = root / f"class_{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 120, (IMAGE_SIDE, IMAGE_SIDE, 3), dtype=np.uint8)
+        corner = 8 + 20 * label
+        pixels[corner:corner + 24, corner:corner + 24, label % 3] = 230
+        Image.fromarray(pixels).save(folder / f"{i:06d}.jpg", quality=90)
+    (root / ".complete").touch()
+    return root
+
+
+def csv_file(rows: int) -> Path:
+    """Numeric columns, a low- and a high-cardinality (4,000 values) text column, a
+    timestamp, some missing cells, and a label; written in chunks."""
+    import numpy as np
+
+    path = args.work / f"table_{rows}.csv"
+    if path.exists():
+        return path
+    args.work.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(rows)
+    partial = path.with_suffix(".partial")
+    with partial.open("w") as out:
+        out.write("a,b,c,colour,city,when,label\n")
+        for start in range(0, rows, 100_000):
+            n = min(100_000, rows - start)
+            a, b, c = rng.normal(size=(3, n))
+            colour = rng.choice(["red", "green", "blue", "grey"], n)
+            city = np.char.add("city_", rng.integers(0, 4000, n).astype(str))
+            when = np.datetime64("2020-01-01T00:00") + rng.integers(0, 3 * 365 * 24 * 60, n).astype("timedelta64[m]")
+            label = np.where(a + 0.5 * b + rng.normal(scale=0.5, size=n) > 0, "yes", "no")
+            a_text = np.where(rng.random(n) < 0.02, "", np.char.mod("%.4f", a))
+            lines = [",".join(cells) for cells in zip(a_text, np.char.mod("%.4f", b), np.char.mod("%.4f", c), colour,
+                                                       city, np.datetime_as_string(when), label, strict=True)]
+            out.write("\n".join(lines) + "\n")
+    partial.replace(path)
+    return path
+
+
+def measured(stage: str, run_dir: Path, settings: list[str], extra: list[str] = ()) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MiB, exit status) of one stage."""
+    sets = [part for s in settings for part in ("--set", s)]
+    command = ["/usr/bin/time", "-v", str(COMMAND), stage, "--run-dir", str(run_dir), *sets, *extra]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
+    seconds = time.perf_counter() - start
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    if done.returncode not in (0, 1):
+        tail = [line for line in done.stderr.splitlines() if "error" in line.lower() or "Error" in line][-3:]
+        print(f"    {stage} exit {done.returncode}: {' | '.join(tail)}", flush=True)
+    return seconds, int(peak.group(1)) / 1024 if peak else float("nan"), done.returncode
+
+
+def ready_seconds(run_dir: Path, settings: list[str]) -> tuple[float, float]:
+    """A later stage's data ready: `prepare` on the run's manifest, in a fresh process (what
+    every stage after the first pays before its own work), and that process's peak RSS."""
+    package = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
+    code = (f"import time; from pathlib import Path; from {package}.config import load_config; "
+            f"from {package}.data import prepare; import tensorflow; "
+            f"c = load_config(Path('configs/default.yaml'), {settings!r}); t = time.perf_counter(); "
+            f"p = prepare(c, Path({str(run_dir)!r})); print('READY', time.perf_counter() - t)")
+    done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", code], capture_output=True, text=True,
+                          env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}, cwd=project)
+    ready = re.search(r"READY ([\d.]+)", done.stdout)
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    if not ready:
+        print(done.stderr[-2000:])
+    return float(ready.group(1)) if ready else float("nan"), int(peak.group(1)) / 1024 if peak else float("nan")
+
+
+def pipeline_against_model(settings: list[str]) -> tuple[float, float]:
+    """Examples per second of one uncached pass of the training pipeline (decode included),
+    and of the default CNN training on it (after one warm-up batch)."""
+    package = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
+    code = f"""
+import time
+from pathlib import Path
+from {package}.config import load_config
+from {package}.data import prepare
+from {package}.data.pipeline import train_datasets
+from {package}.models import build_model, compile_model
+c = load_config(Path('configs/default.yaml'), {settings + ['data.cache=off']!r})
+p = prepare(c)
+train, _ = train_datasets(c, p)
+t = time.perf_counter(); n = sum(len(y) for _, y in train.take(300)); pipe = n / (time.perf_counter() - t)
+model = compile_model(build_model(c, p), c)
+model.fit(train.take(2), verbose=0)
+t = time.perf_counter(); model.fit(train.take(100), verbose=0); fit = 100 * c.data.batch_size / (time.perf_counter() - t)
+print('RATES', pipe, fit)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project,
+                          env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
+    rates = re.search(r"RATES ([\d.]+) ([\d.]+)", done.stdout)
+    if not rates:
+        print(done.stderr[-2000:])
+        return float("nan"), float("nan")
+    return float(rates.group(1)), float(rates.group(2))
+
+
+def one_size(kind: str, count: int, location: Path, settings: list[str]) -> None:
+    run_dir = args.work / "runs" / f"{kind}_{count}"
+    subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+    inspect_s, inspect_mb, _ = measured("inspect", run_dir, settings)
+    train_s, train_mb, _ = measured("train", run_dir, settings + ["train.epochs=1"])
+    ready_s, ready_mb = ready_seconds(run_dir, settings)
+    print(f"{kind:6} {count:>9,} | inspect {inspect_s:7.1f} s {inspect_mb:7.0f} MiB | train 1 epoch {train_s:7.1f} s "
+          f"{train_mb:7.0f} MiB | later stage ready {ready_s:5.2f} s {ready_mb:6.0f} MiB", flush=True)
+
+
+print(f"machine: {machine()}")
+sizes = [int(s) for s in args.images.split(",") if s]
+for count in sizes:
+    folder = image_folder(count)
+    settings = ["data.source=image_folder", f"data.location={folder}", "task=classification", "model.builder=auto"]
+    one_size("images", count, folder, settings)
+if sizes:
+    folder = image_folder(sizes[0])
+    pipe, fit = pipeline_against_model(["data.source=image_folder", f"data.location={folder}",
+                                        "task=classification", "model.builder=auto"])
+    print(f"image pipeline {pipe:,.0f} examples/s, default CNN training {fit:,.0f} examples/s: "
+          f"{pipe / fit:.1f}x (goal >= 2)")
+for rows in [int(s) for s in args.rows.split(",") if s]:
+    path = csv_file(rows)
+    settings = ["data.source=csv", f"data.location={path}", "data.label_column=label", "task=binary",
+                "model.builder=auto"]
+    one_size("csv", rows, path, settings)
