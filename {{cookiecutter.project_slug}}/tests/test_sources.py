@@ -104,7 +104,7 @@ def test_missing_image_folder(tmp_path):
         open_source(config_for(source="image_folder", location=tmp_path / "nowhere"))
 
 
-def write_csv(path, rows=40):
+def write_csv(path, rows=100):
     return write_rows(path, "size,colour,label",
                       [(i, "red" if i % 3 else "blue", "big" if i > rows // 2 else "small") for i in range(rows)])
 
@@ -115,16 +115,63 @@ def write_rows(path, header, rows):
 
 
 def test_csv_with_numeric_and_text_features(tmp_path):
-    examples = load_examples(config_for(task="binary", source="csv", location=write_csv(tmp_path / "t.csv")))
-    assert examples.x.shape == (40, 3)  # size + one-hot colour (blue, red)
-    assert examples.class_names == ["big", "small"]
-    assert examples.feature_names == ["size", "colour=blue", "colour=red"]
+    prepared = prepare(config_for(task="binary", source="csv", location=write_csv(tmp_path / "t.csv"), batch_size=4))
+    assert prepared.input_shape == (4,)  # size + one-hot colour (blue, red, any other value)
+    assert prepared.class_names == ["big", "small"]
+    assert prepared.feature_names == ["size", "colour=blue", "colour=red", "colour=<other>"]
+    x, y = prepared.sample("train")
+    rows = prepared.manifest.positions[prepared.indices["train"]]
+    assert np.array_equal(x[:, 0], rows) and np.array_equal(x[:, 1], rows % 3 == 0)  # size = row, blue = i % 3 == 0
+    assert np.array_equal(y, rows <= 50)  # "big" (i > 50) is class 0
+
+
+def test_csv_rows_stream_in_blocks(tmp_path, monkeypatch):
+    """A file of many blocks gives each row once, in order, with the vocabulary of train alone."""
+    from {{ cookiecutter.package_name }}.data import tables
+
+    monkeypatch.setattr(tables, "BLOCK_BYTES", 256)  # a block of ~20 rows
+    rows = [(i, f"c{i % 7}", "yes" if i % 2 else "no") for i in range(600)]
+    prepared = prepare(config_for(task="binary", source="csv", location=write_rows(tmp_path / "t.csv", "n,c,label",
+                                                                                   rows), max_categories=3))
+    for split in ("train", "val", "test"):
+        x, _ = prepared.sample(split)
+        assert np.array_equal(x[:, 0], prepared.manifest.positions[prepared.indices[split]])
+    assert len(prepared.feature_names) == 1 + 3 + 1  # n, the 3 most frequent of c in train, <other>
+
+
+def test_csv_semicolons_latin1_bom_and_quoted_newlines(tmp_path):
+    text = "size;name;label\n" + "".join(f'{i};"Zoë\n{i % 2}";{"ja" if i % 2 else "nein"}\n' for i in range(40))
+    (tmp_path / "latin.csv").write_bytes(text.encode("latin-1"))
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    for name in ("latin.csv", "bom.csv"):
+        prepared = prepare(config_for(task="binary", source="csv", location=tmp_path / name, batch_size=4))
+        assert prepared.feature_names[0] == "size" and "name=Zoë\n0" in prepared.feature_names
+        assert prepared.class_names == ["ja", "nein"]
+        last = int(np.argmax(prepared.manifest.positions))
+        assert prepared.origin(last) == f"{tmp_path / name}:{2 + 2 * 39}"  # each row takes two lines
+
+
+def test_csv_ragged_rows_and_duplicate_columns_are_named(tmp_path):
+    rows = [(i, "yes" if i % 2 else "no") for i in range(40)]
+    path = write_rows(tmp_path / "t.csv", "size,label", rows)
+    path.write_text(path.read_text() + "41,yes,surplus\n")
+    with pytest.raises(UserError, match=r"1 invalid example\(s\) in CSV file .*a row with 3 cells where the header "
+                                        r"has 2: '41,yes,surplus'"):
+        prepare(config_for(task="binary", source="csv", location=path))
+    assert len(prepare(config_for(task="binary", source="csv", location=path, drop_invalid="true",
+                                  batch_size=4)).keys) == 40
+    write_rows(tmp_path / "d.csv", "a,a,label", [(1, 2, "x")] * 20)
+    with pytest.raises(UserError, match=r"duplicate column name\(s\) 'a'"):
+        open_source(config_for(task="binary", source="csv", location=tmp_path / "d.csv"))
+    (tmp_path / "h.csv").write_text("size,label\n")
+    with pytest.raises(UserError, match=r"holds a header and no rows"):
+        prepare(config_for(task="binary", source="csv", location=tmp_path / "h.csv"))
 
 
 def test_csv_without_the_label_column(tmp_path):
     path = write_csv(tmp_path / "t.csv")
     with pytest.raises(UserError, match="target"):
-        load_examples(config_for(task="binary", source="csv", location=path, label_column="target"))
+        open_source(config_for(task="binary", source="csv", location=path, label_column="target"))
 
 
 def test_npz_and_invalid_labels(tmp_path):
@@ -178,20 +225,20 @@ def test_image_folder_one_level_too_high(tmp_path):
 def test_csv_with_a_single_label_value(tmp_path):
     path = write_rows(tmp_path / "t.csv", "size,label", [(i, "yes") for i in range(30)])
     with pytest.raises(UserError, match=r"label column 'label' holds a single value 'yes'; task=binary needs"):
-        load_examples(config_for(task="binary", source="csv", location=path))
+        prepare(config_for(task="binary", source="csv", location=path))
 
 
 def test_binary_with_three_labels(tmp_path):
     path = write_rows(tmp_path / "t.csv", "size,label", [(i, "abc"[i % 3]) for i in range(30)])
     with pytest.raises(UserError, match=r"task=binary needs exactly 2 distinct labels, found 3: 'a', 'b', 'c'; "
                                         r"set task=classification"):
-        load_examples(config_for(task="binary", source="csv", location=path))
+        prepare(config_for(task="binary", source="csv", location=path))
 
 
 def test_binary_lists_at_most_ten_labels(tmp_path):
     path = write_rows(tmp_path / "t.csv", "size,label", [(i, i % 12) for i in range(60)])
     with pytest.raises(UserError, match=r"found 12: '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', \.\.\.; "):
-        load_examples(config_for(task="binary", source="csv", location=path))
+        prepare(config_for(task="binary", source="csv", location=path))
 
 
 def test_regression_target_loaded_as_classification(tmp_path):
@@ -199,8 +246,8 @@ def test_regression_target_loaded_as_classification(tmp_path):
     path = write_rows(tmp_path / "t.csv", "age,label", [(i % 50, t) for i, t in enumerate(targets)])
     with pytest.raises(UserError, match=r"198 distinct labels over 200 examples: is this a regression target\? "
                                         r"set task=regression"):
-        load_examples(config_for(source="csv", location=path))
-    assert len(load_examples(config_for(task="regression", source="csv", location=path)).y) == 200
+        prepare(config_for(source="csv", location=path))
+    assert len(prepare(config_for(task="regression", source="csv", location=path)).keys) == 200
 
 
 def test_arrays_with_a_single_label(tmp_path):
@@ -222,27 +269,22 @@ SPELLINGS = ["", "NA", "n/a", "nan", "NaN", "null", "None", " none "]
 
 
 def test_csv_missing_values_keep_a_numeric_column_numeric(tmp_path):
-    rows = [(i, "red" if i % 2 else "NA", "big" if i % 2 else "small") for i in range(40)]
+    rows = [(i, "red" if i % 2 else "NA", "big" if i % 2 else "small") for i in range(100)]
     for row, spelling in zip((3, 7, 11, 15, 19, 23, 27, 31), SPELLINGS, strict=True):
         rows[row] = (spelling, *rows[row][1:])
     path = write_rows(tmp_path / "t.csv", "size,colour,label", rows)
-    examples = load_examples(config_for(task="binary", source="csv", location=path))
-    assert examples.feature_names == ["size", "colour=NA", "colour=red"]  # a text column stays text
-    assert examples.x.shape == (40, 3)
-    assert np.flatnonzero(np.isnan(examples.x[:, 0])).tolist() == [3, 7, 11, 15, 19, 23, 27, 31]
     with pytest.raises(UserError, match=r"8 invalid example\(s\) .*t\.csv:5: input holds NaN or Inf \(a missing value"):
         prepare(config_for(task="binary", source="csv", location=path))
     prepared = prepare(config_for(task="binary", source="csv", location=path, drop_invalid="true", batch_size=8))
+    assert prepared.feature_names == ["size", "colour=NA", "colour=red", "colour=<other>"]  # text stays text
     assert len(prepared.dropped) == 8 and prepared.dropped[0].startswith(f"{path}:5: input holds NaN")
-    assert np.isfinite(prepared.sample("train")[0]).all() and len(prepared.keys) == 32
+    assert np.isfinite(prepared.sample("train")[0]).all() and len(prepared.keys) == 92
 
 
 def test_csv_missing_labels_are_invalid_examples_not_a_class(tmp_path):
     rows = [(i, "big" if i % 2 else "small") for i in range(40)]
     rows[4] = (4, "NA")
     path = write_rows(tmp_path / "t.csv", "size,label", rows)
-    examples = load_examples(config_for(task="binary", source="csv", location=path))
-    assert examples.class_names == ["big", "small"] and examples.y[4] == -1
     with pytest.raises(UserError, match=r"t\.csv:6: label -1 outside 0\.\.1 \(missing label\)"):
         prepare(config_for(task="binary", source="csv", location=path))
 

@@ -34,6 +34,13 @@ class DataConfig(Section):
     # tfds catalog name, or path of the image folder / CSV / .npz file.
     location: str = "{{ cookiecutter.dataset_location }}"
     label_column: str = "{{ cookiecutter.label_column }}"
+    # CSV: the delimiter ("," ";" "\t" "|") and the encoding (utf-8, latin-1, ...); auto detects
+    # them from the first 64 KiB (UTF-8 with or without BOM, else Latin-1).
+    delimiter: str = "auto"
+    encoding: str = "auto"
+    # CSV: a text column is one-hot encoded over its most frequent training values, this many at
+    # most, plus one bucket for every other value.
+    max_categories: int = Field(50, ge=1)
     # Images are resized to this (height, width) when they come from files or tfds.
     image_size: tuple[int, int] = (64, 64)
     # Image folders: 1 (grayscale) or 3 (RGB) channels; auto: 1 when every image is grayscale.
@@ -43,9 +50,11 @@ class DataConfig(Section):
     split: tuple[float, float, float] = (0.7, 0.2, 0.1)
     batch_size: int = Field(32, ge=1)
     shuffle_buffer: int = Field(10_000, ge=1)
-    # The decoded training split, for the epochs of `train` and `tune`: auto keeps it in memory
-    # when it fits in 2 GiB, else on disk in the run folder (in-memory sources need no cache).
+    # The training split across the epochs of `train` and `tune`: auto keeps it in memory when it
+    # fits in cache_memory_mb (image folders: the files' bytes, decoded each epoch; other streams:
+    # the decoded examples, else on disk in the run folder); in-memory sources need no cache.
     cache: Literal["auto", "memory", "disk", "off"] = "auto"
+    cache_memory_mb: int = Field(512, ge=0)
     # D4: training refuses invalid examples unless this is true; then it says how many it dropped.
     drop_invalid: bool = False
     # O2: image augmentation in the training pipeline (small shifts, rotations, contrast;

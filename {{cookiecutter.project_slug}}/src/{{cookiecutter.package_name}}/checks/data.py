@@ -163,18 +163,26 @@ def long_tailed(values: np.ndarray) -> np.ndarray:
     return (values.min(axis=0) >= 0) & (q2 > 0) & (skew > LONG_TAIL_SKEW)
 
 
-def outlier_scores(x: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, list[str]]:
-    """D6: robust z of each sampled training example (rows), one column per thing measured:
-    each feature of a table (a long-tailed one as log(1 + x / median)), or the mean and the
-    standard deviation of an image's pixels."""
-    if prepared.kind == "image":  # in chunks: a float64 copy of every image would not fit in memory
-        flat = x.reshape(len(x), -1)
-        pixels = np.zeros((len(flat), 2))
-        for start in range(0, len(flat), 1024):
-            chunk = flat[start:start + 1024].astype("float64")
-            pixels[start:start + len(chunk)] = np.stack([chunk.mean(axis=1), chunk.std(axis=1)], axis=1)
-        return robust_z(pixels), ["mean", "std"]
-    values = x.reshape(len(x), -1).astype("float64")
+def image_moments(prepared: Prepared, rows: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Each image's pixel mean and standard deviation, streamed batch by batch (a sample of
+    10,000 photos at 224x224 would be 6 GB as one array), and the 0.5 and 99.5 percentiles of
+    the first batch's pixels: the range the plot shows images on."""
+    moments, shown_range = [], (0.0, 1.0)
+    for x, _ in prepared.stream("train", rows).batch(256).as_numpy_iterator():
+        flat = x.reshape(len(x), -1).astype("float64")
+        if not moments:
+            shown_range = tuple(float(v) for v in np.percentile(flat, [0.5, 99.5]))
+        moments.append(np.stack([flat.mean(axis=1), flat.std(axis=1)], axis=1))
+    return np.concatenate(moments), shown_range
+
+
+def outlier_scores(prepared: Prepared, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """D6: robust z of each sampled training example (manifest `rows`), one column per thing
+    measured: each feature of a table (a long-tailed one as log(1 + x / median)), or the mean
+    and the standard deviation of an image's pixels."""
+    if prepared.kind == "image":
+        return robust_z(image_moments(prepared, rows)[0]), ["mean", "std"]
+    values = prepared.take(rows)[0].reshape(len(rows), -1).astype("float64")
     names = prepared.feature_names
     if len(names) != values.shape[1]:
         names = [f"feature {j}" for j in range(values.shape[1])]
@@ -194,8 +202,7 @@ def check_outliers(prepared: Prepared, run_dir: Path, settings: InspectConfig) -
     30 features; 100x in 26, 10x in 13), an image on another scale (0..255 among 0..16), a
     blank image (digits: std z = -16)."""
     rows = prepared.sample_rows("train", settings.sample, seed=0)
-    x, _ = prepared.take(rows)
-    z, names = outlier_scores(x, prepared)
+    z, names = outlier_scores(prepared, rows)
     threshold = settings.outlier_z
     column = np.abs(z).argmax(axis=1)
     signed = z[np.arange(len(z)), column]
@@ -203,7 +210,7 @@ def check_outliers(prepared: Prepared, run_dir: Path, settings: InspectConfig) -
     listing = [{"example": prepared.origin(int(rows[i])), "z": round(float(signed[i]), 1), "by": names[column[i]]}
                for i in order]
     flagged = int((np.abs(signed) > threshold).sum())
-    plot = _plot_outliers(prepared, x, z, names, order, listing, threshold, run_dir)
+    plot = _plot_outliers(prepared, rows, z, names, order, listing, threshold, run_dir)
     measured = {"outliers": flagged, "largest_abs_z": round(float(np.abs(signed).max(initial=0.0)), 1),
                 "most_extreme": listing, "examples_looked_at": len(rows), "training_examples": prepared.size("train")}
     logged = [n for n in names if n.startswith("log ")]
@@ -222,11 +229,11 @@ def _short(origin: str) -> str:
     return "/".join(Path(origin).parts[-2:])[-24:] if "/" in origin else origin
 
 
-def _plot_outliers(prepared, x, z, names, order, listing, threshold, run_dir) -> str:
+def _plot_outliers(prepared, rows, z, names, order, listing, threshold, run_dir) -> str:
     if prepared.kind == "image":
-        low, high = (float(v) for v in np.percentile(x, [0.5, 99.5]))
+        low, high = image_moments(prepared, rows[:256])[1]
         titles = [f"{_short(item['example'])}\n{item['by']} z={item['z']:g}" for item in listing]
-        fig = image_grid(x[order], titles, low, high,
+        fig = image_grid(prepared.take(rows[order])[0], titles, low, high,
                          f"D6: the most extreme training images (robust z of pixel mean / std; warn beyond "
                          f"{threshold:g}); shown on the training range {low:.3g}..{high:.3g}")
         return save_figure(fig, run_dir, "D6_outliers")

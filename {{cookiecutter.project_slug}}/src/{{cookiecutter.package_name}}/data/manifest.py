@@ -51,6 +51,8 @@ class Manifest:
 
     def origin(self, row: int) -> str:
         """Where a person finds the example: its file, its CSV line, or its place in the source."""
+        if self.origins is not None and self.origins.dtype.kind in "iu":  # CSV lines
+            return f"{self.header['facts']['path']}:{int(self.origins[row])}"
         if self.origins is not None:
             return str(self.origins[row])
         line_offset = self.header.get("line_offset")

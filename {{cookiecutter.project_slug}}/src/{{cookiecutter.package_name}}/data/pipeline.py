@@ -3,8 +3,8 @@
 A split streams from its source (source.py): parallel decode, an optional cache, a bounded
 shuffle buffer reshuffled each epoch, batches, prefetch. Training reads its examples in a
 seeded permutation (fixed for the run), so that a bounded buffer mixes a folder sorted by
-class as well as a full shuffle would; an uncached image folder reshuffles its whole file
-list each epoch before decoding, which costs nothing (paths are small).
+class as well as a full shuffle would; an image folder reshuffles its whole file list (or
+the cached file bytes) each epoch before decoding, which costs little (they are small).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import tensorflow as tf
 from ..config import Config
 from .augment import augment_batches
 
-# data.cache=auto keeps the decoded training split in memory below this many bytes.
-CACHE_MEMORY_BYTES_DEFAULT = 2 * 1024**3
+# data.cache=auto keeps the training split in memory below this many bytes (data.cache_memory_mb).
+CACHE_MEMORY_BYTES_DEFAULT = 512 * 1024**2
+# The shuffle buffer holds at most this many bytes of decoded examples (and at least 1,000 of them).
+SHUFFLE_BYTES = 256 * 1024**2
 
 
 def make_dataset(
@@ -44,7 +46,7 @@ def make_dataset(
 
 def split_dataset(prepared, split: str, batch_size: int, *, training: bool, seed: int, shuffle_buffer: int = 10_000,
                   cache: str = "off", augment: bool = False, augment_flip: bool = False,
-                  rows: np.ndarray | None = None) -> tf.data.Dataset:
+                  rows: np.ndarray | None = None, cache_budget: int = CACHE_MEMORY_BYTES_DEFAULT) -> tf.data.Dataset:
     """Batches of one split (or of some of its manifest `rows`). Training data is shuffled
     again each epoch from a seed; evaluation data keeps every example, in the split's order
     (no drop_remainder: RECIPE T13). `augment` changes training images only, after the cache,
@@ -52,33 +54,49 @@ def split_dataset(prepared, split: str, batch_size: int, *, training: bool, seed
     rows = prepared.indices[split] if rows is None else rows
     if training:
         rows = np.random.default_rng(seed).permutation(rows)
-    mode = resolve_cache(cache, prepared, len(rows)) if training else "off"
     positions, labels = prepared.manifest.positions[rows], prepared.manifest.labels[rows]
-    pre_shuffled = training and mode == "off" and getattr(prepared.source, "reads_files", False)
-    examples = (prepared.source.stream(positions, labels, shuffle_seed=seed) if pre_shuffled
-                else prepared.source.stream(positions, labels))
-    if mode == "memory":
-        examples = examples.cache()
-    elif mode == "disk":
-        folder = prepared.run_dir / "data" / "cache"
-        folder.mkdir(parents=True, exist_ok=True)
-        # One file per dataset: a second iterator on the same cache file while the first is
-        # writing is an error in tf.data, and the checks build several training datasets.
-        examples = examples.cache(str(folder / f"{split}-{uuid.uuid4().hex[:12]}"))
+    mode = resolve_cache(cache, prepared, positions, cache_budget) if training else "off"
+    source = prepared.source
+    if getattr(source, "reads_files", False):  # image files: shuffled and cached before decoding
+        examples = source.stream(positions, labels, shuffle_seed=seed if training else None,
+                                 cache_files=mode == "memory")
+        shuffled_already = True
+    else:
+        examples = source.stream(positions, labels)
+        if mode == "memory":
+            examples = examples.cache()
+        elif mode == "disk":
+            folder = prepared.run_dir / "data" / "cache"
+            folder.mkdir(parents=True, exist_ok=True)
+            # One file per dataset: a second iterator on the same cache file while the first is
+            # writing is an error in tf.data, and the checks build several training datasets.
+            examples = examples.cache(str(folder / f"{split}-{uuid.uuid4().hex[:12]}"))
+        shuffled_already = False
+    # A bounded buffer, in examples and in bytes: the rows are in a seeded permutation already,
+    # so the buffer only has to give each epoch a new order, not to mix a sorted source.
+    example_bytes = 4 * math.prod(prepared.input_shape)
+    buffer = min(shuffle_buffer, len(rows), max(1_000, SHUFFLE_BYTES // max(example_bytes, 1)))
     low, high = prepared.stats.pixel_range if prepared.kind == "image" else (0.0, 1.0)
-    return _finish(examples, len(rows), batch_size, training=training and not pre_shuffled, seed=seed,
+    return _finish(examples, buffer, batch_size, training=training and not shuffled_already, seed=seed,
                    shuffle_buffer=shuffle_buffer, augment=training and augment and prepared.kind == "image",
                    augment_flip=augment_flip, value_range=(low, high))
 
 
-def resolve_cache(setting: str, prepared, examples: int, budget: int = CACHE_MEMORY_BYTES_DEFAULT) -> str:
-    """auto: nothing for in-memory sources (they are in memory already); the decoded split in
-    memory when it fits under `budget`, else on disk in the run folder (when there is one)."""
-    if setting != "auto":
-        return "off" if setting == "disk" and prepared.run_dir is None else setting
-    if hasattr(prepared.source, "examples"):
+def resolve_cache(setting: str, prepared, positions: np.ndarray, budget: int = CACHE_MEMORY_BYTES_DEFAULT) -> str:
+    """auto: nothing for in-memory sources (they are in memory already); image files' bytes in
+    memory when they fit under `budget`, else read from disk each epoch (they are on disk
+    already); decoded examples of other streams in memory when they fit, else on disk in the
+    run folder (when there is one)."""
+    source = prepared.source
+    if setting == "disk" and (prepared.run_dir is None or getattr(source, "reads_files", False)):
         return "off"
-    decoded = examples * math.prod(prepared.input_shape) * 4
+    if setting != "auto":
+        return setting
+    if hasattr(source, "examples"):
+        return "off"
+    if getattr(source, "reads_files", False):
+        return "memory" if source.bytes_of(positions) <= budget else "off"
+    decoded = len(positions) * math.prod(prepared.input_shape) * 4
     if decoded <= budget:
         return "memory"
     return "disk" if prepared.run_dir is not None else "off"
@@ -86,6 +104,7 @@ def resolve_cache(setting: str, prepared, examples: int, budget: int = CACHE_MEM
 
 def _finish(examples: tf.data.Dataset, n: int, batch_size: int, *, training: bool, seed: int, shuffle_buffer: int,
             augment: bool, augment_flip: bool, value_range: tuple[float, float]) -> tf.data.Dataset:
+    """Shuffle (buffer min(shuffle_buffer, n)), batch, augment, prefetch."""
     if training:
         examples = examples.shuffle(max(1, min(shuffle_buffer, n)), seed=seed, reshuffle_each_iteration=True)
     dataset = examples.batch(batch_size)
@@ -103,7 +122,8 @@ def train_datasets(config: Config, prepared, batch_size: int | None = None, for_
     batch_size = batch_size or config.data.batch_size
     train = split_dataset(prepared, "train", batch_size, training=True, seed=config.seed,
                           shuffle_buffer=config.data.shuffle_buffer, cache=config.data.cache if for_fit else "off",
-                          augment=config.data.augment, augment_flip=config.data.augment_flip)
+                          augment=config.data.augment, augment_flip=config.data.augment_flip,
+                          cache_budget=config.data.cache_memory_mb * 1024**2)
     val = split_dataset(prepared, "val", batch_size, training=False, seed=config.seed)
     return train, val
 
@@ -117,7 +137,8 @@ def train_shards(config: Config, prepared, global_batch: int):
         part = rows[context.input_pipeline_id::context.num_input_pipelines]
         return split_dataset(prepared, "train", context.get_per_replica_batch_size(global_batch), training=True,
                              seed=config.seed, shuffle_buffer=config.data.shuffle_buffer, cache=config.data.cache,
-                             augment=config.data.augment, augment_flip=config.data.augment_flip, rows=part)
+                             augment=config.data.augment, augment_flip=config.data.augment_flip, rows=part,
+                             cache_budget=config.data.cache_memory_mb * 1024**2)
 
     return shard
 

@@ -1,12 +1,12 @@
-"""The sources that arrive in memory: the bundled datasets, CSV files, `.npz` files and a
+"""The sources that arrive in memory: the bundled datasets, `.npz` files and a
 `my_module:load` that returns arrays. Each ends as the same `Examples` (NumPy inputs, labels,
-names), which `ArraySource` (source.py) streams. Image folders, tfds datasets and loaders that
-return a `tf.data.Dataset` never come here: they stream from the start (images.py, streams.py).
+names), which `ArraySource` (source.py) streams. Image folders, CSV files, tfds datasets and
+loaders that return a `tf.data.Dataset` never come here: they stream from the start (images.py,
+tables.py, source.py).
 """
 
 from __future__ import annotations
 
-import csv
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +17,6 @@ from ..config import Config
 from ..errors import UserError
 
 BUNDLED = {"digits": "classification", "breast_cancer": "binary", "diabetes": "regression"}
-# The usual spellings of "no value" in a CSV cell (compared case-insensitively, spaces stripped).
-MISSING = {"", "na", "n/a", "nan", "null", "none"}
 
 
 @dataclass
@@ -36,15 +34,14 @@ class Examples:
         return self.origins[index] if self.origins else f"example #{index}"
 
 
-IN_MEMORY = ("digits", "breast_cancer", "diabetes", "csv", "npz")
-STREAMED = ("tfds", "image_folder")
+IN_MEMORY = ("digits", "breast_cancer", "diabetes", "npz")
+STREAMED = ("tfds", "image_folder", "csv")
 
 
 def load_examples(config: Config) -> Examples:
     """An in-memory source (IN_MEMORY) as Examples, its label set checked."""
     source = config.data.source
-    loaders = {"digits": _digits, "breast_cancer": _breast_cancer, "diabetes": _diabetes, "csv": _from_csv,
-               "npz": _from_npz}
+    loaders = {"digits": _digits, "breast_cancer": _breast_cancer, "diabetes": _diabetes, "npz": _from_npz}
     if source not in loaders:
         raise UserError(
             f"data.source: unknown source {source!r}; use one of {', '.join(IN_MEMORY + STREAMED)} "
@@ -126,69 +123,6 @@ def _diabetes(config: Config) -> Examples:
         "tabular",
         feature_names=[str(f) for f in bunch.feature_names],
     )
-
-
-def _from_csv(config: Config) -> Examples:
-    """Numeric columns as they are, text columns one-hot encoded; the label column by name.
-
-    A cell spelled as a missing value ("", NA, N/A, nan, null, None) does not turn a numeric column
-    into text: it becomes NaN, and D4 names its row (stop, or drop with data.drop_invalid=true).
-    A missing label becomes NaN (regression) or id -1 (classes), which D4 reports the same way.
-    """
-    path = Path(config.data.location)
-    if not path.is_file():
-        raise UserError(f"CSV file not found: {path}")
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
-        raise UserError(f"CSV file {path} holds no rows")
-    column = config.data.label_column
-    if column not in rows[0]:
-        raise UserError(f"CSV file {path} has no label column {column!r}; columns: {', '.join(rows[0])}")
-    features, names = [], []
-    for name in (c for c in rows[0] if c != column):
-        values = [row[name] for row in rows]
-        try:
-            features.append(np.array([_number(v) for v in values], "float32")[:, None])
-            names.append(name)
-        except ValueError:
-            categories = sorted(set(values))
-            features.append(np.array([[v == c for c in categories] for v in values], "float32"))
-            names += [f"{name}={c}" for c in categories]
-    x = np.concatenate(features, axis=1)
-    labels = [row[column] for row in rows]
-    origins = [f"{path}:{i + 2}" for i in range(len(rows))]  # line 1 is the header
-    if config.task == "regression":
-        try:
-            return Examples(x, np.array([_number(v) for v in labels], "float32"), "tabular", [], origins, names)
-        except ValueError:
-            raise UserError(f"CSV label column {column!r} must be numeric for regression") from None
-    class_names = sorted({v for v in labels if not _is_missing(v)}, key=_natural_key)
-    if len(class_names) < 2:
-        held = f"a single value {class_names[0]!r}" if class_names else "no value (every cell is missing)"
-        raise UserError(
-            f"CSV file {path}: label column {column!r} holds {held}; task={config.task} needs at least "
-            "2 classes (is data.label_column the right column?)"
-        )
-    ids = {name: i for i, name in enumerate(class_names)}
-    y = np.array([ids.get(v, -1) for v in labels], "int64")  # -1: missing label, reported by D4
-    return Examples(x, y, "tabular", class_names, origins, names)
-
-
-def _is_missing(text: str) -> bool:
-    return text.strip().lower() in MISSING
-
-
-def _number(text: str) -> float:
-    """A CSV cell as a float, NaN for a missing value; ValueError for text."""
-    return np.nan if _is_missing(text) else float(text)
-
-
-def _natural_key(text: str) -> tuple:
-    try:
-        return (0, float(text), text)
-    except ValueError:
-        return (1, 0.0, text)
 
 
 def _from_npz(config: Config) -> Examples:
