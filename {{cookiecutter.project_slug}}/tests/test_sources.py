@@ -105,8 +105,9 @@ def test_missing_image_folder(tmp_path):
 
 
 def write_csv(path, rows=100):
-    return write_rows(path, "size,colour,label",
-                      [(i, "red" if i % 3 else "blue", "big" if i > rows // 2 else "small") for i in range(rows)])
+    return write_rows(path, "size,colour,label",  # size: 37 i mod rows, not in row order (that is an identifier)
+                      [(37 * i % rows, "red" if i % 3 else "blue", "big" if i > rows // 2 else "small")
+                       for i in range(rows)])
 
 
 def write_rows(path, header, rows):
@@ -116,12 +117,12 @@ def write_rows(path, header, rows):
 
 def test_csv_with_numeric_and_text_features(tmp_path):
     prepared = prepare(config_for(task="binary", source="csv", location=write_csv(tmp_path / "t.csv"), batch_size=4))
-    assert prepared.input_shape == (4,)  # size + one-hot colour (blue, red, any other value)
+    assert prepared.input_shape == (4,)  # size + one-hot colour (any other value, blue, red)
     assert prepared.class_names == ["big", "small"]
-    assert prepared.feature_names == ["size", "colour=blue", "colour=red", "colour=<other>"]
+    assert prepared.feature_names == ["size", "colour=<other>", "colour=blue", "colour=red"]
     x, y = prepared.sample("train")
     rows = prepared.manifest.positions[prepared.indices["train"]]
-    assert np.array_equal(x[:, 0], rows) and np.array_equal(x[:, 1], rows % 3 == 0)  # size = row, blue = i % 3 == 0
+    assert np.array_equal(x[:, 0], 37 * rows % 100) and np.array_equal(x[:, 2], rows % 3 == 0)  # blue: i % 3 == 0
     assert np.array_equal(y, rows <= 50)  # "big" (i > 50) is class 0
 
 
@@ -130,17 +131,18 @@ def test_csv_rows_stream_in_blocks(tmp_path, monkeypatch):
     from {{ cookiecutter.package_name }}.data import tables
 
     monkeypatch.setattr(tables, "BLOCK_BYTES", 256)  # a block of ~20 rows
-    rows = [(i, f"c{i % 7}", "yes" if i % 2 else "no") for i in range(600)]
+    rows = [(7919 * i % 600, "abc"[i % 3] if i % 25 else f"rare{i}", "yes" if i % 2 else "no") for i in range(600)]
     prepared = prepare(config_for(task="binary", source="csv", location=write_rows(tmp_path / "t.csv", "n,c,label",
                                                                                    rows), max_categories=3))
     for split in ("train", "val", "test"):
         x, _ = prepared.sample(split)
-        assert np.array_equal(x[:, 0], prepared.manifest.positions[prepared.indices[split]])
-    assert len(prepared.feature_names) == 1 + 3 + 1  # n, the 3 most frequent of c in train, <other>
+        assert np.array_equal(x[:, 0], 7919 * prepared.manifest.positions[prepared.indices[split]] % 600)
+    assert prepared.feature_names == ["n", "c=<other>", "c=a", "c=b", "c=c"]  # the rare 4% share one bucket
 
 
 def test_csv_semicolons_latin1_bom_and_quoted_newlines(tmp_path):
-    text = "size;name;label\n" + "".join(f'{i};"Zoë\n{i % 2}";{"ja" if i % 2 else "nein"}\n' for i in range(40))
+    rows = (f'{7 * i % 40};"Zoë\n{i % 2}";{"ja" if i % 2 else "nein"}\n' for i in range(40))
+    text = "size;name;label\n" + "".join(rows)
     (tmp_path / "latin.csv").write_bytes(text.encode("latin-1"))
     (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     for name in ("latin.csv", "bom.csv"):
@@ -152,7 +154,7 @@ def test_csv_semicolons_latin1_bom_and_quoted_newlines(tmp_path):
 
 
 def test_csv_ragged_rows_and_duplicate_columns_are_named(tmp_path):
-    rows = [(i, "yes" if i % 2 else "no") for i in range(40)]
+    rows = [(7 * i % 40, "yes" if i % 2 else "no") for i in range(40)]
     path = write_rows(tmp_path / "t.csv", "size,label", rows)
     path.write_text(path.read_text() + "41,yes,surplus\n")
     with pytest.raises(UserError, match=r"1 invalid example\(s\) in CSV file .*a row with 3 cells where the header "
@@ -268,21 +270,30 @@ def test_bundled_label_sets_are_far_from_the_thresholds():
 SPELLINGS = ["", "NA", "n/a", "nan", "NaN", "null", "None", " none "]
 
 
-def test_csv_missing_values_keep_a_numeric_column_numeric(tmp_path):
-    rows = [(i, "red" if i % 2 else "NA", "big" if i % 2 else "small") for i in range(100)]
+def test_csv_missing_numbers_are_imputed_with_the_train_median(tmp_path):
+    """Every spelling of a missing cell: the numeric column stays numeric, the cell gets the
+    median of the training rows and a "was missing" indicator; a missing category is its own."""
+    rows = [(37 * i % 200, "red" if i % 2 else "NA", "big" if i % 2 else "small") for i in range(200)]
     for row, spelling in zip((3, 7, 11, 15, 19, 23, 27, 31), SPELLINGS, strict=True):
         rows[row] = (spelling, *rows[row][1:])
     path = write_rows(tmp_path / "t.csv", "size,colour,label", rows)
-    with pytest.raises(UserError, match=r"8 invalid example\(s\) .*t\.csv:5: input holds NaN or Inf \(a missing value"):
-        prepare(config_for(task="binary", source="csv", location=path))
-    prepared = prepare(config_for(task="binary", source="csv", location=path, drop_invalid="true", batch_size=8))
-    assert prepared.feature_names == ["size", "colour=NA", "colour=red", "colour=<other>"]  # text stays text
-    assert len(prepared.dropped) == 8 and prepared.dropped[0].startswith(f"{path}:5: input holds NaN")
-    assert np.isfinite(prepared.sample("train")[0]).all() and len(prepared.keys) == 92
+    prepared = prepare(config_for(task="binary", source="csv", location=path, batch_size=8))
+    assert prepared.feature_names == ["size", "size missing", "colour=<other>", "colour=<missing>", "colour=red"]
+    train = prepared.manifest.positions[prepared.indices["train"]]
+    present = [37 * i % 200 for i in train if i not in (3, 7, 11, 15, 19, 23, 27, 31)]
+    column = next(c for c in prepared.source.columns if c.name == "size")
+    assert column.median == np.median(present) and column.role == "numeric" and column.missing_share > 0
+    x, _ = prepared.take(prepared.indices["train"])
+    gone = np.isin(train, (3, 7, 11, 15, 19, 23, 27, 31))
+    assert np.all(x[gone, 0] == column.median) and np.all(x[gone, 1] == 1) and np.all(x[~gone, 1] == 0)
+    assert len(prepared.keys) == 200 and not prepared.dropped
+    dropping = prepare(config_for(task="binary", source="csv", location=path, missing="drop", drop_invalid="true",
+                                  batch_size=8))
+    assert len(dropping.keys) == 92 and dropping.dropped[0] == f"{path}:2: a missing cell (data.missing=drop)"
 
 
 def test_csv_missing_labels_are_invalid_examples_not_a_class(tmp_path):
-    rows = [(i, "big" if i % 2 else "small") for i in range(40)]
+    rows = [(7 * i % 40, "big" if i % 2 else "small") for i in range(40)]
     rows[4] = (4, "NA")
     path = write_rows(tmp_path / "t.csv", "size,label", rows)
     with pytest.raises(UserError, match=r"t\.csv:6: label -1 outside 0\.\.1 \(missing label\)"):
@@ -290,7 +301,7 @@ def test_csv_missing_labels_are_invalid_examples_not_a_class(tmp_path):
 
 
 def test_csv_missing_regression_target_is_nan(tmp_path):
-    rows = [(i, 1.5 * i) for i in range(40)]
+    rows = [(7 * i % 40, 1.5 * i) for i in range(40)]
     rows[2] = (2, "N/A")
     path = write_rows(tmp_path / "t.csv", "size,label", rows)
     with pytest.raises(UserError, match=r"t\.csv:4: target is NaN or Inf"):

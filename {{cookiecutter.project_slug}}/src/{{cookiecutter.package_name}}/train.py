@@ -28,6 +28,7 @@ from .precision import detect_hardware, jit_setting, resolve_precision
 from .resume import ResumePoint, restore
 from .runtime import seed_everything
 from .schedule import regularisation_verdict, schedule_verdict, steps_per_epoch
+from .serving import export_for_serving
 from .verdicts import Verdict
 
 BACKUP = "backup"
@@ -110,7 +111,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
                             initial_epoch=backup.epoch if backup else 0,
                             callbacks=callbacks, shuffle=False, verbose=2)
     if config.train.export:
-        model.export(str(out / "export"), verbose=False)
+        export_for_serving(model, prepared, out / "export")
     verdicts = [schedule_verdict(config, total_steps), regularisation_verdict(config), resume_point.verdict(),
                 training_loss_verdict(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
     discard_worker_run_dir(out, run_dir)

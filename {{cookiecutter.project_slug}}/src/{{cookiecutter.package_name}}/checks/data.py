@@ -16,6 +16,7 @@ from ..data import SPLITS, Prepared
 from ..data.split import strata
 from ..plots import new_figure, save_figure
 from ..verdicts import Verdict
+from .leakage import check_feature_leakage
 from .visualise import check_batch_view, image_grid, label_text
 
 # D5: warn when the most frequent class outnumbers the rarest by more than this.
@@ -63,8 +64,10 @@ def _sigmas_off(inside: np.ndarray, fraction: float) -> float:
 
 def check_duplicates(prepared: Prepared) -> Verdict:
     """D3 from the content keys: the same content with different labels (conflicting labels:
-    fail), the same content in two splits (fail; the hash split keeps copies together, so this
-    means two keys collided or the split was made elsewhere), copies inside a split (warn)."""
+    fail for images and arrays, where it is a labelling mistake; warn for table rows, whose
+    coarse columns repeat by nature and then carry noise no model removes), the same content in
+    two splits (fail; the hash split keeps copies together, so this means two keys collided or
+    the split was made elsewhere), copies inside a split (warn)."""
     keys, labels, splits = prepared.manifest.keys, prepared.manifest.labels, prepared.manifest.splits
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
@@ -83,7 +86,10 @@ def check_duplicates(prepared: Prepared) -> Verdict:
         return Verdict("D3", "Duplicates and leakage", "fail", measured=measured, expected=expected,
                        advice="Every example holds the same input: the source reads one file or row over and over, "
                        "or the inputs were lost before they were saved.")
-    if conflicts:
+    if conflicts and prepared.kind == "tabular":
+        status, advice = "warn", (f"{len(conflicts)} row(s) appear with different labels (listed): either a "
+                                  "labelling mistake, or columns too coarse to tell those examples apart.")
+    elif conflicts:
         status, advice = "fail", (f"{len(conflicts)} input(s) appear with different labels (listed): at most one "
                                   "label can be right; fix or remove them before trusting any score.")
     elif leaks:
@@ -105,12 +111,39 @@ def check_invalid(prepared: Prepared) -> Verdict:
     """D4: invalid examples stop `prepare` unless data.drop_invalid; this reports the drops."""
     dropped = prepared.dropped
     count = prepared.manifest.header.get("dropped_count", len(dropped))
+    measured = {"dropped": count, "examples": dropped[:10]}
+    columns = getattr(prepared.source, "columns", None) or []
+    imputed = {c.name: round(c.missing_share * prepared.size("train")) for c in columns
+               if c.used and c.missing_share > 0}
+    if imputed:
+        measured["imputed_train_cells"] = imputed  # data.missing=impute: train median, or its own category
     return Verdict(
         "D4", "Corrupt and invalid examples", "warn" if count else "pass",
-        measured={"dropped": count, "examples": dropped[:10]}, expected={"dropped": 0},
+        measured=measured, expected={"dropped": 0},
         advice=f"{count} invalid example(s) were dropped (data.drop_invalid=true); fix them at the source."
         if count else "",
     )
+
+
+def check_columns(prepared: Prepared) -> Verdict:
+    """D10: every column of a table with its role, why, and its share of missing training cells.
+    Warn when a numeric column held text cells (read as missing) or when columns were left out
+    as identifiers, constants or free text: each is a choice a person should see once."""
+    columns = getattr(prepared.source, "columns", None)
+    if not columns:
+        return Verdict("D10", "Columns", "skip", advice=f"{prepared.kind} data from {prepared.source.where}: no "
+                       "table columns to decide roles for (they come as arrays or images)")
+    listing = [{"column": c.name, "role": c.role, "why": c.why, "missing": c.missing_share} for c in columns]
+    left_out = [c for c in columns if not c.used]
+    text_in_numbers = [c for c in columns if c.role == "numeric" and "text cell" in c.why]
+    measured = {"columns": listing, "used": sum(c.used for c in columns), "left_out": [c.name for c in left_out]}
+    expected = "every column's role decided on the training split; override in data.columns"
+    if text_in_numbers or left_out:
+        notes = [f"{c.name}: {c.role} ({c.why})" for c in [*text_in_numbers, *left_out]]
+        return Verdict("D10", "Columns", "warn", measured=measured, expected=expected,
+                       advice="Look at these columns, and set data.columns={name: role} where the choice is "
+                       "wrong: " + "; ".join(notes))
+    return Verdict("D10", "Columns", "pass", measured=measured, expected=expected)
 
 
 def check_balance(prepared: Prepared) -> Verdict:
@@ -417,4 +450,4 @@ def inspect_data(prepared: Prepared, config: Config, run_dir: Path) -> list[Verd
     pairs = check_pairs_intact(plain, prepared, config.inspect.batches)
     if config.data.augment:
         pairs.measured["augmentation"] = "off for this check: it changes inputs by design"
-    return [*verdicts, pairs]
+    return [*verdicts, pairs, check_columns(prepared), check_feature_leakage(prepared, config.inspect)]

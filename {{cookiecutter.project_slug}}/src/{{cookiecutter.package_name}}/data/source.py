@@ -111,12 +111,15 @@ class ImageFolderSource:
         import tensorflow as tf
 
         files = tf.data.Dataset.from_tensor_slices((np.asarray(self.paths)[positions], labels))
+        full = max(1, len(positions))
+        if shuffle_seed is not None and not cache_files:  # shuffle the paths: the buffer holds names only
+            files = files.shuffle(full, seed=shuffle_seed, reshuffle_each_iteration=True)
         files = files.map(lambda path, label: (tf.io.read_file(path), label), num_parallel_calls=tf.data.AUTOTUNE,
                           deterministic=True)
-        if cache_files:
+        if cache_files:  # the bytes are in memory anyway: shuffle them, not the paths
             files = files.cache()
-        if shuffle_seed is not None:
-            files = files.shuffle(max(1, len(positions)), seed=shuffle_seed, reshuffle_each_iteration=True)
+            if shuffle_seed is not None:
+                files = files.shuffle(full, seed=shuffle_seed, reshuffle_each_iteration=True)
         channels, size = self.channels, self.image_size
         return files.map(lambda contents, label: (images.decode(contents, channels, size), label),
                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -200,7 +203,6 @@ class StreamSource:
 
     def settle(self, facts: dict) -> None:
         self.class_names = list(facts.get("class_names", self.class_names))
-        self.total = int(facts["seen"])
 
     def origin_of(self, position: int) -> str:
         return f"example #{position}"
@@ -208,9 +210,12 @@ class StreamSource:
     def stream(self, positions: np.ndarray, labels: np.ndarray):
         import tensorflow as tf
 
-        wanted = np.zeros(self.total, bool)
+        # Flags up to the last position wanted: zip stops there, so a few examples near the
+        # start (a check's sample, the first batch) do not cost a pass over the whole source.
+        end = int(positions.max()) + 1 if len(positions) else 0
+        wanted = np.zeros(end, bool)
         wanted[positions] = True
-        label_at = np.zeros(self.total, labels.dtype)
+        label_at = np.zeros(end, labels.dtype)
         label_at[positions] = labels
         flags = tf.data.Dataset.from_tensor_slices((wanted, label_at))
         pairs = tf.data.Dataset.zip(self.factory(), flags).filter(lambda example, flag: flag[0])

@@ -5,24 +5,25 @@ streams in blocks of a set size, handles quoted fields with newlines and a UTF-8
 transcodes other encodings; the block's columns are then encoded with its vectorised compute
 functions, never a Python `float()` per cell (what ran a 35 MB CSV past 21 GB).
 
-Every cell is read as text, so that the scan decides what a column is: numeric when every
-non-missing cell of the training split is a number; otherwise categorical, one-hot over its
-`data.max_categories` most frequent training values plus one bucket for every other value
-(val, test and serving meet values train never had). The vocabularies come from the training
-split alone (D2), counted in the same pass that keys and splits the rows: a row's split depends
-on its own cells, so it is known as soon as the row is read.
+Every cell is read as text, so that the scan decides what a column is (columns.py, D10) from
+the training rows; their counts, medians and vocabularies come from the training split alone
+(D2), gathered in the same pass that keys and splits the rows: a row's split depends on its own
+cells, so it is known as soon as the row is read. The rows then stream as raw text into the
+TableEncoder (encoder.py), the Keras layer that also serves raw rows from the export.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..config import Config
 from ..errors import UserError
+from .columns import MISSING_TOKEN, ColumnFacts, decide, from_record
 from .scan import Scan
 from .split import assign_splits
 
@@ -30,7 +31,6 @@ from .split import assign_splits
 MISSING = ("", "na", "n/a", "nan", "null", "none")
 NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 BLOCK_BYTES = 4 << 20  # 4 MiB of text per block: tens of thousands of rows, a few MiB of memory
-OTHER = "<other>"
 
 
 def sniff(path: Path, delimiter: str, encoding: str) -> tuple[str, str]:
@@ -65,16 +65,21 @@ class CsvSource:
             raise UserError(f"CSV file not found: {self.path}")
         self.where = f"CSV file {self.path}"
         self.task, self.seed, self.split = config.task, config.seed, config.data.split
-        self.max_categories = config.data.max_categories
+        self.max_categories, self.hash_bins = config.data.max_categories, config.data.hash_bins
+        self.missing = config.data.missing
         self.label = config.data.label_column
         self.delimiter, self.encoding = sniff(self.path, config.data.delimiter, config.data.encoding)
         self.bad_rows: list[str] = []
-        self.columns = self._header()
-        if self.label not in self.columns:
-            raise UserError(f"{self.where} has no label column {self.label!r}; columns: {', '.join(self.columns)}")
-        self.features = [c for c in self.columns if c != self.label]
-        self.numeric: list[str] = []
-        self.vocabularies: dict[str, list[str]] = {}
+        self.names = self._header()
+        if self.label not in self.names:
+            raise UserError(f"{self.where} has no label column {self.label!r}; columns: {', '.join(self.names)}")
+        self.features = [c for c in self.names if c != self.label]
+        self.overrides = dict(config.data.columns)
+        unknown = sorted(set(self.overrides) - set(self.features))
+        if unknown:
+            raise UserError(f"data.columns names {', '.join(map(repr, unknown))}, not a feature column of "
+                            f"{self.where}; its columns: {', '.join(self.features)}")
+        self.columns: list = []  # columns.Column per feature column, once scanned
         self.class_names: list[str] = []
 
     # --- reading -----------------------------------------------------------------------------
@@ -114,7 +119,7 @@ class CsvSource:
         import pyarrow.csv as pacsv
 
         read, parse = self._options()
-        convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in self.columns},
+        convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in self.names},
                                        strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[])
         try:
             yield from pacsv.open_csv(self.path, read_options=read, parse_options=parse, convert_options=convert)
@@ -126,16 +131,19 @@ class CsvSource:
     def fingerprint(self) -> dict:
         stat = self.path.stat()
         return {"file": str(self.path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                "max_categories": self.max_categories, "label": self.label}
+                "label": self.label, "columns": dict(sorted(self.overrides.items())), "missing": self.missing,
+                "max_categories": self.max_categories, "hash_bins": self.hash_bins}
 
     def scan(self) -> Scan:
+        """One pass: keys, splits and labels of every row; per column, what the training rows
+        hold (missing cells, numbers, value counts, whether numbers follow the row order) and a
+        deterministic sample of training rows (by key) for the shape of the values."""
         import pyarrow.compute as pc
 
-        keys, label_parts, sizes, lines, missing_rows = [], [], [], [], []
+        keys, label_parts, sizes, lines, sampled = [], [], [], [], []
         label_ids: dict[str, int] = {}  # classes: each distinct label text, numbered as first seen
-        numeric_ok = dict.fromkeys(self.features, True)
-        counts: dict[str, dict[str, int]] = {name: {} for name in self.features}
-        line = 2  # line 1 is the header
+        facts = {name: ColumnFacts(name) for name in self.features}
+        line, thinning = 2, 0  # line 1 is the header; keep sampled rows whose key has `thinning` low zero bits
         for block in self.blocks():
             cells = {name: block.column(name) for name in self.features}
             joined = pc.binary_join_element_wise(*cells.values(), "\x1f") if self.features else None
@@ -144,52 +152,51 @@ class CsvSource:
                                       for t in texts), np.uint64, len(texts))
             train = assign_splits(block_keys, self.seed, self.split) == 0
             newlines = np.asarray(pc.count_substring(joined, "\n")) if joined is not None else np.zeros(len(texts))
-            lines.append(line + np.arange(len(texts)) + np.r_[0, np.cumsum(newlines)[:-1]])
+            block_lines = line + np.arange(len(texts)) + np.r_[0, np.cumsum(newlines)[:-1]].astype(np.int64)
             line += len(texts) + int(newlines.sum())
-            absent = np.zeros(len(texts), bool)
             for name, column in cells.items():
-                empty = _missing(column)
-                if numeric_ok[name]:
-                    numeric_ok[name] = bool(np.all(empty[train] | _is_number(column)[train]))
-                absent |= empty
-                for value, count in zip(*_value_counts(column.filter(train)), strict=True):
-                    counts[name][value] = counts[name].get(value, 0) + count
-            missing_rows.append(absent)
+                _observe(facts[name], column, train, block_lines)
+            sampled.append((block_keys[train], block.filter(pa_bool(train))))
+            sampled, thinning = _thin(sampled, thinning)
+            lines.append(block_lines)
             keys.append(block_keys)
             label_parts.append(self._block_labels(block.column(self.label), label_ids))
             sizes.append(np.asarray(pc.utf8_length(joined)) if joined is not None else np.zeros(len(texts)))
         if not keys:
             raise UserError(f"{self.where} holds a header and no rows")
-        self.numeric = [n for n in self.features if numeric_ok[n]]
-        self.vocabularies = {n: _most_frequent(counts[n], self.max_categories)
-                             for n in self.features if not numeric_ok[n]}
+        for name in self.features:
+            facts[name].sample_values = _sample_values(sampled, name)
+        self.columns = [decide(facts[name], self.overrides.get(name), self.max_categories, self.hash_bins)
+                        for name in self.features]
         labels, invalid = self._labels(np.concatenate(label_parts), label_ids)
-        absent = np.concatenate(missing_rows)
-        bad_numeric = self._missing_numeric_rows(absent)
-        invalid |= {int(r): "input holds NaN or Inf (a missing value in a CSV reads as NaN)"
-                    for r in bad_numeric if int(r) not in invalid}
         self.lines = np.concatenate(lines).astype(np.int64)
+        if self.missing == "drop":
+            invalid |= {int(r): "a missing cell (data.missing=drop)" for r in self._rows_with_missing_cells()
+                        if int(r) not in invalid}
         good = np.setdiff1d(np.arange(len(labels)), sorted(invalid))
-        facts = {"seen": len(labels), "path": str(self.path), "numeric": self.numeric,
-                 "vocabularies": self.vocabularies, "class_names": self.class_names, "ragged_rows": list(self.bad_rows)}
+        if not any(c.used for c in self.columns):
+            raise UserError(f"{self.where}: no column is left to learn from: "
+                            + "; ".join(f"{c.name}: {c.role} ({c.why})" for c in self.columns)
+                            + ". Set a role in data.columns, e.g. data.columns={name: numeric}")
+        found = {"seen": len(labels), "path": str(self.path), "columns": [c.record() for c in self.columns],
+                 "class_names": self.class_names, "ragged_rows": list(self.bad_rows)}
         if self.bad_rows:
             invalid |= {-(i + 1): f"a row with {text}" for i, text in enumerate(self.bad_rows)}
         return Scan(good, np.concatenate(keys)[good], labels[good], np.concatenate(sizes).astype(np.int64)[good],
-                    self.lines[good], invalid, facts)
+                    self.lines[good], invalid, found)
 
-    def _missing_numeric_rows(self, absent: np.ndarray) -> np.ndarray:
-        """Rows with a missing cell in a numeric column: a second, cheap pass over those columns
-        alone, since which columns are numeric is known only once the whole file was read."""
-        if not self.numeric or not absent.any():
-            return np.zeros(0, np.int64)
+    def _rows_with_missing_cells(self) -> np.ndarray:
+        """data.missing=drop: rows with a missing cell in a column the model uses (a second
+        pass over those columns: which they are is known only once the whole file was read)."""
+        used = [c.name for c in self.columns if c.used]
         found, offset = [], 0
         for block in self.blocks():
             rows = np.zeros(block.num_rows, bool)
-            for name in self.numeric:
+            for name in used:
                 rows |= _missing(block.column(name))
             found.append(offset + np.flatnonzero(rows))
             offset += block.num_rows
-        return np.concatenate(found)
+        return np.concatenate(found) if found else np.zeros(0, np.int64)
 
     def _block_labels(self, column, label_ids: dict[str, int]) -> np.ndarray:
         """One block's labels: float targets (NaN where missing or not a number), or the ids
@@ -233,16 +240,18 @@ class CsvSource:
 
     @property
     def feature_names(self) -> list[str]:
-        return self.numeric + [f"{n}={v}" for n, vocabulary in self.vocabularies.items() for v in vocabulary]
+        return [name for column in self.columns if column.used for name in column.feature_names()]
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return (len(self.feature_names),)
 
     def settle(self, facts: dict) -> None:
-        self.numeric = list(facts["numeric"])
-        self.vocabularies = {k: list(v) for k, v in facts["vocabularies"].items()}
+        from .encoder import TableEncoder
+
+        self.columns = [from_record(record) for record in facts["columns"]]
         self.class_names = list(facts.get("class_names", []))
+        self.encoder = TableEncoder(self.columns)
 
     def origin_of(self, position: int) -> str:
         if position < 0:
@@ -250,26 +259,18 @@ class CsvSource:
         lines = getattr(self, "lines", None)
         return f"{self.path}:{int(lines[position]) if lines is not None else position + 2}"
 
-    def encode(self, block) -> np.ndarray:
-        """A block's feature columns as float32: numbers (NaN where missing), then one-hot
-        vocabularies (the last column of each: every value train did not see)."""
-        import pyarrow.compute as pc
-
-        parts = []
-        for name in self.numeric:
-            column = block.column(name)
-            numbers = pc.if_else(pa_bool(_missing(column)), None, pc.utf8_trim_whitespace(column))
-            parts.append(np.asarray(pc.cast(numbers, "float64").to_numpy(zero_copy_only=False), np.float32)[:, None])
-        for name, vocabulary in self.vocabularies.items():
-            index = pc.index_in(pc.utf8_trim_whitespace(block.column(name)), value_set=pa_strings(vocabulary[:-1]))
-            codes = np.asarray(pc.fill_null(index, len(vocabulary) - 1).to_numpy(zero_copy_only=False), np.int64)
-            parts.append(np.eye(len(vocabulary), dtype=np.float32)[codes])
-        return np.concatenate(parts, axis=1) if parts else np.zeros((block.num_rows, 0), np.float32)
-
-    def stream(self, positions: np.ndarray, labels: np.ndarray):
+    def raw_signature(self) -> dict:
+        """The serving input: one string column per used column, keyed by its name."""
         import tensorflow as tf
 
-        width = len(self.feature_names)
+        return {c.name: tf.TensorSpec((None,), tf.string, name=_tensor_name(c.name)) for c in self.columns if c.used}
+
+    def stream(self, positions: np.ndarray, labels: np.ndarray):
+        """Encoded rows of `positions` (in increasing order), with `labels`: the file read block
+        by block, each block's wanted rows turned into features by the TableEncoder."""
+        import tensorflow as tf
+
+        used = [c.name for c in self.columns if c.used]
         wanted_positions = np.asarray(positions, np.int64)
         label_dtype = np.float32 if self.task == "regression" else np.int64
 
@@ -281,15 +282,18 @@ class CsvSource:
                 end = offset + block.num_rows
                 stop = np.searchsorted(sorted_positions, end)
                 if stop > cursor:
-                    local = sorted_positions[cursor:stop] - offset
-                    x = self.encode(block.take(local))
-                    yield x, sorted_labels[cursor:stop]
+                    chosen = block.take(pa_ints(sorted_positions[cursor:stop] - offset))
+                    yield ({name: np.asarray(chosen.column(name).to_numpy(zero_copy_only=False), dtype=object)
+                            for name in used}, sorted_labels[cursor:stop])
                 cursor, offset = stop, end
                 if cursor >= len(sorted_positions):
                     return
 
-        signature = (tf.TensorSpec((None, width), tf.float32), tf.TensorSpec((None,), tf.as_dtype(label_dtype)))
-        return tf.data.Dataset.from_generator(rows, output_signature=signature).unbatch()
+        signature = ({name: tf.TensorSpec((None,), tf.string) for name in used},
+                     tf.TensorSpec((None,), tf.as_dtype(label_dtype)))
+        blocks = tf.data.Dataset.from_generator(rows, output_signature=signature)
+        encoder = self.encoder
+        return blocks.map(lambda cells, y: (encoder(cells), y)).unbatch()
 
     def take(self, positions: np.ndarray) -> np.ndarray:
         from .source import stack_inputs
@@ -328,18 +332,85 @@ def _is_number(column) -> np.ndarray:
     return np.asarray(pc.match_substring_regex(column, NUMBER).to_numpy(zero_copy_only=False))
 
 
+def pa_ints(values: np.ndarray):
+    import pyarrow as pa
+
+    return pa.array(values, pa.int64())
+
+
+SAMPLE_ROWS = 50_000  # training rows kept to judge the shape of each column's values
+COUNT_CAP = 20_000  # distinct values counted per column; past it the column is high-cardinality
+
+
+def _observe(facts: ColumnFacts, column, train: np.ndarray, lines: np.ndarray) -> None:
+    """Add one block's cells of a column to what the scan knows of it (training rows only,
+    except the row-order test, which needs every row)."""
+    import pyarrow.compute as pc
+
+    missing = _missing(column)
+    number = _is_number(column) & ~missing
+    facts.rows += int(train.sum())
+    facts.missing += int((missing & train).sum())
+    facts.numbers += int((number & train).sum())
+    text_cells = np.flatnonzero(train & ~missing & ~number)
+    if len(facts.text_lines) < 5 and len(text_cells):
+        facts.text_lines += lines[text_cells[:5 - len(facts.text_lines)]].tolist()
+    if facts.monotone:
+        values = np.asarray(pc.cast(pc.if_else(pa_bool(number), pc.utf8_trim_whitespace(column), None),
+                                    "float64").to_numpy(zero_copy_only=False), np.float64)
+        if np.isnan(values).any():
+            facts.monotone = False
+        else:
+            series = values if facts.last is None else np.r_[facts.last, values]
+            steps = np.sign(np.diff(series))
+            directions = set(np.unique(steps).tolist()) | ({facts.direction} if facts.direction else set())
+            if 0 in directions or len(directions) > 1:
+                facts.monotone = False
+            elif directions:
+                facts.direction = int(directions.pop())
+            facts.last = float(values[-1]) if len(values) else facts.last
+    if not facts.overflowed:
+        cells = pc.if_else(pa_bool(missing), MISSING_TOKEN, pc.utf8_trim_whitespace(column)).filter(pa_bool(train))
+        for value, count in zip(*_value_counts(cells), strict=True):
+            facts.counts[value] = facts.counts.get(value, 0) + count
+        if len(facts.counts) > COUNT_CAP:
+            facts.overflowed = True
+            facts.counts = dict(sorted(facts.counts.items(), key=lambda item: -item[1])[:COUNT_CAP])
+
+
+def _thin(sampled: list, thinning: int) -> tuple[list, int]:
+    """Keep the sample of training rows under SAMPLE_ROWS: rows whose key has `thinning` low
+    zero bits, one more bit each time it grows past the bound (a deterministic sample that does
+    not depend on the file's order)."""
+    while sum(len(keys) for keys, _ in sampled) > SAMPLE_ROWS:
+        thinning += 1
+        mask = np.uint64((1 << thinning) - 1)
+        sampled = [(keys[(keys & mask) == 0], block.filter(pa_bool((keys & mask) == 0))) for keys, block in sampled]
+    return sampled, thinning
+
+
+def _sample_values(sampled: list, name: str) -> list[str]:
+    """The stripped, non-missing cells of one column in the sampled training rows."""
+    import pyarrow.compute as pc
+
+    values = []
+    for _, block in sampled:
+        column = block.column(name)
+        values += pc.utf8_trim_whitespace(column).filter(pa_bool(~_missing(column))).to_pylist()
+    return values
+
+
+def _tensor_name(name: str) -> str:
+    """A column name as a SavedModel input name: letters, digits, '_', '.', '-' only."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+    return cleaned if re.match(r"[A-Za-z0-9.]", cleaned[:1]) else f"c{cleaned}"
+
+
 def _value_counts(column) -> tuple[list[str], list[int]]:
     import pyarrow.compute as pc
 
-    counted = pc.value_counts(pc.utf8_trim_whitespace(column))
+    counted = pc.value_counts(column)
     return counted.field("values").to_pylist(), counted.field("counts").to_pylist()
-
-
-def _most_frequent(counts: dict[str, int], limit: int) -> list[str]:
-    """The `limit` most frequent values (ties by value), then the bucket for every other one."""
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], _natural_key(item[0])))
-    kept = sorted((value for value, _ in ranked[:limit]), key=_natural_key)
-    return kept + [OTHER]
 
 
 def _natural_key(text: str) -> tuple:

@@ -1,0 +1,148 @@
+"""Tables as a practitioner prepares them: a role for every column (D10), imputation and
+vocabularies from train alone (D2), raw rows served from the export, leakage through a feature (D11)."""
+
+import csv
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from {{ cookiecutter.package_name }}.checks.data import check_columns
+from {{ cookiecutter.package_name }}.checks.leakage import check_feature_leakage
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.config import load_config
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.pipeline import evaluation_dataset
+from {{ cookiecutter.package_name }}.errors import UserError
+
+ROWS = 400
+
+
+def table_config(path: Path, *more: str, task: str = "binary"):
+    return load_config(None, [f"task={task}", "model.builder=auto", "data.source=csv", f"data.location={path}",
+                              "data.batch_size=16", *more])
+
+
+def write(path: Path, header: list[str], rows: list) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def every_role(tmp_path: Path) -> Path:
+    """One column built for each role; the label depends on `num` and `cat`."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(ROWS):
+        num = round(float(rng.normal()), 4)
+        cat = "abc"[i % 3]
+        mixed = "n/a?" if i in (5, 17) else round(float(rng.normal()), 3)  # numbers with two text cells
+        when = f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:00"
+        review = " ".join(rng.choice(["good", "bad", "fine", "slow", "nice", "broken"], 6)) + f" #{i}"
+        label = "yes" if num + (cat == "a") > 0.3 else "no"
+        rows.append([i, f"user{i * 7919 % 100003}", "same", "", num, cat, f"city{rng.integers(0, 300)}", mixed, when,
+                     review, label])
+    return write(tmp_path / "roles.csv", ["row_id", "uid", "const", "empty", "num", "cat", "city", "mixed", "when",
+                                          "review", "label"], rows)
+
+
+def test_every_role_on_a_column_built_for_it(tmp_path):
+    prepared = prepare(table_config(every_role(tmp_path)))
+    roles = {c.name: c.role for c in prepared.source.columns}
+    assert roles == {"row_id": "identifier", "uid": "identifier", "const": "constant", "empty": "empty",
+                     "num": "numeric", "cat": "categorical", "city": "hashed", "mixed": "numeric",
+                     "when": "datetime", "review": "text"}
+    verdict = check_columns(prepared)
+    assert verdict.status == "warn"
+    assert set(verdict.measured["left_out"]) == {"row_id", "uid", "const", "empty", "review"}
+    mixed = next(c for c in verdict.measured["columns"] if c["column"] == "mixed")
+    assert "2 text cell(s) (first at line(s) " in mixed["why"] and "read as missing" in mixed["why"]
+    empty = next(c for c in verdict.measured["columns"] if c["column"] == "empty")
+    assert empty["missing"] == 1.0 and empty["why"] == "every training cell is missing"
+    names = prepared.feature_names
+    assert names[:2] == ["num", "cat=<other>"] and "when.weekday" in names and "city#63" in names
+    assert np.isfinite(prepared.sample("train")[0]).all()
+
+
+def test_a_role_can_be_overridden_and_an_unknown_name_is_named(tmp_path):
+    path = every_role(tmp_path)
+    prepared = prepare(table_config(path, "data.columns={cat: hashed, uid: exclude}"))
+    roles = {c.name: c.role for c in prepared.source.columns}
+    assert roles["cat"] == "hashed" and roles["uid"] == "exclude"
+    with pytest.raises(UserError, match=r"data.columns names 'colour', not a feature column of CSV file .*; its "
+                                        r"columns: row_id, uid, const"):
+        prepare(table_config(path, "data.columns={colour: numeric}"))
+
+
+def test_medians_and_vocabularies_come_from_train_alone(tmp_path):
+    """D2: each value of `tag` appears once, so val and test values are never in the vocabulary:
+    they map to the bucket of unseen values; the median is the training rows' own."""
+    rng = np.random.default_rng(1)
+    rows = [[round(float(v), 3), f"t{i}", "yes" if v > 0 else "no"] for i, v in enumerate(rng.normal(size=ROWS))]
+    prepared = prepare(table_config(write(tmp_path / "t.csv", ["v", "tag", "label"], rows),
+                                    "data.columns={tag: categorical}", "data.max_categories=1000"))
+    columns = {c.name: c for c in prepared.source.columns}
+    train = prepared.manifest.positions[prepared.indices["train"]]
+    assert columns["v"].median == pytest.approx(np.median([rows[i][0] for i in train]))
+    assert set(columns["tag"].vocabulary) == {f"t{i}" for i in train}
+    x_val, _ = prepared.take(prepared.indices["val"])
+    other = prepared.feature_names.index("tag=<other>")
+    assert np.all(x_val[:, other] == 1) and x_val[:, other + 1:].sum() == 0
+
+
+def test_the_export_serves_raw_csv_rows_as_evaluate_scores_them(in_tmp):
+    path = every_role(in_tmp)
+    sets = ["data.source=csv", f"data.location={path}", "task=binary", "data.batch_size=16", "train.epochs=2"]
+    arguments = [part for s in sets for part in ("--set", s)]
+    assert main(["train", "--run-dir", "runs/t", *arguments]) in (0, 1)
+    assert main(["evaluate", "--run-dir", "runs/t", *arguments]) in (0, 1)
+    config = table_config(path, "train.epochs=2")
+    prepared = prepare(config, Path("runs/t"))
+    model = keras.models.load_model("runs/t/checkpoints/last.keras")
+    expected = model.predict(evaluation_dataset(prepared, "val"), verbose=0)
+    with path.open(newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    val = prepared.manifest.positions[prepared.indices["val"]]
+    used = [c.name for c in prepared.source.columns if c.used]
+    raw = {name: tf.constant([lines[i][name] for i in val]) for name in used}  # the cells as the CSV spells them
+    export = tf.saved_model.load("runs/t/export")  # held: its functions need its variables alive
+    served = export.serve(raw).numpy()
+    np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_d11_fails_on_a_copy_of_the_label_and_warns_on_a_file_sorted_by_it(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=ROWS)
+    y = (x + rng.normal(scale=1.0, size=ROWS) > 0).astype(int)
+    flipped = np.where(rng.random(ROWS) < 0.01, 1 - y, y)  # a "feature" that is the label, 1% flipped
+    rows = [[round(float(a), 4), f"s{b}", "yes" if c else "no"] for a, b, c in zip(x, flipped, y, strict=True)]
+    config = table_config(write(tmp_path / "leak.csv", ["x", "status", "label"], rows))
+    verdict = check_feature_leakage(prepare(config), config.inspect)
+    assert verdict.status == "fail" and "'status'" in verdict.advice
+    target = rng.normal(size=ROWS)
+    order = np.argsort(target)
+    rows = [[i, round(float(rng.normal()), 3), round(float(target[j]), 4)] for i, j in enumerate(order)]
+    config = table_config(write(tmp_path / "sorted.csv", ["row", "noise", "label"], rows), task="regression")
+    prepared = prepare(config)
+    assert {c.name: c.role for c in prepared.source.columns}["row"] == "identifier"
+    verdict = check_feature_leakage(prepared, config.inspect)
+    assert verdict.status == "warn" and "sorted" in verdict.advice and verdict.measured["row_order"] > 0.9
+
+
+def test_d11_is_quiet_on_the_bundled_tables():
+    for task, source in (("binary", "breast_cancer"), ("regression", "diabetes")):
+        config = load_config(None, [f"task={task}", f"data.source={source}", "model.builder=auto"])
+        verdict = check_feature_leakage(prepare(config), config.inspect)
+        assert verdict.status == "pass", (source, verdict.measured)
+
+
+def test_files_that_are_not_tables_get_one_clear_message(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 40)
+    for name in ("empty.csv", "binary.csv"):
+        with pytest.raises(UserError, match=rf"CSV file .*{name}"):
+            prepare(table_config(tmp_path / name))
