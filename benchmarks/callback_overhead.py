@@ -32,7 +32,8 @@ train_mod = package(project, "train")
 models = package(project, "models")
 callbacks_mod = package(project, "callbacks")
 config = config_mod.load_config("configs/default.yaml")
-config = config_mod.with_values(config, {"train.epochs": args.epochs or config.train.epochs, "train.export": False})
+config = config_mod.with_values(config, {"train.epochs": args.epochs or config.train.epochs, "train.export": False,
+                                          "train.min_steps": 0})
 switches = [name for name, value in config.monitor.model_dump().items() if value is True]
 without = config_mod.with_values(config, {f"monitor.{name}": False for name in switches})
 prepared = package(project, "data").prepare(config)

@@ -61,6 +61,34 @@ class Stopwatch:
         self.seconds = time.perf_counter() - self.start
 
 
+def table_csv(folder: Path, rows: int) -> Path:
+    """Numeric columns, a low- and a high-cardinality (4,000 values) text column, a
+    timestamp, some missing cells, and a label; written in chunks."""
+    import numpy as np
+
+    path = folder / f"table_{rows}.csv"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(rows)
+    partial = path.with_suffix(".partial")
+    with partial.open("w") as out:
+        out.write("a,b,c,colour,city,when,label\n")
+        for start in range(0, rows, 100_000):
+            n = min(100_000, rows - start)
+            a, b, c = rng.normal(size=(3, n))
+            colour = rng.choice(["red", "green", "blue", "grey"], n)
+            city = np.char.add("city_", rng.integers(0, 4000, n).astype(str))
+            when = np.datetime64("2020-01-01T00:00") + rng.integers(0, 3 * 365 * 24 * 60, n).astype("timedelta64[m]")
+            label = np.where(a + 0.5 * b + rng.normal(scale=0.5, size=n) > 0, "yes", "no")
+            a_text = np.where(rng.random(n) < 0.02, "", np.char.mod("%.4f", a))
+            lines = [",".join(cells) for cells in zip(a_text, np.char.mod("%.4f", b), np.char.mod("%.4f", c), colour,
+                                                       city, np.datetime_as_string(when), label, strict=True)]
+            out.write("\n".join(lines) + "\n")
+    partial.replace(path)
+    return path
+
+
 def machine() -> str:
     import platform
 

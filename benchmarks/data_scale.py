@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import machine, project_from_args
+from common import machine, project_from_args, table_csv
 
 CLASSES = 4
 IMAGE_SIDE = 96
@@ -59,31 +59,7 @@ def image_folder(count: int) -> Path:
 
 
 def csv_file(rows: int) -> Path:
-    """Numeric columns, a low- and a high-cardinality (4,000 values) text column, a
-    timestamp, some missing cells, and a label; written in chunks."""
-    import numpy as np
-
-    path = args.work / f"table_{rows}.csv"
-    if path.exists():
-        return path
-    args.work.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(rows)
-    partial = path.with_suffix(".partial")
-    with partial.open("w") as out:
-        out.write("a,b,c,colour,city,when,label\n")
-        for start in range(0, rows, 100_000):
-            n = min(100_000, rows - start)
-            a, b, c = rng.normal(size=(3, n))
-            colour = rng.choice(["red", "green", "blue", "grey"], n)
-            city = np.char.add("city_", rng.integers(0, 4000, n).astype(str))
-            when = np.datetime64("2020-01-01T00:00") + rng.integers(0, 3 * 365 * 24 * 60, n).astype("timedelta64[m]")
-            label = np.where(a + 0.5 * b + rng.normal(scale=0.5, size=n) > 0, "yes", "no")
-            a_text = np.where(rng.random(n) < 0.02, "", np.char.mod("%.4f", a))
-            lines = [",".join(cells) for cells in zip(a_text, np.char.mod("%.4f", b), np.char.mod("%.4f", c), colour,
-                                                       city, np.datetime_as_string(when), label, strict=True)]
-            out.write("\n".join(lines) + "\n")
-    partial.replace(path)
-    return path
+    return table_csv(args.work, rows)
 
 
 def measured(stage: str, run_dir: Path, settings: list[str], extra: list[str] = ()) -> tuple[float, float, int]:
@@ -149,7 +125,7 @@ def one_size(kind: str, count: int, location: Path, settings: list[str]) -> None
     run_dir = args.work / "runs" / f"{kind}_{count}"
     subprocess.run(["rm", "-rf", str(run_dir)], check=True)
     inspect_s, inspect_mb, _ = measured("inspect", run_dir, settings)
-    train_s, train_mb, _ = measured("train", run_dir, settings + ["train.epochs=1"])
+    train_s, train_mb, _ = measured("train", run_dir, settings + ["train.epochs=1", "train.min_steps=0"])
     ready_s, ready_mb = ready_seconds(run_dir, settings)
     print(f"{kind:6} {count:>9,} | inspect {inspect_s:7.1f} s {inspect_mb:7.0f} MiB | train 1 epoch {train_s:7.1f} s "
           f"{train_mb:7.0f} MiB | later stage ready {ready_s:5.2f} s {ready_mb:6.0f} MiB", flush=True)

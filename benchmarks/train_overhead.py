@@ -39,7 +39,7 @@ class EpochTimer(keras.callbacks.Callback):
 args, project = project_from_args(__doc__, repeats=3)
 config_mod = package(project, "config")
 config = config_mod.with_values(config_mod.load_config("configs/default.yaml"),
-                                {"train.epochs": args.epochs, "train.export": False})
+                                {"train.epochs": args.epochs, "train.export": False, "train.min_steps": 0})
 prepared = package(project, "data").prepare(config)
 train_mod = package(project, "train")
 models = package(project, "models")

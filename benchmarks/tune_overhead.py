@@ -18,7 +18,8 @@ tune_mod = package(project, "tune")
 
 # One trial whose search space holds exactly the base configuration.
 config = config_mod.with_values(base, {
-    "train.epochs": args.epochs, "train.export": False, "tune.epochs": args.epochs, "tune.max_trials": 1,
+    "train.epochs": args.epochs, "train.export": False, "train.min_steps": 0,
+    "tune.epochs": args.epochs, "tune.max_trials": 1,
     "tune.learning_rate": [base.train.learning_rate] * 2, "tune.hidden_units": [base.model.hidden_units],
     "tune.depth": [base.model.depth] * 2, "tune.dropout": [base.model.dropout] * 2,
     "tune.weight_decay": [base.train.weight_decay], "tune.batch_size": [base.data.batch_size],

@@ -20,7 +20,7 @@ RUN = "runs/t"
 STAGES = [
     ("inspect", []),
     ("check", []),
-    ("train", ["--set", "train.epochs=2"]),
+    ("train", ["--set", "train.epochs=2", "--set", "train.min_steps=0"]),
     ("evaluate", []),
     ("tune", ["--set", "tune.max_trials=2", "--set", "tune.epochs=1"]),
     ("report", []),
@@ -67,8 +67,24 @@ def test_every_stage_runs_on_the_bundled_data(installed):
     assert all(f">{i}<" in page for i in ids)
     # tune wrote the best hyperparameters as a config that train takes as it is.
     done = run([script, "train", "--config", f"{RUN}/best_config.yaml", "--set", "train.epochs=1",
-                "--set", "train.export=false", "--run-dir", "runs/best"], installed)
+                "--set", "train.min_steps=0", "--set", "train.export=false", "--run-dir", "runs/best"], installed)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_default_model_beats_the_simple_model_out_of_the_box(installed):
+    """M4 as amended: `check`, `train` and `evaluate` with every default, as `make demo` runs them.
+    The default CNN of turn 1 ended at 76% test accuracy on the digits with B3 warning; the goal
+    is 97% (measured: 97.6%); 96% leaves room for a machine's last-digit differences."""
+    script = shutil.which("recipe-net", path=str(BIN))
+    for stage in ("check", "train", "evaluate"):
+        done = run([script, stage, "--run-dir", "runs/defaults"], installed)
+        assert done.returncode == 0, f"{stage}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    scores = json.loads((installed / "runs/defaults/evaluation.json").read_text())["scores"]
+    assert scores["test"]["accuracy"] >= 0.96, scores
+    records = json.loads((installed / "runs/defaults/verdicts.json").read_text())
+    statuses = {(r["id"], r["stage"]): r["status"] for r in records}
+    assert statuses[("B3", "evaluate")] == "pass" and statuses[("B1", "evaluate")] == "pass"
+    assert statuses[("B2", "check")] == "pass"
 
 
 def test_python_dash_m_is_the_same_cli(installed):

@@ -38,7 +38,8 @@ def stage(name: str, *extra: str) -> list[str]:
     return [name, "--run-dir", "runs/v", *extra]
 
 
-FULL = [stage("inspect"), stage("check"), stage("train", "--set", "train.epochs=3", "--set", "train.export=false"),
+FULL = [stage("inspect"), stage("check"), stage("train", "--set", "train.epochs=3", "--set", "train.min_steps=0",
+                                                     "--set", "train.export=false"),
         stage("evaluate")]
 
 

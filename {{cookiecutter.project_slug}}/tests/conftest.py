@@ -26,7 +26,8 @@ def prepared(config):
 @pytest.fixture()
 def small_config(config):
     """Budgets small enough for a test: a narrow model, few steps."""
-    return with_values(config, {"model.hidden_units": 32, "model.filters": 8, "train.epochs": 1})
+    return with_values(config, {"model.hidden_units": 32, "model.filters": 8, "train.epochs": 1,
+                               "train.min_steps": 0})
 
 
 @pytest.fixture()

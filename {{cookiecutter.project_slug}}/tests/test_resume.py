@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 EPOCHS = 6
 # digits: 1257 training examples in batches of 32 make 40 steps an epoch; a backup every 15, and
 # the .keras checkpoints every epoch, as in a long run whose epochs outlast checkpoint_every_seconds.
-SETTINGS = ["--set", f"train.epochs={EPOCHS}", "--set", "train.backup_every_steps=15",
+SETTINGS = ["--set", f"train.epochs={EPOCHS}", "--set", "train.min_steps=0",
+            "--set", "train.backup_every_steps=15",
             "--set", "train.checkpoint_every_seconds=0", "--set", "model.builder=mlp",
             "--set", "model.hidden_units=32", "--set", "train.export=false", "--set", "data.source=digits",
             "--set", "task=classification", "--set", "monitor.activation_health=false"]

@@ -69,7 +69,8 @@ def test_no_stage_holds_more_than_a_bounded_sample(in_tmp, monkeypatch):
     monkeypatch.setattr(source, "stack_inputs", spy)
     sets = [f"data.location={root}", "data.source=image_folder", "data.image_size=[8, 8]", "data.batch_size=16",
             "inspect.sample=100", "check.capacity_examples=64", "monitor.activation_examples=64",
-            "train.epochs=1", "model.filters=4", "check.baseline_steps=20", "check.overfit_steps=50",
+            "train.epochs=1", "train.min_steps=0",
+            "model.filters=4", "check.baseline_steps=20", "check.overfit_steps=50",
             "check.loss_trend_steps=20"]
     arguments = [part for s in sets for part in ("--set", s)]
     for stage in ("inspect", "check", "train", "evaluate"):

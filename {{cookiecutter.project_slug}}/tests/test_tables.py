@@ -96,11 +96,12 @@ def test_medians_and_vocabularies_come_from_train_alone(tmp_path):
 
 def test_the_export_serves_raw_csv_rows_as_evaluate_scores_them(in_tmp):
     path = every_role(in_tmp)
-    sets = ["data.source=csv", f"data.location={path}", "task=binary", "data.batch_size=16", "train.epochs=2"]
+    sets = ["data.source=csv", f"data.location={path}", "task=binary", "data.batch_size=16", "train.epochs=2",
+            "train.min_steps=0"]
     arguments = [part for s in sets for part in ("--set", s)]
     assert main(["train", "--run-dir", "runs/t", *arguments]) in (0, 1)
     assert main(["evaluate", "--run-dir", "runs/t", *arguments]) in (0, 1)
-    config = table_config(path, "train.epochs=2")
+    config = table_config(path, "train.epochs=2", "train.min_steps=0")
     prepared = prepare(config, Path("runs/t"))
     model = keras.models.load_model("runs/t/checkpoints/last.keras")
     expected = model.predict(evaluation_dataset(prepared, "val"), verbose=0)

@@ -59,7 +59,8 @@ class DataConfig(Section):
     shuffle_buffer: int = Field(10_000, ge=1)
     # The training split across the epochs of `train` and `tune`: auto keeps it in memory when it
     # fits in cache_memory_mb (image folders: the files' bytes, decoded each epoch; other streams:
-    # the decoded examples, else on disk in the run folder); in-memory sources need no cache.
+    # the decoded examples), else reads it again each epoch; disk caches decoded examples in the
+    # run folder (for a slow source); in-memory sources need no cache.
     cache: Literal["auto", "memory", "disk", "off"] = "auto"
     cache_memory_mb: int = Field(512, ge=0)
     # D4: training refuses invalid examples unless this is true; then it says how many it dropped.
@@ -102,6 +103,10 @@ class ModelConfig(Section):
 
 class TrainConfig(Section):
     epochs: int = Field(20, ge=1)
+    # The budget in optimizer steps: epochs are raised until a run makes at least this many
+    # (small data needs more passes; 0 turns it off). On the digits the reference CNN reaches
+    # 94.7% test accuracy in 800 steps (20 epochs) and 97.6% in 4,000 (100).
+    min_steps: int = Field(4000, ge=0)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     learning_rate: float = Field(3e-4, gt=0)
     # O1: constant by default. cosine | linear decay over optimizer steps (never epochs), from

@@ -27,7 +27,7 @@ from .models import build_model, compile_model
 from .precision import detect_hardware, jit_setting, resolve_precision
 from .resume import ResumePoint, restore
 from .runtime import seed_everything
-from .schedule import regularisation_verdict, schedule_verdict, steps_per_epoch
+from .schedule import planned_epochs, regularisation_verdict, schedule_verdict, steps_per_epoch
 from .serving import export_for_serving
 from .verdicts import Verdict
 
@@ -89,25 +89,26 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     _record_git_commit(out)
 
     batch = global_batch_size(config, strategy)  # data.batch_size per replica
-    total_steps = config.train.epochs * steps_per_epoch(prepared.size("train"), batch)
+    epochs = planned_epochs(config, prepared.size("train"), batch)  # at least train.min_steps steps
+    total_steps = epochs * steps_per_epoch(prepared.size("train"), batch)
     with strategy.scope():
         model = compile_model(build_model(config, prepared), config, jit_compile=jit_setting(config),
                               total_steps=total_steps)
         backup = restore(model, run_dir / BACKUP)  # every worker reads the chief's backup when it can
     if backup:
         print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
-              f"{config.train.epochs}, restarted from its first batch)")
+              f"{epochs}, restarted from its first batch)")
     train_ds, val_ds = train_datasets(config, prepared, batch, for_fit=True)
     callbacks = callbacks_for(config, out, prepared)
     resume_point = ResumePoint(out / BACKUP, config.train.backup_every_steps, start=backup)
     callbacks.append(resume_point)
     if is_multi_worker(strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
-        history = fit_multi_worker(model, train_shards(config, prepared, batch), val_ds, config.train.epochs,
-                                   callbacks, strategy, steps_per_epoch=total_steps // config.train.epochs,
+        history = fit_multi_worker(model, train_shards(config, prepared, batch), val_ds, epochs,
+                                   callbacks, strategy, steps_per_epoch=total_steps // epochs,
                                    initial_epoch=backup.epoch if backup else 0)
     else:
         # shuffle=False: the pipeline already reshuffles each epoch from the seed.
-        history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
+        history = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
                             initial_epoch=backup.epoch if backup else 0,
                             callbacks=callbacks, shuffle=False, verbose=2)
     if config.train.export:

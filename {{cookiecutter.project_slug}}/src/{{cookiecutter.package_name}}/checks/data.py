@@ -139,7 +139,7 @@ def check_columns(prepared: Prepared) -> Verdict:
     measured = {"columns": listing, "used": sum(c.used for c in columns), "left_out": [c.name for c in left_out]}
     expected = "every column's role decided on the training split; override in data.columns"
     if text_in_numbers or left_out:
-        notes = [f"{c.name}: {c.role} ({c.why})" for c in [*text_in_numbers, *left_out]]
+        notes = [f"{c.name or '(unnamed)'!r}: {c.role} ({c.why})" for c in [*text_in_numbers, *left_out]]
         return Verdict("D10", "Columns", "warn", measured=measured, expected=expected,
                        advice="Look at these columns, and set data.columns={name: role} where the choice is "
                        "wrong: " + "; ".join(notes))
@@ -168,8 +168,13 @@ def check_train_stats(prepared: Prepared) -> Verdict:
     """D2: the statistics were computed on the training split alone."""
     n_train = len(prepared.indices["train"])
     ok = prepared.stats.n_train == n_train
+    measured = {"examples_in_stats": prepared.stats.n_train}
+    columns = [c for c in getattr(prepared.source, "columns", None) or [] if c.used]
+    if columns:  # tables: the encoder's medians and vocabularies were counted on the training rows only
+        measured["train_medians"] = {c.name: c.median for c in columns if c.role == "numeric"}
+        measured["train_vocabulary_sizes"] = {c.name: len(c.vocabulary) for c in columns if c.role == "categorical"}
     return Verdict("D2", "Train-only statistics", "pass" if ok else "fail",
-                   measured={"examples_in_stats": prepared.stats.n_train}, expected={"train_examples": n_train},
+                   measured=measured, expected={"train_examples": n_train},
                    advice="" if ok else "Statistics must come from the training split alone.")
 
 
