@@ -8,9 +8,12 @@ from pathlib import Path
 
 CI = {{ cookiecutter.ci | tojson }}
 SLUG = {{ cookiecutter.project_slug | tojson }}
+LICENSE = {{ cookiecutter.license | tojson }}
 
 if CI == "none":
     shutil.rmtree(Path(".github"), ignore_errors=True)
+if LICENSE == "Proprietary":  # no licence text to grant: the file would be empty
+    Path("LICENSE").unlink()
 
 print(f"""
 Created {SLUG}. Next steps:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import py_compile
 import subprocess
 import sys
@@ -27,7 +28,19 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
             files.add(str(path.relative_to(PROJECT_TEMPLATE)).replace("{{cookiecutter.package_name}}", package))
     if answers.get("ci") == "none":
         files = {f for f in files if not f.startswith(".github/")}
+    if answers.get("license") == "Proprietary":
+        files.discard("LICENSE")
     return files
+
+
+@pytest.mark.parametrize(("license_id", "first_line"), [("MIT", "MIT License"), ("Apache-2.0", "Apache License"),
+                                                         ("BSD-3-Clause", "BSD 3-Clause License")])
+def test_the_license_answer_writes_its_text_and_an_spdx_expression(cookies, license_id, first_line):
+    project = Path(cookies.bake(extra_context={"license": license_id, "author": "Ada Lovelace"}).project_path)
+    text = (project / "LICENSE").read_text()
+    assert text.strip().splitlines()[0].strip() == first_line and "Ada Lovelace" in text
+    meta = (project / "pyproject.toml").read_text()
+    assert f'license = "{license_id}"' in meta and 'license-files = ["LICENSE"]' in meta
 
 
 @pytest.mark.parametrize(("key", "value"), CASES, ids=[f"{k}={v}" for k, v in CASES])
@@ -78,3 +91,20 @@ def test_generated_code_passes_its_own_linter(cookies):
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests"], cwd=result.project_path,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+@pytest.mark.parametrize("answers", [{}, {"task": "regression", "ci": "none", "license": "Proprietary"},
+                                     {"dataset": "image_folder", "dataset_location": "photos", "model": "cnn"}],
+                         ids=["default", "regression-no-ci", "image-folder"])
+def test_pre_commit_passes_offline_on_a_fresh_project(cookies, answers, tmp_path):
+    """Every hook is local (the project's own ruff), so pre-commit needs no network; its cache
+    goes to a temporary folder so that the test leaves nothing in the user's home."""
+    project = Path(cookies.bake(extra_context=answers).project_path)
+    for command in (["git", "init", "-q"], ["git", "add", "-A"]):
+        subprocess.run(command, cwd=project, check=True)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit"),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=project, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ruff check (the project's own ruff)" in done.stdout and "Passed" in done.stdout

@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         default_dir = (f"the newest run folder under runs/ with {READS_EARLIER_RUN[name]}"
                        if name in READS_EARLIER_RUN else "a new folder under runs/")
         stage.add_argument("--run-dir", type=Path, default=None, help=f"run folder (default: {default_dir})")
+        stage.add_argument("--verbose", action="store_true",
+                           help="keep TensorFlow's start-up log lines (hidden by default)")
         if name == "evaluate":
             stage.add_argument("--ensemble", type=int, default=0, metavar="K",
                                help="O4: also average the best K trials of the run's `tune` search and report "
@@ -178,6 +180,10 @@ def _config_path(args: argparse.Namespace, run_dir: Path) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        from .quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     try:
         if args.run_dir is not None:
             run_dir = args.run_dir

@@ -107,6 +107,10 @@ class TrainConfig(Section):
     # (small data needs more passes; 0 turns it off). On the digits the reference CNN reaches
     # 94.7% test accuracy in 800 steps (20 epochs) and 97.6% in 4,000 (100).
     min_steps: int = Field(4000, ge=0)
+    # The epochs min_steps adds (never train.epochs themselves) stop after this many epochs
+    # without a better val loss; best.keras keeps the best one. Breast_cancer's best val loss
+    # comes at epoch 25 of the 308 its 4,000 steps would take.
+    min_steps_patience: int = Field(20, ge=1)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     learning_rate: float = Field(3e-4, gt=0)
     # O1: constant by default. cosine | linear decay over optimizer steps (never epochs), from

@@ -72,6 +72,12 @@ def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[ker
     if config.train.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.train.early_stopping_patience, restore_best_weights=True))
+    elif planned_epochs(config, prepared.size("train"), config.data.batch_size) > config.train.epochs:
+        # The epochs train.min_steps added end once the val loss has not improved for
+        # train.min_steps_patience epochs: best.keras holds the best epoch either way, so this
+        # changes what the run costs, not the model it leaves (not a regulariser: O2).
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.train.min_steps_patience, start_from_epoch=config.train.epochs))
     return callbacks + recipe_callbacks(config, prepared, run_dir)  # T9 (or TerminateOnNaN) among them
 
 

@@ -61,4 +61,3 @@ def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[
     else:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     return callbacks
-
