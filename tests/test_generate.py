@@ -108,3 +108,21 @@ def test_pre_commit_passes_offline_on_a_fresh_project(cookies, answers, tmp_path
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ruff check (the project's own ruff)" in done.stdout and "Passed" in done.stdout
+
+
+def test_the_workflow_is_valid_github_actions(cookies):
+    """Validated offline against the GitHub workflow schema that check-jsonschema vendors; the
+    actions are the majors whose action.yml runs on Node 24; the matrix spans the Pythons the
+    project declares."""
+    project = Path(cookies.bake().project_path)
+    workflow = project / ".github" / "workflows" / "ci.yml"
+    done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+                           str(workflow)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    spec = yaml.safe_load(workflow.read_text())
+    job = spec["jobs"]["test"]
+    uses = {step["uses"] for step in job["steps"] if "uses" in step}
+    assert uses == {"actions/checkout@v5", "actions/setup-python@v6", "actions/upload-artifact@v6"}
+    assert spec["permissions"] == {"contents": "read"} and spec["concurrency"]["cancel-in-progress"] is True
+    assert job["timeout-minutes"] > 0 and job["strategy"]["matrix"]["python-version"] == ["3.10", "3.13"]
+    assert 'requires-python = ">=3.10,<3.14"' in (project / "pyproject.toml").read_text()
