@@ -79,7 +79,7 @@ def check_duplicates(prepared: Prepared) -> Verdict:
     measured = {"duplicate_groups": len(groups), "duplicated_examples": int(sum(len(g) for g in groups)),
                 "conflicting_label_groups": len(conflicts), "across_splits": len(leaks)}
     shown = conflicts or leaks or groups
-    measured["examples"] = [[f"{SPLITS[splits[r]]}:{prepared.origin(int(r))} ({_label(prepared, labels[r])})"
+    measured["examples"] = [[f"{SPLITS[splits[r]]}:{prepared.origin(int(r))} ({label_text(prepared, labels[r])})"
                              for r in g[:4]] for g in shown[:5]]
     expected = {"duplicate_groups": 0, "conflicting_label_groups": 0, "across_splits": 0}
     if groups and len(groups) == 1 and len(groups[0]) == len(keys):
@@ -99,12 +99,6 @@ def check_duplicates(prepared: Prepared) -> Verdict:
     else:
         status, advice = "pass", ""
     return Verdict("D3", "Duplicates and leakage", status, measured=measured, expected=expected, advice=advice)
-
-
-def _label(prepared: Prepared, label) -> str:
-    if prepared.task == "regression":
-        return f"{float(label):.4g}"
-    return prepared.class_names[int(label)] if 0 <= int(label) < prepared.num_classes else str(label)
 
 
 def check_invalid(prepared: Prepared) -> Verdict:

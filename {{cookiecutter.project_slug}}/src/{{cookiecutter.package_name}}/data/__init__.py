@@ -117,11 +117,13 @@ def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
         manifest, stats = loaded
         if {k: manifest.header.get(k) for k in header_wanted} == _jsonable(header_wanted):
             source.settle(manifest.header["facts"])
+            _refuse_empty_splits(manifest, source.where, config)  # data.batch_size may have changed
             return _prepared(source, manifest, stats, config, run_dir)
         print(f"{source.where} changed since this run's manifest ({run_dir / 'data'}) was written, or the "
               "split settings did: scanning it again", file=sys.stderr)
     manifest = scan(source, config, header_wanted)
     source.settle(manifest.header["facts"])
+    _refuse_empty_splits(manifest, source.where, config)  # before the statistics, which need train
     stats = train_stats(source, manifest, config)
     prepared = _prepared(source, manifest, stats, config, run_dir)
     if run_dir is not None:
@@ -161,7 +163,6 @@ def scan(source, config: Config, header: dict) -> Manifest:
 def train_stats(source, manifest: Manifest, config: Config) -> TrainStats:
     """D2 from the training split alone: in memory for arrays, one streaming pass otherwise."""
     rows = np.flatnonzero(manifest.splits == 0)
-    _refuse_empty_splits(manifest, source.where, config)
     positions, labels = manifest.positions[rows], manifest.labels[rows]
     classes = len(source.class_names)
     if hasattr(source, "examples"):  # ArraySource: already in memory
@@ -187,7 +188,6 @@ def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None
 
 
 def _prepared(source, manifest: Manifest, stats: TrainStats, config: Config, run_dir: Path | None) -> Prepared:
-    _refuse_empty_splits(manifest, source.where, config)
     indices = {name: manifest.rows(name) for name in SPLITS}
     return Prepared(source, manifest, indices, stats, config.task, run_dir)
 

@@ -34,6 +34,10 @@ TOP_COVERAGE = 0.95  # a capped vocabulary is kept when its values cover this sh
 ID_NAME = re.compile(r"(^|[^a-z])(id|ids|index|idx|key|row|rownum|unnamed: ?\d*)$", re.IGNORECASE)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 MISSING_TOKEN = "<missing>"
+# The usual spellings of "no value" in a CSV cell (compared case-insensitively, spaces stripped),
+# and a number as a cell spells it: shared by the scan (pyarrow) and the encoder (TensorFlow).
+MISSING = ("", "na", "n/a", "nan", "null", "none")
+NUMBER = r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*"
 
 
 @dataclass

@@ -13,10 +13,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from .columns import MISSING_TOKEN, Column
-
-MISSING = ("", "na", "n/a", "nan", "null", "none")
-NUMBER = r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*"
+from .columns import MISSING, MISSING_TOKEN, NUMBER, Column
 
 
 def cleaned(text: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

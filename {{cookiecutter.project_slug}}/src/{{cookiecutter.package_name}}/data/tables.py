@@ -23,13 +23,10 @@ import numpy as np
 
 from ..config import Config
 from ..errors import UserError
-from .columns import MISSING_TOKEN, ColumnFacts, decide, from_record
+from .columns import MISSING, MISSING_TOKEN, NUMBER, ColumnFacts, decide, from_record
 from .scan import Scan
 from .split import assign_splits
 
-# The usual spellings of "no value" in a CSV cell (compared case-insensitively, spaces stripped).
-MISSING = ("", "na", "n/a", "nan", "null", "none")
-NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 BLOCK_BYTES = 4 << 20  # 4 MiB of text per block: tens of thousands of rows, a few MiB of memory
 
 
@@ -329,7 +326,7 @@ def _missing(column) -> np.ndarray:
 def _is_number(column) -> np.ndarray:
     import pyarrow.compute as pc
 
-    return np.asarray(pc.match_substring_regex(column, NUMBER).to_numpy(zero_copy_only=False))
+    return np.asarray(pc.match_substring_regex(column, f"^{NUMBER}$").to_numpy(zero_copy_only=False))
 
 
 def pa_ints(values: np.ndarray):
