@@ -85,6 +85,9 @@ def test_the_default_model_beats_the_simple_model_out_of_the_box(installed):
     statuses = {(r["id"], r["stage"]): r["status"] for r in records}
     assert statuses[("B3", "evaluate")] == "pass" and statuses[("B1", "evaluate")] == "pass"
     assert statuses[("B2", "check")] == "pass"
+    # The error analysis stays quiet on the bundled digits: every class predicted, calibrated,
+    # no label issues in val and test.
+    assert [statuses[(i, "evaluate")] for i in ("E1", "E2", "E3", "D12")] == ["pass"] * 4
 
 
 def test_python_dash_m_is_the_same_cli(installed):

@@ -234,12 +234,29 @@ class InspectConfig(Section):
     # 0.86 over eight seeds, so 0.9 warns and 0.95 fails; a copy of the label with 1% flipped: 0.97.
     leakage_fail: float = Field(0.95, gt=0, le=1)
     leakage_warn: float = Field(0.9, gt=0, le=1)
+    # D12: warn when confident learning estimates more than this share of wrong labels (honest
+    # digits and breast_cancer: 0.000-0.003; 10% flipped labels: 0.12-0.14). `inspect` scores a
+    # seeded sample of label_sample training examples by label_folds-fold logistic regression.
+    label_issues_warn: float = Field(0.1, gt=0, lt=1)
+    label_sample: int = Field(5_000, ge=50)
+    label_folds: int = Field(5, ge=2, le=20)
     # D8: fail when batches hold fewer distinct labels than this fraction of what shuffling gives.
     shuffle_unique_fraction: float = Field(0.5, gt=0, le=1)
     # D8: a single-label batch fails when shuffled data would give one less often than this.
     single_label_chance: float = Field(1e-3, gt=0, lt=1)
     # D8: fail when neighbours share a label this much more often than twice chance.
     adjacent_same_margin: float = Field(0.05, ge=0)
+
+
+class EvaluateConfig(Section):
+    """Error analysis of the `evaluate` stage (E checks), on val."""
+
+    # E2: the val examples with the highest loss, shown and written to worst_predictions.csv.
+    worst_shown: int = Field(16, ge=1, le=256)
+    # E3: equal-width confidence bins, and the expected calibration error above which it warns
+    # (Guo et al. 2017 measured 0.04-0.16 for uncalibrated modern networks).
+    calibration_bins: int = Field(15, ge=2)
+    calibration_warn: float = Field(0.1, gt=0, lt=1)
 
 
 class TuneConfig(Section):
@@ -342,6 +359,7 @@ class Config(Section):
     monitor: MonitorConfig = MonitorConfig()
     inspect: InspectConfig = InspectConfig()
     check: CheckConfig = CheckConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
     tune: TuneConfig = TuneConfig()
 
 

@@ -1,4 +1,6 @@
-"""T13: score the trained model on the whole val split, and on the test split once."""
+"""T13: score the trained model on the whole val split, and on the test split once; then look
+at its mistakes on val (E1-E3) and at the labels that its val and test predictions
+contradict (D12)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,14 @@ import numpy as np
 
 from .baselines import beats_dumb_baseline
 from .checkpoints import BEST_MODEL
+from .checks.error_analysis import analyse_errors
+from .checks.label_issues import TITLE, class_probabilities, judge_label_issues
+from .config import Config
 from .data import Prepared
 from .data.pipeline import evaluation_dataset
 from .errors import UserError
 from .models import score_predictions
+from .rundir import write_whole
 from .verdicts import Verdict, read_verdicts
 
 EVALUATION_FILE = "evaluation.json"
@@ -32,22 +38,36 @@ def predict_split(model: keras.Model, prepared: Prepared, split: str, batch_size
     return model.predict(evaluation_dataset(prepared, split, batch_size), verbose=0)
 
 
-def evaluate(prepared: Prepared, run_dir: Path, batch_size: int) -> list[Verdict]:
-    """T13 and B1 for the model `train` left in the run folder."""
+def evaluate(prepared: Prepared, run_dir: Path, config: Config) -> list[Verdict]:
+    """T13, B1, B3, E1-E3 and D12 for the model `train` left in the run folder."""
     model = load_trained_model(run_dir)
     record_path = run_dir / EVALUATION_FILE
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
-    scores, seen = {}, {}
+    scores, seen, outputs = {}, {}, {}
     for split in ("val", "test"):
-        outputs = predict_split(model, prepared, split, batch_size)
-        scores[split] = score_predictions(prepared.task, prepared.labels(split), outputs)
-        seen[split] = len(outputs)
+        outputs[split] = predict_split(model, prepared, split, config.data.batch_size)
+        scores[split] = score_predictions(prepared.task, prepared.labels(split), outputs[split])
+        seen[split] = len(outputs[split])
     record = {"scores": scores, "examples": seen, "test_scored_at": previous.get("test_scored_at", [])
               + [time.strftime("%Y-%m-%dT%H:%M:%S")]}
-    record_path.write_text(json.dumps(record, indent=2))
+    write_whole(record_path, json.dumps(record, indent=2))
     return [full_set_verdict(prepared, seen, record["test_scored_at"], scores),
             beats_dumb_baseline(prepared, scores["val"]["loss"]),
-            beats_simple_model(run_dir, scores["val"]["loss"])]
+            beats_simple_model(run_dir, scores["val"]["loss"]),
+            *analyse_errors(prepared, prepared.labels("val"), outputs["val"], config.evaluate, run_dir),
+            held_out_label_issues(prepared, outputs, config.inspect.label_issues_warn, run_dir)]
+
+
+def held_out_label_issues(prepared: Prepared, outputs: dict[str, np.ndarray], warn_share: float,
+                          run_dir: Path) -> Verdict:
+    """D12 on val and test together, with the trained model's probabilities: out-of-sample,
+    since it never trained on them, and from the strongest model the run has."""
+    if prepared.task == "regression":
+        return Verdict("D12", TITLE, "skip", advice="confident learning needs classes; E1's residuals show the "
+                       "examples a regression model cannot fit")
+    rows = np.concatenate([prepared.indices["val"], prepared.indices["test"]])
+    probs = class_probabilities(np.concatenate([outputs["val"], outputs["test"]]), prepared.task)
+    return judge_label_issues(prepared, rows, probs, warn_share, run_dir, "val+test", "trained model")
 
 
 def beats_simple_model(run_dir: Path, model_val_loss: float) -> Verdict:

@@ -16,6 +16,7 @@ from ..data import SPLITS, Prepared
 from ..data.split import strata
 from ..plots import new_figure, save_figure
 from ..verdicts import Verdict
+from .label_issues import check_label_issues
 from .leakage import check_feature_leakage
 from .visualise import check_batch_view, image_grid, label_text
 
@@ -449,4 +450,7 @@ def inspect_data(prepared: Prepared, config: Config, run_dir: Path) -> list[Verd
     pairs = check_pairs_intact(plain, prepared, config.inspect.batches)
     if config.data.augment:
         pairs.measured["augmentation"] = "off for this check: it changes inputs by design"
-    return [*verdicts, pairs, check_columns(prepared), check_feature_leakage(prepared, config.inspect)]
+    settings = config.inspect
+    return [*verdicts, pairs, check_columns(prepared), check_feature_leakage(prepared, settings),
+            check_label_issues(prepared, settings.label_sample, settings.label_folds, settings.label_issues_warn,
+                               config.seed, run_dir)]

@@ -86,6 +86,9 @@ def check_batch_view(dataset: tf.data.Dataset, prepared: Prepared, run_dir: Path
         augmentation = "off"
     measured = {"batch_shape": list(x.shape), "dtype": str(x.dtype), "min": low, "max": high,
                 "non_finite_values": bad, "labels": labels[:16], "augmentation": augmentation}
+    converted = getattr(prepared.source, "converted", "")
+    if converted:
+        measured["converted"] = converted
     if bad:
         return Verdict("D7", "Visualise just before the net", "fail", measured=measured,
                        expected={"non_finite_values": 0}, plots=[plot],

@@ -99,6 +99,18 @@ class Prepared:
         """(inputs, labels) of some manifest rows, as arrays: for a handful of examples."""
         return self.source.take(self.manifest.positions[rows]), self.manifest.labels[rows]
 
+    def raw_rows(self, rows: np.ndarray) -> list[dict[str, str]] | None:
+        """Table rows as a person reads them, {column: value}, for some manifest rows: the
+        file's own cells for a CSV, the feature values of an array; None for images."""
+        if self.kind != "tabular":
+            return None
+        positions = self.manifest.positions[rows]
+        if hasattr(self.source, "raw_rows"):
+            return self.source.raw_rows(positions)
+        names = self.feature_names or [f"feature {j}" for j in range(self.input_shape[0])]
+        return [{name: f"{value:.6g}" for name, value in zip(names, x, strict=False)}
+                for x in self.source.take(positions)]
+
     def sample(self, split: str, limit: int = SAMPLE_LIMIT, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, labels) of at most `limit` examples of a split as arrays: what a check that
         looks at examples one by one may hold. The whole split when it is that small."""

@@ -33,6 +33,7 @@ class ArraySource:
     def __init__(self, examples: Examples, task: str, where: str):
         self.examples, self.task, self.where = examples, task, where
         self.kind = examples.kind
+        self.converted = examples.converted  # D7 says how the images' layout was changed
         self.class_names = examples.class_names
         self.feature_names = examples.feature_names
         self.input_shape = tuple(examples.x.shape[1:])
@@ -154,6 +155,10 @@ class StreamSource:
                             f"got {spec[0].shape}")
         self.kind = "tabular" if rank == 1 else "image"
         channels = 1 if rank == 2 else spec[0].shape[-1]
+        first, second = (spec[0].shape[:2] if rank == 3 else (None, None))
+        if first in (1, 3, 4) and (second or 0) > first and channels not in (1, 3, 4):
+            raise UserError(f"{where}: examples of shape {spec[0].shape} look channels-first (C, H, W); the models "
+                            "take channels-last (H, W, C): map tf.transpose(x, [1, 2, 0]) over the dataset")
         features = spec[0].shape[0]
         if (self.kind == "image" and channels is None) or (self.kind == "tabular" and features is None):
             raise UserError(f"{where}: the input's last axis must have a fixed size, got {spec[0].shape}")

@@ -29,6 +29,7 @@ class Examples:
     class_names: list[str] = field(default_factory=list)  # empty for regression
     origins: list[str] = field(default_factory=list)  # file path or row per example, for messages
     feature_names: list[str] = field(default_factory=list)
+    converted: str = ""  # how the images' layout was changed on the way in, for D7 to say
 
     def origin(self, index: int) -> str:
         return self.origins[index] if self.origins else f"example #{index}"
@@ -55,6 +56,9 @@ def load_examples(config: Config) -> Examples:
 def checked(examples: Examples, config: Config, where: str) -> Examples:
     if len(examples.y) == 0:
         raise UserError(f"{where} holds no examples")
+    if examples.kind == "image":
+        examples.x, note = image_layout(examples.x, config.data.channels, where)
+        examples.converted = "; ".join(part for part in (examples.converted, note) if part)
     check_label_set(examples, config.task, where)
     return examples
 
@@ -164,9 +168,9 @@ def _from_arrays(x: np.ndarray, y: np.ndarray, config: Config, where: str) -> Ex
     if len(x) != len(y):
         raise UserError(f"{where}: {len(x)} inputs but {len(y)} labels")
     x = np.asarray(x, "float32")
-    kind = "image" if x.ndim == 4 else "tabular"
-    if x.ndim not in (2, 4):
-        raise UserError(f"{where}: inputs must be (N, features) or (N, H, W, C), got shape {x.shape}")
+    if x.ndim not in (2, 3, 4):
+        raise UserError(f"{where}: inputs must be (N, features), (N, H, W) or (N, H, W, C), got shape {x.shape}")
+    kind = "tabular" if x.ndim == 2 else "image"
     if config.task == "regression":
         return Examples(x, np.asarray(y, "float32").reshape(len(y)), kind)
     y = np.asarray(y)
@@ -175,6 +179,39 @@ def _from_arrays(x: np.ndarray, y: np.ndarray, config: Config, where: str) -> Ex
     y = y.reshape(len(y)).astype("int64")
     classes = 2 if config.task == "binary" else int(y.max()) + 1
     return Examples(x, y, kind, [str(c) for c in range(classes)])
+
+
+def image_layout(x: np.ndarray, channels, where: str) -> tuple[np.ndarray, str]:
+    """Images as the models take them, (N, H, W, C), and a note of what was changed.
+
+    (N, H, W), as keras.datasets gives MNIST, is grayscale: a channel axis is added.
+    (N, C, H, W) with C in 1, 3, 4 and H, W larger than C is channels-first (PyTorch's layout):
+    refused with the transpose, since training on it would read each row of pixels as a
+    channel without a word. With `data.channels` set, other channel counts are converted: RGB
+    to grayscale by luminance (ITU-R 601, as tf.image.rgb_to_grayscale), grayscale to RGB by
+    repeating it, an alpha channel dropped."""
+    notes = []
+    if x.ndim == 3:
+        x = x[..., None]
+        notes.append(f"(N, H, W) = {x.shape[:3]} read as grayscale: a channel axis added")
+    n, first, height, width = x.shape
+    last = x.shape[-1]
+    if first in (1, 3, 4) and height > first and width > first and last not in (1, 3, 4):
+        raise UserError(f"{where}: inputs of shape {x.shape} look channels-first (N, C, H, W); the models take "
+                        "channels-last (N, H, W, C): pass x.transpose(0, 2, 3, 1)")
+    wanted = last if channels == "auto" else int(channels)
+    if last != wanted:
+        if last == 4:
+            x = x[..., :3]
+        if x.shape[-1] == 3 and wanted == 1:
+            x = (x @ np.asarray([0.299, 0.587, 0.114], x.dtype))[..., None]
+        elif x.shape[-1] == 1 and wanted == 3:
+            x = np.repeat(x, 3, axis=-1)
+        if x.shape[-1] != wanted:
+            raise UserError(f"{where}: images with {last} channels cannot become data.channels={channels}; "
+                            "give 1 (grayscale), 3 (RGB) or 4 (RGBA) channels")
+        notes.append(f"{last} channel(s) converted to {wanted} (data.channels={channels})")
+    return x, "; ".join(notes)
 
 
 def import_callable(path: str, key: str):

@@ -1,0 +1,228 @@
+"""E1-E3 and D12: each verdict fires on a planted case and stays quiet on an honest one; the
+label-issue detector finds the labels that were flipped; E2's origins are real files and lines."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from {{ cookiecutter.package_name }}.checks.data import check_duplicates
+from {{ cookiecutter.package_name }}.checks.error_analysis import (
+    WORST_FILE,
+    check_calibration,
+    check_confusion,
+    check_residuals,
+    check_worst_predictions,
+    judge_confusion,
+)
+from {{ cookiecutter.package_name }}.checks.label_issues import (
+    check_label_issues,
+    find_label_issues,
+    judge_label_issues,
+    out_of_fold_probabilities,
+)
+from {{ cookiecutter.package_name }}.checks.visualise import check_batch_view
+from {{ cookiecutter.package_name }}.config import load_config
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.pipeline import train_datasets
+from {{ cookiecutter.package_name }}.errors import UserError
+
+
+def flipped_digits(share, seed=0):
+    digits = load_digits()
+    labels = digits.target.copy()
+    rng = np.random.default_rng(seed)
+    flipped = rng.random(len(labels)) < share
+    labels[flipped] = (labels[flipped] + rng.integers(1, 10, flipped.sum())) % 10
+    return digits, labels, flipped
+
+
+def npz_config(path, *overrides, task="classification"):
+    return load_config(None, [f"task={task}", "data.source=npz", f"data.location={path}", *overrides])
+
+
+# D12: the algorithm on known flipped labels
+
+def test_confident_learning_finds_most_flipped_labels():
+    digits, labels, flipped = flipped_digits(0.2)
+    probs = out_of_fold_probabilities(digits.data, labels, 10, folds=5, seed=0)
+    found = find_label_issues(labels, probs)
+    suspects = np.zeros(len(labels), bool)
+    suspects[found.issues] = True
+    precision = (suspects & flipped).sum() / suspects.sum()
+    recall = (suspects & flipped).sum() / flipped.sum()
+    assert precision > 0.75 and recall > 0.75, (precision, recall)
+    assert abs(found.share - flipped.mean()) < 0.05
+
+
+def test_confident_learning_is_quiet_on_honest_labels():
+    digits = load_digits()
+    probs = out_of_fold_probabilities(digits.data, digits.target, 10, folds=5, seed=0)
+    assert find_label_issues(digits.target, probs).share < 0.02
+
+
+def test_d12_warns_on_flipped_training_labels_and_names_their_origin(tmp_path):
+    digits, labels, flipped = flipped_digits(0.3)
+    np.savez(tmp_path / "noisy.npz", x=digits.images, y=labels)
+    prepared = prepare(npz_config(tmp_path / "noisy.npz"))
+    verdict = check_label_issues(prepared, 5000, 5, 0.1, 0, tmp_path)
+    assert verdict.status == "warn" and 0.2 < verdict.measured["estimated_share"] < 0.45
+    suspects = verdict.measured["suspects"]
+    positions = [int(s["origin"].removeprefix("example #")) for s in suspects]
+    assert np.mean(flipped[positions]) > 0.8  # the ones shown first are flipped ones
+    assert verdict.plots == ["plots/D12_label_issues_train.png"] and (tmp_path / verdict.plots[0]).is_file()
+
+
+def test_d12_passes_on_the_bundled_data(prepared, tmp_path):
+    assert check_label_issues(prepared, 5000, 5, 0.1, 0, tmp_path).status == "pass"
+
+
+def test_d12_skips_when_the_model_is_too_weak_to_contradict_anyone(prepared, tmp_path):
+    rows = prepared.indices["val"]
+    rng = np.random.default_rng(0)
+    unsure = rng.dirichlet(np.full(prepared.num_classes, 5.0), len(rows))  # near the priors: a weak model
+    verdict = judge_label_issues(prepared, rows, unsure, 0.1, tmp_path, "val", "trained model")
+    assert verdict.status == "skip" and "chance" in verdict.advice
+
+
+def test_d12_skips_a_regression_target(tmp_path):
+    diabetes = prepare(load_config(None, ["task=regression", "data.source=diabetes"]))
+    assert check_label_issues(diabetes, 5000, 5, 0.1, 0, tmp_path).status == "skip"
+
+
+# D3 as amended: the same input with two labels
+
+def test_d3_fails_on_the_same_input_with_two_labels_and_lists_both(tmp_path):
+    digits = load_digits()
+    x, y = digits.images.copy(), digits.target.copy()
+    x[7], y[7] = x[3], (y[3] + 1) % 10
+    np.savez(tmp_path / "twice.npz", x=x, y=y)
+    verdict = check_duplicates(prepare(npz_config(tmp_path / "twice.npz")))
+    assert verdict.status == "fail" and verdict.measured["conflicting_label_groups"] == 1
+    shown = " ".join(verdict.measured["examples"][0])
+    assert "example #3" in shown and "example #7" in shown
+
+
+# E1
+
+def test_e1_warns_when_a_class_is_never_predicted(prepared):
+    labels = prepared.labels("val")
+    never_three = np.where(labels == 3, 5, labels)
+    verdict, matrix = judge_confusion(prepared, labels, never_three)
+    assert verdict.status == "warn" and verdict.measured["never_predicted"] == ["3"]
+    assert verdict.measured["most_confused"][0].startswith("3 taken for 5")
+    assert matrix.sum() == len(labels)
+    assert judge_confusion(prepared, labels, labels)[0].status == "pass"
+
+
+def test_e1_plots_the_confusion_of_model_outputs(prepared, tmp_path):
+    labels = prepared.labels("val")
+    logits = 5 * np.eye(prepared.num_classes)[labels]
+    verdict = check_confusion(prepared, labels, logits, tmp_path)
+    assert verdict.status == "pass" and verdict.measured["accuracy"] == 1.0
+    assert (tmp_path / verdict.plots[0]).is_file()
+
+
+def test_e1_regression_warns_on_predictions_that_hardly_vary(prepared, tmp_path):
+    rng = np.random.default_rng(0)
+    target = rng.normal(100, 20, 300).astype("float32")
+    mean_only = np.full((300, 1), 100.0) + rng.normal(0, 0.5, (300, 1))
+    assert check_residuals(prepared, target, mean_only, tmp_path).status == "warn"
+    good = target[:, None] + rng.normal(0, 5, (300, 1))
+    verdict = check_residuals(prepared, target, good, tmp_path)
+    assert verdict.status == "pass" and verdict.measured["r2"] > 0.9
+
+
+# E3
+
+def calibrated_case(seed=1, n=3000):
+    """Logits, and labels drawn from the logits' own softmax: calibrated by construction."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 2, (n, 10))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return logits, np.array([rng.choice(10, p=p) for p in probs])
+
+
+def test_e3_warns_on_an_overconfident_model_and_names_the_temperature(prepared, tmp_path):
+    logits, labels = calibrated_case()
+    overconfident = check_calibration(prepared, labels, 4 * logits, 15, 0.1, tmp_path)  # the same answers, surer
+    assert overconfident.status == "warn" and overconfident.measured["ece"] > 0.2
+    assert "overconfident" in overconfident.advice
+    assert 3 < overconfident.measured["best_temperature"] < 5
+    assert overconfident.measured["ece_at_best_temperature"] < 0.05
+
+
+def test_e3_passes_on_calibrated_probabilities(prepared, tmp_path):
+    logits, labels = calibrated_case()
+    verdict = check_calibration(prepared, labels, logits, 15, 0.1, tmp_path)
+    assert verdict.status == "pass" and verdict.measured["ece"] < 0.05
+    assert (tmp_path / "plots" / "E3_reliability.png").is_file()
+
+
+# E2: origins are real files and lines
+
+def test_e2_names_image_files_that_exist(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / "img" / name).mkdir(parents=True)
+        for i in range(40):
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "img" / name / f"{i}.png")
+    prepared = prepare(load_config(None, ["task=binary", "data.source=image_folder",
+                                          f"data.location={tmp_path / 'img'}", "data.image_size=[8,8]"]))
+    labels = prepared.labels("val")
+    verdict = check_worst_predictions(prepared, labels, rng.normal(0, 1, (len(labels), 1)), 6, tmp_path)
+    origins = [r["origin"] for r in verdict.measured["examples"]]
+    assert len(origins) == 6 and all(Path(o).is_file() for o in origins), origins
+    assert (tmp_path / "plots" / "E2_worst_predictions.png").is_file()
+
+
+def test_e2_names_csv_lines_that_hold_the_row_it_shows(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "t.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["size", "note", "colour", "label"])
+        for i in range(200):  # a quoted newline every 7th row: lines and rows part ways
+            note = f"line one\nline two {i}" if i % 7 == 0 else f"note {i}"
+            writer.writerow([f"{rng.normal(10, 3):.3f}", note, rng.choice(["red", "blue"]), rng.choice(["a", "b"])])
+    prepared = prepare(load_config(None, ["task=binary", "data.source=csv", f"data.location={path}"]))
+    labels = prepared.labels("val")
+    verdict = check_worst_predictions(prepared, labels, rng.normal(0, 1, (len(labels), 1)), 8, tmp_path)
+    lines = path.read_text().split("\n")
+    for record in verdict.measured["examples"]:
+        line = int(record["origin"].rsplit(":", 1)[1])
+        assert lines[line - 1].startswith(record["row"]["size"] + ","), record
+        assert record["row"]["colour"] in lines[line - 1] + lines[line] + lines[line + 1]
+    written = list(csv.DictReader((tmp_path / WORST_FILE).open()))
+    assert [r["origin"] for r in written] == [r["origin"] for r in verdict.measured["examples"]]
+    assert set(written[0]) >= {"origin", "label", "predicted", "probability", "size", "note", "colour"}
+
+
+# Image layouts
+
+def test_images_without_a_channel_axis_are_grayscale(tmp_path):
+    np.savez(tmp_path / "hw.npz", x=load_digits().images, y=load_digits().target)
+    prepared = prepare(npz_config(tmp_path / "hw.npz"))
+    assert prepared.input_shape == (8, 8, 1) and prepared.kind == "image"
+
+
+def test_channels_first_images_are_refused_with_the_transpose(tmp_path):
+    images = np.repeat(load_digits().images[:, None], 3, axis=1)  # (N, 3, 8, 8)
+    np.savez(tmp_path / "chw.npz", x=images, y=load_digits().target)
+    with pytest.raises(UserError, match=r"channels-first.*transpose\(0, 2, 3, 1\)"):
+        prepare(npz_config(tmp_path / "chw.npz"))
+
+
+def test_other_channel_counts_are_converted_and_d7_says_so(tmp_path):
+    digits = load_digits()
+    np.savez(tmp_path / "gray.npz", x=digits.images[..., None], y=digits.target)
+    prepared = prepare(npz_config(tmp_path / "gray.npz", "data.channels=3"))
+    assert prepared.input_shape == (8, 8, 3)
+    x, _ = prepared.head("train", 4)
+    np.testing.assert_array_equal(x[..., 0], x[..., 2])
+    config = npz_config(tmp_path / "gray.npz", "data.channels=3")
+    verdict = check_batch_view(train_datasets(config, prepared)[0], prepared, tmp_path)
+    assert "converted to 3" in verdict.measured["converted"]
