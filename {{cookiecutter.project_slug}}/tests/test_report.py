@@ -256,3 +256,24 @@ def test_browser_check_says_when_chromium_is_missing(report, capsys):
     run_dir, _, _ = report
     assert load_browser_script().main([str(run_dir), "--chromium", "no-such-browser-here"]) == 2
     assert "no-such-browser-here" in capsys.readouterr().err
+
+
+def test_cells_read_as_words_with_the_full_record_one_click_away(tmp_path):
+    """Measured and expected as `key: value` lines, numbers to 3 significant figures, lists cut
+    with a count; the page keeps the whole record in a <details>, the terminal the same words."""
+    from {{ cookiecutter.package_name }}.describe import lines
+    from {{ cookiecutter.package_name }}.report import terminal_table
+
+    measured = {"val_loss": 1.4757512, "control_val_loss": 2.30125, "steps": 1200, "tiny": 3.2e-7,
+                "examples": {"train": 1285, "val": 342}, "labels": [str(i) for i in range(10)]}
+    assert lines(measured) == ["val loss: 1.48", "control val loss: 2.3", "steps: 1,200", "tiny: 3.2e-07",
+                               "examples: train=1,285, val=342", "labels: 0, 1, 2, 3, 4, 5 (+4 more)"]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    write_verdicts(run_dir, "check", [Verdict("B2", "Input-independent baseline", "pass", measured, "ratio <= 0.9")])
+    page = write_report(run_dir).page.read_text()
+    cell = re.search(r'<div class="words">val loss: 1.48<br>control val loss: 2.3<br>.*?</details>', page, re.S)
+    assert cell and "<summary>full record</summary>" in cell.group() and "1.4757512" in cell.group()
+    assert "{&quot;val_loss&quot;" not in page.split("<details>")[0]  # no raw JSON outside the details
+    table = terminal_table(read_verdicts(run_dir))
+    assert "val loss: 1.48; control val loss: 2.3;" in table and '"val_loss"' not in table

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from .describe import lines, one_line
 from .errors import UserError
 from .report_plots import REPORT_PLOTS, baselines_against_model, loss_curves
 from .rundir import write_whole
@@ -36,7 +37,8 @@ OTHER = "other"  # plots in plots/ that no verdict of the folder refers to
 # Plots a stage makes only when asked: named when the stage ran without them.
 OPTIONAL = {"T10": ("check", "<code>check --lr-find</code> adds the learning-rate range test (T10)")}
 COLOURS = {"fail": "#c62828", "warn": "#ef6c00", "pass": "#2e7d32", "skip": "#757575"}
-CELL = 110  # characters of measured/expected shown in a table cell; the rest one click away
+CELL_LINES = 6  # `key: value` lines of measured/expected shown in a page's cell; the record one click away
+TERMINAL_CELL = 48  # characters of measured/expected in a terminal table's cell
 WIDE_PX = 700  # figures wider than this take a whole row of the page
 
 STYLE = """
@@ -52,7 +54,9 @@ th { background: #f5f5f5; position: sticky; top: 0; }
 tr.fail { background: #ffebee; } tr.warn { background: #fff3e0; } tr.skip { color: #666; }
 td.id { font-weight: 600; white-space: nowrap; }
 code, pre { font-size: .8rem; white-space: pre-wrap; word-break: break-word; }
-details summary { cursor: pointer; } pre { background: #fafafa; padding: .4rem; max-height: 20rem; overflow: auto; }
+.words { font-size: .85rem; line-height: 1.35; overflow-wrap: anywhere; } .more { color: #777; }
+details summary { cursor: pointer; color: #555; font-size: .8rem; }
+pre { background: #fafafa; padding: .4rem; max-height: 20rem; overflow: auto; }
 .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(540px, 1fr)); gap: 1rem; }
 figure { margin: 0; padding: .5rem; border: 1px solid #e0e0e0; border-radius: .4rem; background: #fff; }
 figure.wide { grid-column: 1 / -1; }
@@ -101,15 +105,10 @@ def ordered(verdicts: list[Verdict]) -> list[Verdict]:
     return sorted(verdicts, key=lambda v: STATUSES.index(v.status))
 
 
-def _short(value, width: int = 48) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def terminal_table(verdicts: list[Verdict]) -> str:
     rows = [("status", "id", "stage", "title", "measured", "expected")]
-    rows += [(v.status.upper(), v.id, v.stage, v.title, _short(v.measured), _short(v.expected))
-             for v in ordered(verdicts)]
+    rows += [(v.status.upper(), v.id, v.stage, v.title, one_line(v.measured, TERMINAL_CELL),
+              one_line(v.expected, TERMINAL_CELL)) for v in ordered(verdicts)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     # A skip's advice is its reason: without it a skip reads as "null null" and hides a clue.
@@ -161,15 +160,19 @@ def _status_badge(status: str) -> str:
 
 
 def _value_cell(value) -> str:
-    """Short JSON in the table; the whole record one click away when it is longer."""
+    """The value in words (describe.py: `key: value` lines, 3 significant figures), and for a
+    record the whole of it, as verdicts.json holds it, one click away."""
     if value is None:  # nothing recorded (a skip): an empty cell, not `null`
         return ""
-    text = value if isinstance(value, str) else json.dumps(value)
-    if len(text) <= CELL:
-        return f"<code>{html.escape(text)}</code>"
-    full = value if isinstance(value, str) else json.dumps(value, indent=1)
-    summary = f"<summary><code>{html.escape(_short(text, CELL))}</code></summary>"
-    return f"<details>{summary}<pre>{html.escape(full)}</pre></details>"
+    shown = lines(value)
+    more = len(shown) - CELL_LINES
+    text = "<br>".join(html.escape(line) for line in shown[:CELL_LINES])
+    if more > 0:
+        text += f'<br><span class="more">(+{more} more)</span>'
+    if isinstance(value, str):
+        return f'<div class="words">{text}</div>'
+    full = html.escape(json.dumps(value, indent=1))
+    return f'<div class="words">{text}</div><details><summary>full record</summary><pre>{full}</pre></details>'
 
 
 def _verdict_row(verdict: Verdict, figures: list[Figure]) -> str:
