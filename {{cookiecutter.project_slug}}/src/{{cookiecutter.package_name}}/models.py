@@ -43,10 +43,11 @@ class ModelSpec:
 
     def normalization(self) -> keras.layers.Layer:
         """Scale inputs by the training split's statistics (D2), inside the model, so that
-        evaluation and serving apply exactly the same numbers."""
-        return keras.layers.Normalization(
-            mean=np.asarray(self.mean), variance=np.square(self.std), name="train_normalization"
-        )
+        evaluation and serving apply exactly the same numbers. A feature whose std squared
+        overflows float32 (values near 1e30) gets the largest float32 variance instead of inf,
+        which the saved model could not load again."""
+        variance = np.minimum(np.square(np.asarray(self.std, "float64")), np.finfo(np.float32).max)
+        return keras.layers.Normalization(mean=np.asarray(self.mean), variance=variance, name="train_normalization")
 
     def head(self, features):
         """The output: logits, or the regression target. A small kernel keeps the initial
@@ -102,11 +103,44 @@ def build_model(config: Config, prepared: Prepared, spec: ModelSpec | None = Non
     spec = spec or model_spec(config, prepared)
     name = resolve_builder(config, prepared.kind)
     if ":" in name:
-        model = import_callable(name, "model.builder")(spec.input_shape, spec, config)
-        if not isinstance(model, keras.Model):
-            raise UserError(f"model.builder {name} returned {type(model).__name__}, not a keras.Model")
-        return model
+        return checked_user_model(import_callable(name, "model.builder"), name, spec, config)
     return {"mlp": mlp, "cnn": cnn, "resnet50": resnet50}[name](spec, config)
+
+
+def checked_user_model(build, name: str, spec: ModelSpec, config: Config) -> keras.Model:
+    """A model of the user's builder, called once on a batch of zeros: that builds a
+    Sequential given no input shape (every check needs its weights), and shows at once
+    what the recipe cannot train: a builder that raises, several outputs, an output whose
+    width is not the task's. Each is one message naming the builder, not a traceback from
+    deep inside a check."""
+    where = f"model.builder {name}"
+    try:
+        model = build(spec.input_shape, spec, config)
+    except UserError:
+        raise
+    except Exception as err:  # the user's code: name it, do not show its traceback as ours
+        raise UserError(f"{where} raised {type(err).__name__}: {_first_line(err)}") from None
+    if not isinstance(model, keras.Model):
+        raise UserError(f"{where} returned {type(model).__name__}, not a keras.Model")
+    try:
+        outputs = model(np.zeros((2, *spec.input_shape), "float32"), training=False)
+    except Exception as err:
+        raise UserError(f"{where}: the model fails on a batch of shape {(2, *spec.input_shape)}: "
+                        f"{type(err).__name__}: {_first_line(err)}") from None
+    if isinstance(outputs, (list, tuple, dict)):
+        raise UserError(f"{where} returns a model with {len(outputs)} outputs; the recipe trains one output of "
+                        f"shape (batch, {spec.units}) for task={spec.task}")
+    if tuple(outputs.shape[1:]) != (spec.units,):
+        what = f"{spec.units} logits, one per class" if spec.task == "classification" else (
+            "1 logit" if spec.task == "binary" else "1 value, the target")
+        raise UserError(f"{where} outputs shape {tuple(outputs.shape)}; task={spec.task} needs (batch, {spec.units}): "
+                        f"{what} (spec.units)")
+    return model
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else "(no message)"
 
 
 def mlp(spec: ModelSpec, config: Config) -> keras.Model:

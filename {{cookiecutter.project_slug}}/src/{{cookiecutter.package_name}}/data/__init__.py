@@ -184,6 +184,9 @@ def train_stats(source, manifest: Manifest, config: Config) -> TrainStats:
 
 def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None:
     counts = np.bincount(manifest.splits, minlength=3)
+    if len(manifest) > 1 and len(np.unique(manifest.keys)) == 1:
+        raise UserError(f"{where}: all {len(manifest)} examples hold the same input: the source reads one file or "
+                        "row over and over, or the inputs were lost before they were saved")
     for name, count in zip(SPLITS, counts, strict=True):
         if count == 0:
             distinct = len(np.unique(manifest.keys))

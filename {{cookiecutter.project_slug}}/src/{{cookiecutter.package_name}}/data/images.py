@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -116,5 +117,7 @@ def _why_unreadable(path: str) -> str:
     try:
         tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     except tf.errors.OpError as err:
-        return f"not a readable image ({err.message.splitlines()[0].strip()})"
+        # TensorFlow prefixes its messages with the op's node name in double braces: not the user's business.
+        message = re.sub(r"\{\{[^}]*\}\}\s*", "", err.message.splitlines()[0]).strip()
+        return f"not a readable image ({message})"
     return "not a readable image"

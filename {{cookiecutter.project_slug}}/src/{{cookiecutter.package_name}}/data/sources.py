@@ -177,6 +177,8 @@ def _from_arrays(x: np.ndarray, y: np.ndarray, config: Config, where: str) -> Ex
     if y.ndim > 1 and y.shape[1:] != (1,):
         raise UserError(f"{where}: labels must be class ids of shape (N,), got shape {y.shape} (one-hot?)")
     y = y.reshape(len(y)).astype("int64")
+    if set(np.unique(y).tolist()) == {-1, 1}:  # the SVM convention; a stray negative id is D4's
+        raise UserError(f"{where}: labels are -1 and 1; class ids are 0, 1, ...: pass (y > 0).astype(int)")
     classes = 2 if config.task == "binary" else int(y.max()) + 1
     return Examples(x, y, kind, [str(c) for c in range(classes)])
 
