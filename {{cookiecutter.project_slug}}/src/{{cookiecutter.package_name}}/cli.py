@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_stage(stage: str, config: Config, run_dir: Path, **options) -> int:
+    started = time.monotonic()
     with open_run_dir(run_dir):
         verdicts = RUNNERS[stage](config, run_dir, **options)
         if verdicts is None:  # a worker of a distributed search or training: the chief reports
@@ -166,6 +168,7 @@ def run_stage(stage: str, config: Config, run_dir: Path, **options) -> int:
             print(terminal_table(verdicts))
             print(f"\nverdicts: {path}")
     print(f"run folder: {run_dir}")
+    print(f"{stage} took {time.monotonic() - started:.1f} s")
     return 1 if any_failed(verdicts) else 0
 
 

@@ -14,6 +14,7 @@ import csv
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -149,6 +150,32 @@ def make_tuner(config: Config, prepared: Prepared, run_dir: Path) -> keras_tuner
                                          executions_per_trial=space.executions_per_trial, **common)
 
 
+class TrialProgress(keras.callbacks.Callback):
+    """A line after every trial of a search: how many are done, the last epoch's objective,
+    the time so far and left. KerasTuner deep-copies the callbacks for each trial; this one
+    returns itself from the copy, so that one counter sees them all."""
+
+    def __init__(self, trials: int | None, objective: str):
+        super().__init__()
+        self.trials, self.objective, self.done = trials, objective, 0  # trials: None when not known ahead
+        self.start = time.monotonic()
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def on_train_end(self, logs=None):
+        self.done += 1
+        value = (logs or {}).get(self.objective)
+        score = f", {self.objective} {value:.4g} at its last epoch" if isinstance(value, (int, float)) else ""
+        elapsed = time.monotonic() - self.start
+        if self.trials:
+            left = elapsed * max(self.trials - self.done, 0) / self.done
+            print(f"tune: {self.done} of at most {self.trials} trial runs done{score}; {elapsed:.0f} s so far, "
+                  f"about {left:.0f} s left", flush=True)
+        else:
+            print(f"tune: {self.done} trial runs done{score}; {elapsed:.0f} s so far", flush=True)
+
+
 def is_worker() -> bool:
     """A worker of a distributed search: it runs trials, the chief reports."""
     tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "")
@@ -162,7 +189,9 @@ def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | N
     stop_early = keras.callbacks.EarlyStopping(monitor=config.tune.objective,
                                                patience=config.tune.early_stopping_patience)
     # Each trial builds its own datasets (its batch size is a hyperparameter): RecipeHyperModel.fit.
-    tuner.search(epochs=config.tune.epochs, callbacks=[stop_early], shuffle=False, verbose=0)
+    runs = None if config.tune.algorithm == "hyperband" else config.tune.max_trials * config.tune.executions_per_trial
+    progress = TrialProgress(runs, config.tune.objective)
+    tuner.search(epochs=config.tune.epochs, callbacks=[stop_early, progress], shuffle=False, verbose=0)
     if is_worker():
         return None
     return [search_verdict(config, prepared, tuner, run_dir)]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..progress import ProgressLine
 from .scan import Scan
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
@@ -95,9 +96,12 @@ def scan_files(paths: list[str], labels: np.ndarray) -> Scan:
     probed = files.map(probe, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     probed = probed.ignore_errors().batch(1024)
     positions, keys, sizes, gray = [], [], [], []
+    progress, seen = ProgressLine("scanning the image folder", len(paths), "files"), 0
     for batch in probed.as_numpy_iterator():
         for column, values in zip((positions, keys, sizes, gray), batch, strict=True):
             column.append(values)
+        seen += len(batch[0])
+        progress.update(seen)
     positions = np.concatenate(positions) if positions else np.zeros(0, np.int64)
     good = np.zeros(len(paths), bool)
     good[positions] = True

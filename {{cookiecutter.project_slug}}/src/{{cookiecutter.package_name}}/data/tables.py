@@ -23,6 +23,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import UserError
+from ..progress import ProgressLine
 from .columns import MISSING, MISSING_TOKEN, NUMBER, ColumnFacts, decide, from_record
 from .scan import Scan
 from .split import assign_splits
@@ -141,7 +142,9 @@ class CsvSource:
         label_ids: dict[str, int] = {}  # classes: each distinct label text, numbered as first seen
         facts = {name: ColumnFacts(name) for name in self.features}
         line, thinning = 2, 0  # line 1 is the header; keep sampled rows whose key has `thinning` low zero bits
-        for block in self.blocks():
+        progress = ProgressLine(f"scanning {self.path.name}", self.path.stat().st_size // 2**20, "MiB")
+        for number, block in enumerate(self.blocks()):
+            progress.update(min((number * BLOCK_BYTES) // 2**20, progress.total))
             cells = {name: block.column(name) for name in self.features}
             joined = pc.binary_join_element_wise(*cells.values(), "\x1f") if self.features else None
             texts = joined.to_pylist() if joined is not None else [""] * block.num_rows
