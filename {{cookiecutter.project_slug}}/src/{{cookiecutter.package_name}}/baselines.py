@@ -14,13 +14,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .checks.training import data_loss, inference_outputs, step_losses, weights_restored
 from .config import Config
 from .data import Prepared
 from .data.pipeline import evaluation_dataset, train_datasets
 from .errors import UserError
 from .models import ModelSpec, compile_model, output_bias, score_predictions
 from .plots import new_figure, save_figure
+from .steps import data_loss, inference_outputs, step_losses, weights_restored
 from .verdicts import Verdict
 
 

@@ -14,12 +14,12 @@ import numpy as np
 from .baselines import beats_dumb_baseline
 from .checkpoints import BEST_MODEL
 from .checks.error_analysis import analyse_errors
-from .checks.label_issues import TITLE, class_probabilities, judge_label_issues
+from .checks.label_issues import TITLE, judge_label_issues
 from .config import Config
 from .data import Prepared
 from .data.pipeline import evaluation_dataset
 from .errors import UserError
-from .models import score_predictions
+from .models import class_probabilities, score_predictions
 from .rundir import write_whole
 from .verdicts import Verdict, read_verdicts
 

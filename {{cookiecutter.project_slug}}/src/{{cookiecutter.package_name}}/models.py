@@ -80,6 +80,22 @@ def output_bias(task: str, prepared: Prepared) -> list[float]:
     return np.log(priors).tolist()
 
 
+def expected_init_loss(prepared: Prepared, bias: list[float] | None) -> float:
+    """M1: the loss a model whose output is its bias alone has on the val labels."""
+    y_val = prepared.labels("val")
+    if prepared.task == "regression":
+        center = bias[0] if bias else 0.0
+        return float(np.mean((y_val - center) ** 2))
+    if bias is None:  # zero logits: uniform prediction
+        return math.log(prepared.num_classes) if prepared.task == "classification" else math.log(2)
+    logits = np.asarray(bias, "float64")
+    if prepared.task == "binary":
+        p = 1 / (1 + math.exp(-logits[0]))
+        return float(-np.mean(y_val * math.log(p) + (1 - y_val) * math.log(1 - p)))
+    log_probs = logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+    return float(-np.mean(log_probs[y_val]))
+
+
 def model_spec(config: Config, prepared: Prepared) -> ModelSpec:
     units = prepared.num_classes if config.task == "classification" else 1
     bias = output_bias(config.task, prepared) if config.model.init_output_bias else None
@@ -250,6 +266,16 @@ def probabilities(outputs: np.ndarray, task: str, target_std: float | None) -> n
     if task == "binary":
         return 1 / (1 + np.exp(-outputs))
     return outputs / (target_std or 1.0)
+
+
+def class_probabilities(outputs: np.ndarray, task: str) -> np.ndarray:
+    """(N, classes) probabilities from the models' logits: softmax, or the two sides of a sigmoid."""
+    outputs = np.asarray(outputs, "float64")
+    if task == "binary":
+        positive = 1 / (1 + np.exp(-outputs.reshape(-1)))
+        return np.stack([1 - positive, positive], axis=1)
+    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def score_predictions(task: str, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, float]:

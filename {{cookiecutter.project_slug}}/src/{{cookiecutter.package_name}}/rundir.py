@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -62,3 +63,13 @@ def write_whole(path: Path, text: str) -> None:
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
+
+
+def record_git_commit(run_dir: Path) -> None:
+    """Provenance: the commit of the code a run trained with, when it runs inside a git checkout."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if commit.returncode == 0:
+        (run_dir / "git_commit.txt").write_text(commit.stdout)

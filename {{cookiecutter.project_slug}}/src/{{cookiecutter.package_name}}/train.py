@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
-import subprocess
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from .callbacks import recipe_callbacks, recipe_verdicts
+from .callbacks.tensorboard import EpochTensorBoard
 from .checkpoints import LAST_MODEL, Checkpoints
+from .checks.loss_trend import judge_training_loss
 from .config import Config, dump_config, load_config
 from .data import Prepared
 from .data.pipeline import train_datasets, train_shards
@@ -26,6 +26,7 @@ from .errors import UserError
 from .models import build_model, compile_model
 from .precision import detect_hardware, jit_setting, resolve_precision
 from .resume import ResumePoint, restore
+from .rundir import record_git_commit
 from .runtime import seed_everything
 from .schedule import planned_epochs, regularisation_verdict, schedule_verdict, steps_per_epoch
 from .serving import export_for_serving
@@ -48,16 +49,6 @@ def _refuse_to_overwrite(config: Config, run_dir: Path) -> None:
     elif (run_dir / LAST_MODEL).exists():
         raise UserError(f"{run_dir} holds a finished training run ({run_dir / LAST_MODEL}); choose a new "
                         "--run-dir (or delete that folder) to train again")
-
-
-class EpochTensorBoard(keras.callbacks.TensorBoard):
-    """Keras' TensorBoard, without its per-batch cost when it writes per epoch: Keras 3.15
-    calls `tf.summary.scalar` on every batch's logs even with `update_freq="epoch"`, where no
-    writer is set and each call only costs time (34 ms an epoch of 40 steps on the bundled
-    data, 12% of the epoch: measured with benchmarks/train_overhead.py)."""
-
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, None if self.update_freq == "epoch" else logs)
 
 
 def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[keras.callbacks.Callback]:
@@ -92,7 +83,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     out = worker_run_dir(run_dir, strategy)  # the chief writes the run folder, other workers a temporary one
     dump_config(config, out / "train_config.yaml")
     prepared.stats.save(out / "stats.json")
-    _record_git_commit(out)
+    record_git_commit(out)
 
     batch = global_batch_size(config, strategy)  # data.batch_size per replica
     epochs = planned_epochs(config, prepared.size("train"), batch)  # at least train.min_steps steps
@@ -120,7 +111,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     if config.train.export:
         export_for_serving(model, prepared, out / "export")
     verdicts = [schedule_verdict(config, total_steps), regularisation_verdict(config), resume_point.verdict(),
-                training_loss_verdict(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
+                judge_training_loss(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
     discard_worker_run_dir(out, run_dir)
     return verdicts
 
@@ -137,26 +128,3 @@ def _history_rows(run_dir: Path) -> list[dict]:
         return []
     with path.open() as handle:
         return list(csv.DictReader(handle))
-
-
-def training_loss_verdict(losses: list[float]) -> Verdict:
-    """T3 (during the real run): the training loss came down from the first epoch to the last."""
-    if len(losses) < 2:
-        return Verdict("T3", "Training loss goes down", "skip",
-                       advice="fewer than two epochs ran in this call (resumed at the end, or epochs=1)")
-    first, last = float(losses[0]), float(losses[-1])
-    ok = np.isfinite(last) and last < first
-    return Verdict("T3", "Training loss goes down", "pass" if ok else "fail",
-                   measured={"first_epoch": round(first, 4), "last_epoch": round(last, 4)},
-                   expected="last < first",
-                   advice="" if ok else "The training loss did not go down: run `check` (T1 overfit one "
-                   "batch) and try a smaller learning rate.")
-
-
-def _record_git_commit(run_dir: Path) -> None:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return
-    if commit.returncode == 0:
-        (run_dir / "git_commit.txt").write_text(commit.stdout)

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import keras
 
-from ..checks.model import expected_init_loss
 from ..config import Config
 from ..data import Prepared
-from ..models import output_bias
+from ..models import expected_init_loss, output_bias
 from .activations import ActivationHealth
 from .common import Monitor, recipe_verdicts
 from .first_layer import FirstLayerWeights

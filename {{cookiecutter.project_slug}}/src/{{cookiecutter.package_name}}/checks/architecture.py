@@ -18,8 +18,8 @@ import numpy as np
 from ..config import Config
 from ..data import Prepared
 from ..models import BUILTIN, resolve_builder
+from ..steps import all_layers
 from ..verdicts import Verdict
-from .training import all_layers
 
 RELU_ACTIVATIONS = {"relu", "relu6", "leaky_relu"}
 # Initialisers whose configuration is their name; the others show their arguments.

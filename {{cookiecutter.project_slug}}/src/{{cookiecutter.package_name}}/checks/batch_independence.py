@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from ..config import Config
 from ..data import Prepared
+from ..steps import all_layers
 from ..verdicts import Verdict
-from .training import all_layers
 
 TITLE = "Batch independence"
 TOKEN_LAYERS = (keras.layers.Embedding,)

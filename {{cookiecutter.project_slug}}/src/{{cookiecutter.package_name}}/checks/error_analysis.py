@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Prepared
+from ..models import class_probabilities
 from ..plots import new_figure, save_figure
 from ..verdicts import Verdict
-from .label_issues import class_probabilities
 from .visualise import image_grid, label_text
 
 WORST_FILE = "worst_predictions.csv"

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 
 from ..data import Prepared
+from ..steps import all_layers, weights_restored
 from ..verdicts import Verdict
-from .training import all_layers, weights_restored
 
 TITLE = "Train versus inference mode"
 # Layers whose output depends on `training`. Every Keras layer's call takes the argument

@@ -61,16 +61,6 @@ class LabelIssues:
     sureness: float  # median confidence above chance, (p - 1/K) / (1 - 1/K), of the suspects' likely class
 
 
-def class_probabilities(outputs: np.ndarray, task: str) -> np.ndarray:
-    """(N, classes) probabilities from the models' logits: softmax, or the two sides of a sigmoid."""
-    outputs = np.asarray(outputs, "float64")
-    if task == "binary":
-        positive = 1 / (1 + np.exp(-outputs.reshape(-1)))
-        return np.stack([1 - positive, positive], axis=1)
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def cohen_kappa(labels: np.ndarray, predicted: np.ndarray, classes: int) -> float:
     observed = float(np.mean(labels == predicted))
     chance = float(np.sum(np.bincount(labels, minlength=classes) * np.bincount(predicted, minlength=classes))

@@ -20,8 +20,8 @@ from ..data import Prepared
 from ..data.pipeline import train_datasets
 from ..models import compile_model
 from ..plots import new_figure, save_figure
+from ..steps import data_loss, step_losses
 from ..verdicts import Verdict
-from .training import data_loss, step_losses
 
 TITLE = "Training loss goes down"
 
@@ -107,3 +107,18 @@ def _plot(losses: list[float], larger: list[float] | None, run_dir: Path) -> str
     ax.set_title("T3 training loss over a short run")
     ax.legend()
     return save_figure(fig, run_dir, "T3_loss_goes_down")
+
+
+def judge_training_loss(losses: list[float]) -> Verdict:
+    """T3 during the real run, from every epoch's training loss (`train` passes them): the
+    loss came down from the first epoch to the last."""
+    if len(losses) < 2:
+        return Verdict("T3", "Training loss goes down", "skip",
+                       advice="fewer than two epochs ran in this call (resumed at the end, or epochs=1)")
+    first, last = float(losses[0]), float(losses[-1])
+    ok = np.isfinite(last) and last < first
+    return Verdict("T3", "Training loss goes down", "pass" if ok else "fail",
+                   measured={"first_epoch": round(first, 4), "last_epoch": round(last, 4)},
+                   expected="last < first",
+                   advice="" if ok else "The training loss did not go down: run `check` (T1 overfit one "
+                   "batch) and try a smaller learning rate.")

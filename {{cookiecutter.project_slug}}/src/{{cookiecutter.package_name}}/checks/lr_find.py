@@ -20,8 +20,8 @@ from ..data import Prepared
 from ..data.pipeline import train_datasets
 from ..models import loss_for, make_optimizer
 from ..plots import new_figure, save_figure
+from ..steps import weights_restored
 from ..verdicts import Verdict
-from .training import weights_restored
 
 TITLE = "Learning-rate range test"
 DIVERGENCE_FACTOR = 4.0  # RECIPE: stop when the smoothed loss exceeds 4x the best seen

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data import Prepared
 from ..data.pipeline import evaluation_dataset
-from ..models import loss_for
+from ..models import expected_init_loss, loss_for
 from ..verdicts import Verdict
 
 PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
@@ -21,22 +21,6 @@ def _final_activation(model: keras.Model) -> str | None:
         return "softmax"
     activation = getattr(layer, "activation", None)
     return getattr(activation, "__name__", None)
-
-
-def expected_init_loss(prepared: Prepared, bias: list[float] | None) -> float:
-    """M1: the loss a model whose output is its bias alone has on the val labels."""
-    y_val = prepared.labels("val")
-    if prepared.task == "regression":
-        center = bias[0] if bias else 0.0
-        return float(np.mean((y_val - center) ** 2))
-    if bias is None:  # zero logits: uniform prediction
-        return math.log(prepared.num_classes) if prepared.task == "classification" else math.log(2)
-    logits = np.asarray(bias, "float64")
-    if prepared.task == "binary":
-        p = 1 / (1 + math.exp(-logits[0]))
-        return float(-np.mean(y_val * math.log(p) + (1 - y_val) * math.log(1 - p)))
-    log_probs = logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
-    return float(-np.mean(log_probs[y_val]))
 
 
 def check_loss_at_init(model: keras.Model, prepared: Prepared, bias: list[float] | None,

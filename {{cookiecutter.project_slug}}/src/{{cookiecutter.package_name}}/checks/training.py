@@ -1,13 +1,7 @@
-"""T checks run before real training: they train copies briefly and judge what they see.
-
-This module holds T1 and the helpers the other before-training checks share: walking the
-layers, running a few steps while recording each step's own loss, and putting weights back.
-"""
+"""T1 overfit one batch: a copy of the model trained on a few examples must memorise them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -16,8 +10,9 @@ import tensorflow as tf
 
 from ..config import Config
 from ..data import Prepared
-from ..models import compile_model, loss_for
+from ..models import compile_model
 from ..plots import new_figure, save_figure
+from ..steps import _data_loss, uses_batch_norm
 from ..verdicts import Verdict
 
 
@@ -38,78 +33,6 @@ def _predictions_match(task: str, y: np.ndarray, outputs: np.ndarray) -> bool:
     if task == "binary":
         return bool(np.all((outputs[:, 0] > 0) == (y > 0.5)))
     return bool(np.mean((outputs[:, 0] - y) ** 2) <= 1e-2 * max(np.var(y), 1e-12))
-
-
-def uses_batch_norm(model: keras.Model) -> bool:
-    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in all_layers(model))
-
-
-def all_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
-    """Every layer, nested models (a ResNet50 backbone) included."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from all_layers(layer)
-
-
-@contextmanager
-def weights_restored(model: keras.Model) -> Iterator[keras.Model]:
-    """Train or call `model` in training mode inside, find its weights (batch-norm moving
-    statistics included) as they were afterwards: a check stays a pure function."""
-    saved = model.get_weights()
-    try:
-        yield model
-    finally:
-        model.set_weights(saved)
-
-
-class StepLosses(keras.callbacks.Callback):
-    """Each step's own training loss. The `loss` that `fit` hands to callbacks is the running
-    mean of the epoch, which smooths a rise or a fall away (RECIPE notes, T10); resetting the
-    metrics after every batch makes the next batch's `loss` that batch's alone."""
-
-    def __init__(self):
-        super().__init__()
-        self.losses: list[float] = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.losses.append(float(logs["loss"]))
-        self.model.reset_metrics()
-
-
-def step_losses(model: keras.Model, dataset: tf.data.Dataset, steps: int) -> list[float]:
-    """Train a compiled model `steps` steps on `dataset` (repeated as needed), one `fit` call,
-    and return each step's loss (computed before that step's update)."""
-    recorder = StepLosses()
-    model.fit(dataset.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[recorder])
-    return recorder.losses
-
-
-def inference_outputs(model: keras.Model, x: np.ndarray | tf.data.Dataset, batch_size: int = 256) -> np.ndarray:
-    """model(x, training=False) batch by batch, for an array or a batched (input, label)
-    dataset (a whole split streams this way). Direct calls, not `predict`: `predict` traces
-    a new function for every model, which costs more than the few batches a check scores
-    (and TensorFlow warns about the retracing)."""
-    if isinstance(x, tf.data.Dataset):
-        chunks = [keras.ops.convert_to_numpy(model(inputs, training=False)) for inputs, _ in x]
-    else:
-        chunks = [keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
-                  for i in range(0, len(x), batch_size)]
-    return np.concatenate(chunks)
-
-
-def data_loss(model: keras.Model, x: np.ndarray | tf.data.Dataset, y: np.ndarray, task: str,
-              batch_size: int = 256) -> float:
-    """The loss of the data alone (no regularisation penalties), in inference mode, over
-    every example given (an array, or a dataset in the order of `y`): never a smoothed batch
-    average (T13)."""
-    return float(loss_for(task)(y, inference_outputs(model, x, batch_size)))
-
-
-def _data_loss(model: keras.Model, x: np.ndarray, y: np.ndarray, task: str, training: bool):
-    """The loss of the data alone: `evaluate` would add the regularisation penalties."""
-    outputs = keras.ops.convert_to_numpy(model(x, training=training))
-    return float(loss_for(task)(y, outputs)), outputs
 
 
 def check_overfit_one_batch(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:

@@ -15,8 +15,8 @@ from ..config import Config
 from ..data import Prepared
 from ..data.pipeline import train_datasets
 from ..models import loss_for, make_optimizer
+from ..steps import all_layers, weights_restored
 from ..verdicts import Verdict
-from .training import all_layers, weights_restored
 
 TITLE = "Every weight learns"
 # Non-trainable by design: statistics computed from the data (D2) or tracked while training,
