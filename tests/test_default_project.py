@@ -39,12 +39,14 @@ def installed(cookies_session):
     subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "recipe-net"], check=False)
 
 
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
+def run(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def test_its_own_test_suite_passes(installed):
-    done = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], installed)
+    # 450-570 s alone on 2 cores (the hostile-input corpus is about 250 s of it); a CI machine
+    # that runs something beside it has taken over 600 s, so the bound is generous.
+    done = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], installed, timeout=1500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " passed" in done.stdout
 

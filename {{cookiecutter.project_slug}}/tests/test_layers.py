@@ -12,7 +12,7 @@ PACKAGE = Path({{ cookiecutter.package_name }}.__file__).parent
 LAYERS = [
     # leaves: no project imports, or only of each other
     {"errors", "quiet", "progress", "runtime", "rundir", "describe", "plots", "verdicts", "config", "schedule",
-     "precision", "__init__"},
+     "stages", "precision", "__init__"},
     {"data"},
     {"models"},
     {"steps"},

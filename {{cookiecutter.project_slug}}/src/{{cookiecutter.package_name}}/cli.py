@@ -15,23 +15,12 @@ from pathlib import Path
 from .config import Config, load_config
 from .errors import UserError
 from .rundir import latest_run_dir, new_run_dir_path, open_run_dir
+from .stages import HELP
 from .verdicts import Verdict, any_failed, write_verdicts
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
-STAGES = {
-    "inspect": "D1-D12: split, train-only statistics, duplicates and conflicting labels, invalid examples, "
-    "balance, outliers, the batch the model sees, shuffling, input-label pairing, columns, leakage through a "
-    "feature, label issues",
-    "check": "M1-M4, B1-B4, T1-T5 before real training: loss at init, output bias and loss, model size and "
-    "initialisers, baselines, overfit one batch, batch independence, loss goes down, inference mode, every "
-    "weight learns, reproducibility; T10 learning-rate range test with --lr-find",
-    "train": "train the model with checkpoints, resume, TensorBoard and CSV logs, export for serving",
-    "evaluate": "T13 score the trained model on the whole val split and on the test split, once; E1-E3 "
-    "confusion, worst predictions, calibration on val; D12 label issues in val and test",
-    "tune": "KerasTuner random search over the space in the config's `tune:` section",
-    "report": "gather every verdict of a run into a terminal table, report.html (plots embedded) and TensorBoard",
-}
+STAGES = HELP  # stage name -> its help line (stages.py)
 
 
 def _inspect(config: Config, run_dir: Path) -> list[Verdict]:

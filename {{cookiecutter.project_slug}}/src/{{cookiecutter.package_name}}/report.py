@@ -23,16 +23,10 @@ from .describe import lines, one_line
 from .errors import UserError
 from .report_plots import REPORT_PLOTS, baselines_against_model, loss_curves
 from .rundir import write_whole
+from .stages import SECTIONS
 from .verdicts import STATUSES, Verdict, read_verdicts
 
-# The recipe stages in the order a run goes through them, with the README's section names.
-STAGES = {
-    "inspect": "1. Become one with the data: inspect",
-    "check": "2. Skeleton and baselines: check",
-    "train": "3. Overfit, then regularise: train",
-    "evaluate": "4. Evaluate: evaluate",
-    "tune": "5. Tune: tune",
-}
+STAGES = SECTIONS  # the recipe stages in run order -> the page's section titles (stages.py)
 OTHER = "other"  # plots in plots/ that no verdict of the folder refers to
 # Plots a stage makes only when asked: named when the stage ran without them.
 OPTIONAL = {"T10": ("check", "<code>check --lr-find</code> adds the learning-rate range test (T10)")}
