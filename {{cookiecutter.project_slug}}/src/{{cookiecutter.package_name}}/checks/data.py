@@ -18,7 +18,7 @@ from ..plots import new_figure, save_figure
 from ..verdicts import Verdict
 from .label_issues import check_label_issues
 from .leakage import check_feature_leakage
-from .visualise import check_batch_view, image_grid, label_text
+from .visualise import check_batch_view, image_grid, label_text, short_origin
 
 # D5: warn when the most frequent class outnumbers the rarest by more than this.
 IMBALANCE_WARN_RATIO = 10.0
@@ -257,15 +257,10 @@ def check_outliers(prepared: Prepared, run_dir: Path, settings: InspectConfig) -
                    expected=f"|robust z| <= {threshold:g} (inspect.outlier_z)", advice=advice, plots=[plot])
 
 
-def _short(origin: str) -> str:
-    """A file path as its folder and name (the class and the file), for a plot title."""
-    return "/".join(Path(origin).parts[-2:])[-24:] if "/" in origin else origin
-
-
 def _plot_outliers(prepared, rows, z, names, order, listing, threshold, run_dir) -> str:
     if prepared.kind == "image":
         low, high = image_moments(prepared, rows[:256])[1]
-        titles = [f"{_short(item['example'])}\n{item['by']} z={item['z']:g}" for item in listing]
+        titles = [f"{short_origin(item['example'])}\n{item['by']} z={item['z']:g}" for item in listing]
         fig = image_grid(prepared.take(rows[order])[0], titles, low, high,
                          f"D6: the most extreme training images (robust z of pixel mean / std; warn beyond "
                          f"{threshold:g}); shown on the training range {low:.3g}..{high:.3g}")

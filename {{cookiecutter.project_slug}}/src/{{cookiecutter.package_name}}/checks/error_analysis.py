@@ -18,7 +18,7 @@ from ..data import Prepared
 from ..models import class_probabilities
 from ..plots import new_figure, save_figure
 from ..verdicts import Verdict
-from .visualise import image_grid, label_text
+from .visualise import image_grid, label_text, short_origin, value_range
 
 WORST_FILE = "worst_predictions.csv"
 PAIRS_SHOWN = 5  # most-confused pairs listed
@@ -192,16 +192,12 @@ def _write_worst(records: list[dict], run_dir: Path) -> None:
 
 def _plot_worst(prepared: Prepared, rows: np.ndarray, records: list[dict], run_dir: Path) -> str:
     images, _ = prepared.take(rows)
-    finite = images[np.isfinite(images)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    titles = [f"label {r['label']}\npred {r['predicted']} {r.get('probability', '')}\n{_short(r['origin'])}"
+    low, high = value_range(images)
+    titles = [f"label {r['label']}\npred {r['predicted']} {r.get('probability', '')}\n{short_origin(r['origin'])}"
               for r in records]
     return save_figure(image_grid(images, titles, low, high, "E2: the val examples with the highest loss"),
                        run_dir, "E2_worst_predictions")
 
-
-def _short(origin: str, width: int = 22) -> str:
-    return origin if len(origin) <= width else "…" + origin[-(width - 1):]
 
 
 # --- E3 ----------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..data import Prepared
 from ..verdicts import Verdict
-from .visualise import image_grid, label_text
+from .visualise import image_grid, label_text, short_origin, value_range
 
 TITLE = "Label issues"
 KAPPA_FLOOR = 0.2  # below: the model has learned too little to contradict anyone
@@ -152,18 +152,14 @@ def _plot_suspects(prepared: Prepared, rows: np.ndarray, probs: np.ndarray, labe
     from ..plots import save_figure
 
     images, _ = prepared.take(rows)
-    finite = images[np.isfinite(images)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    low, high = value_range(images)
     titles = [f"given {label_text(prepared, y)}\nlikely {label_text(prepared, int(np.argmax(p)))} "
-              f"{float(np.max(p)):.2f}\n{_short(prepared.origin(int(r)))}" for r, p, y in zip(rows, probs, labels,
+              f"{float(np.max(p)):.2f}\n{short_origin(prepared.origin(int(r)))}" for r, p, y in zip(rows, probs, labels,
                                                                                               strict=True)]
     name = "D12_label_issues_" + where.split()[0].replace("+", "_")
     return save_figure(image_grid(images, titles, low, high, f"D12: the most suspicious labels in {where}"),
                        run_dir, name)
 
-
-def _short(origin: str, width: int = 22) -> str:
-    return origin if len(origin) <= width else "…" + origin[-(width - 1):]
 
 
 # --- inspect: cross-validated probabilities of a cheap model on the training split ------------

@@ -28,6 +28,17 @@ def label_text(prepared: Prepared, label) -> str:
     return names[value] if 0 <= value < len(names) else f"?{value}"
 
 
+def value_range(images: np.ndarray) -> tuple[float, float]:
+    """The finite range of some images: the one scale a grid of them is drawn on."""
+    finite = images[np.isfinite(images)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
+def short_origin(origin: str) -> str:
+    """A file path as its folder and name (the class and the file), for a plot title."""
+    return "/".join(Path(origin).parts[-2:])[-24:] if "/" in origin else origin
+
+
 def show_image(ax, image: np.ndarray, low: float, high: float) -> None:
     """One image on a fixed value range, so that brightness compares across the grid."""
     image = np.nan_to_num(np.asarray(image, "float64"), nan=low, posinf=high, neginf=low)
@@ -69,8 +80,7 @@ def check_batch_view(dataset: tf.data.Dataset, prepared: Prepared, run_dir: Path
     with its plot, and fails only when the batch holds NaN or Inf."""
     x, y = _first_batch(dataset)
     bad = int((~np.isfinite(x)).sum() + (~np.isfinite(y.astype("float64"))).sum())
-    finite = x[np.isfinite(x)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    low, high = value_range(x)
     labels = [label_text(prepared, label) for label in y]
     heading = (f"D7: the training batch model(x) receives: {tuple(x.shape)} {x.dtype}, "
                f"values {low:.3g}..{high:.3g}" + (", augmented" if augmented and x.ndim == 4 else ""))
