@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from {{ cookiecutter.package_name }}.baselines import derange_batch, human_baseline, judge_input_independent
+from {{ cookiecutter.package_name }}.baselines import check_human_baseline, derange_batch, judge_input_independent
 from {{ cookiecutter.package_name }}.checks.architecture import check_architecture
 from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
 from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
@@ -160,7 +160,7 @@ def digits(config):
 
 def test_b4_skips_without_human_labels(digits):
     config, prepared = digits
-    verdict = human_baseline(prepared, config)
+    verdict = check_human_baseline(prepared, config)
     assert verdict.status == "skip" and "data.human_labels" in verdict.advice
 
 
@@ -177,7 +177,7 @@ def test_b4_scores_a_planted_annotation(digits, tmp_path):
     names = prepared.class_names
     (tmp_path / "all.csv").write_text("label\n" + "".join(f"{names[v]}\n" for v in everything))
     for name in ("test_order.npy", "all.csv"):
-        verdict = human_baseline(prepared, with_values(config, {"data.human_labels": str(tmp_path / name)}))
+        verdict = check_human_baseline(prepared, with_values(config, {"data.human_labels": str(tmp_path / name)}))
         assert verdict.status == "pass"
         assert verdict.measured["test"]["accuracy"] == pytest.approx(1 - 3 / len(y_test), abs=1e-6)
         assert "loss" not in verdict.measured["test"]  # hard answers have no meaningful cross-entropy
@@ -188,7 +188,7 @@ def test_b4_scores_a_regression_annotation_with_the_mse(config, tmp_path):
     prepared = prepare(config)
     y_test = prepared.labels("test")
     np.save(tmp_path / "human.npy", y_test + 10.0)
-    verdict = human_baseline(prepared, with_values(config, {"data.human_labels": str(tmp_path / "human.npy")}))
+    verdict = check_human_baseline(prepared, with_values(config, {"data.human_labels": str(tmp_path / "human.npy")}))
     assert verdict.measured["test"]["loss"] == pytest.approx(100.0, rel=1e-4)
     assert verdict.measured["test"]["mae"] == pytest.approx(10.0, rel=1e-4)
 
@@ -206,15 +206,15 @@ def test_b4_refuses_a_bad_annotation_file(digits, tmp_path, content, message):
     elif content != "missing":
         path.write_text(content)
     with pytest.raises(UserError, match=message):
-        human_baseline(prepared, with_values(config, {"data.human_labels": str(path)}))
+        check_human_baseline(prepared, with_values(config, {"data.human_labels": str(path)}))
 
 
 def test_b3_after_training_compares_with_the_simple_model_check_trained(tmp_path):
-    from {{ cookiecutter.package_name }}.evaluate import beats_simple_model
+    from {{ cookiecutter.package_name }}.evaluate import check_beats_simple_model
     from {{ cookiecutter.package_name }}.verdicts import Verdict, write_verdicts
 
-    assert beats_simple_model(tmp_path, 0.4).status == "skip"
+    assert check_beats_simple_model(tmp_path, 0.4).status == "skip"
     write_verdicts(tmp_path, "check", [Verdict("B3", "Simple model", "pass", {"val": {"loss": 0.5}, "steps": 200})])
-    assert beats_simple_model(tmp_path, 0.4).status == "pass"
-    behind = beats_simple_model(tmp_path, 0.6)
+    assert check_beats_simple_model(tmp_path, 0.4).status == "pass"
+    behind = check_beats_simple_model(tmp_path, 0.6)
     assert behind.status == "warn" and "still beats the trained model" in behind.advice

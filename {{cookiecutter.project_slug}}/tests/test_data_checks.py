@@ -10,7 +10,6 @@ from {{ cookiecutter.package_name }}.checks.data import (
     check_outliers,
     check_pairs_intact,
     check_shuffled_batches,
-    inspect_data,
 )
 from {{ cookiecutter.package_name }}.checks.visualise import check_batch_view
 from {{ cookiecutter.package_name }}.config import with_values
@@ -21,6 +20,7 @@ from {{ cookiecutter.package_name }}.data.pipeline import make_dataset, train_da
 from {{ cookiecutter.package_name }}.data.source import ArraySource
 from {{ cookiecutter.package_name }}.data.sources import Examples
 from {{ cookiecutter.package_name }}.data.stats import compute_train_stats
+from {{ cookiecutter.package_name }}.registry import Context, run_checks
 
 
 def _with_inputs(prepared, x):
@@ -166,7 +166,7 @@ def test_d9_warns_when_an_epoch_loses_examples(prepared):
 # The stage
 
 def test_inspect_runs_every_d_check_without_a_failure(prepared, config, tmp_path):
-    verdicts = inspect_data(prepared, config, tmp_path)
+    verdicts = run_checks("inspect", Context(config, prepared, tmp_path))
     assert [v.id for v in verdicts] == [f"D{i}" for i in range(1, 13)]
     assert "fail" not in {v.status for v in verdicts}, [(v.id, v.measured) for v in verdicts]
 

@@ -12,13 +12,13 @@ PACKAGE = Path({{ cookiecutter.package_name }}.__file__).parent
 LAYERS = [
     # leaves: no project imports, or only of each other
     {"errors", "quiet", "progress", "runtime", "rundir", "describe", "plots", "verdicts", "config", "schedule",
-     "stages", "precision", "__init__"},
+     "stages", "precision", "recipe", "__init__"},
     {"data"},
     {"models"},
     {"steps"},
     {"checks", "callbacks", "baselines"},
     {"train", "evaluate", "tune", "distribute", "resume", "checkpoints", "serving", "report", "report_plots",
-     "tensorboard_export"},
+     "tensorboard_export", "registry"},
     {"cli", "__main__"},
 ]
 SIDE_BY_SIDE = {"checks": "callbacks", "callbacks": "checks"}

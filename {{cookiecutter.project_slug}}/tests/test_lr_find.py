@@ -5,7 +5,7 @@ model left as it was found."""
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.checks.lr_find import centred_average, lr_range_test, suggestions
+from {{ cookiecutter.package_name }}.checks.lr_find import centred_average, check_lr_range, suggestions
 from {{ cookiecutter.package_name }}.config import with_values
 from {{ cookiecutter.package_name }}.data import prepare
 from {{ cookiecutter.package_name }}.models import build_model
@@ -39,7 +39,7 @@ def test_suggestions_on_a_textbook_curve():
 def test_healthy_digits_suggest_a_usable_rate_and_restore_the_model(digits_config, digits, tmp_path):
     model = build_model(digits_config, digits)
     before = [w.copy() for w in model.get_weights()]
-    verdict = lr_range_test(model, digits, digits_config, tmp_path)
+    verdict = check_lr_range(model, digits, digits_config, tmp_path)
     assert verdict.status != "fail", verdict.advice
     measured = verdict.measured
     assert 1e-4 <= measured["suggested"] <= 1e-1, measured
@@ -54,13 +54,13 @@ def test_fails_when_no_rate_makes_the_loss_fall(digits_config, digits, tmp_path)
     """Planted: the hidden layer multiplies its input by zero. With the bias at the log priors
     the loss starts at its best input-free value, and no rate can lower it."""
     config = with_values(digits_config, {"model.builder": "test_planted_bugs:build_output_ignores_input"})
-    verdict = lr_range_test(build_model(config, digits), digits, config, tmp_path)
+    verdict = check_lr_range(build_model(config, digits), digits, config, tmp_path)
     assert verdict.status == "fail", verdict.measured
     assert "nothing learns" in verdict.advice
 
 
 def test_warns_when_the_configured_rate_is_past_the_blow_up(digits_config, digits, tmp_path):
     config = with_values(digits_config, {"train.learning_rate": 3.0})
-    verdict = lr_range_test(build_model(config, digits), digits, config, tmp_path)
+    verdict = check_lr_range(build_model(config, digits), digits, config, tmp_path)
     assert verdict.status == "warn", verdict.measured
     assert "above the divergence rate" in verdict.advice

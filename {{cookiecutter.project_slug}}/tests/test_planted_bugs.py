@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.baselines import input_independent_baseline, simple_model_baseline
+from {{ cookiecutter.package_name }}.baselines import check_input_independent, check_simple_model
 from {{ cookiecutter.package_name }}.checks.batch_independence import check_batch_independence
 from {{ cookiecutter.package_name }}.checks.inference_mode import check_inference_mode
 from {{ cookiecutter.package_name }}.checks.loss_trend import check_loss_goes_down
@@ -298,7 +298,7 @@ def shuffled(digits_config):
 @pytest.mark.slow
 def test_b2_fails_when_labels_were_shuffled_apart_from_inputs(shuffled, tmp_path):
     config, prepared = shuffled
-    verdict = input_independent_baseline(build_model(config, prepared), prepared, config, tmp_path)
+    verdict = check_input_independent(build_model(config, prepared), prepared, config, tmp_path)
     assert verdict.status == "fail", verdict.measured
     assert verdict.measured["ratio"] >= config.check.input_independent_fail_ratio
 
@@ -306,7 +306,7 @@ def test_b2_fails_when_labels_were_shuffled_apart_from_inputs(shuffled, tmp_path
 @pytest.mark.slow
 def test_b3_warns_when_a_linear_model_cannot_beat_the_priors(shuffled):
     config, prepared = shuffled
-    verdict = simple_model_baseline(model_spec(config, prepared), prepared, config)
+    verdict = check_simple_model(model_spec(config, prepared), prepared, config)
     assert verdict.status == "warn", verdict.measured
     assert "does not beat the priors" in verdict.advice
 
@@ -315,7 +315,7 @@ def test_b3_warns_when_a_linear_model_cannot_beat_the_priors(shuffled):
 def test_b2_fails_on_constant_inputs(digits_config, digits, tmp_path):
     """Real and control see the same constant: their runs are the same, at any budget."""
     model, config = planted(with_values(digits_config, {"check.baseline_steps": 20}), "build_wiped_input", digits)
-    verdict = input_independent_baseline(model, digits, config, tmp_path)
+    verdict = check_input_independent(model, digits, config, tmp_path)
     assert verdict.status == "fail", verdict.measured
     assert verdict.measured["ratio"] == pytest.approx(1.0, abs=1e-3)
 

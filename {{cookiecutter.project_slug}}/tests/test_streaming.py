@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from {{ cookiecutter.package_name }}.checks.data import inspect_data
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare, source
+from {{ cookiecutter.package_name }}.registry import Context, run_checks
 
 
 def write_folder(root: Path, counts=(150, 150), side=8, seed=0) -> Path:
@@ -25,6 +25,10 @@ def write_folder(root: Path, counts=(150, 150), side=8, seed=0) -> Path:
             pixels[:, label * side // 2:(label + 1) * side // 2] += 100
             Image.fromarray(pixels).save(folder / f"{i}.png")
     return root
+
+
+def inspected(config, run_dir: Path):
+    return run_checks("inspect", Context(config, prepare(config, run_dir), run_dir))
 
 
 def folder_config(root: Path, *more: str):
@@ -41,7 +45,7 @@ def test_d_checks_fire_on_planted_defects_in_an_image_folder(tmp_path):
     for i in range(6):
         Image.fromarray(rng.integers(250, 256, (8, 8), dtype=np.uint8)).save(root / "class_0" / f"white_{i}.png")
     config = folder_config(root)
-    verdicts = {v.id: v for v in inspect_data(prepare(config, tmp_path / "run"), config, tmp_path / "run")}
+    verdicts = {v.id: v for v in inspected(config, tmp_path / "run")}
     assert verdicts["D3"].status == "fail" and verdicts["D3"].measured["conflicting_label_groups"] == 1
     assert any("copy_of_0.png" in origin for origin in verdicts["D3"].measured["examples"][0])
     assert verdicts["D5"].status == "warn"
@@ -51,7 +55,7 @@ def test_d_checks_fire_on_planted_defects_in_an_image_folder(tmp_path):
 
 def test_a_healthy_image_folder_passes_inspect(tmp_path):
     config = folder_config(write_folder(tmp_path / "img"))
-    verdicts = inspect_data(prepare(config, tmp_path / "run"), config, tmp_path / "run")
+    verdicts = inspected(config, tmp_path / "run")
     assert {v.status for v in verdicts} <= {"pass", "skip"}, [(v.id, v.status, v.advice) for v in verdicts]
 
 

@@ -9,20 +9,20 @@ from {{ cookiecutter.package_name }}.config import with_values
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.models import build_model, compile_model
 from {{ cookiecutter.package_name }}.precision import Hardware, resolve_precision
-from {{ cookiecutter.package_name }}.schedule import learning_rate, regularisation_verdict, schedule_verdict
+from {{ cookiecutter.package_name }}.schedule import check_regularisation, check_schedule, learning_rate
 
 RUN_STEPS = 1000
 
 
 def test_o1_passes_adam_at_a_constant_rate(config):
-    verdict = schedule_verdict(config, RUN_STEPS)
+    verdict = check_schedule(config, RUN_STEPS)
     assert verdict.status == "pass"
     assert learning_rate(config, RUN_STEPS) == pytest.approx(3e-4)
 
 
 def test_o1_passes_a_cosine_decay_over_the_whole_run(config):
     cosine = with_values(config, {"train.schedule": "cosine", "train.warmup_steps": 100})
-    verdict = schedule_verdict(cosine, RUN_STEPS)
+    verdict = check_schedule(cosine, RUN_STEPS)
     assert verdict.status == "pass", verdict.advice
     assert verdict.measured["peak_rate"] == pytest.approx(3e-4, rel=1e-3)
 
@@ -31,7 +31,7 @@ def test_o1_passes_a_cosine_decay_over_the_whole_run(config):
 def test_o1_warns_on_a_decay_counted_in_epochs_not_steps(config, schedule):
     """Planted: decay_steps=20 meant as 20 epochs, in a run of 1000 steps."""
     planted = with_values(config, {"train.schedule": schedule, "train.schedule_decay_steps": 20})
-    verdict = schedule_verdict(planted, RUN_STEPS)
+    verdict = check_schedule(planted, RUN_STEPS)
     assert verdict.status == "warn"
     assert "below 1% of its peak at step" in verdict.advice
     assert verdict.measured["below_1pct_from_step"] <= 20
@@ -43,12 +43,12 @@ def test_warmup_needs_a_schedule_that_supports_it(config):
 
 
 def test_o2_warns_when_several_regularisers_are_switched_on_at_once(config):
-    assert regularisation_verdict(config).status == "pass"
+    assert check_regularisation(config).status == "pass"
     one = with_values(config, {"model.dropout": 0.2})
-    assert regularisation_verdict(one).status == "pass"
-    assert regularisation_verdict(one).measured["switched_on"] == ["model.dropout"]
+    assert check_regularisation(one).status == "pass"
+    assert check_regularisation(one).measured["switched_on"] == ["model.dropout"]
     two = with_values(config, {"model.dropout": 0.2, "train.weight_decay": 1e-4})
-    verdict = regularisation_verdict(two)
+    verdict = check_regularisation(two)
     assert verdict.status == "warn" and "one at a time" in verdict.advice
 
 

@@ -139,13 +139,13 @@ def test_ensemble_averages_probabilities_not_logits():
 
 @pytest.mark.slow
 def test_evaluate_ensemble_reports_the_gain_over_the_best_trial(small_config, prepared, tmp_path):
-    from {{ cookiecutter.package_name }}.evaluate import evaluate_ensemble
+    from {{ cookiecutter.package_name }}.evaluate import check_ensemble
 
     with pytest.raises(UserError, match="tune"):
-        evaluate_ensemble(prepared, tmp_path, 3, 64)
+        check_ensemble(prepared, tmp_path, 3, 64)
     config = with_values(small_config, {"tune.max_trials": 3, "tune.epochs": 1, "tune.hidden_units": [16, 32]})
     tune(config, prepared, tmp_path)
-    verdict = evaluate_ensemble(prepared, tmp_path, 3, 64)
+    verdict = check_ensemble(prepared, tmp_path, 3, 64)
     measured = verdict.measured
     assert verdict.id == "O4"
     assert measured["val_loss_gain"] == pytest.approx(measured["best_single_val"]["loss"]

@@ -21,7 +21,7 @@ from .errors import UserError
 from .models import ModelSpec, compile_model, output_bias, score_predictions
 from .plots import new_figure, save_figure
 from .steps import data_loss, inference_outputs, step_losses, weights_restored
-from .verdicts import Verdict
+from .verdicts import Verdict, verdict
 
 
 def dumb_outputs(prepared: Prepared, n: int) -> np.ndarray:
@@ -40,21 +40,21 @@ def dumb_baseline(prepared: Prepared) -> dict[str, dict[str, float]]:
     return scores
 
 
-def dumb_baseline_verdict(prepared: Prepared) -> Verdict:
+def check_dumb_baseline(prepared: Prepared) -> Verdict:
     what = "target mean" if prepared.task == "regression" else "class priors"
-    return Verdict("B1", "Dumb baseline", "pass", measured=dumb_baseline(prepared),
+    return verdict("B1", "pass", measured=dumb_baseline(prepared),
                    expected=f"a model must score better than predicting the train {what}",
                    advice=f"The scores of predicting the train {what}: the floor to beat.")
 
 
-def beats_dumb_baseline(prepared: Prepared, model_val_loss: float) -> Verdict:
+def check_beats_dumb_baseline(prepared: Prepared, model_val_loss: float) -> Verdict:
     """After training: the model's full-val loss against the dumb baseline's."""
     baseline = dumb_baseline(prepared)["val"]["loss"]
     ok = model_val_loss < baseline
-    return Verdict("B1", "Model beats the dumb baseline", "pass" if ok else "fail",
+    return verdict("B1", "pass" if ok else "fail",
                    measured={"model_val_loss": model_val_loss}, expected={"below_baseline_val_loss": baseline},
                    advice="" if ok else "The model is no better than predicting the priors/mean: "
-                   "run `check` (overfit one batch, loss at init) before training longer.")
+                   "run `check` (overfit one batch, loss at init) before training longer.", stage="evaluate")
 
 
 def derange_batch(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -92,7 +92,7 @@ def input_independent_run(model: keras.Model, prepared: Prepared, config: Config
         return losses, data_loss(model, val, prepared.labels("val"), prepared.task)
 
 
-def input_independent_baseline(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
+def check_input_independent(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
     """B2: the model trained on its inputs against the same model, from the same weights,
     on the same batches, trained on inputs that carry no information about the labels.
 
@@ -100,13 +100,13 @@ def input_independent_baseline(model: keras.Model, prepared: Prepared, config: C
     normalise inside (an adapted Normalization maps 0 to -mean/std) and every input
     statistic stays as it was (RECIPE notes). Judged by `judge_input_independent`."""
     if config.data.batch_size < 2:
-        return Verdict("B2", "Input-independent baseline", "skip", advice="data.batch_size is 1: the control takes "
+        return verdict("B2", "skip", advice="data.batch_size is 1: the control takes "
                        "its inputs from the other examples of a batch")
     real_losses, real = input_independent_run(model, prepared, config, control=False)
     control_losses, control = input_independent_run(model, prepared, config, control=True)
-    verdict = judge_input_independent(real, control, dumb_baseline(prepared)["val"]["loss"], config)
-    verdict.plots.append(_plot_runs(real_losses, control_losses, run_dir))
-    return verdict
+    judged = judge_input_independent(real, control, dumb_baseline(prepared)["val"]["loss"], config)
+    judged.plots.append(_plot_runs(real_losses, control_losses, run_dir))
+    return judged
 
 
 def judge_input_independent(real: float, control: float, prior: float, config: Config) -> Verdict:
@@ -135,8 +135,8 @@ def judge_input_independent(real: float, control: float, prior: float, config: C
         advice.append(f"the control, which never saw a matching input, beats the priors ({control:.4g} < "
                       f"{prior:.4g}): labels reach the model another way: batches that hold one label (sorted data, a "
                       "small shuffle buffer: D8), or a model that sees more than its inputs")
-    return Verdict(
-        "B2", "Input-independent baseline", status,
+    return verdict(
+        "B2", status,
         measured={"val_loss": round(real, 5), "control_val_loss": round(control, 5), "ratio": round(ratio, 4),
                   "priors_val_loss": round(prior, 5), "steps": c.baseline_steps},
         expected=f"val loss <= {c.input_independent_pass_ratio:g} x control (fail >= "
@@ -164,7 +164,7 @@ def simple_model(spec: ModelSpec) -> keras.Model:
     return keras.Model(inputs, spec.head(features), name="simple")
 
 
-def simple_model_baseline(spec: ModelSpec, prepared: Prepared, config: Config) -> Verdict:
+def check_simple_model(spec: ModelSpec, prepared: Prepared, config: Config) -> Verdict:
     """B3: a linear/logistic model trained check.baseline_steps steps on the real training
     pipeline at check.simple_model_learning_rate (a linear model takes a larger rate than a
     deep one), scored on the whole val split. Its scores are the bar the real model must
@@ -178,8 +178,8 @@ def simple_model_baseline(spec: ModelSpec, prepared: Prepared, config: Config) -
     scores = score_predictions(prepared.task, prepared.labels("val"), inference_outputs(model, val))
     prior = dumb_baseline(prepared)["val"]["loss"]
     ok = scores["loss"] < prior
-    return Verdict(
-        "B3", "Simple model", "pass" if ok else "warn", measured={"val": scores, "steps": config.check.baseline_steps},
+    return verdict(
+        "B3", "pass" if ok else "warn", measured={"val": scores, "steps": config.check.baseline_steps},
         expected=f"below the priors' val loss {prior:.4g} (B1); the model must beat these scores",
         advice="The scores of a linear model: the bar the real model must clear." if ok else
         f"A linear model does not beat the priors (val loss {scores['loss']:.4g} >= {prior:.4g}): the inputs carry "
@@ -253,18 +253,18 @@ def human_outputs(task: str, labels: np.ndarray, num_classes: int) -> np.ndarray
     return (30.0 * (np.eye(num_classes)[labels] - 1)).astype("float32")
 
 
-def human_baseline(prepared: Prepared, config: Config) -> Verdict:
+def check_human_baseline(prepared: Prepared, config: Config) -> Verdict:
     """B4: a second annotation of the test split scored with the project's metrics. The loss
     of hard answers says little for classes (a wrong answer costs a fixed 30 nats), so
     only the metrics are kept there; regression keeps its MSE."""
     if not config.data.human_labels:
-        return Verdict("B4", "Human baseline", "skip",
+        return verdict("B4", "skip",
                        advice="data.human_labels is not set: give it a second annotation of the test split to score")
     labels = load_human_labels(Path(config.data.human_labels), prepared)
     outputs = human_outputs(prepared.task, labels, prepared.num_classes)
     scores = score_predictions(prepared.task, prepared.labels("test"), outputs)
     if prepared.task != "regression":
         scores.pop("loss")
-    return Verdict("B4", "Human baseline", "pass", measured={"test": scores, "examples": len(labels)},
+    return verdict("B4", "pass", measured={"test": scores, "examples": len(labels)},
                    expected="the trained model's test scores (evaluate) against these",
                    advice="A second annotator scores this on the test split: the level a model can aim for.")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import Config, load_config
 from .errors import UserError
+from .recipe import for_stage, id_ranges
 from .rundir import latest_run_dir, new_run_dir_path, open_run_dir
 from .stages import HELP
 from .verdicts import Verdict, any_failed, write_verdicts
@@ -24,51 +25,20 @@ STAGES = HELP  # stage name -> its help line (stages.py)
 
 
 def _inspect(config: Config, run_dir: Path) -> list[Verdict]:
-    from .checks.data import inspect_data
     from .data import prepare
+    from .registry import Context, run_checks
 
-    return inspect_data(prepare(config, run_dir), config, run_dir)
+    return run_checks("inspect", Context(config, prepare(config, run_dir), run_dir))
 
 
 def _check(config: Config, run_dir: Path, lr_find: bool = False) -> list[Verdict]:
-    from .baselines import dumb_baseline_verdict, human_baseline, input_independent_baseline, simple_model_baseline
-    from .checks.architecture import check_architecture
-    from .checks.batch_independence import check_batch_independence
-    from .checks.inference_mode import check_inference_mode
-    from .checks.loss_trend import check_loss_goes_down, larger_config
-    from .checks.lr_find import lr_range_test
-    from .checks.model import check_loss_at_init, check_loss_input, check_output_bias, output_offset
-    from .checks.reproducibility import check_reproducibility
-    from .checks.training import check_overfit_one_batch
-    from .checks.weights_learn import check_every_weight_learns
     from .data import prepare
-    from .models import build_model, model_spec
+    from .registry import Context, run_checks
     from .runtime import seed_everything
 
     prepared = prepare(config, run_dir)
     seed_everything(config.seed)
-    spec = model_spec(config, prepared)
-    model = build_model(config, prepared, spec)  # the checks below leave its weights as they found them
-    verdicts = [
-        check_loss_input(model, prepared),
-        check_output_bias(model, spec.output_bias),
-        check_loss_at_init(model, prepared, output_offset(model), config.check.init_loss_warn_nats),
-        check_architecture(model, prepared, config),
-        dumb_baseline_verdict(prepared),
-        human_baseline(prepared, config),  # early: a bad labels file stops the stage before any training
-        check_batch_independence(model, prepared, config),
-        check_inference_mode(model, prepared),
-        check_every_weight_learns(model, prepared, config),
-        check_overfit_one_batch(build_model(config, prepared, spec), prepared, config, run_dir),
-        check_loss_goes_down(build_model(config, prepared, spec),
-                             build_model(larger_config(config), prepared, spec), prepared, config, run_dir),
-        input_independent_baseline(model, prepared, config, run_dir),
-        simple_model_baseline(spec, prepared, config),
-        check_reproducibility(config, prepared),
-    ]
-    if lr_find:
-        verdicts.append(lr_range_test(model, prepared, config, run_dir))
-    return verdicts
+    return run_checks("check", Context(config, prepared, run_dir, lr_find=lr_find))
 
 
 def _train(config: Config, run_dir: Path) -> list[Verdict] | None:
@@ -84,12 +54,12 @@ def _train(config: Config, run_dir: Path) -> list[Verdict] | None:
 
 def _evaluate(config: Config, run_dir: Path, ensemble: int = 0) -> list[Verdict]:
     from .data import prepare
-    from .evaluate import evaluate, evaluate_ensemble
+    from .evaluate import check_ensemble, evaluate
 
     prepared = prepare(config, run_dir)
     verdicts = evaluate(prepared, run_dir, config)
     if ensemble:
-        verdicts.append(evaluate_ensemble(prepared, run_dir, ensemble, config.data.batch_size))
+        verdicts.append(check_ensemble(prepared, run_dir, ensemble, config.data.batch_size))
     return verdicts
 
 
@@ -118,11 +88,27 @@ RUNNERS: dict[str, Callable[..., list[Verdict] | None]] = {
 READS_EARLIER_RUN = {"evaluate": "checkpoints/best.keras", "report": "verdicts.json"}
 
 
+def _stage_help(name: str, help_text: str) -> str:
+    ids = id_ranges(name)
+    return f"{ids}: {help_text}" if ids else help_text
+
+
+def _stage_description(name: str, help_text: str) -> str:
+    """The stage's purpose, then every check it gives a verdict on (recipe.py)."""
+    checks = for_stage(name)
+    if not checks:
+        return help_text
+    width = max(len(c.id) for c in checks)
+    return "\n".join([help_text[0].upper() + help_text[1:] + ".", "", "verdicts:",
+                      *(f"  {c.id:<{width}}  {c.title}" for c in checks)])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for name, help_text in STAGES.items():
-        stage = sub.add_parser(name, help=help_text, description=help_text)
+        stage = sub.add_parser(name, help=_stage_help(name, help_text), description=_stage_description(name, help_text),
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
         stage.add_argument("--config", type=Path, default=None,
                            help=f"YAML config (default: {DEFAULT_CONFIG} if present, else built-in defaults)")
         stage.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -11,17 +11,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .baselines import beats_dumb_baseline
+from .baselines import check_beats_dumb_baseline
 from .checkpoints import BEST_MODEL
 from .checks.error_analysis import analyse_errors
-from .checks.label_issues import TITLE, judge_label_issues
+from .checks.label_issues import judge_label_issues
 from .config import Config
 from .data import Prepared
 from .data.pipeline import evaluation_dataset
 from .errors import UserError
 from .models import class_probabilities, score_predictions
 from .rundir import write_whole
-from .verdicts import Verdict, read_verdicts
+from .verdicts import Verdict, read_verdicts, verdict
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -52,40 +52,39 @@ def evaluate(prepared: Prepared, run_dir: Path, config: Config) -> list[Verdict]
               + [time.strftime("%Y-%m-%dT%H:%M:%S")]}
     write_whole(record_path, json.dumps(record, indent=2))
     return [full_set_verdict(prepared, seen, record["test_scored_at"], scores),
-            beats_dumb_baseline(prepared, scores["val"]["loss"]),
-            beats_simple_model(run_dir, scores["val"]["loss"]),
+            check_beats_dumb_baseline(prepared, scores["val"]["loss"]),
+            check_beats_simple_model(run_dir, scores["val"]["loss"]),
             *analyse_errors(prepared, prepared.labels("val"), outputs["val"], config.evaluate, run_dir),
-            held_out_label_issues(prepared, outputs, config.inspect.label_issues_warn, run_dir)]
+            check_held_out_label_issues(prepared, outputs, config.inspect.label_issues_warn, run_dir)]
 
 
-def held_out_label_issues(prepared: Prepared, outputs: dict[str, np.ndarray], warn_share: float,
+def check_held_out_label_issues(prepared: Prepared, outputs: dict[str, np.ndarray], warn_share: float,
                           run_dir: Path) -> Verdict:
     """D12 on val and test together, with the trained model's probabilities: out-of-sample,
     since it never trained on them, and from the strongest model the run has."""
     if prepared.task == "regression":
-        return Verdict("D12", TITLE, "skip", advice="confident learning needs classes; E1's residuals show the "
-                       "examples a regression model cannot fit")
+        return verdict("D12", "skip", stage="evaluate", advice="confident learning needs classes; E1's residuals "
+                       "show the examples a regression model cannot fit")
     rows = np.concatenate([prepared.indices["val"], prepared.indices["test"]])
     probs = class_probabilities(np.concatenate([outputs["val"], outputs["test"]]), prepared.task)
     return judge_label_issues(prepared, rows, probs, warn_share, run_dir, "val+test", "trained model")
 
 
-def beats_simple_model(run_dir: Path, model_val_loss: float) -> Verdict:
+def check_beats_simple_model(run_dir: Path, model_val_loss: float) -> Verdict:
     """B3 after training: the model's full-val loss against the simple (linear / logistic)
     model that `check` trained in the same run folder. Warn, not fail: a short run may not
     have caught up yet, but a deep model that a linear one beats is not done."""
-    title = "Model beats the simple model"
     simple = next((v for v in read_verdicts(run_dir) if v.id == "B3" and v.stage == "check"), None)
     if simple is None or not isinstance(simple.measured, dict) or "val" not in simple.measured:
-        return Verdict("B3", title, "skip", advice="`check` has not run in this run folder: run it to get the "
-                       "simple model's score to compare with.")
+        return verdict("B3", "skip", advice="`check` has not run in this run folder: run it to get the "
+                       "simple model's score to compare with.", stage="evaluate")
     bar = float(simple.measured["val"]["loss"])
     ok = model_val_loss < bar
-    return Verdict("B3", title, "pass" if ok else "warn", measured={"model_val_loss": round(model_val_loss, 5)},
+    return verdict("B3", "pass" if ok else "warn", measured={"model_val_loss": round(model_val_loss, 5)},
                    expected={"below_simple_model_val_loss": round(bar, 5)},
                    advice="" if ok else f"The linear model of `check` (val loss {bar:.4g}) still beats the trained "
                    f"model ({model_val_loss:.4g}): train longer, or try the rate that `check --lr-find` (T10) "
-                   "suggests, before adding capacity.")
+                   "suggests, before adding capacity.", stage="evaluate")
 
 
 def full_set_verdict(prepared: Prepared, seen: dict[str, int], test_scored_at: list[str],
@@ -102,12 +101,12 @@ def full_set_verdict(prepared: Prepared, seen: dict[str, int], test_scored_at: l
                   "by its test score turns the test set into a validation set.")
     else:
         status, advice = "pass", ""
-    return Verdict("T13", "Full-set evaluation, test scored once", status,
+    return verdict("T13", status,
                    measured={"examples_scored": seen, "scores": scores, "test_scored_times": len(test_scored_at)},
                    expected={"examples_scored": sizes, "test_scored_times": 1}, advice=advice)
 
 
-def evaluate_ensemble(prepared: Prepared, run_dir: Path, members: int, batch_size: int) -> Verdict:
+def check_ensemble(prepared: Prepared, run_dir: Path, members: int, batch_size: int) -> Verdict:
     """O4: average the best `members` trials of the run's search; report the gain on val
     over the best single trial. The test split is not touched: ensembling is a choice made
     on val."""
@@ -126,8 +125,8 @@ def evaluate_ensemble(prepared: Prepared, run_dir: Path, members: int, batch_siz
     single = score_predictions(prepared.task, y_val, outputs[0])
     together = score_predictions(prepared.task, y_val, ensemble_outputs(prepared.task, outputs))
     gain = single["loss"] - together["loss"]
-    return Verdict(
-        "O4", f"Ensemble of the best {len(models)} trials", "pass" if gain >= 0 else "warn",
+    return verdict(
+        "O4", "pass" if gain >= 0 else "warn", title=f"Ensemble of the best {len(models)} trials",
         measured={"ensemble_val": together, "best_single_val": single, "val_loss_gain": gain},
         expected="ensemble val loss <= the best single trial's",
         advice="" if gain >= 0 else "Averaging did not help on val: the trials may share their mistakes; "

@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import UserError
 from .rundir import write_whole
-from .verdicts import Verdict
+from .verdicts import Verdict, verdict
 
 POINTER = "latest.json"
 WARN_ABOVE_SECONDS = 15 * 60  # more than this much training lost to a kill is worth a warning
@@ -128,10 +128,10 @@ class ResumePoint(keras.callbacks.Callback):
                     "resumed_from_step": self.resumed_from if self.resumed_from is not None else "no"}
         expected = f"a backup at least every {WARN_ABOVE_SECONDS // 60} minutes of training"
         if longest > WARN_ABOVE_SECONDS:
-            return Verdict("O5", "Leave it training", "warn", measured, expected,
+            return verdict("O5", "warn", measured, expected,
                            advice=f"A kill would lose up to {longest / 60:.0f} minutes of training: lower "
                            f"train.backup_every_steps (now {self.every_steps}).")
-        return Verdict("O5", "Leave it training", "pass", measured, expected)
+        return verdict("O5", "pass", measured, expected)
 
     def _save(self, epoch: int, step_in_epoch: int) -> None:
         now = time.perf_counter()

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from .config import Config
-from .verdicts import Verdict
+from .verdicts import Verdict, verdict
 
 FLOOR = 0.01  # RECIPE O1: below 1% of the peak rate...
 BEFORE = 0.5  # ...before half the run is a warning
@@ -63,7 +63,7 @@ def rates_over_run(config: Config, total_steps: int, points: int = 1001) -> tupl
     return steps, np.array([float(rate(int(step))) for step in steps])
 
 
-def schedule_verdict(config: Config, total_steps: int) -> Verdict:
+def check_schedule(config: Config, total_steps: int) -> Verdict:
     """O1. Pass for Adam at a constant rate or a schedule that keeps the rate above 1% of its
     peak through the first half of the run; warn when it falls below before half the run (a
     decay meant in epochs but given in steps is the usual cause), or when the optimizer is not
@@ -85,7 +85,7 @@ def schedule_verdict(config: Config, total_steps: int) -> Verdict:
                       f"({total_steps}), or null for exactly that, or use train.schedule=constant")
     if t.optimizer == "sgd":
         advice.append("SGD needs a tuned rate and often a schedule; Adam at 3e-4 is the safe start (O1)")
-    return Verdict("O1", "Adam is safe", "warn" if advice else "pass", measured, expected,
+    return verdict("O1", "warn" if advice else "pass", measured, expected,
                    advice="; ".join(advice) + "." if advice else "")
 
 
@@ -97,13 +97,13 @@ def regularisers_on(config: Config) -> list[str]:
     return [name for name, on in switches.items() if on]
 
 
-def regularisation_verdict(config: Config) -> Verdict:
+def check_regularisation(config: Config) -> Verdict:
     """O2. Lists the regularisers this run uses; warns when several are on at once, since a
     run then cannot tell which one helped (or hurt): add them one at a time, each a run."""
     on = regularisers_on(config)
     measured = {"switched_on": on or "none"}
     if len(on) > 1:
-        return Verdict("O2", "Regularise one thing at a time", "warn", measured, "at most one regulariser per run",
+        return verdict("O2", "warn", measured, "at most one regulariser per run",
                        advice=f"{len(on)} regularisers are on at once ({', '.join(on)}): switch them on one at a "
                        "time, a run each, and keep the ones that lower the val loss.")
-    return Verdict("O2", "Regularise one thing at a time", "pass", measured, "at most one regulariser per run")
+    return verdict("O2", "pass", measured, "at most one regulariser per run")

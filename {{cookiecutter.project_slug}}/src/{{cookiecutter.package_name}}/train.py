@@ -28,7 +28,7 @@ from .precision import detect_hardware, jit_setting, resolve_precision
 from .resume import ResumePoint, restore
 from .rundir import record_git_commit
 from .runtime import seed_everything
-from .schedule import planned_epochs, regularisation_verdict, schedule_verdict, steps_per_epoch
+from .schedule import check_regularisation, check_schedule, planned_epochs, steps_per_epoch
 from .serving import export_for_serving
 from .verdicts import Verdict
 
@@ -110,7 +110,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
                             callbacks=callbacks, shuffle=False, verbose=2)
     if config.train.export:
         export_for_serving(model, prepared, out / "export")
-    verdicts = [schedule_verdict(config, total_steps), regularisation_verdict(config), resume_point.verdict(),
+    verdicts = [check_schedule(config, total_steps), check_regularisation(config), resume_point.verdict(),
                 judge_training_loss(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
     discard_worker_run_dir(out, run_dir)
     return verdicts

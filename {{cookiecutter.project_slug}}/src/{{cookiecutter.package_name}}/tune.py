@@ -31,7 +31,7 @@ from .plots import new_figure, save_figure
 from .precision import jit_setting
 from .runtime import seed_everything
 from .schedule import steps_per_epoch
-from .verdicts import Verdict, read_verdicts, write_verdicts
+from .verdicts import Verdict, read_verdicts, verdict, write_verdicts
 
 TUNERS = {"random": keras_tuner.RandomSearch, "bayesian": keras_tuner.BayesianOptimization}
 SEARCH_FILE = "search.json"  # what the search in a tuner folder is about, to refuse a foreign one
@@ -194,7 +194,7 @@ def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | N
     tuner.search(epochs=config.tune.epochs, callbacks=[stop_early, progress], shuffle=False, verbose=0)
     if is_worker():
         return None
-    return [search_verdict(config, prepared, tuner, run_dir)]
+    return [check_search(config, prepared, tuner, run_dir)]
 
 
 def trial_table(tuner: keras_tuner.Tuner, run_dir: Path) -> list[dict]:
@@ -217,7 +217,7 @@ def _recipe_summary(trial_dir: Path) -> str:
     return "; ".join(flagged) if flagged else ("pass" if verdicts else "")
 
 
-def search_verdict(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner, run_dir: Path) -> Verdict:
+def check_search(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner, run_dir: Path) -> Verdict:
     rows = trial_table(tuner, run_dir)
     with (run_dir / "trials.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=sorted({k for row in rows for k in row}))
@@ -225,7 +225,7 @@ def search_verdict(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner,
         writer.writerows(rows)
     completed = [r for r in rows if r["status"] == "COMPLETED" and r["score"] is not None]
     if not completed:
-        return Verdict("O3", "Random search", "fail", measured={"trials": len(rows), "completed": 0, "table": rows},
+        return verdict("O3", "fail", measured={"trials": len(rows), "completed": 0, "table": rows},
                        expected="at least one completed trial",
                        advice="No trial completed: run `check` on the base configuration first.")
     best_trial = tuner.oracle.get_best_trials(1)[0]
@@ -233,8 +233,8 @@ def search_verdict(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner,
     dump_config(best_config, run_dir / "best_config.yaml")
     plot = _plot_search(rows, config.tune.objective, run_dir)
     failed = len(rows) - len(completed)
-    return Verdict(
-        "O3", "Random search", "warn" if failed else "pass",
+    return verdict(
+        "O3", "warn" if failed else "pass",
         measured={"trials": len(rows), "completed": len(completed), "failed": failed,
                   "best": best_trial.hyperparameters.values, "best_score": best_trial.score, "table": rows},
         expected=f"{config.tune.max_trials} trials ({config.tune.algorithm}), {config.tune.objective} on the val split",

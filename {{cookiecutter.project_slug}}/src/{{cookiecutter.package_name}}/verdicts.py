@@ -1,7 +1,8 @@
 """Verdict records (RECIPE.md): what every check returns and every stage writes.
 
 A check is a pure function that returns verdicts; the CLI, the callbacks and the
-report only gather and show them.
+report only gather and show them. Checks build them with `verdict`, which takes the title
+from the recipe's list (recipe.py), so that a title is written once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .recipe import entry
 from .rundir import write_whole
 
 Status = Literal["pass", "warn", "fail", "skip"]
@@ -34,6 +36,14 @@ class Verdict:
             raise ValueError(f"verdict {self.id}: unknown status {self.status!r}")
         if self.status == "skip" and not self.advice:
             raise ValueError(f"verdict {self.id}: a skip must say why (advice)")
+
+
+def verdict(check_id: str, status: Status, measured: Any = None, expected: Any = None, advice: str = "", *,
+            plots: list[str] | None = None, stage: str | None = None, title: str | None = None) -> Verdict:
+    """The verdict of recipe check `check_id`, titled as recipe.py declares it (`stage` picks the
+    entry when two stages judge the ID; `title` only where the title names a number)."""
+    return Verdict(check_id, title or entry(check_id, stage).title, status, measured, expected, advice,
+                   plots or [], stage or "")
 
 
 def _plain(value: Any) -> Any:

@@ -8,10 +8,9 @@ import keras
 import numpy as np
 
 from ..plots import new_figure, save_figure
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 from .common import Monitor, probe_layers, rounded
 
-TITLE = "Activation health"
 # Layers whose output should have a spread near 1: they standardise what comes in (their
 # learned scale may move it later, which is why a value outside the range is a warn).
 NORMALISATION = (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
@@ -115,7 +114,7 @@ class ActivationHealth(Monitor):
             return [judge_activations({}, {}, self.std_range, self.dead_above)]
         last = self.history[-1]
         if not all(np.isfinite(v) for values in last.values() for v in values.values()):
-            return [Verdict("T7", TITLE, "skip", advice="the activations went non-finite (T9 says where)")]
+            return [verdict("T7", "skip", advice="the activations went non-finite (T9 says where)")]
         judged_std = {name: v["std"] for name, v in last.items() if _is_normalisation_name(self.layers, name)}
         dead = {name: v["dead"] for name, v in last.items() if "dead" in v}
         plots = [plot_activations(self.steps, self.history, self.run_dir)] if self.run_dir is not None else []
@@ -135,7 +134,7 @@ def judge_activations(std_after_norm: dict[str, float], dead: dict[str, float], 
     architecture (a ReLU halves it, pooling shrinks it, logits grow as the model learns), so
     it is reported but not judged."""
     if not std_after_norm and not dead:
-        return Verdict("T7", TITLE, "skip", advice="no normalisation or ReLU layer in the model's top-level graph "
+        return verdict("T7", "skip", advice="no normalisation or ReLU layer in the model's top-level graph "
                        "(a subclassed model, or the layers sit inside a nested model)")
     low, high = std_range
     off = {name: rounded(std) for name, std in std_after_norm.items() if not low <= std <= high}
@@ -154,7 +153,7 @@ def judge_activations(std_after_norm: dict[str, float], dead: dict[str, float], 
     if off:
         advice += "A normalisation layer's output should have a spread near 1: check what it normalises " \
                   "(train-only statistics, D2) and its learned scale."
-    return Verdict("T7", TITLE, "warn" if problems else "pass",
+    return verdict("T7", "warn" if problems else "pass",
                    measured={"std_after_normalisation": {k: rounded(v) for k, v in std_after_norm.items()},
                              "dead_relu_share": {k: rounded(v) for k, v in dead.items()},
                              **({"problems": problems} if problems else {})},

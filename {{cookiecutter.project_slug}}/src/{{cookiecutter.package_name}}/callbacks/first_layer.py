@@ -9,10 +9,9 @@ import matplotlib
 import numpy as np
 
 from ..plots import new_figure, save_figure
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 from .common import Monitor, rounded
 
-TITLE = "First-layer weights"
 INITIAL_FILE = "first_layer_initial.npy"
 SHOWN = 32  # filters or units drawn
 
@@ -70,9 +69,9 @@ class FirstLayerWeights(Monitor):
 
     def verdicts(self) -> list[Verdict]:
         if self.layer is None:
-            return [Verdict("T12", TITLE, "skip", advice="no Dense or convolution layer in the model")]
+            return [verdict("T12", "skip", advice="no Dense or convolution layer in the model")]
         if self.end is None:
-            return [Verdict("T12", TITLE, "skip", advice="training did not finish, so there are no final weights")]
+            return [verdict("T12", "skip", advice="training did not finish, so there are no final weights")]
         plots = [plot_first_layer(self.layer.name, self.start, self.end, self.input_shape, self.run_dir)] \
             if self.run_dir is not None else []
         return [judge_first_layer(self.layer.name, self.start, self.end, self.min_change, self.layer.trainable,
@@ -93,16 +92,16 @@ def judge_first_layer(name: str, start: np.ndarray, end: np.ndarray, min_change:
     learning rate is far too small, or its gradient never arrives. A full run with Adam at
     3e-4 moves the first layer by tens of percent, a frozen layer by exactly 0."""
     if not np.any(start):
-        return Verdict("T12", TITLE, "skip", measured={"layer": name}, plots=list(plots),
+        return verdict("T12", "skip", measured={"layer": name}, plots=list(plots),
                        advice=f"{name}'s kernel started at zero: there is no initial noise to compare with")
     change = relative_change(start, end)
     if not np.isfinite(change):
-        return Verdict("T12", TITLE, "skip", measured={"layer": name}, plots=list(plots),
+        return verdict("T12", "skip", measured={"layer": name}, plots=list(plots),
                        advice=f"the weights of {name} went non-finite (T9 says where)")
     ok = change >= min_change
     why = "it is frozen (trainable=False)" if not trainable else \
         "its learning rate is far too small, or little gradient reaches it (T6)"
-    return Verdict("T12", TITLE, "pass" if ok else "warn",
+    return verdict("T12", "pass" if ok else "warn",
                    measured={"layer": name, "relative_change": rounded(change), "kernel_shape": list(start.shape)},
                    expected=f"||W_end - W_start|| / ||W_start|| >= {min_change:g}",
                    advice="" if ok else f"The first layer {name} still holds its initial random weights (moved "

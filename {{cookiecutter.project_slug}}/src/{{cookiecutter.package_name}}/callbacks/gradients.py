@@ -8,10 +8,8 @@ import keras
 import numpy as np
 
 from ..plots import plot_per_layer
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 from .common import Monitor, data_loss, layer_name, restoring, rounded
-
-TITLE = "Gradient health"
 
 
 class GradientHealth(Monitor):
@@ -114,7 +112,7 @@ def judge_gradients(steps: list[int], layers: list[str], norms: np.ndarray, vani
     measured global norms; a `clip_norm` that more than half of them exceed is too aggressive.
     """
     if norms.size == 0:
-        return Verdict("T6", TITLE, "skip", advice="no gradient was measured (no trainable weights, or no step ran)")
+        return verdict("T6", "skip", advice="no gradient was measured (no trainable weights, or no step ran)")
     raw = np.where(np.isfinite(norms), norms, np.inf)
     finite = raw / loss_unit
     flowing = finite.max(axis=1) >= vanishing_below
@@ -154,7 +152,7 @@ def judge_gradients(steps: list[int], layers: list[str], norms: np.ndarray, vani
                 else " (no finite norm was measured to suggest one). ")
         if clip_norm is not None and measured["clipped_share"] > 0.5:
             advice += f"Raise train.clip_norm towards {suggested:.3g}."
-    return Verdict("T6", TITLE, "warn" if problems else "pass", measured=measured,
+    return verdict("T6", "warn" if problems else "pass", measured=measured,
                    expected="every layer's norm per unit of the priors' loss in "
                    f"[{vanishing_below:g}, {exploding_above:g}]"
                    + ("" if clip_norm is None else ", at most half the steps clipped"),

@@ -8,10 +8,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 from .common import Monitor, data_loss, layer_name, layer_probe, probe_layers, restoring
 
-TITLE = "NaN and Inf"
 BATCH_FILE = "nan_batch.npz"
 
 
@@ -194,7 +193,7 @@ def first_nonfinite(model: keras.Model, x, y) -> dict:
 def judge_nonfinite(event: dict | None, steps_run: int) -> Verdict:
     """Fail at a non-finite loss, naming where it came from; pass when training stayed finite."""
     if event is None:
-        return Verdict("T9", TITLE, "pass", measured={"steps": steps_run}, expected="a finite loss at every step")
+        return verdict("T9", "pass", measured={"steps": steps_run}, expected="a finite loss at every step")
     origin, kind = event.get("origin"), event.get("kind")
     where, fix = {
         "data": (f"{origin} already holds NaN or Inf", "find the example in the saved batch and fix or drop it "
@@ -214,5 +213,5 @@ def judge_nonfinite(event: dict | None, steps_run: int) -> Verdict:
                  "lower the learning rate or set train.clip_norm, and rerun on one device to find the layer"))
     saved = f" The batch is saved in {event['batch']} (np.load it and call the model on it)." \
         if "batch" in event else ""
-    return Verdict("T9", TITLE, "fail", measured=event, expected="a finite loss at every step",
+    return verdict("T9", "fail", measured=event, expected="a finite loss at every step",
                    advice=f"The loss went {event['loss']} at step {event['step']}: {where}; {fix}.{saved}")

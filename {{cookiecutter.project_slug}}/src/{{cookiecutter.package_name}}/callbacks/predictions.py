@@ -9,10 +9,9 @@ import numpy as np
 
 from ..models import probabilities
 from ..plots import new_figure, save_figure
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 from .common import Monitor, rounded
 
-TITLE = "Prediction dynamics"
 FALLBACK_EVERY_STEPS = 100  # when Keras does not know the epoch's length (a dataset of unknown size)
 
 
@@ -95,7 +94,7 @@ def judge_predictions(steps: list[int], outputs: np.ndarray, y: np.ndarray, task
       more than `thrash_above` on average: the step is too large to settle.
     """
     if len(steps) < 2:
-        return Verdict("T11", TITLE, "skip", advice="fewer than two snapshots of the predictions (training too short)")
+        return verdict("T11", "skip", advice="fewer than two snapshots of the predictions (training too short)")
     steps_array = np.asarray(steps)
     raw, moved = changes(outputs, task, target_std)
     after = steps_array[1:] > warmup_steps
@@ -129,7 +128,7 @@ def judge_predictions(steps: list[int], outputs: np.ndarray, y: np.ndarray, task
         if any("collapsed" in p for p in problems):
             advice += "The model ignores its input: check the labels and inputs reach the model (B2, D9) and " \
                       "the learning rate."
-    return Verdict("T11", TITLE, "warn" if problems else "pass", measured=measured,
+    return verdict("T11", "warn" if problems else "pass", measured=measured,
                    expected=f"changes >= {stall_below:g} and fewer than {repeats} jumps > {thrash_above:g} after "
                    f"step {warmup_steps}; more than one predicted class",
                    advice=advice.strip(), plots=list(plots))

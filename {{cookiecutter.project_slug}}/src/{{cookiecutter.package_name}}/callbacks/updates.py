@@ -8,10 +8,8 @@ import keras
 import numpy as np
 
 from ..plots import plot_per_layer
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 from .common import Monitor, kernels, layer_name, rounded
-
-TITLE = "Update-to-weight ratio"
 
 
 class UpdateRatio(Monitor):
@@ -90,7 +88,7 @@ def judge_update_ratios(layers: list[str], ratios: np.ndarray, warn_range: tuple
     about learning rate / rms(W), it runs 10-30x above the other layers until its weights have
     grown, which takes a few hundred steps. Far below the median, it is flagged like any layer."""
     if ratios.size == 0:
-        return Verdict("T8", TITLE, "skip", advice="nothing measured: no trainable weight matrix with non-zero "
+        return verdict("T8", "skip", advice="nothing measured: no trainable weight matrix with non-zero "
                        "values, or the run was shorter than monitor.update_every_steps")
     clean = np.where(np.isfinite(ratios), ratios, np.inf)
     per_layer = np.median(clean, axis=0)
@@ -117,7 +115,7 @@ def judge_update_ratios(layers: list[str], ratios: np.ndarray, warn_range: tuple
             advice += "Lower the learning rate (`check --lr-find`, T10, suggests one). "
         if off:
             advice += "A layer far off the others may be initialised at another scale or frozen."
-    return Verdict("T8", TITLE, status,
+    return verdict("T8", status,
                    measured={"median_ratio": rounded(median), "measurements": len(ratios),
                              "per_layer": {k: rounded(v) for k, v in zip(layers, per_layer, strict=True)}},
                    expected=f"median in [{warn_range[0]:g}, {warn_range[1]:g}] (fail outside "

@@ -19,7 +19,7 @@ from ..config import Config
 from ..data import Prepared
 from ..models import BUILTIN, resolve_builder
 from ..steps import all_layers
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 
 RELU_ACTIVATIONS = {"relu", "relu6", "leaky_relu"}
 # Initialisers whose configuration is their name; the others show their arguments.
@@ -95,8 +95,8 @@ def check_architecture(model: keras.Model, prepared: Prepared, config: Config) -
     if not_he:
         problems.append(f"ReLU layers not He-initialised: {', '.join(not_he)}; use "
                         "kernel_initializer='he_normal' (gain sqrt(2) = 1.41 keeps the activations' scale)")
-    return Verdict(
-        "M4", "Don't be a hero", "warn" if problems else "pass",
+    return verdict(
+        "M4", "warn" if problems else "pass",
         measured={"builder": builder if builder == resolved else f"{builder} -> {resolved}",
                   "trainable_params": trainable, "total_params": model.count_params(),
                   "train_examples": examples, "params_per_example": round(per_example, 1),

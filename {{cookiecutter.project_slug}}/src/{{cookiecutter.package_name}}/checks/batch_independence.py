@@ -15,9 +15,8 @@ import tensorflow as tf
 from ..config import Config
 from ..data import Prepared
 from ..steps import all_layers
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 
-TITLE = "Batch independence"
 TOKEN_LAYERS = (keras.layers.Embedding,)
 
 
@@ -50,10 +49,10 @@ def check_batch_independence(model: keras.Model, prepared: Prepared, config: Con
     mixes the batch by design (check.batch_mixing_expected: in-batch negatives, set attention)
     or takes token ids (no gradient reaches an integer input)."""
     if config.check.batch_mixing_expected:
-        return Verdict("T2", TITLE, "skip", advice="check.batch_mixing_expected is true: the model mixes the "
+        return verdict("T2", "skip", advice="check.batch_mixing_expected is true: the model mixes the "
                        "examples of a batch by design (in-batch negatives, set attention)")
     if any(isinstance(layer, TOKEN_LAYERS) for layer in all_layers(model)):
-        return Verdict("T2", TITLE, "skip", advice="the model looks up token ids (Embedding): no gradient reaches "
+        return verdict("T2", "skip", advice="the model looks up token ids (Embedding): no gradient reaches "
                        "integer inputs; check the batch independence from the embedding output by hand")
     x = prepared.head("train", config.check.independence_examples)[0]
     n = len(x)
@@ -72,8 +71,8 @@ def check_batch_independence(model: keras.Model, prepared: Prepared, config: Con
             mixed = [j for j in range(n) if j != index and size[j] > tolerance * own]
             problems.append(f"the output of example {index} depends on the inputs of examples {mixed}: look for "
                             "a reshape/transpose that moves the batch axis, or an op that reduces over axis 0")
-    return Verdict(
-        "T2", TITLE, "fail" if problems else "pass", measured=measured | {"batch": n},
+    return verdict(
+        "T2", "fail" if problems else "pass", measured=measured | {"batch": n},
         expected=f"own gradient > 0, every other example's <= {tolerance:g} x own (inference mode)",
         advice="; ".join(problems),
     )

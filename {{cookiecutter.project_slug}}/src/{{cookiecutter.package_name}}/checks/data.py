@@ -11,14 +11,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ..config import Config, InspectConfig, with_values
+from ..config import InspectConfig
 from ..data import SPLITS, Prepared
 from ..data.split import strata
 from ..plots import new_figure, save_figure
-from ..verdicts import Verdict
-from .label_issues import check_label_issues
-from .leakage import check_feature_leakage
-from .visualise import check_batch_view, image_grid, label_text, short_origin
+from ..verdicts import Verdict, verdict
+from .visualise import image_grid, label_text, short_origin
 
 # D5: warn when the most frequent class outnumbers the rarest by more than this.
 IMBALANCE_WARN_RATIO = 10.0
@@ -51,11 +49,11 @@ def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigma
         measured["shares_per_class"] = shares
     expected = {"shares": dict(zip(SPLITS, fractions, strict=True)), "deviation": f"<= {sigmas:g} standard deviations"}
     if off > sigmas:
-        return Verdict("D1", "Deterministic 70/20/10 split", "warn", measured=measured, expected=expected,
+        return verdict("D1", "warn", measured=measured, expected=expected,
                        advice=f"The {split} share of {group} is {off:.1f} standard deviations from data.split: "
                        "more than chance puts there. Large groups of exact duplicates (D3) move together; "
                        "otherwise a seed that happens to be unlucky for a small class: look at D3 first.")
-    return Verdict("D1", "Deterministic 70/20/10 split", "pass", measured=measured, expected=expected)
+    return verdict("D1", "pass", measured=measured, expected=expected)
 
 
 def _sigmas_off(inside: np.ndarray, fraction: float) -> float:
@@ -84,7 +82,7 @@ def check_duplicates(prepared: Prepared) -> Verdict:
                              for r in g[:4]] for g in shown[:5]]
     expected = {"duplicate_groups": 0, "conflicting_label_groups": 0, "across_splits": 0}
     if groups and len(groups) == 1 and len(groups[0]) == len(keys):
-        return Verdict("D3", "Duplicates and leakage", "fail", measured=measured, expected=expected,
+        return verdict("D3", "fail", measured=measured, expected=expected,
                        advice="Every example holds the same input: the source reads one file or row over and over, "
                        "or the inputs were lost before they were saved.")
     if conflicts and prepared.kind == "tabular":
@@ -99,7 +97,7 @@ def check_duplicates(prepared: Prepared) -> Verdict:
         status, advice = "warn", "Exact duplicates inside a split weigh those examples double: remove them."
     else:
         status, advice = "pass", ""
-    return Verdict("D3", "Duplicates and leakage", status, measured=measured, expected=expected, advice=advice)
+    return verdict("D3", status, measured=measured, expected=expected, advice=advice)
 
 
 def check_invalid(prepared: Prepared) -> Verdict:
@@ -112,8 +110,8 @@ def check_invalid(prepared: Prepared) -> Verdict:
                if c.used and c.missing_share > 0}
     if imputed:
         measured["imputed_train_cells"] = imputed  # data.missing=impute: train median, or its own category
-    return Verdict(
-        "D4", "Corrupt and invalid examples", "warn" if count else "pass",
+    return verdict(
+        "D4", "warn" if count else "pass",
         measured=measured, expected={"dropped": 0},
         advice=f"{count} invalid example(s) were dropped (data.drop_invalid=true); fix them at the source."
         if count else "",
@@ -126,7 +124,7 @@ def check_columns(prepared: Prepared) -> Verdict:
     as identifiers, constants or free text: each is a choice a person should see once."""
     columns = getattr(prepared.source, "columns", None)
     if not columns:
-        return Verdict("D10", "Columns", "skip", advice=f"{prepared.kind} data from {prepared.source.where}: no "
+        return verdict("D10", "skip", advice=f"{prepared.kind} data from {prepared.source.where}: no "
                        "table columns to decide roles for (they come as arrays or images)")
     listing = [{"column": c.name, "role": c.role, "why": c.why, "missing": c.missing_share} for c in columns]
     left_out = [c for c in columns if not c.used]
@@ -135,23 +133,23 @@ def check_columns(prepared: Prepared) -> Verdict:
     expected = "every column's role decided on the training split; override in data.columns"
     if text_in_numbers or left_out:
         notes = [f"{c.name or '(unnamed)'!r}: {c.role} ({c.why})" for c in [*text_in_numbers, *left_out]]
-        return Verdict("D10", "Columns", "warn", measured=measured, expected=expected,
+        return verdict("D10", "warn", measured=measured, expected=expected,
                        advice="Look at these columns, and set data.columns={name: role} where the choice is "
                        "wrong: " + "; ".join(notes))
-    return Verdict("D10", "Columns", "pass", measured=measured, expected=expected)
+    return verdict("D10", "pass", measured=measured, expected=expected)
 
 
 def check_balance(prepared: Prepared) -> Verdict:
     """D5: label histogram per split; warn above IMBALANCE_WARN_RATIO max/min."""
     if prepared.task == "regression":
-        return Verdict("D5", "Class balance", "skip", advice="regression: no classes to balance")
+        return verdict("D5", "skip", advice="regression: no classes to balance")
     classes = prepared.num_classes
     histogram = {name: np.bincount(prepared.labels(name), minlength=classes).tolist() for name in SPLITS}
     train = np.asarray(histogram["train"])
     ratio = float(train.max() / max(train.min(), 1))
     ok = ratio <= IMBALANCE_WARN_RATIO and train.min() > 0
-    return Verdict(
-        "D5", "Class balance", "pass" if ok else "warn",
+    return verdict(
+        "D5", "pass" if ok else "warn",
         measured={"max_min_ratio": round(ratio, 2), "histogram": histogram},
         expected=f"max/min <= {IMBALANCE_WARN_RATIO:g}",
         advice="" if ok else "Classes are imbalanced: use class weights, keep the output bias from the "
@@ -168,7 +166,7 @@ def check_train_stats(prepared: Prepared) -> Verdict:
     if columns:  # tables: the encoder's medians and vocabularies were counted on the training rows only
         measured["train_medians"] = {c.name: c.median for c in columns if c.role == "numeric"}
         measured["train_vocabulary_sizes"] = {c.name: len(c.vocabulary) for c in columns if c.role == "categorical"}
-    return Verdict("D2", "Train-only statistics", "pass" if ok else "fail",
+    return verdict("D2", "pass" if ok else "fail",
                    measured=measured, expected={"train_examples": n_train},
                    advice="" if ok else "Statistics must come from the training split alone.")
 
@@ -253,7 +251,7 @@ def check_outliers(prepared: Prepared, run_dir: Path, settings: InspectConfig) -
         f"{flagged} training example(s) lie beyond |z| = {threshold:g} (listed, and drawn in {plot}): look at "
         "them. Fix or drop data errors (units, sentinels such as -999, images on another scale); keep rare "
         "cases that are real.")
-    return Verdict("D6", "Outliers", "warn" if flagged else "pass", measured=measured,
+    return verdict("D6", "warn" if flagged else "pass", measured=measured,
                    expected=f"|robust z| <= {threshold:g} (inspect.outlier_z)", advice=advice, plots=[plot])
 
 
@@ -310,7 +308,6 @@ def check_shuffled_batches(dataset: tf.data.Dataset, prepared: Prepared, setting
     or when neighbours share a label more often than 2 sum_c p_c^2 + `adjacent_same_margin`.
     Warn when the second epoch starts with the first epoch's batch (no reshuffle).
     Regression targets are grouped by train decile, so sorted targets are caught too."""
-    title = "Shuffled batches"
     n_train = prepared.size("train")
     groups, raw = [], []
     for _, y in _one_epoch(dataset, n_train, settings.batches):
@@ -319,7 +316,7 @@ def check_shuffled_batches(dataset: tf.data.Dataset, prepared: Prepared, setting
     stream = np.concatenate(groups) if groups else np.zeros(0, "int64")
     _, counts = np.unique(stream, return_counts=True)
     if len(counts) < 2:
-        return Verdict("D8", title, "skip", advice="the training split holds a single label: nothing to mix")
+        return verdict("D8", "skip", advice="the training split holds a single label: nothing to mix")
     p = counts / counts.sum()
     sizes = np.array([len(g) for g in groups])
     unique = np.array([len(np.unique(g)) for g in groups])
@@ -345,14 +342,14 @@ def check_shuffled_batches(dataset: tf.data.Dataset, prepared: Prepared, setting
     if adjacent > adjacent_limit:
         problems.append(f"neighbouring examples share their label {round(100 * adjacent)} percent of the time")
     if problems:
-        return Verdict("D8", title, "fail", measured=measured, expected=expected,
+        return verdict("D8", "fail", measured=measured, expected=expected,
                        advice="The training batches are not shuffled: " + "; ".join(problems) + ". Shuffle the "
                        "training data before batching, with a buffer as large as the split (data.shuffle_buffer).")
     if not reshuffled:
-        return Verdict("D8", title, "warn", measured=measured, expected=expected,
+        return verdict("D8", "warn", measured=measured, expected=expected,
                        advice="The second epoch starts with the same batch as the first: reshuffle each epoch "
                        "(shuffle(..., reshuffle_each_iteration=True)).")
-    return Verdict("D8", title, "pass", measured=measured, expected=expected)
+    return verdict("D8", "pass", measured=measured, expected=expected)
 
 
 def _reshuffled(dataset: tf.data.Dataset, first_epoch: np.ndarray, n_train: int, length: int = 256) -> bool:
@@ -383,7 +380,6 @@ def check_pairs_intact(dataset: tf.data.Dataset, prepared: Prepared, batches: in
     the split. Catches a shuffle or a map applied to one side only (zipping separately
     shuffled inputs and labels). Give it the pipeline without augmentation, which changes
     inputs by design."""
-    title = "Inputs still match labels"
     n_train = prepared.size("train")
     came_out: dict[bytes, list[tuple[bytes, object]]] = defaultdict(list)
     seen = taken = 0
@@ -415,37 +411,16 @@ def check_pairs_intact(dataset: tf.data.Dataset, prepared: Prepared, batches: in
         measured["first_changed"] = {"example": prepared.origin(row),
                                      "label_in": label_text(prepared, prepared.manifest.labels[row]),
                                      "label_out": label_text(prepared, label_out)}
-        return Verdict("D9", title, "fail", measured=measured, expected=expected,
+        return verdict("D9", "fail", measured=measured, expected=expected,
                        advice=f"{len(changed)} of {seen} inputs left the pipeline with another label than they went "
                        "in with: a shuffle or map touches inputs or labels alone. Shuffle (input, label) pairs "
                        "together.")
     short_epoch = whole_epoch and seen != n_train
     if unknown or short_epoch:
         expected["pairs_seen"] = n_train
-        return Verdict("D9", title, "warn", measured=measured, expected=expected,
+        return verdict("D9", "warn", measured=measured, expected=expected,
                        advice=f"{unknown} input(s) came out changed (their labels cannot be checked: preprocess "
                        f"inside the model)" + (f" and one epoch gave {seen} of {n_train} examples (a repeat, a "
                                                "take or drop_remainder in the pipeline)" if short_epoch else "")
                        + ".")
-    return Verdict("D9", title, "pass", measured=measured, expected=expected)
-
-
-def inspect_data(prepared: Prepared, config: Config, run_dir: Path) -> list[Verdict]:
-    """Every D check. D7 and D8 look at the dataset `train` gives `fit` (D7 at its very first
-    batch: each pass over it reshuffles); D9 at a fresh copy with augmentation off."""
-    from ..data.pipeline import train_datasets
-
-    train = train_datasets(config, prepared)[0]
-    verdicts = [check_split(prepared, config.data.split, config.inspect.split_sigmas), check_train_stats(prepared),
-                check_duplicates(prepared),
-                check_invalid(prepared), check_balance(prepared), check_outliers(prepared, run_dir, config.inspect),
-                check_batch_view(train, prepared, run_dir, augmented=config.data.augment),
-                check_shuffled_batches(train, prepared, config.inspect)]
-    plain = train_datasets(with_values(config, {"data.augment": False}), prepared)[0]
-    pairs = check_pairs_intact(plain, prepared, config.inspect.batches)
-    if config.data.augment:
-        pairs.measured["augmentation"] = "off for this check: it changes inputs by design"
-    settings = config.inspect
-    return [*verdicts, pairs, check_columns(prepared), check_feature_leakage(prepared, settings),
-            check_label_issues(prepared, settings.label_sample, settings.label_folds, settings.label_issues_warn,
-                               config.seed, run_dir)]
+    return verdict("D9", "pass", measured=measured, expected=expected)

@@ -17,7 +17,7 @@ import numpy as np
 from ..data import Prepared
 from ..models import class_probabilities
 from ..plots import new_figure, save_figure
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 from .visualise import image_grid, label_text, short_origin, value_range
 
 WORST_FILE = "worst_predictions.csv"
@@ -66,13 +66,12 @@ def judge_confusion(prepared: Prepared, labels: np.ndarray, predicted: np.ndarra
     measured = {"accuracy": round(float(hits.sum() / max(len(labels), 1)), 4),
                 "macro_f1": round(float(f1[support > 0].mean()), 4), "most_confused": confused,
                 "never_predicted": never, "per_class" if classes <= CLASSES_LISTED else "worst_classes": scores}
-    title = "Confusion and per-class scores"
     if never:
-        return Verdict("E1", title, "warn", measured=measured, expected={"never_predicted": []},
+        return verdict("E1", "warn", measured=measured, expected={"never_predicted": []},
                        advice=f"The model never predicts {', '.join(never[:10])} on val: it has given up on "
                        f"{'them' if len(never) > 1 else 'it'}. Look at the class balance (D5: class weights, priors "
                        "as output bias) and at those classes' examples."), matrix
-    return Verdict("E1", title, "pass", measured=measured, expected="every class predicted; look at the most "
+    return verdict("E1", "pass", measured=measured, expected="every class predicted; look at the most "
                    "confused pairs: do they make sense?"), matrix
 
 
@@ -135,13 +134,13 @@ def check_residuals(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray,
     axes[1].set_ylabel("predicted - true")
     fig.suptitle("E1 on val: predicted against true, and the residuals", fontsize=9)
     plots = [save_figure(fig, run_dir, "E1_residuals")]
-    title = "Predicted against true"
+    title = "Predicted against true"  # E1 for regression: no confusion to show
     if target_std > 0 and predicted_std < 0.1 * target_std:
-        return Verdict("E1", title, "warn", measured=measured, expected={"prediction_std_over_target_std": ">= 0.1"},
-                       plots=plots, advice="The predictions hardly vary: the model predicts about the mean for "
-                       "every input. Check that inputs reach the output (T5) and that the target's scale suits the "
-                       "head (D2).")
-    return Verdict("E1", title, "pass", measured=measured, plots=plots,
+        return verdict("E1", "warn", measured=measured, expected={"prediction_std_over_target_std": ">= 0.1"},
+                       title=title, plots=plots, advice="The predictions hardly vary: the model predicts about the "
+                       "mean for every input. Check that inputs reach the output (T5) and that the target's scale "
+                       "suits the head (D2).")
+    return verdict("E1", "pass", measured=measured, plots=plots, title=title,
                    expected="residuals without a trend against the target; look at the plot")
 
 
@@ -172,7 +171,7 @@ def check_worst_predictions(prepared: Prepared, labels: np.ndarray, outputs: np.
         record["row"] = row_cells
     _write_worst(records, run_dir)
     plots = [_plot_worst(prepared, rows, records, run_dir)] if prepared.kind == "image" and len(rows) else []
-    return Verdict("E2", "Worst predictions", "pass", measured={"examples": records, "file": WORST_FILE},
+    return verdict("E2", "pass", measured={"examples": records, "file": WORST_FILE},
                    expected="look at them: label errors (D12), hard cases, or a pattern the model misses?", plots=plots)
 
 
@@ -230,9 +229,8 @@ def check_calibration(prepared: Prepared, labels: np.ndarray, outputs: np.ndarra
                       run_dir: Path) -> Verdict:
     """E3: top-label expected calibration error on val, and a reliability diagram; above
     `warn`, the advice names the temperature that would calibrate the model on val."""
-    title = "Calibration"
     if prepared.task == "regression":
-        return Verdict("E3", title, "skip", advice="calibration is about probabilities; a regression model's errors "
+        return verdict("E3", "skip", advice="calibration is about probabilities; a regression model's errors "
                        "are in E1's residuals")
     probs = class_probabilities(outputs, prepared.task)
     confidence, correct = probs.max(axis=1), (probs.argmax(axis=1) == labels).astype("float64")
@@ -241,13 +239,13 @@ def check_calibration(prepared: Prepared, labels: np.ndarray, outputs: np.ndarra
                 "accuracy": round(float(correct.mean()), 4), "examples": len(labels), "bins": bins}
     plots = [_plot_reliability(accuracy, mean_confidence, count, bins, ece, run_dir)]
     if ece <= warn:
-        return Verdict("E3", title, "pass", measured=measured, expected={"ece_at_most": warn}, plots=plots)
+        return verdict("E3", "pass", measured=measured, expected={"ece_at_most": warn}, plots=plots)
     temperature = best_temperature(outputs, labels, prepared.task)
     scaled = class_probabilities(np.asarray(outputs, "float64") / temperature, prepared.task)
     measured["ece_at_best_temperature"] = round(reliability(scaled.max(axis=1), correct, bins)[0], 4)
     measured["best_temperature"] = round(temperature, 3)
     side = "over" if confidence.mean() > correct.mean() else "under"
-    return Verdict("E3", title, "warn", measured=measured, expected={"ece_at_most": warn}, plots=plots,
+    return verdict("E3", "warn", measured=measured, expected={"ece_at_most": warn}, plots=plots,
                    advice=f"The model is {side}confident on val (ECE {ece:.3f}): its probabilities cannot be read "
                    f"as chances. Dividing the logits by a temperature of {temperature:.2f}, fitted on val, brings "
                    f"ECE to {measured['ece_at_best_temperature']:.3f} (temperature scaling); more data, label "

@@ -13,9 +13,8 @@ import numpy as np
 
 from ..data import Prepared
 from ..steps import all_layers, weights_restored
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 
-TITLE = "Train versus inference mode"
 # Layers whose output depends on `training`. Every Keras layer's call takes the argument
 # (Dense too), so its signature says nothing: the list is by type.
 MODE_LAYERS = (
@@ -65,8 +64,8 @@ def check_inference_mode(model: keras.Model, prepared: Prepared, examples: int =
                         "evaluation; pass `training` on to random ops in custom layers")
     if not predict_matches:
         problems.append("predict() disagrees with model(x, training=False): evaluation does not run in inference mode")
-    return Verdict(
-        "T4", TITLE, "fail" if problems else "pass",
+    return verdict(
+        "T4", "fail" if problems else "pass",
         measured={"mode_dependent_layers": layers or "none", "inference_deterministic": deterministic,
                   "predict_is_inference_mode": predict_matches, "training_mode_differs": training_differs},
         expected="inference mode deterministic and used by predict/evaluate",

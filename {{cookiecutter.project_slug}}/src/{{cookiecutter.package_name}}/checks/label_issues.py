@@ -40,10 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Prepared
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 from .visualise import image_grid, label_text, short_origin, value_range
 
-TITLE = "Label issues"
 KAPPA_FLOOR = 0.2  # below: the model has learned too little to contradict anyone
 SURE = 0.5  # the suspects' median confidence above chance that a warning needs (module docstring)
 SHOWN = 16  # suspects drawn and listed
@@ -107,7 +106,7 @@ def judge_label_issues(prepared: Prepared, rows: np.ndarray, probs: np.ndarray, 
     """D12 for the manifest `rows` with out-of-sample `probs` (from `model`, scoring `where`)."""
     labels = prepared.manifest.labels[rows].astype(np.int64)
     if len(labels) < 50 or len(np.unique(labels)) < 2:
-        return Verdict("D12", TITLE, "skip", advice=f"{len(labels)} example(s) of {len(np.unique(labels))} class(es) "
+        return verdict("D12", "skip", advice=f"{len(labels)} example(s) of {len(np.unique(labels))} class(es) "
                        f"in {where}: too few for confident learning (50 of two classes at least)")
     found = find_label_issues(labels, probs)
     measured = {"examples": len(labels), "scored_by": model, "estimated_share": round(found.share, 4),
@@ -120,7 +119,7 @@ def judge_label_issues(prepared: Prepared, rows: np.ndarray, probs: np.ndarray, 
                if found.kappa < KAPPA_FLOOR else
                f"contradicts {found.share:.0%} of them, but unsure of its own answers (median sureness "
                f"{found.sureness:.2f} < {SURE}): a weak model, not proof of bad labels")
-        return Verdict("D12", TITLE, "skip", measured=measured, expected=expected,
+        return verdict("D12", "skip", measured=measured, expected=expected,
                        advice=f"the {model} {why}" + ("; `evaluate` judges val and test with the trained model"
                                                       if "cross" in model else ""))
     shown = found.issues[:SHOWN]
@@ -132,11 +131,11 @@ def judge_label_issues(prepared: Prepared, rows: np.ndarray, probs: np.ndarray, 
     plots = [_plot_suspects(prepared, rows[shown], probs[shown], labels[shown], run_dir, where)] \
         if prepared.kind == "image" and len(shown) else []
     if found.share > warn_share:
-        return Verdict("D12", TITLE, "warn", measured=measured, expected=expected, plots=plots,
+        return verdict("D12", "warn", measured=measured, expected=expected, plots=plots,
                        advice=f"About {found.share:.0%} of the labels in {where} look wrong to the {model}: look at "
                        "the suspects (listed, most suspicious first); relabel or drop the ones that are wrong, "
                        "since label noise caps every score and hides real mistakes.")
-    return Verdict("D12", TITLE, "pass", measured=measured, expected=expected, plots=plots,
+    return verdict("D12", "pass", measured=measured, expected=expected, plots=plots,
                    advice=f"{len(found.issues)} suspect(s) listed for a look; the estimated share is low.")
 
 
@@ -207,7 +206,7 @@ def check_label_issues(prepared: Prepared, limit: int, folds: int, warn_share: f
     """D12 at `inspect`: a seeded sample of at most `limit` training examples, scored by
     K-fold cross-validated logistic regression."""
     if prepared.task == "regression":
-        return Verdict("D12", TITLE, "skip", advice="confident learning needs classes; for a regression target, "
+        return verdict("D12", "skip", advice="confident learning needs classes; for a regression target, "
                        "E1's residuals at `evaluate` show the examples the model cannot fit")
     rows = prepared.sample_rows("train", limit, seed)
     labels = prepared.manifest.labels[rows].astype(np.int64)

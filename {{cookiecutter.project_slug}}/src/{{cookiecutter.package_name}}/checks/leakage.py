@@ -19,9 +19,7 @@ import numpy as np
 
 from ..config import InspectConfig
 from ..data import Prepared
-from ..verdicts import Verdict
-
-TITLE = "Leakage through a feature"
+from ..verdicts import Verdict, verdict
 
 
 def feature_groups(prepared: Prepared) -> dict[str, list[int]]:
@@ -49,7 +47,7 @@ def explained(task: str, y_true: np.ndarray, predicted: np.ndarray, baseline: np
 
 def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdict:
     if prepared.kind != "tabular":
-        return Verdict("D11", TITLE, "skip", advice="images: a single pixel explains nothing alone; leakage "
+        return verdict("D11", "skip", advice="images: a single pixel explains nothing alone; leakage "
                        "through the files themselves is D3's (the same content in two splits)")
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -84,16 +82,16 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
                 "train_rows": len(train_rows), "val_rows": len(val_rows)}
     expected = f"no column alone explains >= {settings.leakage_fail:g} (fail) or {settings.leakage_warn:g} (warn)"
     if best_score >= settings.leakage_fail:
-        return Verdict("D11", TITLE, "fail", measured=measured, expected=expected,
+        return verdict("D11", "fail", measured=measured, expected=expected,
                        advice=f"Column {best!r} alone explains {best_score:.0%} of the label on val: it is almost "
                        "certainly computed from the label (or the label from it). Exclude it (in data.columns, "
                        f"{best}: exclude) unless it will truly be known when the model predicts.")
     if best_score >= settings.leakage_warn:
-        return Verdict("D11", TITLE, "warn", measured=measured, expected=expected,
+        return verdict("D11", "warn", measured=measured, expected=expected,
                        advice=f"Column {best!r} alone explains {best_score:.0%} of the label on val: make sure it is "
                        "known before the label is, at prediction time.")
     if row_order >= settings.leakage_warn:
-        return Verdict("D11", TITLE, "warn", measured=measured, expected=expected,
+        return verdict("D11", "warn", measured=measured, expected=expected,
                        advice=f"The row order alone explains {row_order:.0%} of the label: the file is sorted by "
                        "it, so any row number or ID column leaks it (D10 lists the ones it left out).")
-    return Verdict("D11", TITLE, "pass", measured=measured, expected=expected)
+    return verdict("D11", "pass", measured=measured, expected=expected)

@@ -21,9 +21,7 @@ from ..data.pipeline import train_datasets
 from ..models import compile_model
 from ..plots import new_figure, save_figure
 from ..steps import data_loss, step_losses
-from ..verdicts import Verdict
-
-TITLE = "Training loss goes down"
+from ..verdicts import Verdict, verdict
 
 
 def larger_config(config: Config) -> Config:
@@ -91,7 +89,7 @@ def check_loss_goes_down(model: keras.Model, larger: keras.Model | None, prepare
                           f"({larger_fitted:.4g}) than one with {model.count_params()} ({fitted:.4g}) in the same "
                           "steps: look for a bottleneck or a setting the model ignores")
     plot = _plot(losses, larger_losses, run_dir)
-    return Verdict("T3", TITLE, status, measured=measured,
+    return verdict("T3", status, measured=measured,
                    expected=f"loss down by >= {min_drop:.0%} (last {window} steps vs first {window}, and on fixed "
                    "training examples); a 2x wider model fits better",
                    advice="; ".join(advice), plots=[plot])
@@ -113,11 +111,11 @@ def judge_training_loss(losses: list[float]) -> Verdict:
     """T3 during the real run, from every epoch's training loss (`train` passes them): the
     loss came down from the first epoch to the last."""
     if len(losses) < 2:
-        return Verdict("T3", "Training loss goes down", "skip",
+        return verdict("T3", "skip",
                        advice="fewer than two epochs ran in this call (resumed at the end, or epochs=1)")
     first, last = float(losses[0]), float(losses[-1])
     ok = np.isfinite(last) and last < first
-    return Verdict("T3", "Training loss goes down", "pass" if ok else "fail",
+    return verdict("T3", "pass" if ok else "fail",
                    measured={"first_epoch": round(first, 4), "last_epoch": round(last, 4)},
                    expected="last < first",
                    advice="" if ok else "The training loss did not go down: run `check` (T1 overfit one "

@@ -21,9 +21,8 @@ from ..data.pipeline import train_datasets
 from ..models import loss_for, make_optimizer
 from ..plots import new_figure, save_figure
 from ..steps import weights_restored
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 
-TITLE = "Learning-rate range test"
 DIVERGENCE_FACTOR = 4.0  # RECIPE: stop when the smoothed loss exceeds 4x the best seen
 DISAGREEMENT = 10.0  # RECIPE: warn when the suggestions span more than 10x
 SAFETY_MARGIN = 3.0  # warn when train.learning_rate is above the divergence rate / 3
@@ -134,7 +133,7 @@ def suggestions(rates: np.ndarray, smoothed: np.ndarray, start: float) -> tuple[
     return found, float(rates[lowest + above[0]]) if len(above) else None
 
 
-def lr_range_test(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
+def check_lr_range(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
     """T10. Sweeps the rate from check.lr_find_min to check.lr_find_max in check.lr_find_steps
     steps of the real training pipeline, with the configured optimizer; the model's weights
     (batch-norm statistics included) are put back afterwards and a compiled model keeps its
@@ -153,7 +152,7 @@ def lr_range_test(model: keras.Model, prepared: Prepared, config: Config, run_di
     rates, raw = rates[finite], raw[finite]
     configured = config.train.learning_rate
     if len(raw) < 3:
-        return Verdict("T10", TITLE, "fail", measured={"finite_steps": int(len(raw)), "stopped": stopped},
+        return verdict("T10", "fail", measured={"finite_steps": int(len(raw)), "stopped": stopped},
                        expected="a finite loss at the smallest rates",
                        advice=f"The loss is not finite from the first steps (at {_rate_text(nan_rate)}): look for "
                        "NaN/Inf in the data (D5) or a broken loss before searching for a rate.")
@@ -175,7 +174,8 @@ def lr_range_test(model: keras.Model, prepared: Prepared, config: Config, run_di
                 f"suggestions within {DISAGREEMENT:g}x; train.learning_rate between min suggestion / 10 and "
                 f"divergence / {SAFETY_MARGIN:g}")
     if drop < config.check.lr_find_min_drop:
-        return Verdict("T10", TITLE, "fail", measured, expected, plots=[plot], advice=(
+        return verdict(
+            "T10", "fail", measured, expected, plots=[plot], advice=(
             f"The loss never fell by {config.check.lr_find_min_drop:.0%} at any rate from {rates[0]:.1e} to "
             f"{rates[-1]:.1e} (best {best:.4g} against {start:.4g} at the start): nothing learns; check that the "
             "model uses its input (T1, B2) and that gradients reach the weights (T5)."))
@@ -196,7 +196,7 @@ def lr_range_test(model: keras.Model, prepared: Prepared, config: Config, run_di
     if not advice:
         advice.append(f"suggested train.learning_rate={found['valley']:.2g} ({_listed(found)}); "
                       "the config is left as it is")
-    return Verdict("T10", TITLE, status, measured, expected, advice="; ".join(advice) + ".", plots=[plot])
+    return verdict("T10", status, measured, expected, advice="; ".join(advice) + ".", plots=[plot])
 
 
 def _rate_text(rate: float | None) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 from ..data import Prepared
 from ..data.pipeline import evaluation_dataset
 from ..models import expected_init_loss, loss_for
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 
 PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
 
@@ -42,7 +42,7 @@ def check_loss_at_init(model: keras.Model, prepared: Prepared, bias: list[float]
         status, advice = "warn", "The initial outputs are too confident: scale down the final layer's weights."
     else:
         status, advice = "pass", ""
-    return Verdict("M1", "Loss at init", status, measured=round(measured, 4),
+    return verdict("M1", status, measured=round(measured, 4),
                    expected=f"{expected:.4f} (tolerance +{margin:.3g}, fail beyond x2 or x0.5)", advice=advice)
 
 
@@ -60,7 +60,7 @@ def check_loss_input(model: keras.Model, prepared: Prepared) -> Verdict:
         problems.append(f"a regression output should be linear, not {activation}")
     if units != wanted_units:
         problems.append(f"the output has {units} units, the task needs {wanted_units}")
-    return Verdict("M3", "Output activation and loss agree", "fail" if problems else "pass",
+    return verdict("M3", "fail" if problems else "pass",
                    measured={"final_activation": activation or "linear", "units": units},
                    expected={"final_activation": "linear (logits)", "units": wanted_units},
                    advice="; ".join(problems))
@@ -69,14 +69,14 @@ def check_loss_input(model: keras.Model, prepared: Prepared) -> Verdict:
 def check_output_bias(model: keras.Model, bias: list[float] | None) -> Verdict:
     """M2: the output layer's bias holds the train statistics it was meant to."""
     if bias is None:
-        return Verdict("M2", "Final-layer bias", "skip", advice="model.init_output_bias is false")
+        return verdict("M2", "skip", advice="model.init_output_bias is false")
     actual = output_offset(model)
     if actual is None:
-        return Verdict("M2", "Final-layer bias", "warn", measured="no bias on the final layer",
+        return verdict("M2", "warn", measured="no bias on the final layer",
                        expected=bias, advice="Give the final layer a bias and set it from the priors/mean.")
     actual = np.asarray(actual)
     ok = actual.shape == np.shape(bias) and np.allclose(actual, bias, atol=1e-4, rtol=1e-5)
-    return Verdict("M2", "Final-layer bias", "pass" if ok else "warn", measured=actual.round(4).tolist(),
+    return verdict("M2", "pass" if ok else "warn", measured=actual.round(4).tolist(),
                    expected=np.round(bias, 4).tolist(),
                    advice="" if ok else "Initialise the output bias from train statistics (ModelSpec.head).")
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..config import Config
 from ..data import Prepared
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 
 
 def short_run(config: Config, prepared: Prepared, steps: int) -> tuple[list[float], np.ndarray]:
@@ -31,8 +31,8 @@ def check_reproducibility(config: Config, prepared: Prepared, steps: int = 20) -
     second_loss, second_out = short_run(config, prepared, steps)
     largest = float(np.max(np.abs(first_out - second_out)))
     same = first_loss == second_loss and largest == 0.0
-    return Verdict(
-        "T14", "Reproducibility", "pass" if same else "fail",
+    return verdict(
+        "T14", "pass" if same else "fail",
         measured={"loss_runs": [first_loss, second_loss], "max_prediction_difference": largest},
         expected="identical losses and predictions from two runs with the same seed",
         advice="" if same else "Two runs with the same seed differ: look for an unseeded random generator "

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from ..data import Prepared
 from ..plots import new_figure, save_figure
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 
 MAX_SHOWN = 32  # images in the D7 grid: enough to see a pattern, small enough to read
 
@@ -100,11 +100,11 @@ def check_batch_view(dataset: tf.data.Dataset, prepared: Prepared, run_dir: Path
     if converted:
         measured["converted"] = converted
     if bad:
-        return Verdict("D7", "Visualise just before the net", "fail", measured=measured,
+        return verdict("D7", "fail", measured=measured,
                        expected={"non_finite_values": 0}, plots=[plot],
                        advice=f"The batch the model receives holds {bad} NaN/Inf value(s): find the pipeline "
                        "step that makes them (a division, a log, a resize) before training on it.")
-    return Verdict("D7", "Visualise just before the net", "pass", measured=measured,
+    return verdict("D7", "pass", measured=measured,
                    expected="finite values; look at the plot: do inputs and labels make sense?", plots=[plot])
 
 

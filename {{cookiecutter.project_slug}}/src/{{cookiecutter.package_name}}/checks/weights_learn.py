@@ -16,9 +16,8 @@ from ..data import Prepared
 from ..data.pipeline import train_datasets
 from ..models import loss_for, make_optimizer
 from ..steps import all_layers, weights_restored
-from ..verdicts import Verdict
+from ..verdicts import Verdict, verdict
 
-TITLE = "Every weight learns"
 # Non-trainable by design: statistics computed from the data (D2) or tracked while training,
 # not weights someone froze.
 STATISTICS_LAYERS = (keras.layers.Normalization, keras.layers.Discretization, keras.layers.StringLookup,
@@ -109,8 +108,8 @@ def check_every_weight_learns(model: keras.Model, prepared: Prepared, config: Co
                       "set trainable=False on them if they should stay fixed")
     if status == "pass" and advice:
         status = "warn"
-    return Verdict(
-        "T5", TITLE, status,
+    return verdict(
+        "T5", status,
         measured={"trainable_variables": len(model.trainable_variables), "steps": config.check.weight_steps,
                   **found, "frozen": frozen},
         expected={"every trainable variable changes": True, "frozen": expected},

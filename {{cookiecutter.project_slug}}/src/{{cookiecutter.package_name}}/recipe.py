@@ -1,0 +1,288 @@
+"""The recipe's checks, each declared once: its ID (RECIPE.md), the stage that runs it, its
+title (the verdict's, so the report's) and what it measures and how it judges (the project
+README's tables are this text, kept so by tests/test_recipe.py).
+
+The order is the order a stage writes its verdicts in. The same ID can appear under two
+stages when both judge it (B1 before training against the priors, after it against the
+trained model). How each inspect and check entry is run: registry.py.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Check(NamedTuple):
+    id: str
+    stage: str
+    title: str
+    verdict: str  # what it measures and when it passes, warns or fails: the README's words
+
+
+CHECKS: tuple[Check, ...] = (
+    # inspect
+    Check("D1", "inspect", "Deterministic 70/20/10 split",
+          "70/20/10 by hash buckets: each example's content key (a file's bytes, a row's cells, an array's "
+          "values) and the seed give a stable 64-bit hash, bucket = hash mod 1000, buckets 0-699 train, "
+          "700-899 val, the rest test (`data.split`). An example's split depends on its own content and the"
+          " seed alone: adding, removing or reordering other examples never moves it, and exact duplicates "
+          "share a split. The shares are exact only in expectation, so D1 reports them per split and per "
+          "class and warns when one lies more than `inspect.split_sigmas` (3) binomial standard deviations "
+          "off; a split left empty is refused with its cause."),
+    Check("D2", "inspect", "Train-only statistics",
+          "Input mean/std, class priors, target mean/std from the training split alone, saved as "
+          "`stats.json` and built into the model as a `Normalization` layer, so evaluation and serving use "
+          "the same numbers."),
+    Check("D3", "inspect", "Duplicates and leakage",
+          "From the content keys: the same input with different labels (conflicting labels) is a fail for "
+          "images and arrays and a warn for table rows (coarse columns repeat by nature: two census rows "
+          "can share every cell and differ in income), the same content in two splits a fail, twice in one "
+          "split a warn, with the examples listed by origin; a dataset whose inputs are all identical gets "
+          "its own message."),
+    Check("D4", "inspect", "Corrupt and invalid examples",
+          "Found during the scan: unreadable files (empty, truncated, not an image), NaN/Inf (a missing CSV"
+          " value counts as NaN), labels outside the label set or missing stop every stage with their path "
+          "or row, unless `data.drop_invalid=true`; then the drop count is a warn. A label set that cannot "
+          "fit the task is refused at load: fewer than 2 classes, `task=binary` without exactly 2 labels, "
+          "`task=classification` with more distinct labels than half the examples (a regression target?)."),
+    Check("D5", "inspect", "Class balance",
+          "Label histogram per split; warn above 10:1."),
+    Check("D6", "inspect", "Outliers",
+          "Robust z-scores (median/MAD) of a seeded sample of `inspect.sample` (10,000) training examples: "
+          "per feature for tables (long-tailed features on a log scale), pixel mean and std for images; the"
+          " most extreme are listed and drawn in `plots/D6_outliers.png`; warn beyond `inspect.outlier_z` "
+          "(10)."),
+    Check("D7", "inspect", "Visualise just before the net",
+          "The first training batch exactly as `fit` gets it (after shuffle and augmentation), drawn with "
+          "its labels in `plots/D7_batch.png`: images as images, tables as a heatmap; fail on NaN/Inf. It "
+          "says how the images' layout was changed on the way in: (N, H, W) arrays get a channel axis "
+          "(grayscale), other channel counts are converted to `data.channels` (RGB to gray by luminance, "
+          "gray to RGB by repeating, alpha dropped). Channels-first arrays, (N, C, H, W) with C in 1, 3, 4,"
+          " are refused with the transpose to apply."),
+    Check("D8", "inspect", "Shuffled batches",
+          "Up to `inspect.batches` (200) batches of the training dataset: labels per batch against what a "
+          "shuffle gives, single-label batches, neighbours sharing a label (regression: by target decile); "
+          "fail when the batches are not mixed, warn when epochs repeat one order."),
+    Check("D9", "inspect", "Inputs still match labels",
+          "Every (input, label) pair of up to `inspect.batches` batches of the training pipeline is looked "
+          "up, by a fingerprint of the input, in one plain pass over the training split: a label that "
+          "changed (a shuffle applied to one side) is a fail."),
+    Check("D10", "inspect", "Columns",
+          "Tables: every column's role, decided on the training split, with why and its share of missing "
+          "cells (see \"Tables\" below); warns when columns were left out (identifiers, constants, empty "
+          "columns, free text) or a numeric column held text cells, so that a person sees each choice once."),
+    Check("D11", "inspect", "Leakage through a feature",
+          "Each column alone, and the row order, fitted by a depth-4 decision tree on a sample of train and"
+          " judged on val: fail when one column alone explains `inspect.leakage_fail` (95%) of the label "
+          "(classes: of the priors' errors; regression: R²), warn at `inspect.leakage_warn` (90%), or when "
+          "the row order does (a file sorted by the label). Honest breast_cancer's best column explains 68%"
+          " to 86% over eight seeds."),
+    Check("D12", "inspect", "Label issues",
+          "Confident learning (Northcutt et al. 2021, cleanlab's `prune_by_noise_rate`, written out in "
+          "`checks/label_issues.py`) on out-of-sample probabilities: here a logistic regression cross-"
+          "validated over `inspect.label_folds` (5) folds of a sample of `inspect.label_sample` (5,000) "
+          "training examples (images shrunk to at most 16 x 16; seconds); at `evaluate`, the trained "
+          "model's predictions of val and test. Reports the estimated share of wrong labels and the most "
+          "suspicious examples by origin (a grid in `plots/D12_label_issues_*.png` for images, their cells "
+          "for tables); warns above `inspect.label_issues_warn` (10%). Measured on digits: honest labels "
+          "0.3%, 10% flipped 12% (precision 0.83, recall 0.86), 30% flipped 32%. A weak model contradicts "
+          "honest labels too (digits shrunk to 2 x 2 pixels: 52%), so a high share warns only when the "
+          "model is sure of its other answers (median (p - 1/K)/(1 - 1/K) >= 0.5; flipped labels 0.58-0.85,"
+          " weak models 0.10-0.34); otherwise D12 skips and says why. Classes only."),
+    # check
+    Check("M3", "check", "Output activation and loss agree",
+          "The model outputs logits and the loss takes logits (`from_logits=True`); a final softmax/sigmoid"
+          " or a wrong output width is a fail."),
+    Check("M2", "check", "Final-layer bias",
+          "The output bias holds the log priors (or the target mean) from train."),
+    Check("M1", "check", "Loss at init",
+          "The untrained model's loss on the whole val split against what its output bias promises (ln C "
+          "for a uniform softmax, the priors' cross-entropy, the binary entropy, Var(y)); warn 0.5 nats "
+          "above, fail beyond 2x or below 0.5x."),
+    Check("M4", "check", "Don't be a hero",
+          "`model.builder`: `mlp` (`model.depth` He-initialised ReLU layers of `model.hidden_units`), `cnn`"
+          " (the Keras examples' \"Simple MNIST convnet\": 3x3 conv-ReLU and 2x2 max-pool blocks, filters "
+          "doubling from 32, then flatten and the output layer; one more block for each halving a large "
+          "image needs to come down to 8 pixels) or `resnet50` (`keras.applications`, random weights unless"
+          " `model.weights` names a local file); `auto` picks by input kind; `my_module:build` plugs in "
+          "your own. States the builder (and what `auto` chose), trainable and total parameters, training "
+          "examples and every kernel initialiser (`{\"he_normal\": 2, ...}`); warn above "
+          "`check.max_params_per_example` (1000) trainable parameters per training example (the reference "
+          "models on the bundled data have 15-60, ResNet50 from random weights on digits 18,719; pretrained"
+          " `model.weights` exempt) and when a layer with a built-in ReLU does not start from He "
+          "initialisation."),
+    Check("B1", "check", "Dumb baseline",
+          "Predicting the train priors / mean, scored on val and test with the project's metrics; after "
+          "`evaluate`, a model that does not beat it fails."),
+    Check("B4", "check", "Human baseline",
+          "`data.human_labels`: a second annotation (`.npy`, or `.csv` with one label or class name a row) "
+          "of the test split in its order, or of every example in the source's order, scored with the "
+          "project's metrics; a skip when not given."),
+    Check("T2", "check", "Batch independence",
+          "The gradient of one example's output (a random projection of it) with respect to the whole input"
+          " batch, in inference mode, for the first and the last of 8 examples: a fail when another "
+          "example's input moves it (more than 1e-6 of its own: a reshape or a reduction across the batch) "
+          "or its own does not. `check.batch_mixing_expected=true` turns it into a skip for models that mix"
+          " the batch by design."),
+    Check("T4", "check", "Train versus inference mode",
+          "Lists the layers that behave differently in training (dropout, noise, batch norm, random "
+          "augmentation), nested models included; fails when two inference-mode calls on the same batch "
+          "differ or `predict` disagrees with them."),
+    Check("T5", "check", "Every weight learns",
+          "5 steps on the real batches, weights put back afterwards: a trainable variable with no gradient,"
+          " a gradient zero on every batch or no change is a fail, named; a frozen variable not listed in "
+          "`check.expected_frozen` (batch-norm moving statistics and `Normalization` statistics aside) is a"
+          " warn."),
+    Check("T1", "check", "Overfit one batch",
+          "8 training examples to 2% of the starting loss within 300 steps, every prediction right; "
+          "`plots/T1_overfit_one_batch.png` shows labels and predictions."),
+    Check("T3", "check", "Training loss goes down",
+          "60 steps on the real training pipeline: the mean loss of the last 5 steps (each step's own loss,"
+          " not Keras' running mean) and the loss on 1024 fixed training examples must fall, fail if not, "
+          "warn below 1%; a 2x wider model (`model.hidden_units`, `model.filters`) trained on the same "
+          "batches must fit better, else warn. `plots/T3_loss_goes_down.png`."),
+    Check("B2", "check", "Input-independent baseline",
+          "The same model from the same weights, on the same batches for 200 steps, once with its inputs "
+          "and once with each input swapped for another example's of the batch (zeros would not do: the "
+          "model's `Normalization` maps 0 to -mean/std); pass when its val loss is at most 0.9x the "
+          "control's, fail at 0.99x; warn when the control beats the priors by 10% (labels leak around the "
+          "inputs). `plots/B2_input_independent.png`."),
+    Check("B3", "check", "Simple model",
+          "A linear / logistic model (the train-only scaling and the same output head) trained 200 steps on"
+          " the same pipeline; its val scores are the bar to clear; warn when it cannot beat the priors."),
+    Check("T14", "check", "Reproducibility",
+          "Two short runs from the same seed (`train.deterministic=true`: TensorFlow op determinism) must "
+          "give the same losses and predictions to the last digit; a difference is a fail that points at an"
+          " unseeded generator."),
+    Check("T10", "check", "Learning-rate range test",
+          "`check --lr-find` (on in `make demo`): one step per rate from 1e-7 to 10 over 200 steps of the "
+          "real pipeline, each step's own loss (not Keras' running mean), stopped when the smoothed loss "
+          "passes 4x its best; suggests `valley`, `minimum/10` and `steepest`, and the rate where the loss "
+          "diverges; fail when no rate lowers the loss by 20%, warn when the suggestions disagree by more "
+          "than 10x or `train.learning_rate` is above the divergence rate / 3 or 10x below every "
+          "suggestion. The weights are put back and the config is never changed. `plots/T10_lr_range.png`."),
+    # train
+    Check("O1", "train", "Adam is safe",
+          "Adam (or AdamW) at a constant rate passes; a schedule that takes the rate below 1% of its peak "
+          "before half the run warns (a decay meant in epochs but given in steps); SGD warns."),
+    Check("O2", "train", "Regularise one thing at a time",
+          "Lists the regularisers switched on; warns when more than one is, since the run cannot tell which"
+          " one helped."),
+    Check("O5", "train", "Leave it training",
+          "The resume described above (a test SIGKILLs a real training process and resumes it); the verdict"
+          " measures the longest training time between two backups, what a kill would cost, and warns above"
+          " 15 minutes."),
+    Check("T3", "train", "Training loss goes down",
+          "The last epoch's training loss below the first's."),
+    Check("T6", "train", "Gradient health",
+          "Per-layer gradient norms on one fixed training batch, before the first step, every "
+          "`monitor.gradient_every_steps` (500) and at the end; judged per unit of the priors' loss (so MSE"
+          " on a target in large units is not an explosion): warn below 1e-7 (vanishing, in most "
+          "measurements) or above 1e3 (exploding). Suggests `train.clip_norm` (the 90th percentile of the "
+          "norms); warns when a clip norm set there would cut more than half the steps. "
+          "`plots/T6_gradient_norms.png`."),
+    Check("T7", "train", "Activation health",
+          "Every layer's output on 1000 fixed training examples, every 2000 steps and at the end: warn when"
+          " a ReLU layer has more than 50% units that never fire, or a normalisation layer's output spread "
+          "leaves [0.5, 2]. `plots/T7_activations.png`."),
+    Check("T8", "train", "Update-to-weight ratio",
+          "‖ΔW‖/‖W‖ of one step for every kernel, every 100 steps: the median over layers warns outside "
+          "[1e-4, 1e-2] and fails outside [1e-5, 1e-1]; a layer 10x off the median warns. "
+          "`plots/T8_update_ratio.png`."),
+    Check("T11", "train", "Prediction dynamics",
+          "16 frozen val examples predicted 5 times an epoch, `plots/T11_prediction_dynamics.png` with the "
+          "jitter between snapshots: warns on collapse (one class for every example in the last 3 "
+          "snapshots), stall (every change below 1e-4 after step 100) or thrash (3 jumps above 0.5)."),
+    Check("T12", "train", "First-layer weights",
+          "The first Dense or convolution kernel at the start and the end, `plots/T12_first_layer.png`; "
+          "warns when it moved less than 1% (‖W_end − W_start‖/‖W_start‖): frozen or not learning."),
+    Check("T9", "train", "NaN and Inf",
+          "Stops at the first non-finite loss (instead of `TerminateOnNaN`), replays that step's batch with"
+          " the weights from before it, eagerly, and names the first layer whose output went non-finite (or"
+          " the data, the weights, the loss); the batch is saved as `nan_batch.npz`. Mixed precision's "
+          "skipped overflow steps are not NaNs."),
+    # evaluate
+    Check("T13", "evaluate", "Full-set evaluation, test scored once",
+          "Every val and test example scored (no truncated batches); the test split scored once, and "
+          "`evaluation.json` records each time it was."),
+    Check("B1", "evaluate", "Model beats the dumb baseline",
+          "The trained model's full-val loss below the priors' / mean's; fail if not."),
+    Check("B3", "evaluate", "Model beats the simple model",
+          "The trained model's full-val loss below the linear model's that `check` trained in the same run "
+          "folder; warn if not (train longer, or at the rate T10 suggests), skip when `check` did not run "
+          "there."),
+    Check("E1", "evaluate", "Confusion and per-class scores",
+          "On val: the confusion matrix in counts and as shares of each true class "
+          "(`plots/E1_confusion.png`), per-class precision, recall, F1 and support, the most-confused "
+          "pairs; warn when a class present in val is never predicted. Regression: predicted against true "
+          "and residuals against the target (`plots/E1_residuals.png`), MAE, RMSE, R²; warn when the "
+          "predictions hardly vary (std below 10% of the target's: the model predicts the mean)."),
+    Check("E2", "evaluate", "Worst predictions",
+          "The `evaluate.worst_shown` (16) val examples with the highest loss, as the model saw them "
+          "(`plots/E2_worst_predictions.png` for images; for tables the file's own cells), with label, "
+          "prediction and probability, each named by its origin (file path, `file.csv:line`, example "
+          "index); all in `worst_predictions.csv`."),
+    Check("E3", "evaluate", "Calibration",
+          "Top-label expected calibration error on val over `evaluate.calibration_bins` (15) equal-width "
+          "bins and a reliability diagram (`plots/E3_reliability.png`); warn above "
+          "`evaluate.calibration_warn` (0.1; Guo et al. 2017 measured 0.04-0.16 for modern networks), "
+          "naming the temperature that calibrates the logits on val and the ECE it gives. The default "
+          "digits model: 0.006."),
+    Check("D12", "evaluate", "Label issues",
+          "As at `inspect`, with the trained model's probabilities: out-of-sample, since it never trained "
+          "on them."),
+    Check("O4", "evaluate", "Ensembles",
+          "`evaluate --ensemble K` averages the probabilities of the best K trials of the run's `tune` "
+          "search and reports the gain in val loss over the best single trial (warn when averaging does not"
+          " help)."),
+    # tune
+    Check("O3", "tune", "Random search",
+          "KerasTuner random search (or `tune.algorithm: hyperband`, `bayesian`) over the space in `tune:` "
+          "(learning rate on a log scale, width, depth, dropout, weight decay, batch size), objective on "
+          "the val split, early stopping inside trials (`tune.early_stopping_patience`). Every trial trains"
+          " as `train` does: the same pipeline, train-only statistics and recipe callbacks (T6-T12), whose "
+          "verdicts land in `trials/<id>/verdicts.json`. The trials (hyperparameters, score, status, "
+          "worker, the recipe checks that warned or failed, reason of a failure) go to `trials.csv` and the"
+          " report, with a plot of the objective against each hyperparameter; the best configuration is "
+          "written as `best_config.yaml`, which `train --config` takes as it is. A trial whose loss goes "
+          "NaN fails with its reason and the search goes on."),
+)
+
+
+def entry(check_id: str, stage: str | None = None) -> Check:
+    """The entry for `check_id`: the one of `stage` when two stages judge it, else its only one."""
+    matches = [c for c in CHECKS if c.id == check_id and stage in (None, c.stage)]
+    if not matches:
+        raise KeyError(f"no recipe check {check_id!r}" + (f" at stage {stage!r}" if stage else ""))
+    return matches[0]
+
+
+def for_stage(stage: str) -> tuple[Check, ...]:
+    return tuple(c for c in CHECKS if c.stage == stage)
+
+
+def id_ranges(stage: str) -> str:
+    """The IDs a stage judges, runs of three or more shortened: "M1-M4, B1-B4, T1-T5, T10, T14"."""
+    by_letter: dict[str, list[int]] = {}
+    for check in for_stage(stage):
+        by_letter.setdefault(check.id[0], []).append(int(check.id[1:]))
+    parts = []
+    for letter, numbers in by_letter.items():
+        numbers = sorted(set(numbers))
+        start = previous = numbers[0]
+        for n in [*numbers[1:], None]:
+            if n is not None and n == previous + 1:
+                previous = n
+                continue
+            run = [f"{letter}{start}", f"{letter}{previous}"]
+            parts.append(run[0] if start == previous else ", ".join(run) if previous == start + 1 else "-".join(run))
+            if n is not None:
+                start = previous = n
+    return ", ".join(parts)
+
+
+def markdown_table(stage: str) -> str:
+    """The README's table of the checks a stage runs."""
+    rows = ["| ID | check | verdict |", "| --- | --- | --- |"]
+    rows += [f"| {c.id} | {c.title} | {c.verdict} |" for c in for_stage(stage)]
+    return "\n".join(rows)
