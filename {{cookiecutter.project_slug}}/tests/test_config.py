@@ -1,8 +1,9 @@
+import difflib
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.config import Config, load_config
+from {{ cookiecutter.package_name }}.config import Config, Section, documented_yaml, load_config
 from {{ cookiecutter.package_name }}.errors import UserError
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -10,6 +11,29 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def test_default_yaml_spells_out_the_builtin_defaults():
     assert load_config(PROJECT / "configs" / "default.yaml") == Config()
+
+
+def test_default_yaml_is_the_fields_descriptions_word_for_word():
+    """The settings are documented once, in config.py; the file is their rendering. To update it:
+    python -m {{ cookiecutter.package_name }}.config > configs/default.yaml"""
+    written = (PROJECT / "configs" / "default.yaml").read_text()
+    wanted = documented_yaml()
+    assert written == wanted, "".join(difflib.unified_diff(written.splitlines(True), wanted.splitlines(True),
+                                                           "configs/default.yaml", "documented_yaml()"))
+
+
+def sections(model: type[Section] = Config, prefix: str = ""):
+    yield prefix or "(top level)", model
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, Section):
+            yield from sections(field.annotation, f"{prefix}{name}.")
+
+
+def test_every_setting_says_what_it_does():
+    for where, section in sections():
+        assert section.__doc__, where
+        for name, field in section.model_fields.items():
+            assert field.description and len(field.description.split()) >= 2, f"{where}{name} has no description"
 
 
 @pytest.mark.parametrize("name", ["debug.yaml"])

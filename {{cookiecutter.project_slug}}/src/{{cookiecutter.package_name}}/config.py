@@ -1,14 +1,16 @@
 """One typed configuration tree: YAML file + `key=value` overrides, validated.
 
-The defaults below are the answers given to the template; `configs/default.yaml`
-spells them out for reading and editing (a test keeps the two equal). Every
-threshold a check uses is a named setting here, so that a verdict can say which
-setting to change.
+The defaults below are the answers given to the template. Each field says what it does
+in its `description`, once: `configs/default.yaml` is `documented_yaml()`, those words as
+comments above each default (a test keeps the file equal to it). Every threshold a check
+uses is a named setting here, so that a verdict can say which setting to change.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
+import textwrap
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,57 +24,63 @@ Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 
 
 class Section(BaseModel):
-    """A config section: unknown keys and wrong types are errors, not silently kept."""
+    """A config section: unknown keys and wrong types are errors, not silently kept. Every
+    field says what it does in its `description`: configs/default.yaml is those words."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class DataConfig(Section):
-    # digits | breast_cancer | diabetes (bundled with scikit-learn, offline),
-    # tfds | image_folder | csv | npz, or `my_module:load` for your own loader.
-    source: str = "{{ cookiecutter.__data_source }}"
-    # tfds catalog name, or path of the image folder / CSV / .npz file.
-    location: str = "{{ cookiecutter.dataset_location }}"
-    label_column: str = "{{ cookiecutter.label_column }}"
-    # CSV: the delimiter ("," ";" "\t" "|") and the encoding (utf-8, latin-1, ...); auto detects
-    # them from the first 64 KiB (UTF-8 with or without BOM, else Latin-1).
-    delimiter: str = "auto"
-    encoding: str = "auto"
-    # CSV (D10): each column's role is decided on the training split (README, "Tables"); set one
-    # here to override it: {name: numeric | categorical | hashed | datetime | exclude}.
-    columns: dict[str, Literal["numeric", "categorical", "hashed", "datetime", "exclude"]] = {}
-    # CSV: impute missing numeric cells with the train median (plus a "was missing" indicator;
-    # a missing categorical cell is its own category), or drop the rows that have one (D4).
-    missing: Literal["impute", "drop"] = "impute"
-    # CSV: a text column is one-hot encoded over its most frequent training values, this many at
-    # most, plus one bucket for every other value; beyond that it is hashed into hash_bins.
-    max_categories: int = Field(50, ge=1)
-    hash_bins: int = Field(64, ge=2)
-    # Images are resized to this (height, width) when they come from files or tfds.
-    image_size: tuple[int, int] = (64, 64)
-    # Image folders: 1 (grayscale) or 3 (RGB) channels; auto: 1 when every image is grayscale.
-    channels: Literal["auto", 1, 3] = "auto"
-    # D1: train/val/test shares of the hash buckets (an example's split depends on its content
-    # and the seed alone, so it never moves when other examples come or go).
-    split: tuple[float, float, float] = (0.7, 0.2, 0.1)
-    batch_size: int = Field(32, ge=1)
-    shuffle_buffer: int = Field(10_000, ge=1)
-    # The training split across the epochs of `train` and `tune`: auto keeps it in memory when it
-    # fits in cache_memory_mb (image folders: the files' bytes, decoded each epoch; other streams:
-    # the decoded examples), else reads it again each epoch; disk caches decoded examples in the
-    # run folder (for a slow source); in-memory sources need no cache.
-    cache: Literal["auto", "memory", "disk", "off"] = "auto"
-    cache_memory_mb: int = Field(512, ge=0)
-    # D4: training refuses invalid examples unless this is true; then it says how many it dropped.
-    drop_invalid: bool = False
-    # O2: image augmentation in the training pipeline (small shifts, rotations, contrast;
-    # never val/test, never tables). Off by default: regularise one thing at a time.
-    augment: bool = False
-    # Mirror images left-right too: right for photos, wrong for digits and text.
-    augment_flip: bool = False
-    # B4: a second annotation of the test split (.npy, or .csv with one label a row): one label
-    # per test example in the order of the split, or per example in the source's order.
-    human_labels: str | None = None
+    """Where the examples come from and how they reach the model."""
+
+    source: str = Field("{{ cookiecutter.__data_source }}", description=(
+        "digits | breast_cancer | diabetes (bundled with scikit-learn, offline), tfds | image_folder | csv | "
+        "npz, or my_module:load, a loader returning (x, y) numpy arrays or a tf.data.Dataset"))
+    location: str = Field("{{ cookiecutter.dataset_location }}", description=(
+        "tfds catalog name, or the path of the image folder, CSV or .npz file"))
+    label_column: str = Field("{{ cookiecutter.label_column }}", description="csv: the column that holds the label")
+    delimiter: str = Field("auto", description=(
+        'csv: the delimiter ("," ";" "\\t" "|"); auto detects it from the first 64 KiB'))
+    encoding: str = Field("auto", description=(
+        "csv: utf-8, latin-1, ...; auto: UTF-8 with or without BOM, else Latin-1"))
+    columns: dict[str, Literal["numeric", "categorical", "hashed", "datetime", "exclude"]] = Field({}, description=(
+        "csv (D10): each column's role is decided on the training split (README, Tables); name one here to "
+        "override it: {name: numeric | categorical | hashed | datetime | exclude}"))
+    missing: Literal["impute", "drop"] = Field("impute", description=(
+        'csv: impute missing numeric cells with the train median plus a "was missing" indicator (a missing '
+        "categorical cell is its own category), or drop the rows that have one (D4)"))
+    max_categories: int = Field(50, ge=1, description=(
+        "csv: a text column is one-hot encoded over at most this many of its most frequent training values, "
+        "plus one bucket for every other value"))
+    hash_bins: int = Field(64, ge=2, description=(
+        "csv: the buckets a text column with more values than max_categories is hashed into"))
+    image_size: tuple[int, int] = Field((64, 64), description=(
+        "images from files or tfds are resized to this (height, width)"))
+    channels: Literal["auto", 1, 3] = Field("auto", description=(
+        "image folders: 1 (grayscale) or 3 (RGB); auto: 1 when every image is grayscale"))
+    split: tuple[float, float, float] = Field((0.7, 0.2, 0.1), description=(
+        "D1: train / val / test shares of the content-hash buckets (an example's split depends on its "
+        "content and the seed alone, so it never moves when other examples come or go)"))
+    batch_size: int = Field(32, ge=1, description="examples per batch (per replica under a distribution strategy)")
+    shuffle_buffer: int = Field(10_000, ge=1, description=(
+        "bounded shuffle of the training split; training reads a seeded permutation first, so batches mix "
+        "classes even in a sorted source"))
+    cache: Literal["auto", "memory", "disk", "off"] = Field("auto", description=(
+        "the training split across the epochs of train and tune: memory (image folders: the files' bytes, "
+        "decoded each epoch; other streams: the decoded examples), disk (decoded examples in the run folder, "
+        "for a slow source) or off (read again each epoch); auto: memory when it fits in cache_memory_mb, "
+        "else off; in-memory sources need no cache"))
+    cache_memory_mb: int = Field(512, ge=0, description="auto caches in memory below this many MiB")
+    drop_invalid: bool = Field(False, description=(
+        "D4: every stage refuses invalid examples unless this is true; then it says how many it dropped"))
+    augment: bool = Field(False, description=(
+        "O2: image augmentation in the training pipeline (small shifts, rotations, contrast; never val/test, "
+        "never tables); off by default: regularise one thing at a time"))
+    augment_flip: bool = Field(False, description=(
+        "mirror images left-right too: right for photos, wrong for digits and text"))
+    human_labels: str | None = Field(None, description=(
+        "B4: a second annotation of the test split (.npy, or .csv with one label a row): one label per test "
+        "example in the order of the split, or per example in the source's order; null: none"))
 
     @field_validator("cache", mode="before")
     @classmethod
@@ -88,61 +96,67 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
-    # auto | mlp | cnn | resnet50, or `my_module:build` for your own model
-    # (called as build(input_shape, spec, config): models.ModelSpec, returns an uncompiled keras.Model).
-    builder: str = "{{ cookiecutter.model }}"
-    hidden_units: int = Field(128, ge=1)
-    depth: int = Field(2, ge=1)
-    filters: int = Field(32, ge=1)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    # ResNet50 weights: null for random initialisation, or a path to an ImageNet .h5 file.
-    weights: str | None = None
-    # M2: set the output bias from train statistics (log priors; target mean).
-    init_output_bias: bool = True
+    """The model (M4: don't be a hero)."""
+
+    builder: str = Field("{{ cookiecutter.model }}", description=(
+        "auto | mlp | cnn | resnet50, or my_module:build for your own model, called as build(input_shape, "
+        "spec, config) with models.ModelSpec and returning an uncompiled keras.Model"))
+    hidden_units: int = Field(128, ge=1, description="mlp: units of each hidden layer")
+    depth: int = Field(2, ge=1, description="mlp: hidden layers")
+    filters: int = Field(32, ge=1, description="cnn: filters of the first block, doubling with each block")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description=(
+        "O2: dropout after each hidden layer (mlp) or before the output layer (cnn, resnet50); 0: none"))
+    weights: str | None = Field(None, description=(
+        "resnet50: null for random initialisation, or the path of an ImageNet .h5 file"))
+    init_output_bias: bool = Field(True, description="M2: set the output bias from train statistics (log priors; "
+                                   "target mean)")
 
 
 class TrainConfig(Section):
-    epochs: int = Field(20, ge=1)
-    # The budget in optimizer steps: epochs are raised until a run makes at least this many
-    # (small data needs more passes; 0 turns it off). On the digits the reference CNN reaches
-    # 94.7% test accuracy in 800 steps (20 epochs) and 97.6% in 4,000 (100).
-    min_steps: int = Field(4000, ge=0)
-    # The epochs min_steps adds (never train.epochs themselves) stop after this many epochs
-    # without a better val loss; best.keras keeps the best one. Breast_cancer's best val loss
-    # comes at epoch 25 of the 308 its 4,000 steps would take.
-    min_steps_patience: int = Field(20, ge=1)
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    learning_rate: float = Field(3e-4, gt=0)
-    # O1: constant by default. cosine | linear decay over optimizer steps (never epochs), from
-    # learning_rate to learning_rate x schedule_final_fraction in schedule_decay_steps (null: the
-    # whole run); warmup_steps (cosine only) ramps up from 0 first. O1 warns when the rate falls
-    # below 1% of its peak before half the run.
-    schedule: Literal["constant", "cosine", "linear"] = "constant"
-    schedule_decay_steps: int | None = Field(None, ge=1)
-    schedule_final_fraction: float = Field(0.0, ge=0, le=1)
-    warmup_steps: int = Field(0, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
-    early_stopping: bool = False
-    early_stopping_patience: int = Field(5, ge=1)
-    precision: Precision = "{{ cookiecutter.precision }}"
-    # XLA: auto turns it on when a GPU is visible.
-    jit_compile: Literal["auto", "on", "off"] = "auto"
-    # Scale-out (distribute.py): auto picks a TPU, then a cluster named by TF_CONFIG or a Slurm
-    # job step (multi_worker), then mirrored over every GPU when there are several, else none.
-    # data.batch_size stays per replica; the learning rate is not scaled (README, "Scaling out").
-    distribute: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = "auto"
-    # Resume state is saved every this many steps (O5): at most this much work is lost.
-    backup_every_steps: int = Field(200, ge=1)
-    # checkpoints/best.keras and last.keras are written at most this often (0: every epoch) and
-    # at the end: a .keras file costs ~50 ms however small the model; resuming needs only the backup.
-    checkpoint_every_seconds: float = Field(60.0, ge=0)
-    export: bool = True
-    # T14: TensorFlow op determinism: the same seed gives the same metrics to the last digit.
-    # It turns off automatic XLA; set false on GPUs when speed matters more.
-    deterministic: bool = True
-    # T6: clip gradients to this global norm (the optimizer's global_clipnorm); null: no clipping.
-    # `train` reports the 90th percentile of the measured norms as a starting value.
-    clip_norm: float | None = Field(None, gt=0)
+    """The `train` stage: the budget, the optimizer, precision, scale-out and backups."""
+
+    epochs: int = Field(20, ge=1, description="passes over the training split (raised to reach min_steps)")
+    min_steps: int = Field(4000, ge=0, description=(
+        "the budget in optimizer steps: epochs are raised until a run makes at least this many (small data "
+        "needs more passes); 0: off"))
+    min_steps_patience: int = Field(20, ge=1, description=(
+        "the epochs min_steps adds (never train.epochs themselves) stop after this many epochs without a "
+        "better val loss; best.keras keeps the best one"))
+    optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="O1: adam | adamw | sgd")
+    learning_rate: float = Field(3e-4, gt=0, description="O1: Adam at 3e-4 is safe; the peak rate of a schedule")
+    schedule: Literal["constant", "cosine", "linear"] = Field("constant", description=(
+        "O1: constant by default; cosine | linear decay over optimizer steps (never epochs), from "
+        "learning_rate to learning_rate x schedule_final_fraction in schedule_decay_steps; O1 warns when the "
+        "rate falls below 1% of its peak before half the run"))
+    schedule_decay_steps: int | None = Field(None, ge=1, description="steps of the decay; null: the whole run")
+    schedule_final_fraction: float = Field(0.0, ge=0, le=1, description=(
+        "the rate at the end of the decay, as a fraction of learning_rate"))
+    warmup_steps: int = Field(0, ge=0, description="cosine only: a linear ramp from 0 over these steps first")
+    weight_decay: float = Field(0.0, ge=0, description=(
+        "O2: decoupled weight decay; above 0 adam becomes AdamW (sgd has none); 0: none"))
+    early_stopping: bool = Field(False, description="O2: stop when the val loss stops improving")
+    early_stopping_patience: int = Field(5, ge=1, description="epochs without a better val loss before stopping")
+    precision: Precision = Field("{{ cookiecutter.precision }}", description=(
+        "auto | float32 | mixed_float16 | mixed_bfloat16; auto: mixed_float16 on GPUs with tensor cores, "
+        "mixed_bfloat16 on TPUs, float32 otherwise"))
+    jit_compile: Literal["auto", "on", "off"] = Field("auto", description="XLA: auto turns it on when a GPU is "
+                                                      "visible")
+    distribute: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = Field("auto", description=(
+        "scale-out (distribute.py): auto picks a TPU, then a cluster named by TF_CONFIG or a Slurm job step "
+        "(multi_worker), then mirrored over every GPU when there are several, else none; data.batch_size stays "
+        "per replica and the learning rate is not scaled (README, Scaling out)"))
+    backup_every_steps: int = Field(200, ge=1, description=(
+        "O5: resume state is saved every this many steps: at most this much work is lost"))
+    checkpoint_every_seconds: float = Field(60.0, ge=0, description=(
+        "checkpoints/best.keras and last.keras are written at most this often (0: every epoch) and at the "
+        "end; resuming needs only the backup"))
+    export: bool = Field(True, description="write a SavedModel for serving into <run>/export")
+    deterministic: bool = Field(True, description=(
+        "T14: TensorFlow op determinism (the same seed gives the same metrics to the last digit); it turns "
+        "off automatic XLA: set false on GPUs when speed matters more"))
+    clip_norm: float | None = Field(None, gt=0, description=(
+        "T6: clip gradients to this global norm (the optimizer's global_clipnorm); null: no clipping; train "
+        "reports the 90th percentile of the measured norms as a starting value"))
 
     @field_validator("jit_compile", mode="before")
     @classmethod
@@ -159,48 +173,46 @@ class TrainConfig(Section):
 
 
 class CheckConfig(Section):
-    # M1: warn when the loss at init is this many nats above the expected value.
-    init_loss_warn_nats: float = 0.5
-    # M4: warn above this many trainable parameters per training example (pretrained weights exempt).
-    max_params_per_example: float = Field(1000.0, gt=0)
-    # T1: examples in the batch to overfit, and the step budget.
-    overfit_examples: int = Field(8, ge=2, le=32)
-    overfit_steps: int = Field(300, ge=1)
-    overfit_learning_rate: float = Field(1e-3, gt=0)
-    # T1: pass when the loss has come this fraction of the way from its start to its floor.
-    overfit_tolerance: float = Field(0.02, gt=0, lt=1)
-    # T2: examples in the batch; another example's input gradient may be at most this
-    # fraction of the example's own.
-    independence_examples: int = Field(8, ge=4)
-    independence_tolerance: float = Field(1e-6, gt=0)
-    # T2: true when the model mixes a batch's examples by design (in-batch negatives, set
-    # attention): T2 is then skipped, and says so.
-    batch_mixing_expected: bool = False
-    # T3: steps of the short run, steps averaged at each end, the smallest drop that passes,
-    # and the training examples the smaller and the 2x wider model are compared on.
-    loss_trend_steps: int = Field(60, ge=4)
-    loss_trend_window: int = Field(5, ge=1)
-    loss_trend_min_drop: float = Field(0.01, ge=0, lt=1)
-    capacity_examples: int = Field(1024, ge=1)
-    # T5: steps on copied weights; every trainable variable must change.
-    weight_steps: int = Field(5, ge=1, le=50)
-    # T5: variable paths (or their prefixes: a layer, a nested model) meant to stay frozen.
-    expected_frozen: list[str] = []
-    # B2, B3: training steps of the baseline runs (200: 5 epochs of digits, 20 of diabetes).
-    baseline_steps: int = Field(200, ge=1)
-    # B2: pass when the val loss <= pass_ratio x the input-independent control's, fail at
-    # >= fail_ratio; warn when the control's is below leak_ratio x the priors' (B1).
-    input_independent_pass_ratio: float = Field(0.9, gt=0)
-    input_independent_fail_ratio: float = Field(0.99, gt=0)
-    control_leak_ratio: float = Field(0.9, gt=0)
-    # B3: a linear model trains well at a larger rate than a deep one.
-    simple_model_learning_rate: float = Field(1e-2, gt=0)
-    # T10 (`check --lr-find`): the swept rates (geometric, one step each), and the smallest
-    # fall of the smoothed loss below its start that counts as learning.
-    lr_find_min: float = Field(1e-7, gt=0)
-    lr_find_max: float = Field(10.0, gt=0)
-    lr_find_steps: int = Field(200, ge=20)
-    lr_find_min_drop: float = Field(0.2, gt=0, lt=1)
+    """Thresholds and budgets of the `check` stage (M, B, T1-T5, T10, T14)."""
+
+    init_loss_warn_nats: float = Field(0.5, description=(
+        "M1: warn when the loss at init is this many nats above the expected value"))
+    max_params_per_example: float = Field(1000.0, gt=0, description=(
+        "M4: warn above this many trainable parameters per training example (pretrained weights exempt)"))
+    overfit_examples: int = Field(8, ge=2, le=32, description="T1: examples in the batch to overfit")
+    overfit_steps: int = Field(300, ge=1, description="T1: the step budget to overfit it")
+    overfit_learning_rate: float = Field(1e-3, gt=0, description="T1: the learning rate of those steps")
+    overfit_tolerance: float = Field(0.02, gt=0, lt=1, description=(
+        "T1: pass when the loss has come this fraction of the way from its start to its floor"))
+    independence_examples: int = Field(8, ge=4, description="T2: examples in the batch of the gradient test")
+    independence_tolerance: float = Field(1e-6, gt=0, description=(
+        "T2: another example's input gradient may be at most this fraction of the example's own"))
+    batch_mixing_expected: bool = Field(False, description=(
+        "T2: true when the model mixes a batch's examples by design (in-batch negatives, set attention): T2 "
+        "is then skipped, and says so"))
+    loss_trend_steps: int = Field(60, ge=4, description="T3: steps of the short run on the real pipeline")
+    loss_trend_window: int = Field(5, ge=1, description="T3: steps averaged at the start and at the end")
+    loss_trend_min_drop: float = Field(0.01, ge=0, lt=1, description="T3: warn below this relative drop")
+    capacity_examples: int = Field(1024, ge=1, description=(
+        "T3: the training examples the model and its 2x wider copy are compared on"))
+    weight_steps: int = Field(5, ge=1, le=50, description=(
+        "T5: steps on copied weights; every trainable variable must change"))
+    expected_frozen: list[str] = Field([], description=(
+        "T5: variable paths (or their prefixes: a layer, a nested model) meant to stay frozen"))
+    baseline_steps: int = Field(200, ge=1, description="B2, B3: training steps of each baseline run")
+    input_independent_pass_ratio: float = Field(0.9, gt=0, description=(
+        "B2: pass when the val loss is at most this times the input-independent control's"))
+    input_independent_fail_ratio: float = Field(0.99, gt=0, description="B2: fail at this ratio or above")
+    control_leak_ratio: float = Field(0.9, gt=0, description=(
+        "B2: warn when the control's val loss is below this times the priors' (B1): labels leak around the "
+        "inputs"))
+    simple_model_learning_rate: float = Field(1e-2, gt=0, description=(
+        "B3: a linear model trains well at a larger rate than a deep one"))
+    lr_find_min: float = Field(1e-7, gt=0, description="T10 (check --lr-find): the smallest rate swept")
+    lr_find_max: float = Field(10.0, gt=0, description="T10: the largest rate swept")
+    lr_find_steps: int = Field(200, ge=20, description="T10: steps of the sweep, one per rate, rates geometric")
+    lr_find_min_drop: float = Field(0.2, gt=0, lt=1, description=(
+        "T10: fail when the smoothed loss never falls this fraction below its start"))
 
     @model_validator(mode="after")
     def _windows_fit(self) -> CheckConfig:
@@ -218,65 +230,65 @@ class CheckConfig(Section):
 class InspectConfig(Section):
     """Thresholds of the `inspect` stage (D checks)."""
 
-    # D6: warn when an example lies more than this many robust standard deviations
-    # (median/MAD) from the training median; long-tailed features are judged on a log scale.
-    outlier_z: float = Field(10.0, gt=0)
-    # D6: the most extreme examples listed and shown.
-    outliers_shown: int = Field(8, ge=1)
-    # D6 looks at a seeded sample of this many training examples; D8 and D9 at this many batches.
-    sample: int = Field(10_000, ge=100)
-    batches: int = Field(200, ge=2)
-    # D1: warn when a split's share of a class (or of all examples) lies further than this many
-    # binomial standard deviations from data.split.
-    split_sigmas: float = Field(3.0, gt=0)
-    # D11: fail (warn) when one column alone explains this share of the label on val (classes:
-    # of the priors' errors; regression: R^2). Honest breast_cancer's best column explains 0.68 to
-    # 0.86 over eight seeds, so 0.9 warns and 0.95 fails; a copy of the label with 1% flipped: 0.97.
-    leakage_fail: float = Field(0.95, gt=0, le=1)
-    leakage_warn: float = Field(0.9, gt=0, le=1)
-    # D12: warn when confident learning estimates more than this share of wrong labels (honest
-    # digits and breast_cancer: 0.000-0.003; 10% flipped labels: 0.12-0.14). `inspect` scores a
-    # seeded sample of label_sample training examples by label_folds-fold logistic regression.
-    label_issues_warn: float = Field(0.1, gt=0, lt=1)
-    label_sample: int = Field(5_000, ge=50)
-    label_folds: int = Field(5, ge=2, le=20)
-    # D8: fail when batches hold fewer distinct labels than this fraction of what shuffling gives.
-    shuffle_unique_fraction: float = Field(0.5, gt=0, le=1)
-    # D8: a single-label batch fails when shuffled data would give one less often than this.
-    single_label_chance: float = Field(1e-3, gt=0, lt=1)
-    # D8: fail when neighbours share a label this much more often than twice chance.
-    adjacent_same_margin: float = Field(0.05, ge=0)
+    outlier_z: float = Field(10.0, gt=0, description=(
+        "D6: warn when an example lies more than this many robust standard deviations (median/MAD) from the "
+        "training median; long-tailed features are judged on a log scale"))
+    outliers_shown: int = Field(8, ge=1, description="D6: the most extreme examples listed and shown")
+    sample: int = Field(10_000, ge=100, description="D6: the training examples looked at (a seeded sample)")
+    batches: int = Field(200, ge=2, description="D8, D9: the training batches looked at")
+    split_sigmas: float = Field(3.0, gt=0, description=(
+        "D1: warn when a split's share of a class (or of all examples) lies further than this many binomial "
+        "standard deviations from data.split"))
+    leakage_fail: float = Field(0.95, gt=0, le=1, description=(
+        "D11: fail when one column alone explains this share of the label on val (classes: of the priors' "
+        "errors; regression: R^2); a copy of the label with 1% flipped: 0.97"))
+    leakage_warn: float = Field(0.9, gt=0, le=1, description=(
+        "D11: warn at this share (honest breast_cancer's best column: 0.68 to 0.86 over eight seeds)"))
+    label_issues_warn: float = Field(0.1, gt=0, lt=1, description=(
+        "D12: warn when confident learning estimates more than this share of wrong labels (honest digits "
+        "and breast_cancer: 0.000-0.003; 10% flipped labels: 0.12-0.14)"))
+    label_sample: int = Field(5_000, ge=50, description=(
+        "D12: the training examples (a seeded sample) scored out of fold by logistic regression"))
+    label_folds: int = Field(5, ge=2, le=20, description="D12: the folds of that cross-validation")
+    shuffle_unique_fraction: float = Field(0.5, gt=0, le=1, description=(
+        "D8: fail when batches hold fewer distinct labels than this fraction of what shuffling gives"))
+    single_label_chance: float = Field(1e-3, gt=0, lt=1, description=(
+        "D8: a single-label batch fails when shuffled data would give one less often than this"))
+    adjacent_same_margin: float = Field(0.05, ge=0, description=(
+        "D8: fail when neighbours share a label this much more often than twice chance"))
 
 
 class EvaluateConfig(Section):
     """Error analysis of the `evaluate` stage (E checks), on val."""
 
-    # E2: the val examples with the highest loss, shown and written to worst_predictions.csv.
-    worst_shown: int = Field(16, ge=1, le=256)
-    # E3: equal-width confidence bins, and the expected calibration error above which it warns
-    # (Guo et al. 2017 measured 0.04-0.16 for uncalibrated modern networks).
-    calibration_bins: int = Field(15, ge=2)
-    calibration_warn: float = Field(0.1, gt=0, lt=1)
+    worst_shown: int = Field(16, ge=1, le=256, description=(
+        "E2: the val examples with the highest loss, shown and written to worst_predictions.csv"))
+    calibration_bins: int = Field(15, ge=2, description="E3: equal-width confidence bins")
+    calibration_warn: float = Field(0.1, gt=0, lt=1, description=(
+        "E3: warn above this expected calibration error (Guo et al. 2017 measured 0.04-0.16 for uncalibrated "
+        "modern networks)"))
 
 
 class TuneConfig(Section):
-    algorithm: Literal["random", "hyperband", "bayesian"] = "random"
-    max_trials: int = Field(10, ge=1)
-    executions_per_trial: int = Field(1, ge=1)
-    epochs: int = Field(10, ge=1)
-    # Early stopping inside each trial: stop after this many epochs without a better objective.
-    early_stopping_patience: int = Field(3, ge=1)
-    objective: str = "val_loss"
-    # The search space: [low, high] ranges (learning rate on a log scale) and a list of widths.
-    learning_rate: tuple[float, float] = (1e-4, 1e-2)
-    hidden_units: list[int] = [64, 128, 256]
-    depth: tuple[int, int] = (1, 3)
-    dropout: tuple[float, float] = (0.0, 0.5)
-    # Choices: weight decay (any above 0 trains with AdamW) and the per-replica batch size.
-    weight_decay: list[float] = [0.0, 1e-4, 1e-3]
-    batch_size: list[int] = [32]
-    # KerasTuner stops the search after this many failed trials in a row (a NaN fails a trial).
-    max_consecutive_failed_trials: int = Field(3, ge=1)
+    """The `tune` stage (O3): KerasTuner's search and its space."""
+
+    algorithm: Literal["random", "hyperband", "bayesian"] = Field("random", description=(
+        "random | hyperband | bayesian"))
+    max_trials: int = Field(10, ge=1, description="trials (hyperparameter sets) at most")
+    executions_per_trial: int = Field(1, ge=1, description="trainings of each trial, averaged")
+    epochs: int = Field(10, ge=1, description="epochs of each trial at most")
+    early_stopping_patience: int = Field(3, ge=1, description=(
+        "each trial stops after this many epochs without a better objective"))
+    objective: str = Field("val_loss", description="the metric the search minimises, on the val split")
+    learning_rate: tuple[float, float] = Field((1e-4, 1e-2), description="[low, high], sampled on a log scale")
+    hidden_units: list[int] = Field([64, 128, 256], description="choices of model.hidden_units")
+    depth: tuple[int, int] = Field((1, 3), description="[low, high] of model.depth")
+    dropout: tuple[float, float] = Field((0.0, 0.5), description="[low, high] of model.dropout")
+    weight_decay: list[float] = Field([0.0, 1e-4, 1e-3], description=(
+        "choices of train.weight_decay (any above 0 trains with AdamW)"))
+    batch_size: list[int] = Field([32], description="choices of data.batch_size, per replica")
+    max_consecutive_failed_trials: int = Field(3, ge=1, description=(
+        "KerasTuner stops the search after this many failed trials in a row (a NaN fails a trial)"))
 
     @model_validator(mode="after")
     def _space_is_possible(self) -> TuneConfig:
@@ -299,46 +311,48 @@ class TuneConfig(Section):
 
 
 class MonitorConfig(Section):
-    """The checks that watch `train` (T6-T12, callbacks.py): each has a switch and an interval.
+    """The checks that watch `train` (T6-T12, callbacks/): each has a switch and an interval.
+    They measure on fixed samples; shorter intervals see more and cost more (BENCHMARKS.md)."""
 
-    They measure on fixed samples at intervals chosen so that together they cost under 5% of
-    the fit time of the default project (benchmarks/callback_overhead.py in the template): a
-    measurement of T6 costs about 5 training steps, one of T7 about 10, T11's snapshot a
-    tenth of a step. Shorter intervals see more and cost more."""
-
-    # T6 gradient health: per-layer gradient norms on one fixed training batch.
-    gradient_health: bool = True
-    gradient_every_steps: int = Field(500, ge=1)
-    gradient_vanishing_below: float = Field(1e-7, gt=0)
-    gradient_exploding_above: float = Field(1e3, gt=0)
-    # T7 activation health: per-layer output std (judged after normalisation layers) and dead ReLUs.
-    activation_health: bool = True
-    activation_every_steps: int = Field(2000, ge=1)
-    activation_examples: int = Field(1000, ge=10)
-    activation_std_range: tuple[float, float] = (0.5, 2.0)
-    dead_relu_warn_above: float = Field(0.5, gt=0, le=1)
-    # T8 update-to-weight ratio ||dW||/||W|| of one step, kernels only. The median over layers:
-    # warn outside the first range, fail outside the second; a layer this factor off the median: warn.
-    update_ratio: bool = True
-    update_every_steps: int = Field(100, ge=1)
-    update_ratio_warn_range: tuple[float, float] = (1e-4, 1e-2)
-    update_ratio_fail_range: tuple[float, float] = (1e-5, 1e-1)
-    update_ratio_layer_factor: float = Field(10.0, gt=1)
-    # T9 NaN and Inf: stop at the first non-finite loss, name the layer, save the batch.
-    nan_diagnosis: bool = True
-    # T11 prediction dynamics on a few frozen val examples.
-    prediction_dynamics: bool = True
-    prediction_examples: int = Field(16, ge=2)
-    prediction_snapshots_per_epoch: int = Field(5, ge=1)
-    # Stall and thrash are judged after this many steps (the first steps move fast by design).
-    prediction_warmup_steps: int = Field(100, ge=0)
-    prediction_stall_below: float = Field(1e-4, gt=0)
-    prediction_thrash_above: float = Field(0.5, gt=0)
-    # Collapse: this many last snapshots all one class; thrash: this many jumps.
-    prediction_repeats: int = Field(3, ge=1)
-    # T12 first-layer weights: warn when ||W_end - W_start|| / ||W_start|| is below this.
-    first_layer: bool = True
-    first_layer_min_change: float = Field(0.01, ge=0)
+    gradient_health: bool = Field(True, description="T6: per-layer gradient norms on one fixed training batch")
+    gradient_every_steps: int = Field(500, ge=1, description="T6: measured this often, before the first step and "
+                                      "at the end")
+    gradient_vanishing_below: float = Field(1e-7, gt=0, description=(
+        "T6: warn when a layer's norm per unit of the priors' loss is below this"))
+    gradient_exploding_above: float = Field(1e3, gt=0, description="T6: warn when it is above this")
+    activation_health: bool = Field(True, description=(
+        "T7: per-layer output spread (judged after normalisation layers) and dead ReLUs"))
+    activation_every_steps: int = Field(2000, ge=1, description="T7: measured this often and at the end")
+    activation_examples: int = Field(1000, ge=10, description="T7: the fixed training examples measured")
+    activation_std_range: tuple[float, float] = Field((0.5, 2.0), description=(
+        "T7: warn when a normalisation layer's output std leaves [low, high]"))
+    dead_relu_warn_above: float = Field(0.5, gt=0, le=1, description=(
+        "T7: warn when a ReLU layer has more than this share of units that never fire"))
+    update_ratio: bool = Field(True, description="T8: the update-to-weight ratio ||dW||/||W|| of one step, kernels "
+                               "only")
+    update_every_steps: int = Field(100, ge=1, description="T8: measured this often")
+    update_ratio_warn_range: tuple[float, float] = Field((1e-4, 1e-2), description=(
+        "T8: the median over layers warns outside [low, high]"))
+    update_ratio_fail_range: tuple[float, float] = Field((1e-5, 1e-1), description="T8: and fails outside this")
+    update_ratio_layer_factor: float = Field(10.0, gt=1, description=(
+        "T8: warn when a layer is this factor off the median"))
+    nan_diagnosis: bool = Field(True, description=(
+        "T9: stop at the first non-finite loss, name the layer, save the batch"))
+    prediction_dynamics: bool = Field(True, description="T11: predictions of a few frozen val examples through "
+                                      "training")
+    prediction_examples: int = Field(16, ge=2, description="T11: the frozen val examples")
+    prediction_snapshots_per_epoch: int = Field(5, ge=1, description="T11: snapshots of their predictions an epoch")
+    prediction_warmup_steps: int = Field(100, ge=0, description=(
+        "T11: stall and thrash are judged after this step (the first steps move fast by design)"))
+    prediction_stall_below: float = Field(1e-4, gt=0, description=(
+        "T11: stall: every mean |change| of the outputs (logits) between snapshots below this"))
+    prediction_thrash_above: float = Field(0.5, gt=0, description=(
+        "T11: thrash: a mean change of the predicted probabilities between snapshots above this"))
+    prediction_repeats: int = Field(3, ge=1, description=(
+        "T11: collapse: this many last snapshots all one class; thrash: this many jumps"))
+    first_layer: bool = Field(True, description="T12: the first layer's kernel at the start and the end")
+    first_layer_min_change: float = Field(0.01, ge=0, description=(
+        "T12: warn when ||W_end - W_start|| / ||W_start|| is below this"))
 
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> MonitorConfig:
@@ -350,17 +364,20 @@ class MonitorConfig(Section):
 
 
 class Config(Section):
-    name: str = "{{ cookiecutter.project_slug }}"
-    task: Task = "{{ cookiecutter.task }}"
-    seed: int = 42
-    data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    monitor: MonitorConfig = MonitorConfig()
-    inspect: InspectConfig = InspectConfig()
-    check: CheckConfig = CheckConfig()
-    evaluate: EvaluateConfig = EvaluateConfig()
-    tune: TuneConfig = TuneConfig()
+    """The whole configuration, with its defaults."""
+
+    name: str = Field("{{ cookiecutter.project_slug }}", description="the project's name (kept in every "
+                      "config a run writes)")
+    task: Task = Field("{{ cookiecutter.task }}", description="classification | binary | regression")
+    seed: int = Field(42, description="seeds the split, the weights, the shuffles and every sample a check draws")
+    data: DataConfig = Field(DataConfig(), description=DataConfig.__doc__)
+    model: ModelConfig = Field(ModelConfig(), description=ModelConfig.__doc__)
+    train: TrainConfig = Field(TrainConfig(), description=TrainConfig.__doc__)
+    monitor: MonitorConfig = Field(MonitorConfig(), description=MonitorConfig.__doc__)
+    inspect: InspectConfig = Field(InspectConfig(), description=InspectConfig.__doc__)
+    check: CheckConfig = Field(CheckConfig(), description=CheckConfig.__doc__)
+    evaluate: EvaluateConfig = Field(EvaluateConfig(), description=EvaluateConfig.__doc__)
+    tune: TuneConfig = Field(TuneConfig(), description=TuneConfig.__doc__)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
@@ -445,3 +462,43 @@ def _section_at(loc: tuple) -> type[BaseModel] | None:
 
 def dump_config(config: Config, path: Path) -> None:
     path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+
+
+YAML_HEADER = """\
+# The whole configuration, with its defaults. Override one value on the command line:
+#   {{ cookiecutter.project_slug }} train --set train.epochs=5 --set data.batch_size=64
+# or copy this file and pass it: --config configs/my_experiment.yaml
+# The comments are the fields' descriptions in src/{{ cookiecutter.package_name }}/config.py: edit them
+# there, then rewrite this file: python -m {{ cookiecutter.package_name }}.config > configs/default.yaml
+"""
+
+
+def documented_yaml(config: Config | None = None, width: int = 100) -> str:
+    """`config` (the defaults) as YAML, each key under its description as a comment."""
+    config = config or Config()
+    lines = [YAML_HEADER]
+    _document(config, config.model_dump(mode="json"), "", width, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _document(section: Section, values: dict[str, Any], indent: str, width: int, lines: list[str]) -> None:
+    for name, field in type(section).model_fields.items():
+        value = getattr(section, name)
+        comment = textwrap.wrap(" ".join((field.description or "").split()), width - len(indent) - 2)
+        if isinstance(value, Section):
+            lines += ["", *(f"{indent}# {line}" for line in comment), f"{indent}{name}:"]
+            _document(value, values[name], indent + "  ", width, lines)
+        else:
+            lines += [*(f"{indent}# {line}" for line in comment), f"{indent}{name}: {_yaml_value(values[name])}"]
+
+
+def _yaml_value(value: Any) -> str:
+    """One value in YAML's flow style; strings always quoted, so that any path reads back as text."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    return text.removesuffix("\n...").strip()
+
+
+if __name__ == "__main__":  # python -m <package>.config > configs/default.yaml
+    print(documented_yaml(), end="")
