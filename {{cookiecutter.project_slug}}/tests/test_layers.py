@@ -17,8 +17,8 @@ LAYERS = [
     {"models"},
     {"steps"},
     {"checks", "callbacks", "baselines"},
-    {"train", "evaluate", "tune", "distribute", "resume", "checkpoints", "serving", "report", "report_plots",
-     "tensorboard_export", "registry"},
+    {"train", "evaluate", "tune", "distribute", "resume", "checkpoints", "serving", "report",
+     "registry"},
     {"cli", "__main__"},
 ]
 SIDE_BY_SIDE = {"checks": "callbacks", "callbacks": "checks"}

@@ -14,7 +14,7 @@ from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.plots import new_figure, save_figure
 from {{ cookiecutter.package_name }}.report import STAGES, write_report
-from {{ cookiecutter.package_name }}.report_plots import baseline_scores
+from {{ cookiecutter.package_name }}.report.plots import baseline_scores
 from {{ cookiecutter.package_name }}.verdicts import STATUSES, Verdict, read_verdicts, write_verdicts
 
 PNG = b"\x89PNG\r\n\x1a\n"

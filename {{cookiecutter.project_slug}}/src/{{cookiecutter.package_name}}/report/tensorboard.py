@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .verdicts import STATUSES, Verdict
+from ..verdicts import STATUSES, Verdict
 
 LOG_DIR = Path("tensorboard") / "report"
 CELL = 120  # characters of measured/expected kept in a table cell; verdicts.json has the rest

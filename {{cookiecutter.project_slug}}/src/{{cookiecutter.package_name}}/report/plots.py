@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 from matplotlib.ticker import MaxNLocator
 
-from .plots import new_figure, save_figure
-from .verdicts import Verdict
+from ..plots import new_figure, save_figure
+from ..verdicts import Verdict
 
 LOSS_CURVES = "loss_curves"
 BASELINES = "baselines_vs_model"

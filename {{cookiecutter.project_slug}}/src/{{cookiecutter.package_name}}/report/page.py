@@ -1,10 +1,7 @@
-"""Every verdict of a run, shown four ways: a terminal table, verdicts.json (which each stage
-writes), one HTML page, and TensorBoard.
-
-The HTML page is self-contained (plots embedded as data URIs), so it can be mailed or
-attached to a CI run and still show everything: the verdicts first, failures on top, then
+"""report.html: one self-contained page (plots embedded as data URIs, so it can be mailed or
+attached to a CI run and still show everything): the verdicts first, failures on top, then
 every plot, grouped by the recipe stage that made it and captioned with its verdict ids.
-"""
+The stylesheet is style.css beside this module."""
 
 from __future__ import annotations
 
@@ -16,15 +13,14 @@ import re
 import struct
 import time
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
-from typing import NamedTuple
 
-from .describe import lines, one_line
-from .errors import UserError
-from .report_plots import REPORT_PLOTS, baselines_against_model, loss_curves
-from .rundir import write_whole
-from .stages import SECTIONS
-from .verdicts import STATUSES, Verdict, read_verdicts
+from ..describe import lines
+from ..stages import SECTIONS
+from ..verdicts import STATUSES, Verdict
+from .plots import REPORT_PLOTS, baselines_against_model, loss_curves
+from .table import ordered
 
 STAGES = SECTIONS  # the recipe stages in run order -> the page's section titles (stages.py)
 OTHER = "other"  # plots in plots/ that no verdict of the folder refers to
@@ -32,33 +28,8 @@ OTHER = "other"  # plots in plots/ that no verdict of the folder refers to
 OPTIONAL = {"T10": ("check", "<code>check --lr-find</code> adds the learning-rate range test (T10)")}
 COLOURS = {"fail": "#c62828", "warn": "#ef6c00", "pass": "#2e7d32", "skip": "#757575"}
 CELL_LINES = 6  # `key: value` lines of measured/expected shown in a page's cell; the record one click away
-TERMINAL_CELL = 48  # characters of measured/expected in a terminal table's cell
 WIDE_PX = 700  # figures wider than this take a whole row of the page
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400px; padding: 0 1.5rem; color: #222; }
-h1 { margin-bottom: .2rem; } h2 { border-bottom: 2px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
-.meta { color: #555; margin: .2rem 0; } .meta code { font-size: .9rem; }
-.badge { display: inline-block; min-width: 3.2rem; padding: .1rem .4rem; border-radius: .3rem; color: #fff;
-  font-weight: 600; font-size: .8rem; text-align: center; }
-.count { font-size: 1.1rem; margin-right: 1rem; font-weight: 600; }
-table { border-collapse: collapse; width: 100%; font-size: .9rem; table-layout: fixed; }
-td, th { border-bottom: 1px solid #ddd; padding: .35rem .4rem; vertical-align: top; text-align: left; }
-th { background: #f5f5f5; position: sticky; top: 0; }
-tr.fail { background: #ffebee; } tr.warn { background: #fff3e0; } tr.skip { color: #666; }
-td.id { font-weight: 600; white-space: nowrap; }
-code, pre { font-size: .8rem; white-space: pre-wrap; word-break: break-word; }
-.words { font-size: .85rem; line-height: 1.35; overflow-wrap: anywhere; } .more { color: #777; }
-details summary { cursor: pointer; color: #555; font-size: .8rem; }
-pre { background: #fafafa; padding: .4rem; max-height: 20rem; overflow: auto; }
-.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(540px, 1fr)); gap: 1rem; }
-figure { margin: 0; padding: .5rem; border: 1px solid #e0e0e0; border-radius: .4rem; background: #fff; }
-figure.wide { grid-column: 1 / -1; }
-figure.fail { border: 2px solid #c62828; } figure.warn { border: 2px solid #ef6c00; }
-figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
-figcaption { font-size: .85rem; margin-top: .3rem; } figcaption .path { color: #777; }
-.missing { color: #c62828; }
-"""
+STYLE = files(__package__).joinpath("style.css").read_text()
 
 
 @dataclass
@@ -85,34 +56,6 @@ class Figure:
         """Plain text: verdict ids and titles, then the file; TensorBoard shows it too."""
         named = "; ".join(f"{v.id} {v.title} ({v.status})" for v in self.verdicts)
         return " — ".join(part for part in (named, self.note, self.path) if part)
-
-
-class Report(NamedTuple):
-    page: Path
-    table: str
-    verdicts: list[Verdict]
-    tensorboard: Path
-
-
-def ordered(verdicts: list[Verdict]) -> list[Verdict]:
-    """Failures on top, then warnings, passes, skips; stable within a status."""
-    return sorted(verdicts, key=lambda v: STATUSES.index(v.status))
-
-
-def terminal_table(verdicts: list[Verdict]) -> str:
-    rows = [("status", "id", "stage", "title", "measured", "expected")]
-    rows += [(v.status.upper(), v.id, v.stage, v.title, one_line(v.measured, TERMINAL_CELL),
-              one_line(v.expected, TERMINAL_CELL)) for v in ordered(verdicts)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    # A skip's advice is its reason: without it a skip reads as "null null" and hides a clue.
-    advice = [f"  {v.id} ({v.status}): {v.advice}" for v in ordered(verdicts)
-              if v.status in ("fail", "warn", "skip") and v.advice]
-    return "\n".join(lines + ([""] + ["advice:"] + advice if advice else []) + ["", counts_line(verdicts)])
-
-
-def counts_line(verdicts: list[Verdict]) -> str:
-    return ", ".join(f"{sum(v.status == s for v in verdicts)} {s}" for s in STATUSES)
 
 
 def _stage_rank(stage: str) -> int:
@@ -236,7 +179,8 @@ def html_page(verdicts: list[Verdict], run_dir: Path, figures: list[Figure]) -> 
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Recipe report: {name}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{STYLE}</style></head><body>
+<style>
+{STYLE}</style></head><body>
 <h1>Recipe report: {name}</h1>
 <p class="meta">Run folder <code>{html.escape(str(run_dir.resolve()))}</code>, reported
 {time.strftime("%Y-%m-%d %H:%M:%S")}. Every record in full: <code>verdicts.json</code> beside this page.
@@ -256,19 +200,3 @@ The same verdicts and plots in TensorBoard: <code>tensorboard --logdir {html.esc
 {_plot_sections(figures, run_dir)}
 </body></html>
 """
-
-
-def write_report(run_dir: Path) -> Report:
-    """report.html and the TensorBoard export from the verdicts the stages wrote."""
-    verdicts = [v for v in read_verdicts(run_dir) if v.stage != "report"]
-    if not verdicts:
-        raise UserError(f"{run_dir} holds no verdicts (verdicts.json): run a stage (inspect, check, train, "
-                        f"evaluate, tune) with --run-dir {run_dir} first")
-    from .tensorboard_export import export_to_tensorboard
-
-    figures = collect_figures(verdicts, run_dir)
-    page = run_dir / "report.html"
-    write_whole(page, html_page(verdicts, run_dir, figures))
-    images = [(f.path, f.stage, f.caption) for f in figures if (run_dir / f.path).is_file()]
-    board = export_to_tensorboard(run_dir, ordered(verdicts), images)
-    return Report(page, terminal_table(verdicts), verdicts, board)
