@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }} import distribute
+from {{ cookiecutter.package_name }} import distribute, multi_worker
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.errors import UserError
 
@@ -65,7 +65,8 @@ import numpy as np
 import tensorflow as tf
 import keras
 from PACKAGE.config import load_config
-from PACKAGE.distribute import discard_worker_run_dir, fit_multi_worker, is_chief, strategy_for, worker_run_dir
+from PACKAGE.distribute import is_chief, strategy_for
+from PACKAGE.multi_worker import discard_worker_run_dir, fit_multi_worker, worker_run_dir
 
 out = Path(sys.argv[1])
 strategy = strategy_for(load_config(None, ["train.distribute=multi_worker"]))
@@ -270,7 +271,7 @@ def test_unreduced_loss_sums_to_keras_mean(loss):
         + (rng.integers(0, 2, (6, 1)), rng.normal(size=(6, 1))),
     }
     compiled, reduced, y, y_pred = cases[loss]
-    per_example = np.asarray(distribute._per_example(compiled)(y, y_pred.astype("float32"), sample_weight=weight))
+    per_example = np.asarray(multi_worker._per_example(compiled)(y, y_pred.astype("float32"), sample_weight=weight))
     assert per_example.shape == (6,)
     expected = float(reduced(y, y_pred.astype("float32"), sample_weight=weight))
     np.testing.assert_allclose(per_example.sum() / 6, expected, rtol=1e-6)

@@ -18,7 +18,7 @@ LAYERS = [
     {"steps"},
     {"checks", "callbacks", "baselines"},
     {"train", "evaluate", "tune", "distribute", "resume", "checkpoints", "serving", "report",
-     "registry"},
+     "registry", "multi_worker"},
     {"cli", "__main__"},
 ]
 SIDE_BY_SIDE = {"checks": "callbacks", "callbacks": "checks"}

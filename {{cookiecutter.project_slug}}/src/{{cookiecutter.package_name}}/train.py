@@ -14,16 +14,10 @@ from .checks.loss_trend import judge_training_loss
 from .config import Config, dump_config, load_config
 from .data import Prepared
 from .data.pipeline import train_datasets, train_shards
-from .distribute import (
-    discard_worker_run_dir,
-    fit_multi_worker,
-    global_batch_size,
-    is_multi_worker,
-    strategy_for,
-    worker_run_dir,
-)
+from .distribute import global_batch_size, is_multi_worker, strategy_for
 from .errors import UserError
 from .models import build_model, compile_model
+from .multi_worker import discard_worker_run_dir, fit_multi_worker, worker_run_dir
 from .precision import detect_hardware, jit_setting, resolve_precision
 from .resume import ResumePoint, restore
 from .rundir import record_git_commit
