@@ -85,7 +85,7 @@ def test_t9_names_the_layer_that_overflows_and_saves_its_batch(tmp_path, jit):
     """Planted bug: an exp that overflows on one example (row 100, in the fourth batch)."""
     x, y = blobs(256)
     x[100, 0] = 1e4
-    guard = NonFiniteGuard(32, tmp_path)
+    guard = NonFiniteGuard(batch_size=32, run_dir=tmp_path)
     model = mlp(keras.layers.Dense(8, activation="relu", kernel_initializer="ones", name="hidden"),
                 keras.layers.Lambda(keras.ops.exp, name="overflowing_exp"))
     verdict = fit(model, [guard], x=x, y=y, jit=jit)["T9"]
@@ -99,7 +99,7 @@ def test_t9_names_the_layer_that_overflows_and_saves_its_batch(tmp_path, jit):
 
 def test_learning_rate_far_too_high_fails_t9_and_t8(tmp_path):
     """Planted bug: SGD at 1e6. The weights blow up within a few steps and the loss goes NaN."""
-    guard, ratio = NonFiniteGuard(32, tmp_path), UpdateRatio(every_steps=1)
+    guard, ratio = NonFiniteGuard(batch_size=32, run_dir=tmp_path), UpdateRatio(every_steps=1)
     model = mlp(keras.layers.Dense(32, activation="relu", name="hidden_0"),
                 keras.layers.Dense(32, activation="relu", name="hidden_1"))
     verdicts = fit(model, [ratio, guard], optimizer=keras.optimizers.SGD(1e6), epochs=2)
@@ -117,7 +117,7 @@ def test_t9_stays_quiet_when_mixed_precision_skips_overflowing_steps(tmp_path):
     try:
         model = mlp(keras.layers.Dense(16, activation="relu"))
         optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-3), initial_scale=2.0**40)
-        verdict = fit(model, [NonFiniteGuard(32, tmp_path)], optimizer=optimizer, n=256)["T9"]
+        verdict = fit(model, [NonFiniteGuard(batch_size=32, run_dir=tmp_path)], optimizer=optimizer, n=256)["T9"]
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert float(optimizer.dynamic_scale) < 2.0**40  # steps were skipped
@@ -183,7 +183,7 @@ def test_learning_rate_zero_stalls_t11_t8_and_t12(tmp_path):
     """Planted bug: a learning rate of 0. Nothing moves: T8 ratio 0, T11 stall, T12 initial noise."""
     x, y = blobs(512)
     callbacks = [UpdateRatio(every_steps=5),
-                 PredictionDynamics(x[:16], y[:16], "classification", per_epoch=4, warmup_steps=10),
+                 PredictionDynamics(x[:16], y[:16], task="classification", per_epoch=4, warmup_steps=10),
                  FirstLayerWeights(run_dir=tmp_path)]
     verdicts = fit(mlp(keras.layers.Dense(16, activation="relu", name="first")), callbacks,
                    optimizer=keras.optimizers.Adam(0.0), epochs=3, x=x, y=y)
@@ -220,7 +220,7 @@ def test_t11_warns_on_collapse_to_one_class():
     """Planted bug: the inputs are multiplied by 0, so every example gets the same prediction."""
     x, y = blobs(256)
     model = mlp(keras.layers.Lambda(lambda t: t * 0.0, name="cut"))
-    callback = PredictionDynamics(x[:16], y[:16], "classification", per_epoch=4, warmup_steps=0)
+    callback = PredictionDynamics(x[:16], y[:16], task="classification", per_epoch=4, warmup_steps=0)
     verdict = fit(model, [callback], x=x, y=y, epochs=2)["T11"]
     assert verdict.status == "warn" and "collapsed" in verdict.advice
 

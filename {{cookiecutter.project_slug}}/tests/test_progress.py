@@ -37,7 +37,7 @@ def test_the_image_scan_reports_its_progress(tmp_path, monkeypatch, capsys):
 
 
 def test_the_search_reports_each_trial_run(capsys):
-    tracker = TrialProgress(4, "val_loss")
+    tracker = TrialProgress(trials=4, objective="val_loss")
     assert copy.deepcopy([tracker])[0] is tracker  # KerasTuner copies the callbacks of each trial
     tracker.on_train_end({"val_loss": 0.51234})
     tracker.on_train_end({"val_loss": 0.4})

@@ -39,9 +39,16 @@ class Checkpoints(keras.callbacks.Callback):
     """Writes `best.keras` and `last.keras` into `run_dir/checkpoints/` when `every_seconds`
     have passed since the last write (checked at each epoch's end; 0: every epoch) and when
     training ends, a NaN stop or an early stop included. Put it before EarlyStopping, so that
-    `last.keras` holds the last epoch's weights, not the restored best."""
+    `last.keras` holds the last epoch's weights, not the restored best.
 
-    def __init__(self, run_dir: Path, every_seconds: float, monitor: str = "val_loss"):
+    Args:
+        run_dir: The run folder; the files go to its checkpoints/ (a resumed run starts from
+            the best value recorded there).
+        every_seconds: Seconds between two writes at most (`train.checkpoint_every_seconds`).
+        monitor: The logged value that makes a model the best, lower is better.
+    """
+
+    def __init__(self, run_dir: Path, *, every_seconds: float, monitor: str = "val_loss"):
         super().__init__()
         self.run_dir, self.every_seconds, self.monitor = Path(run_dir), every_seconds, monitor
         self.best_value = best_val_loss(self.run_dir)  # a resumed run starts from the file's

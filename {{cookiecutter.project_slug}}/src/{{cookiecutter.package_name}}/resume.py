@@ -87,9 +87,16 @@ class ResumePoint(keras.callbacks.Callback):
     steps and at each epoch's end, keeps only the latest, and removes the folder when `fit` returns (a finished run has
     nothing to resume; an early stop or a NaN stop is finished too). Put it last among the
     callbacks, so that the epoch-end backup comes after the checkpoints and the CSV log line
-    of that epoch are written."""
+    of that epoch are written.
 
-    def __init__(self, folder: Path, every_steps: int, start: Backup | None = None):
+    Args:
+        folder: Where the backup lives (`<run>/backup`).
+        every_steps: Optimizer steps between two backups (`train.backup_every_steps`).
+        start: The backup this run resumed from (`restore`), so that steps and epochs go on
+            counting from it; None for a fresh run.
+    """
+
+    def __init__(self, folder: Path, *, every_steps: int, start: Backup | None = None):
         super().__init__()
         self.folder, self.every_steps = Path(folder), every_steps
         self.global_step = start.global_step if start else 0

@@ -50,7 +50,8 @@ def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[ker
     `monitor:`) after them, so that they see the weights EarlyStopping restores; `train` adds
     the resume backup (O5) last, so that an epoch's backup comes after its log line."""
     callbacks = [
-        Checkpoints(run_dir, config.train.checkpoint_every_seconds),  # best.json: a resumed run's best so far
+        # best.json: a resumed run's best so far
+        Checkpoints(run_dir, every_seconds=config.train.checkpoint_every_seconds),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         EpochTensorBoard(str(run_dir / "tensorboard"), write_graph=False),
     ]
@@ -91,7 +92,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
               f"{epochs}, restarted from its first batch)")
     train_ds, val_ds = train_datasets(config, prepared, batch, for_fit=True)
     callbacks = callbacks_for(config, out, prepared)
-    resume_point = ResumePoint(out / BACKUP, config.train.backup_every_steps, start=backup)
+    resume_point = ResumePoint(out / BACKUP, every_steps=config.train.backup_every_steps, start=backup)
     callbacks.append(resume_point)
     if is_multi_worker(strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
         history = fit_multi_worker(model, train_shards(config, prepared, batch), val_ds, epochs,

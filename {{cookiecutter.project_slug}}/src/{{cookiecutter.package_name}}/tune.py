@@ -153,9 +153,14 @@ def make_tuner(config: Config, prepared: Prepared, run_dir: Path) -> keras_tuner
 class TrialProgress(keras.callbacks.Callback):
     """A line after every trial of a search: how many are done, the last epoch's objective,
     the time so far and left. KerasTuner deep-copies the callbacks for each trial; this one
-    returns itself from the copy, so that one counter sees them all."""
+    returns itself from the copy, so that one counter sees them all.
 
-    def __init__(self, trials: int | None, objective: str):
+    Args:
+        trials: Trials the search will run at most; None when not known ahead (hyperband).
+        objective: The logged value each line reports.
+    """
+
+    def __init__(self, *, trials: int | None, objective: str):
         super().__init__()
         self.trials, self.objective, self.done = trials, objective, 0  # trials: None when not known ahead
         self.start = time.monotonic()
@@ -190,7 +195,7 @@ def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | N
                                                patience=config.tune.early_stopping_patience)
     # Each trial builds its own datasets (its batch size is a hyperparameter): RecipeHyperModel.fit.
     runs = None if config.tune.algorithm == "hyperband" else config.tune.max_trials * config.tune.executions_per_trial
-    progress = TrialProgress(runs, config.tune.objective)
+    progress = TrialProgress(trials=runs, objective=config.tune.objective)
     tuner.search(epochs=config.tune.epochs, callbacks=[stop_early, progress], shuffle=False, verbose=0)
     if is_worker():
         return None

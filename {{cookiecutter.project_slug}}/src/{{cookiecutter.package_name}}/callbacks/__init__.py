@@ -34,29 +34,34 @@ def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[
     callbacks: list[keras.callbacks.Callback] = []
     if monitor.gradient_health:
         x, y = prepared.sample("train", config.data.batch_size, seed)
-        callbacks.append(GradientHealth(x, y, monitor.gradient_every_steps, monitor.gradient_vanishing_below,
-                                        monitor.gradient_exploding_above, config.train.clip_norm,
-                                        expected_init_loss(prepared, output_bias(prepared.task, prepared)),
-                                        run_dir, log_dir))
+        callbacks.append(GradientHealth(
+            x, y, every_steps=monitor.gradient_every_steps, vanishing_below=monitor.gradient_vanishing_below,
+            exploding_above=monitor.gradient_exploding_above, clip_norm=config.train.clip_norm,
+            loss_unit=expected_init_loss(prepared, output_bias(prepared.task, prepared)),
+            run_dir=run_dir, log_dir=log_dir))
     if monitor.activation_health:
         x, _ = prepared.sample("train", monitor.activation_examples, seed + 1)
-        callbacks.append(ActivationHealth(x, monitor.activation_every_steps, monitor.activation_std_range,
-                                          monitor.dead_relu_warn_above, run_dir, log_dir))
+        callbacks.append(ActivationHealth(
+            x, every_steps=monitor.activation_every_steps, std_range=monitor.activation_std_range,
+            dead_above=monitor.dead_relu_warn_above, run_dir=run_dir, log_dir=log_dir))
     if monitor.update_ratio:
-        callbacks.append(UpdateRatio(monitor.update_every_steps, monitor.update_ratio_warn_range,
-                                     monitor.update_ratio_fail_range, monitor.update_ratio_layer_factor,
-                                     run_dir, log_dir))
+        callbacks.append(UpdateRatio(
+            every_steps=monitor.update_every_steps, warn_range=monitor.update_ratio_warn_range,
+            fail_range=monitor.update_ratio_fail_range, layer_factor=monitor.update_ratio_layer_factor,
+            run_dir=run_dir, log_dir=log_dir))
     if monitor.prediction_dynamics:
         x, y = prepared.sample("val", monitor.prediction_examples, seed + 2)
         target_std = prepared.stats.target_std if prepared.task == "regression" else None
         callbacks.append(PredictionDynamics(
-            x, y, prepared.task, monitor.prediction_snapshots_per_epoch, monitor.prediction_warmup_steps,
-            monitor.prediction_stall_below, monitor.prediction_thrash_above, monitor.prediction_repeats,
-            target_std, run_dir))
+            x, y, task=prepared.task, per_epoch=monitor.prediction_snapshots_per_epoch,
+            warmup_steps=monitor.prediction_warmup_steps, stall_below=monitor.prediction_stall_below,
+            thrash_above=monitor.prediction_thrash_above, repeats=monitor.prediction_repeats,
+            target_std=target_std, run_dir=run_dir))
     if monitor.first_layer:
-        callbacks.append(FirstLayerWeights(monitor.first_layer_min_change, prepared.input_shape, run_dir))
+        callbacks.append(FirstLayerWeights(min_change=monitor.first_layer_min_change,
+                                           input_shape=prepared.input_shape, run_dir=run_dir))
     if monitor.nan_diagnosis:
-        callbacks.append(NonFiniteGuard(config.data.batch_size, run_dir))
+        callbacks.append(NonFiniteGuard(batch_size=config.data.batch_size, run_dir=run_dir))
     else:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     return callbacks

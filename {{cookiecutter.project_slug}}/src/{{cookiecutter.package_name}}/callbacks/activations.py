@@ -40,11 +40,19 @@ class ActivationHealth(Monitor):
     The layer outputs come from a second model that shares the layers and reduces each output
     to per-channel sums, sums of squares and maxima inside the graph, so a measurement moves
     a few numbers per channel, not the activations.
+
+    Args:
+        x: The fixed training examples the layers are measured on.
+        every_steps: Optimizer steps between two measurements (`monitor.activation_every_steps`).
+        std_range: Warn when a normalisation layer's output std leaves [low, high].
+        dead_above: Warn when a ReLU layer has more than this share of units that never fire.
+        run_dir: The run folder the plot goes to (plots/); None: no plot.
+        log_dir: TensorBoard folder the measurements are written to; None: none.
     """
 
-    def __init__(self, x: np.ndarray, every_steps: int = 1000, std_range: tuple[float, float] = (0.5, 2.0),
+    def __init__(self, x: np.ndarray, *, every_steps: int = 2000, std_range: tuple[float, float] = (0.5, 2.0),
                  dead_above: float = 0.5, run_dir: Path | None = None, log_dir: Path | None = None):
-        super().__init__(every_steps, log_dir)
+        super().__init__(every_steps=every_steps, log_dir=log_dir)
         self.x = x
         self.std_range, self.dead_above, self.run_dir = std_range, dead_above, run_dir
         self.steps: list[int] = []

@@ -22,9 +22,14 @@ class Monitor(keras.callbacks.Callback):
     `step` counts the optimizer steps done (it starts from the optimizer's own counter, so a
     resumed run keeps counting). Keras calls batch hooks once per `steps_per_execution` steps;
     the counter adds them all, and a measurement falls on the first hook past each multiple.
+
+    Args:
+        every_steps: Optimizer steps between two measurements; None: `measure` is never called
+            on an interval (the check measures at the start and the end only).
+        log_dir: TensorBoard folder for the measurements; None: none are written.
     """
 
-    def __init__(self, every_steps: int | None = None, log_dir: str | Path | None = None):
+    def __init__(self, *, every_steps: int | None = None, log_dir: str | Path | None = None):
         super().__init__()
         self.every_steps = every_steps
         self.log_dir = None if log_dir is None else str(log_dir)

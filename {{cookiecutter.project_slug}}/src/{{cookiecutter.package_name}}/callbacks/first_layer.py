@@ -34,11 +34,18 @@ class FirstLayerWeights(Monitor):
     """Copies the first layer's kernel when training starts and compares it at the end.
 
     With a run folder the starting kernel is also saved there (`first_layer_initial.npy`), so
-    a run resumed after an interruption still compares with the weights it started from."""
+    a run resumed after an interruption still compares with the weights it started from.
 
-    def __init__(self, min_change: float = 0.01, input_shape: tuple[int, ...] | None = None,
+    Args:
+        min_change: Warn when ||W_end - W_start|| / ||W_start|| is below this.
+        input_shape: The model's input shape, so that a Dense kernel over an image is drawn
+            as one image per unit; None: a Dense kernel is drawn as a matrix.
+        run_dir: The run folder for the plot and the starting kernel; None: neither is written.
+    """
+
+    def __init__(self, *, min_change: float = 0.01, input_shape: tuple[int, ...] | None = None,
                  run_dir: Path | None = None):
-        super().__init__(None)
+        super().__init__()
         self.min_change, self.input_shape, self.run_dir = min_change, input_shape, run_dir
         self.layer = None
         self.start: np.ndarray | None = None

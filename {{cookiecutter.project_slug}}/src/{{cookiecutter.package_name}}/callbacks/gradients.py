@@ -24,12 +24,23 @@ class GradientHealth(Monitor):
     the loss is scaled like the optimizer scales it, so float16 gradients do not underflow.
     The norms are judged per unit of `loss_unit`, the loss of predicting the priors (or the
     target mean), see `judge_gradients`.
+
+    Args:
+        x, y: The fixed training batch the gradients are taken on.
+        every_steps: Optimizer steps between two measurements (`monitor.gradient_every_steps`).
+        vanishing_below: Warn when a layer's norm per `loss_unit` stays below this.
+        exploding_above: Warn when it goes above this.
+        clip_norm: The run's `train.clip_norm`, to say how many steps it cuts; None: no clipping.
+        loss_unit: The loss of predicting the priors or the mean: the norms are judged per unit
+            of it, so a loss in large units is not an explosion.
+        run_dir: The run folder the plot goes to (plots/); None: no plot.
+        log_dir: TensorBoard folder the measurements are written to; None: none.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, every_steps: int = 200, vanishing_below: float = 1e-7,
+    def __init__(self, x: np.ndarray, y: np.ndarray, *, every_steps: int = 500, vanishing_below: float = 1e-7,
                  exploding_above: float = 1e3, clip_norm: float | None = None, loss_unit: float = 1.0,
                  run_dir: Path | None = None, log_dir: Path | None = None):
-        super().__init__(every_steps, log_dir)
+        super().__init__(every_steps=every_steps, log_dir=log_dir)
         self.x, self.y = x, y
         self.vanishing_below, self.exploding_above, self.clip_norm = vanishing_below, exploding_above, clip_norm
         self.run_dir = run_dir

@@ -37,10 +37,14 @@ class NonFiniteGuard(Monitor):
 
     Mixed precision: the loss-scale optimizer skips steps whose float16 gradients overflow, on
     purpose; the loss stays finite and this check stays quiet, as it should.
+
+    Args:
+        batch_size: Rows of the copied batch (`data.batch_size`; larger batches keep their first rows).
+        run_dir: The run folder `nan_batch.npz` is saved to; None: not saved.
     """
 
-    def __init__(self, batch_size: int, run_dir: Path | None = None):
-        super().__init__(None)
+    def __init__(self, *, batch_size: int, run_dir: Path | None = None):
+        super().__init__()
         self.batch_size, self.run_dir = batch_size, run_dir
         self.event: dict | None = None  # what went non-finite, where, at which step
         self.steps_run = 0

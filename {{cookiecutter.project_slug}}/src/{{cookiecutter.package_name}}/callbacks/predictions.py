@@ -17,12 +17,24 @@ FALLBACK_EVERY_STEPS = 100  # when Keras does not know the epoch's length (a dat
 
 class PredictionDynamics(Monitor):
     """Predictions (logits or targets) on the same few val examples, `per_epoch` times an epoch
-    and before the first step, in inference mode (one small batch: well under a training step)."""
+    and before the first step, in inference mode (one small batch: well under a training step).
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, task: str, per_epoch: int = 5, warmup_steps: int = 100,
+    Args:
+        x, y: The frozen val examples and their labels.
+        task: classification, binary or regression: how outputs become predictions.
+        per_epoch: Snapshots an epoch.
+        warmup_steps: Stall and thrash are judged after this step.
+        stall_below: Stall: every mean |change| of the outputs between snapshots below this.
+        thrash_above: Thrash: a mean change of the predicted probabilities above this.
+        repeats: Collapse: this many last snapshots all one class; thrash: this many jumps.
+        target_std: Regression: the train target's std, the scale of a change; None otherwise.
+        run_dir: The run folder the plot goes to (plots/); None: no plot.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, *, task: str, per_epoch: int = 5, warmup_steps: int = 100,
                  stall_below: float = 1e-4, thrash_above: float = 0.5, repeats: int = 3,
                  target_std: float | None = None, run_dir: Path | None = None):
-        super().__init__(None)
+        super().__init__()
         self.x, self.y, self.task = x, np.asarray(y), task
         self.per_epoch, self.warmup_steps = per_epoch, warmup_steps
         self.stall_below, self.thrash_above, self.repeats = stall_below, thrash_above, repeats

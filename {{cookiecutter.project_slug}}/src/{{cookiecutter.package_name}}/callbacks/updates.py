@@ -22,12 +22,20 @@ class UpdateRatio(Monitor):
     are steps every_steps, 2 * every_steps, ...: not the first step, whose Adam update moves
     every weight by exactly the learning rate (the largest step of the run), and which would
     flag a small-initialised output layer (M1) as 10x off the others.
+
+    Args:
+        every_steps: Optimizer steps between two measured steps (`monitor.update_every_steps`).
+        warn_range: The median ratio over layers warns outside [low, high].
+        fail_range: And fails outside this.
+        layer_factor: A layer this factor off the median warns.
+        run_dir: The run folder the plot goes to (plots/); None: no plot.
+        log_dir: TensorBoard folder the measurements are written to; None: none.
     """
 
-    def __init__(self, every_steps: int = 100, warn_range: tuple[float, float] = (1e-4, 1e-2),
+    def __init__(self, *, every_steps: int = 100, warn_range: tuple[float, float] = (1e-4, 1e-2),
                  fail_range: tuple[float, float] = (1e-5, 1e-1), layer_factor: float = 10.0,
                  run_dir: Path | None = None, log_dir: Path | None = None):
-        super().__init__(every_steps, log_dir)
+        super().__init__(every_steps=every_steps, log_dir=log_dir)
         self.warn_range, self.fail_range, self.layer_factor = warn_range, fail_range, layer_factor
         self.run_dir = run_dir
         self.steps: list[int] = []
