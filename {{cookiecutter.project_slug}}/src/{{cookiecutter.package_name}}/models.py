@@ -19,6 +19,8 @@ from .config import Config
 from .data import Prepared
 from .data.sources import import_callable
 from .errors import UserError
+from .schedule import Rate
+from .schedule import learning_rate as scheduled_rate
 
 BUILTIN = ("mlp", "cnn", "resnet50")
 
@@ -231,14 +233,13 @@ def metrics_for(task: str) -> list[keras.metrics.Metric]:
     return [keras.metrics.MeanAbsoluteError(name="mae")]
 
 
-def make_optimizer(config: Config, learning_rate: float | None = None,
+def make_optimizer(config: Config, learning_rate: Rate | None = None,
                    total_steps: int | None = None) -> keras.optimizers.Optimizer:
     """O1: Adam at 3e-4 and a constant rate by default; AdamW when weight decay is asked for.
-    The configured schedule applies when the run's length in steps is given (`train`, `tune`),
-    a fixed `learning_rate` (the checks' short runs) overrides it. T6: `train.clip_norm` clips
-    the global gradient norm (off by default)."""
-    from .schedule import learning_rate as scheduled_rate
-
+    The configured schedule applies when the run's length in steps is given (`tune`); a
+    `learning_rate` given overrides it (the checks' fixed rates; `train` passes the schedule it
+    built once, which O1 then judges). T6: `train.clip_norm` clips the global gradient norm
+    (off by default)."""
     if learning_rate is not None:
         rate = learning_rate
     else:
@@ -251,7 +252,7 @@ def make_optimizer(config: Config, learning_rate: float | None = None,
     return keras.optimizers.Adam(rate, **clip)
 
 
-def compile_model(model: keras.Model, config: Config, learning_rate: float | None = None,
+def compile_model(model: keras.Model, config: Config, learning_rate: Rate | None = None,
                   jit_compile: bool | str = "auto", total_steps: int | None = None) -> keras.Model:
     model.compile(optimizer=make_optimizer(config, learning_rate, total_steps), loss=loss_for(config.task),
                   metrics=metrics_for(config.task), jit_compile=jit_compile)

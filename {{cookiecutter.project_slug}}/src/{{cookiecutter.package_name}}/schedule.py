@@ -16,6 +16,7 @@ import numpy as np
 from .config import Config
 from .verdicts import Verdict, verdict
 
+Rate = float | keras.optimizers.schedules.LearningRateSchedule  # what an optimizer takes as its learning rate
 FLOOR = 0.01  # RECIPE O1: below 1% of the peak rate...
 BEFORE = 0.5  # ...before half the run is a warning
 
@@ -34,7 +35,7 @@ def planned_epochs(config: Config, examples: int, batch_size: int) -> int:
     return max(config.train.epochs, math.ceil(config.train.min_steps / steps_per_epoch(examples, batch_size)))
 
 
-def learning_rate(config: Config, total_steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+def learning_rate(config: Config, total_steps: int) -> Rate:
     """The configured rate: a float when constant, else a Keras schedule over optimizer steps.
     `train.schedule_decay_steps` null decays over the whole run (`total_steps`)."""
     t = config.train
@@ -53,23 +54,24 @@ def learning_rate(config: Config, total_steps: int) -> float | keras.optimizers.
         t.learning_rate, decay, end_learning_rate=t.learning_rate * t.schedule_final_fraction, power=1.0)
 
 
-def rates_over_run(config: Config, total_steps: int, points: int = 1001) -> tuple[np.ndarray, np.ndarray]:
+def rates_over_run(rate: Rate, total_steps: int, points: int = 1001) -> tuple[np.ndarray, np.ndarray]:
     """(steps, rates): the rate at up to `points` evenly spaced steps of the run (a schedule is
     called once per point, eagerly: every step of a million-step run would take minutes)."""
-    rate = learning_rate(config, total_steps)
     steps = np.unique(np.linspace(0, total_steps - 1, min(total_steps, points)).astype(int))
     if isinstance(rate, float):
         return steps, np.full(len(steps), rate)
     return steps, np.array([float(rate(int(step))) for step in steps])
 
 
-def check_schedule(config: Config, total_steps: int) -> Verdict:
+def check_schedule(config: Config, total_steps: int, rate: Rate | None = None) -> Verdict:
     """O1. Pass for Adam at a constant rate or a schedule that keeps the rate above 1% of its
     peak through the first half of the run; warn when it falls below before half the run (a
     decay meant in epochs but given in steps is the usual cause), or when the optimizer is not
-    Adam/AdamW (a fine choice, but the recipe's safe default is Adam)."""
+    Adam/AdamW (a fine choice, but the recipe's safe default is Adam). `rate`: the rate or
+    schedule the run's optimizer was given (`train` builds it once for both); by default the
+    one the config describes."""
     t = config.train
-    steps, rates = rates_over_run(config, total_steps)
+    steps, rates = rates_over_run(learning_rate(config, total_steps) if rate is None else rate, total_steps)
     peak = float(rates.max())
     low = np.flatnonzero((steps >= t.warmup_steps) & (rates < FLOOR * peak))  # warmup starts low on purpose
     first_low = int(steps[low[0]]) if len(low) else None

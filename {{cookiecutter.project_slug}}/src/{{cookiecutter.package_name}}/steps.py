@@ -1,12 +1,16 @@
 """The toolbox the checks, the baselines and the callbacks share: walk a model's layers, put
-its weights back, run a few training steps recording each step's own loss, score in
-inference mode. It sits above models/ and below checks/, callbacks/ and the stages, so that
-none of those imports another for a helper.
+its weights back, run a few training steps, score in inference mode. It sits above models/
+and below checks/, callbacks/ and the stages, so that none of those imports another for a
+helper.
+
+Two ways to train for a few steps, and only two: `step_losses` runs `fit` on a compiled
+model (T1, T3, B2, B3: the path `train` takes), `tape_step` is one step by hand for the
+checks `fit` cannot serve (T5, T10). T14 calls `fit` itself: it is the real path it checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import keras
@@ -59,6 +63,34 @@ def step_losses(model: keras.Model, dataset: tf.data.Dataset, steps: int) -> lis
     recorder = StepLosses()
     model.fit(dataset.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[recorder])
     return recorder.losses
+
+
+def tape_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
+              task: str) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, list[tf.Tensor | None]]]:
+    """One training step by hand: `step(x, y)` returns the batch's own loss (the data's plus
+    the regularisation penalties, as in `fit`, computed before the update) and the gradients,
+    None for a variable the loss does not reach; it applies those that exist.
+
+    For the checks `fit` cannot serve: T10 changes the rate at every step and must not
+    `compile` (that would replace the optimizer, and its state, of a model the caller may have
+    compiled); T5 must see the None gradients that `fit` drops with a warning. Under
+    mixed_float16 the loss is scaled as a LossScaleOptimizer scales it."""
+    loss_fn = loss_for(task)
+    variables = model.trainable_variables
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+            if model.losses:
+                loss = loss + tf.add_n([tf.cast(p, loss.dtype) for p in model.losses])
+            scaled = optimizer.scale_loss(loss)  # the loss itself, unless mixed_float16
+        grads = tape.gradient(scaled, variables)
+        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        if pairs:
+            optimizer.apply_gradients(pairs)
+        return loss, grads
+
+    return step
 
 
 def inference_outputs(model: keras.Model, x: np.ndarray | tf.data.Dataset, batch_size: int = 256) -> np.ndarray:

@@ -22,7 +22,7 @@ from .precision import detect_hardware, jit_setting, resolve_precision
 from .resume import ResumePoint, restore
 from .rundir import record_git_commit
 from .runtime import seed_everything
-from .schedule import check_regularisation, check_schedule, planned_epochs, steps_per_epoch
+from .schedule import check_regularisation, check_schedule, learning_rate, planned_epochs, steps_per_epoch
 from .serving import export_for_serving
 from .verdicts import Verdict
 
@@ -84,8 +84,9 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     epochs = planned_epochs(config, prepared.size("train"), batch)  # at least train.min_steps steps
     total_steps = epochs * steps_per_epoch(prepared.size("train"), batch)
     with strategy.scope():
-        model = compile_model(build_model(config, prepared), config, jit_compile=jit_setting(config),
-                              total_steps=total_steps)
+        rate = learning_rate(config, total_steps)  # the optimizer's, and the one O1 judges
+        model = compile_model(build_model(config, prepared), config, learning_rate=rate,
+                              jit_compile=jit_setting(config))
         backup = restore(model, run_dir / BACKUP)  # every worker reads the chief's backup when it can
     if backup:
         print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
@@ -105,7 +106,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
                             callbacks=callbacks, shuffle=False, verbose=2)
     if config.train.export:
         export_for_serving(model, prepared, out / "export")
-    verdicts = [check_schedule(config, total_steps), check_regularisation(config), resume_point.verdict(),
+    verdicts = [check_schedule(config, total_steps, rate), check_regularisation(config), resume_point.verdict(),
                 judge_training_loss(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
     discard_worker_run_dir(out, run_dir)
     return verdicts

@@ -18,9 +18,9 @@ import tensorflow as tf
 from ..config import Config
 from ..data import Prepared
 from ..data.pipeline import train_datasets
-from ..models import loss_for, make_optimizer
+from ..models import make_optimizer
 from ..plots import new_figure, save_figure
-from ..steps import weights_restored
+from ..steps import tape_step, weights_restored
 from ..verdicts import Verdict, verdict
 
 DIVERGENCE_FACTOR = 4.0  # RECIPE: stop when the smoothed loss exceeds 4x the best seen
@@ -34,31 +34,6 @@ def sweep_rates(config: Config) -> np.ndarray:
     return np.geomspace(c.lr_find_min, c.lr_find_max, c.lr_find_steps)
 
 
-def _train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, task: str):
-    """One step that returns the batch's own loss, computed before the update.
-
-    A custom step, not `fit`: the batch-level `logs['loss']` of `fit` is the running mean of
-    the epoch, which lags behind a loss that rises and makes a finder suggest rates too high
-    (RECIPE notes, T10); and `fit` needs `compile`, which would replace the optimizer (and
-    its state) of a model the caller may have compiled. The regularisation penalties are
-    part of the loss, as in `fit`. No XLA: its compile time would dwarf a short sweep."""
-    loss_fn = loss_for(task)
-
-    @tf.function(jit_compile=False)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            outputs = model(x, training=True)
-            loss = loss_fn(y, outputs)
-            if model.losses:
-                loss = loss + tf.add_n([tf.cast(p, loss.dtype) for p in model.losses])
-            scaled = optimizer.scale_loss(loss)  # the loss itself, unless mixed_float16
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return step
-
-
 def run_sweep(model: keras.Model, prepared: Prepared, config: Config) -> tuple[np.ndarray, np.ndarray, str]:
     """Train `model` one step per rate of `sweep_rates` (it changes the model: callers restore
     it). Stops early when the loss is not finite or its running (causal) exponential average
@@ -68,13 +43,16 @@ def run_sweep(model: keras.Model, prepared: Prepared, config: Config) -> tuple[n
     optimizer = make_optimizer(config, learning_rate=float(rates[0]))
     if model.dtype_policy.name == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    step = _train_step(model, optimizer, prepared.task)
+    # steps.tape_step, not `fit`: the rate changes every step, and the batch-level loss of
+    # `fit` is the epoch's running mean, which lags behind a rising loss and makes a finder
+    # suggest rates too high (RECIPE notes, T10). No XLA: its compile time would dwarf a sweep.
+    step = tf.function(tape_step(model, optimizer, prepared.task), jit_compile=False)
     train, _ = train_datasets(config, prepared)
     beta = 1 - 2 / (_span(len(rates)) + 1)
     losses, average, best, reason = [], 0.0, math.inf, "end of the sweep"
     for i, (rate, (x, y)) in enumerate(zip(rates, train.repeat(), strict=False)):  # the data never ends
         optimizer.learning_rate = float(rate)
-        loss = float(step(x, y))
+        loss = float(step(x, y)[0])
         losses.append(loss if math.isfinite(loss) else math.nan)
         if not math.isfinite(loss):
             reason = "the loss was not finite"

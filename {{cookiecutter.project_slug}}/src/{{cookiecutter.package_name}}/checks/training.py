@@ -12,7 +12,7 @@ from ..config import Config
 from ..data import Prepared
 from ..models import compile_model
 from ..plots import new_figure, save_figure
-from ..steps import _data_loss, uses_batch_norm
+from ..steps import _data_loss, step_losses, uses_batch_norm
 from ..verdicts import Verdict, verdict
 
 
@@ -50,12 +50,12 @@ def check_overfit_one_batch(model: keras.Model, prepared: Prepared, config: Conf
     start, outputs = _data_loss(model, x, y, prepared.task, training_mode)
     # One epoch of `todo` steps over the same batch repeated: an epoch per step would cost
     # Keras' per-epoch overhead (~50 ms) on every step.
-    same_batch = tf.data.Dataset.from_tensors((x, y)).repeat()
+    same_batch = tf.data.Dataset.from_tensors((x, y))
     budget, chunk, steps, loss = config.check.overfit_steps, 50, 0, start
     target = config.check.overfit_tolerance * start
     while steps < budget:
         todo = min(chunk, budget - steps)
-        model.fit(same_batch, steps_per_epoch=todo, epochs=1, verbose=0, shuffle=False)
+        step_losses(model, same_batch, todo)
         steps += todo
         loss, outputs = _data_loss(model, x, y, prepared.task, training_mode)
         if loss <= target and _predictions_match(prepared.task, y, outputs):

@@ -14,8 +14,8 @@ import tensorflow as tf
 from ..config import Config
 from ..data import Prepared
 from ..data.pipeline import train_datasets
-from ..models import loss_for, make_optimizer
-from ..steps import all_layers, weights_restored
+from ..models import make_optimizer
+from ..steps import all_layers, tape_step, weights_restored
 from ..verdicts import Verdict, verdict
 
 # Non-trainable by design: statistics computed from the data (D2) or tracked while training,
@@ -48,28 +48,20 @@ def learning_steps(model: keras.Model, prepared: Prepared, config: Config) -> di
     trainable variables by what went wrong: no gradient at all (`None`: not connected to the
     loss), a gradient exactly zero on every batch, a value that did not change.
 
-    Written with tf.GradientTape: Keras' `fit` drops `None` gradients with a warning, and
-    keras.ops has no gradient op (each backend has its own), so the steps are taken by hand."""
+    By hand (steps.tape_step), eagerly: Keras' `fit` drops `None` gradients with a warning."""
     variables = model.trainable_variables
     before = [keras.ops.convert_to_numpy(v).copy() for v in variables]
     ever_nonzero = [False] * len(variables)
     no_gradient: set[int] = set()
-    loss_fn, optimizer = loss_for(prepared.task), make_optimizer(config)
+    step = tape_step(model, make_optimizer(config), prepared.task)
     train, _ = train_datasets(config, prepared)
     for x, y in train.repeat().take(config.check.weight_steps):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-            if model.losses:
-                loss = loss + tf.add_n(model.losses)
-        grads = tape.gradient(loss, variables)
+        _, grads = step(x, y)
         for k, grad in enumerate(grads):
             if grad is None:
                 no_gradient.add(k)
             elif not ever_nonzero[k]:
                 ever_nonzero[k] = bool(tf.reduce_any(tf.convert_to_tensor(grad) != 0))  # embeddings: sparse
-        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        if pairs:
-            optimizer.apply_gradients(pairs)
     # A variable without a gradient cannot change: name it once, under its cause.
     unchanged = [k for k, v in enumerate(variables)
                  if ever_nonzero[k] and np.array_equal(before[k], keras.ops.convert_to_numpy(v))]
