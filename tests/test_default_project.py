@@ -67,6 +67,11 @@ def test_every_stage_runs_on_the_bundled_data(installed):
         assert (run_dir / path).exists(), path
     page = (run_dir / "report.html").read_text()
     assert all(f">{i}<" in page for i in ids)
+    # Every file a stage wrote is one the run folder's layout names (rundir.RunFiles), none half-written.
+    named = run([sys.executable, "-c", "from recipe_net.rundir import RUN_FILES; print(*RUN_FILES)"], installed)
+    unnamed = sorted(p.name for p in run_dir.iterdir() if p.name not in named.stdout.split())
+    assert unnamed == [], f"not named in RunFiles: {unnamed}"
+    assert list(run_dir.rglob("*.partial")) == []
     # tune wrote the best hyperparameters as a config that train takes as it is.
     done = run([script, "train", "--config", f"{RUN}/best_config.yaml", "--set", "train.epochs=1",
                 "--set", "train.min_steps=0", "--set", "train.export=false", "--run-dir", "runs/best"], installed)

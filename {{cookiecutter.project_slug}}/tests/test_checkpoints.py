@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.checkpoints import BEST_MODEL, BEST_RECORD, LAST_MODEL, Checkpoints
+from {{ cookiecutter.package_name }}.checkpoints import Checkpoints
 from {{ cookiecutter.package_name }}.resume import ResumePoint, restore
+from {{ cookiecutter.package_name }}.rundir import RunFiles
 
 VAL_LOSSES = [0.9, 0.5, 0.7, 0.6]  # the best is epoch 1
 
@@ -49,9 +50,10 @@ def test_checkpoints_wait_for_their_interval_then_hold_the_best_and_the_last_epo
     assert scripted.files_seen == [[]] * len(VAL_LOSSES)  # nothing written during the run
     assert checkpoints.writes == 1
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.json", "best.keras", "last.keras"]
-    assert json.loads((tmp_path / BEST_RECORD).read_text()) == {"epoch": 1, "monitor": "val_loss", "value": 0.5}
-    best = keras.saving.load_model(tmp_path / BEST_MODEL)
-    last = keras.saving.load_model(tmp_path / LAST_MODEL)
+    record = json.loads((tmp_path / RunFiles.BEST_RECORD).read_text())
+    assert record == {"epoch": 1, "monitor": "val_loss", "value": 0.5}
+    best = keras.saving.load_model(tmp_path / RunFiles.BEST_MODEL)
+    last = keras.saving.load_model(tmp_path / RunFiles.LAST_MODEL)
     for saved, expected in ((best, scripted.weights[1]), (last, scripted.weights[-1])):
         for got, want in zip(saved.get_weights(), expected, strict=True):
             np.testing.assert_array_equal(got, want)
@@ -66,16 +68,16 @@ def test_an_interval_of_zero_writes_every_epoch(tmp_path):
 
 def test_a_resumed_run_replaces_best_only_with_a_better_val_loss(tmp_path):
     (tmp_path / "checkpoints").mkdir()
-    (tmp_path / BEST_RECORD).write_text(json.dumps({"epoch": 3, "monitor": "val_loss", "value": 0.55}))
+    (tmp_path / RunFiles.BEST_RECORD).write_text(json.dumps({"epoch": 3, "monitor": "val_loss", "value": 0.55}))
     checkpoints = Checkpoints(tmp_path, every_seconds=3600)
     fit(tiny_model(), [Scripted(tmp_path), checkpoints])
-    assert json.loads((tmp_path / BEST_RECORD).read_text())["value"] == 0.5  # 0.5 beats 0.55
+    assert json.loads((tmp_path / RunFiles.BEST_RECORD).read_text())["value"] == 0.5  # 0.5 beats 0.55
 
-    (tmp_path / BEST_RECORD).write_text(json.dumps({"epoch": 3, "monitor": "val_loss", "value": 0.1}))
-    stamp = (tmp_path / BEST_MODEL).stat().st_mtime_ns
+    (tmp_path / RunFiles.BEST_RECORD).write_text(json.dumps({"epoch": 3, "monitor": "val_loss", "value": 0.1}))
+    stamp = (tmp_path / RunFiles.BEST_MODEL).stat().st_mtime_ns
     fit(tiny_model(), [Scripted(tmp_path), Checkpoints(tmp_path, every_seconds=3600)])
-    assert (tmp_path / BEST_MODEL).stat().st_mtime_ns == stamp  # nothing beat 0.1: left alone
-    assert json.loads((tmp_path / BEST_RECORD).read_text())["value"] == 0.1
+    assert (tmp_path / RunFiles.BEST_MODEL).stat().st_mtime_ns == stamp  # nothing beat 0.1: left alone
+    assert json.loads((tmp_path / RunFiles.BEST_RECORD).read_text())["value"] == 0.1
 
 
 def test_a_backup_restores_weights_and_optimizer_state(tmp_path):

@@ -11,7 +11,6 @@ from sklearn.datasets import load_digits
 
 from {{ cookiecutter.package_name }}.checks.data import check_duplicates
 from {{ cookiecutter.package_name }}.checks.error_analysis import (
-    WORST_FILE,
     check_calibration,
     check_confusion,
     check_residuals,
@@ -29,6 +28,7 @@ from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
 from {{ cookiecutter.package_name }}.data.pipeline import train_datasets
 from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.rundir import RunFiles
 
 
 def flipped_digits(share, seed=0):
@@ -196,7 +196,7 @@ def test_e2_names_csv_lines_that_hold_the_row_it_shows(tmp_path):
         line = int(record["origin"].rsplit(":", 1)[1])
         assert lines[line - 1].startswith(record["row"]["size"] + ","), record
         assert record["row"]["colour"] in lines[line - 1] + lines[line] + lines[line + 1]
-    written = list(csv.DictReader((tmp_path / WORST_FILE).open()))
+    written = list(csv.DictReader((tmp_path / RunFiles.WORST_PREDICTIONS).open()))
     assert [r["origin"] for r in written] == [r["origin"] for r in verdict.measured["examples"]]
     assert set(written[0]) >= {"origin", "label", "predicted", "probability", "size", "note", "colour"}
 

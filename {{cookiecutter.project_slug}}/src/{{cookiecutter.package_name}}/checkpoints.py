@@ -22,16 +22,12 @@ from pathlib import Path
 
 import keras
 
-from .rundir import write_whole
-
-BEST_MODEL = "checkpoints/best.keras"
-BEST_RECORD = "checkpoints/best.json"
-LAST_MODEL = "checkpoints/last.keras"
+from .rundir import RunFiles, write_whole
 
 
 def best_val_loss(run_dir: Path) -> float:
     """The val loss of the model `best.keras` holds (infinity when there is none yet)."""
-    record = Path(run_dir) / BEST_RECORD
+    record = Path(run_dir) / RunFiles.BEST_RECORD
     return json.loads(record.read_text())["value"] if record.exists() else math.inf
 
 
@@ -70,16 +66,16 @@ class Checkpoints(keras.callbacks.Callback):
             self._write()
 
     def _write(self) -> None:
-        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (self.run_dir / RunFiles.CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         if self._best_weights is not None:
             current = self.model.get_weights()
             self.model.set_weights(self._best_weights)
-            _save_whole(self.model, self.run_dir / BEST_MODEL)
+            _save_whole(self.model, self.run_dir / RunFiles.BEST_MODEL)
             self.model.set_weights(current)
             record = {"epoch": self._best_epoch, "monitor": self.monitor, "value": self.best_value}
-            write_whole(self.run_dir / BEST_RECORD, json.dumps(record))
+            write_whole(self.run_dir / RunFiles.BEST_RECORD, json.dumps(record))
             self._best_weights = None
-        _save_whole(self.model, self.run_dir / LAST_MODEL)
+        _save_whole(self.model, self.run_dir / RunFiles.LAST_MODEL)
         self.writes += 1
         self._unwritten = False
         self._last_write = time.monotonic()

@@ -15,7 +15,7 @@ from pathlib import Path
 from .config import Config, load_config
 from .errors import UserError
 from .recipe import for_stage, id_ranges
-from .rundir import latest_run_dir, new_run_dir_path, open_run_dir
+from .rundir import RunFiles, latest_run_dir, new_run_dir_path, open_run_dir
 from .stages import HELP
 from .verdicts import Verdict, any_failed, write_verdicts
 
@@ -85,7 +85,7 @@ RUNNERS: dict[str, Callable[..., list[Verdict] | None]] = {
     "evaluate": _evaluate, "tune": _tune, "report": _report,
 }
 # Stages that read what an earlier stage left: by default they use the newest run folder.
-READS_EARLIER_RUN = {"evaluate": "checkpoints/best.keras", "report": "verdicts.json"}
+READS_EARLIER_RUN = {"evaluate": RunFiles.BEST_MODEL, "report": RunFiles.VERDICTS}
 
 
 def _stage_help(name: str, help_text: str) -> str:
@@ -152,7 +152,7 @@ def _config_path(args: argparse.Namespace, run_dir: Path) -> Path | None:
     that it scores the same split; otherwise configs/default.yaml, or the built-in defaults."""
     if args.config is not None:
         return args.config
-    trained_with = run_dir / "train_config.yaml"
+    trained_with = run_dir / RunFiles.TRAIN_CONFIG
     if args.stage == "evaluate" and trained_with.exists():
         return trained_with
     return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None

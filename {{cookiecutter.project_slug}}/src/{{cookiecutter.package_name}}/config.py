@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
+from .rundir import write_whole
 
 Task = Literal["classification", "binary", "regression"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
@@ -461,7 +462,7 @@ def _section_at(loc: tuple) -> type[BaseModel] | None:
 
 
 def dump_config(config: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    write_whole(path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
 
 YAML_HEADER = """\

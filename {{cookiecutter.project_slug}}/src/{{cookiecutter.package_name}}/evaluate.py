@@ -12,7 +12,6 @@ import keras
 import numpy as np
 
 from .baselines import check_beats_dumb_baseline
-from .checkpoints import BEST_MODEL
 from .checks.error_analysis import analyse_errors
 from .checks.label_issues import judge_label_issues
 from .config import Config
@@ -20,14 +19,12 @@ from .data import Prepared
 from .data.pipeline import evaluation_dataset
 from .errors import UserError
 from .models import class_probabilities, score_predictions
-from .rundir import write_whole
+from .rundir import RunFiles, write_whole
 from .verdicts import Verdict, read_verdicts, verdict
-
-EVALUATION_FILE = "evaluation.json"
 
 
 def load_trained_model(run_dir: Path) -> keras.Model:
-    path = run_dir / BEST_MODEL
+    path = run_dir / RunFiles.BEST_MODEL
     if not path.exists():
         raise UserError(f"no trained model at {path}; run `train` with --run-dir {run_dir} first")
     return keras.models.load_model(path)
@@ -41,7 +38,7 @@ def predict_split(model: keras.Model, prepared: Prepared, split: str, batch_size
 def evaluate(prepared: Prepared, run_dir: Path, config: Config) -> list[Verdict]:
     """T13, B1, B3, E1-E3 and D12 for the model `train` left in the run folder."""
     model = load_trained_model(run_dir)
-    record_path = run_dir / EVALUATION_FILE
+    record_path = run_dir / RunFiles.EVALUATION
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
     scores, seen, outputs = {}, {}, {}
     for split in ("val", "test"):
@@ -111,9 +108,9 @@ def check_ensemble(prepared: Prepared, run_dir: Path, members: int, batch_size: 
     over the best single trial. The test split is not touched: ensembling is a choice made
     on val."""
     from .config import load_config
-    from .tune import TUNE_CONFIG, ensemble_outputs, make_tuner
+    from .tune import ensemble_outputs, make_tuner
 
-    snapshot = run_dir / TUNE_CONFIG
+    snapshot = run_dir / RunFiles.TUNE_CONFIG
     if not snapshot.exists():
         raise UserError(f"--ensemble needs a search in {run_dir}: run `tune --run-dir {run_dir}` first")
     tuner = make_tuner(load_config(snapshot), prepared, run_dir)

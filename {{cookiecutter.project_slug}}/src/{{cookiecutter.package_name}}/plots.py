@@ -7,6 +7,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from .rundir import RunFiles
+
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -18,7 +20,7 @@ def new_figure(width: float = 6, height: float = 3.5, ncols: int = 1, nrows: int
 
 def save_figure(fig, run_dir: Path, name: str) -> str:
     """Save and close; returns the path relative to the run folder, as verdicts record it."""
-    folder = run_dir / "plots"
+    folder = run_dir / RunFiles.PLOTS
     folder.mkdir(exist_ok=True)
     fig.savefig(folder / f"{name}.png", dpi=100)
     plt.close(fig)

@@ -1,8 +1,11 @@
-"""Run folders: `runs/<timestamp>-<name>/` holds everything one run made."""
+"""Run folders: `runs/<timestamp>-<name>/` holds everything one run made. `RunFiles` names
+every file and folder the stages write there, once; `write_whole` and `writing_whole` write
+each so that a reader, or a run killed during the write, never sees half of one."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -15,6 +18,40 @@ from .errors import UserError
 RUNS_ROOT = Path("runs")
 
 
+class RunFiles:
+    """The names of what a run folder holds, relative to it, and which stage writes each."""
+
+    VERDICTS = "verdicts.json"  # every stage: its verdicts, beside the other stages' (verdicts.py)
+    PLOTS = "plots"  # every check that draws: <ID>_<what>.png
+    DATA = "data"  # every stage: the scan's manifest (data/manifest.py) and, for data.cache=disk, cache/
+    TRAIN_CONFIG = "train_config.yaml"  # train: the config it ran with; evaluate reads it
+    STATS = "stats.json"  # train: the train-only statistics the model was built with (D2)
+    GIT_COMMIT = "git_commit.txt"  # train: the commit of the code, inside a git checkout
+    HISTORY = "history.csv"  # train: the epochs' losses and metrics (Keras' CSVLogger)
+    CHECKPOINTS = "checkpoints"  # train (checkpoints.py):
+    BEST_MODEL = "checkpoints/best.keras"  # the epoch with the lowest val loss; evaluate scores it
+    BEST_RECORD = "checkpoints/best.json"  # that epoch and its val loss, for a resumed run
+    LAST_MODEL = "checkpoints/last.keras"  # the last epoch
+    BACKUP = "backup"  # train: the resume state while a run is going (resume.py); gone when it ends
+    EXPORT = "export"  # train: the SavedModel for serving (serving.py)
+    TENSORBOARD = "tensorboard"  # train: train/, validation/, recipe/ (T6-T12); report: report/
+    FIRST_LAYER_INITIAL = "first_layer_initial.npy"  # train (T12): the first layer's starting kernel
+    NAN_BATCH = "nan_batch.npz"  # train (T9): the batch whose step went non-finite
+    EVALUATION = "evaluation.json"  # evaluate: the full-set scores, and each time test was scored (T13)
+    WORST_PREDICTIONS = "worst_predictions.csv"  # evaluate (E2)
+    TUNE_CONFIG = "tune_config.yaml"  # tune: the config the search ran with; evaluate --ensemble reads it
+    TUNER = "tuner"  # tune: KerasTuner's own state, for resuming and distributing the search
+    TRIALS = "trials"  # tune: one folder per trial, with that trial's recipe verdicts and plots
+    TRIALS_TABLE = "trials.csv"  # tune (O3)
+    BEST_CONFIG = "best_config.yaml"  # tune: the best trial's config, for `train --config`
+    REPORT = "report.html"  # report
+
+
+# The entries of a run folder's top level. Inside data/, backup/ and tuner/ the modules that own
+# them name their files (data/manifest.py, resume.py, tune.py).
+RUN_FILES = tuple(dict.fromkeys(value.split("/")[0] for name, value in vars(RunFiles).items() if name.isupper()))
+
+
 def new_run_dir_path(name: str, root: Path = RUNS_ROOT) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = root / f"{stamp}-{name}"
@@ -25,7 +62,7 @@ def new_run_dir_path(name: str, root: Path = RUNS_ROOT) -> Path:
     return path
 
 
-def latest_run_dir(root: Path = RUNS_ROOT, containing: str = "verdicts.json") -> Path:
+def latest_run_dir(root: Path = RUNS_ROOT, containing: str = RunFiles.VERDICTS) -> Path:
     """The newest run folder holding `containing`: what `evaluate` and `report` use by default."""
     found = root.glob(f"*/{containing}") if root.is_dir() else []
     candidates = sorted({root / p.relative_to(root).parts[0] for p in found})
@@ -57,12 +94,24 @@ def open_run_dir(path: Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def writing_whole(path: Path) -> Iterator[Path]:
+    """A file beside `path` to write; renamed over `path` (atomic) when the block ends without
+    an error, removed when it fails. A reader, or a run killed during the write, sees the old
+    file or the new one, never half of one. Named by process: the workers of a distributed run
+    write the same folder. For numpy, write through a handle (`partial.open("wb")`): np.save
+    and np.savez add their own suffix to a path."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        yield partial
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def write_whole(path: Path, text: str) -> None:
-    """Write beside `path`, then rename over it (atomic): a reader, or a run killed during the
-    write, sees the old file or the new one, never half of one."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    with writing_whole(path) as partial:
+        partial.write_text(text, encoding="utf-8")
 
 
 def record_git_commit(run_dir: Path) -> None:
@@ -72,4 +121,4 @@ def record_git_commit(run_dir: Path) -> None:
     except (OSError, subprocess.TimeoutExpired):
         return
     if commit.returncode == 0:
-        (run_dir / "git_commit.txt").write_text(commit.stdout)
+        write_whole(run_dir / RunFiles.GIT_COMMIT, commit.stdout)

@@ -9,7 +9,7 @@ import keras
 
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .callbacks.tensorboard import EpochTensorBoard
-from .checkpoints import LAST_MODEL, Checkpoints
+from .checkpoints import Checkpoints
 from .checks.loss_trend import judge_training_loss
 from .config import Config, dump_config, load_config
 from .data import Prepared
@@ -20,28 +20,26 @@ from .models import build_model, compile_model
 from .multi_worker import discard_worker_run_dir, fit_multi_worker, worker_run_dir
 from .precision import detect_hardware, jit_setting, resolve_precision
 from .resume import ResumePoint, restore
-from .rundir import record_git_commit
+from .rundir import RunFiles, record_git_commit
 from .runtime import seed_everything
 from .schedule import check_regularisation, check_schedule, learning_rate, planned_epochs, steps_per_epoch
 from .serving import export_for_serving
 from .verdicts import Verdict
 
-BACKUP = "backup"
-
 
 def _refuse_to_overwrite(config: Config, run_dir: Path) -> None:
     """A backup left by a run with another config would resume the wrong experiment, and a
     finished run's checkpoints would be overwritten by a new one: both are refused."""
-    snapshot = run_dir / "train_config.yaml"
-    if (run_dir / BACKUP).exists() and snapshot.exists():
+    snapshot = run_dir / RunFiles.TRAIN_CONFIG
+    if (run_dir / RunFiles.BACKUP).exists() and snapshot.exists():
         previous = load_config(snapshot)
         if previous != config:
             raise UserError(
                 f"{run_dir} holds an unfinished run with a different config ({snapshot}); "
                 "resume with that config, or choose a new --run-dir"
             )
-    elif (run_dir / LAST_MODEL).exists():
-        raise UserError(f"{run_dir} holds a finished training run ({run_dir / LAST_MODEL}); choose a new "
+    elif (run_dir / RunFiles.LAST_MODEL).exists():
+        raise UserError(f"{run_dir} holds a finished training run ({run_dir / RunFiles.LAST_MODEL}); choose a new "
                         "--run-dir (or delete that folder) to train again")
 
 
@@ -52,8 +50,8 @@ def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[ker
     callbacks = [
         # best.json: a resumed run's best so far
         Checkpoints(run_dir, every_seconds=config.train.checkpoint_every_seconds),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        EpochTensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+        keras.callbacks.CSVLogger(str(run_dir / RunFiles.HISTORY), append=True),
+        EpochTensorBoard(str(run_dir / RunFiles.TENSORBOARD), write_graph=False),
     ]
     if config.train.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -76,8 +74,8 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     seed_everything(config.seed, config.train.deterministic)
     keras.mixed_precision.set_global_policy(precision)
     out = worker_run_dir(run_dir, strategy)  # the chief writes the run folder, other workers a temporary one
-    dump_config(config, out / "train_config.yaml")
-    prepared.stats.save(out / "stats.json")
+    dump_config(config, out / RunFiles.TRAIN_CONFIG)
+    prepared.stats.save(out / RunFiles.STATS)
     record_git_commit(out)
 
     batch = global_batch_size(config, strategy)  # data.batch_size per replica
@@ -87,13 +85,13 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
         rate = learning_rate(config, total_steps)  # the optimizer's, and the one O1 judges
         model = compile_model(build_model(config, prepared), config, learning_rate=rate,
                               jit_compile=jit_setting(config))
-        backup = restore(model, run_dir / BACKUP)  # every worker reads the chief's backup when it can
+        backup = restore(model, run_dir / RunFiles.BACKUP)  # every worker reads the chief's backup when it can
     if backup:
         print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
               f"{epochs}, restarted from its first batch)")
     train_ds, val_ds = train_datasets(config, prepared, batch, for_fit=True)
     callbacks = callbacks_for(config, out, prepared)
-    resume_point = ResumePoint(out / BACKUP, every_steps=config.train.backup_every_steps, start=backup)
+    resume_point = ResumePoint(out / RunFiles.BACKUP, every_steps=config.train.backup_every_steps, start=backup)
     callbacks.append(resume_point)
     if is_multi_worker(strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
         history = fit_multi_worker(model, train_shards(config, prepared, batch), val_ds, epochs,
@@ -105,7 +103,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
                             initial_epoch=backup.epoch if backup else 0,
                             callbacks=callbacks, shuffle=False, verbose=2)
     if config.train.export:
-        export_for_serving(model, prepared, out / "export")
+        export_for_serving(model, prepared, out / RunFiles.EXPORT)
     verdicts = [check_schedule(config, total_steps, rate), check_regularisation(config), resume_point.verdict(),
                 judge_training_loss(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
     discard_worker_run_dir(out, run_dir)
@@ -119,7 +117,7 @@ def _epoch_losses(run_dir: Path, history: keras.callbacks.History) -> list[float
 
 
 def _history_rows(run_dir: Path) -> list[dict]:
-    path = run_dir / "history.csv"
+    path = run_dir / RunFiles.HISTORY
     if not path.exists():
         return []
     with path.open() as handle:

@@ -29,13 +29,13 @@ from .errors import UserError
 from .models import build_model, compile_model, metrics_for, probabilities
 from .plots import new_figure, save_figure
 from .precision import jit_setting
+from .rundir import RunFiles, write_whole, writing_whole
 from .runtime import seed_everything
 from .schedule import steps_per_epoch
 from .verdicts import Verdict, read_verdicts, verdict, write_verdicts
 
 TUNERS = {"random": keras_tuner.RandomSearch, "bayesian": keras_tuner.BayesianOptimization}
 SEARCH_FILE = "search.json"  # what the search in a tuner folder is about, to refuse a foreign one
-TUNE_CONFIG = "tune_config.yaml"  # the config the search ran with: evaluate --ensemble rebuilds its models
 
 
 HYPERPARAMETERS = ["learning_rate", "hidden_units", "depth", "dropout", "weight_decay", "batch_size"]
@@ -50,7 +50,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         self.config = config
         self.prepared = prepared
         self.owners_dir = owners_dir
-        self.trials_dir = trials_dir or Path("trials")
+        self.trials_dir = trials_dir or Path(RunFiles.TRIALS)
 
     def trial_config(self, hp: keras_tuner.HyperParameters) -> Config:
         space = self.config.tune
@@ -81,7 +81,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         trial_dir.mkdir(parents=True, exist_ok=True)
         if self.owners_dir is not None and trial_id is not None:
             self.owners_dir.mkdir(parents=True, exist_ok=True)
-            (self.owners_dir / f"{trial_id}.txt").write_text(os.environ.get("KERASTUNER_TUNER_ID", "local"))
+            write_whole(self.owners_dir / f"{trial_id}.txt", os.environ.get("KERASTUNER_TUNER_ID", "local"))
         train_ds, val_ds = train_datasets(config, self.prepared)
         monitors = recipe_callbacks(config, self.prepared, trial_dir)
         kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + monitors
@@ -131,7 +131,7 @@ def _check_search_identity(config: Config, tuner_dir: Path) -> None:
             )
     else:
         tuner_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(identity, indent=2))
+        write_whole(path, json.dumps(identity, indent=2))
 
 
 def make_tuner(config: Config, prepared: Prepared, run_dir: Path) -> keras_tuner.Tuner:
@@ -139,11 +139,12 @@ def make_tuner(config: Config, prepared: Prepared, run_dir: Path) -> keras_tuner
     if space.objective not in valid_objectives(config.task):
         raise UserError(f"tune.objective {space.objective!r} is not logged by this model; "
                         f"use one of {', '.join(valid_objectives(config.task))}")
-    tuner_dir = run_dir / "tuner"
+    tuner_dir = run_dir / RunFiles.TUNER
     _check_search_identity(config, tuner_dir)
     common = dict(objective=space.objective, seed=config.seed, directory=str(tuner_dir), project_name="search",
                   overwrite=False, max_consecutive_failed_trials=space.max_consecutive_failed_trials)
-    hypermodel = RecipeHyperModel(config, prepared, owners_dir=tuner_dir / "owners", trials_dir=run_dir / "trials")
+    hypermodel = RecipeHyperModel(config, prepared, owners_dir=tuner_dir / "owners",
+                                  trials_dir=run_dir / RunFiles.TRIALS)
     if space.algorithm == "hyperband":
         return _tuner_class("hyperband")(hypermodel, max_epochs=space.epochs, **common)
     return _tuner_class(space.algorithm)(hypermodel, max_trials=space.max_trials,
@@ -190,7 +191,7 @@ def is_worker() -> bool:
 def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | None:
     seed_everything(config.seed)
     tuner = make_tuner(config, prepared, run_dir)
-    dump_config(config, run_dir / TUNE_CONFIG)
+    dump_config(config, run_dir / RunFiles.TUNE_CONFIG)
     stop_early = keras.callbacks.EarlyStopping(monitor=config.tune.objective,
                                                patience=config.tune.early_stopping_patience)
     # Each trial builds its own datasets (its batch size is a hyperparameter): RecipeHyperModel.fit.
@@ -203,14 +204,14 @@ def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | N
 
 
 def trial_table(tuner: keras_tuner.Tuner, run_dir: Path) -> list[dict]:
-    owners = run_dir / "tuner" / "owners"
+    owners = run_dir / RunFiles.TUNER / "owners"
     rows = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
         owner = owners / f"{trial.trial_id}.txt"
         reason = (trial.message or "").strip().splitlines()[-1:] if trial.status != "COMPLETED" else []
         rows.append({"trial": trial.trial_id, "status": trial.status, "score": trial.score,
                      "worker": owner.read_text() if owner.exists() else "",
-                     "recipe_checks": _recipe_summary(run_dir / "trials" / trial.trial_id),
+                     "recipe_checks": _recipe_summary(run_dir / RunFiles.TRIALS / trial.trial_id),
                      **trial.hyperparameters.values, "reason": reason[0] if reason else ""})
     return rows
 
@@ -224,7 +225,7 @@ def _recipe_summary(trial_dir: Path) -> str:
 
 def check_search(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner, run_dir: Path) -> Verdict:
     rows = trial_table(tuner, run_dir)
-    with (run_dir / "trials.csv").open("w", newline="") as handle:
+    with writing_whole(run_dir / RunFiles.TRIALS_TABLE) as partial, partial.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=sorted({k for row in rows for k in row}))
         writer.writeheader()
         writer.writerows(rows)
@@ -235,7 +236,7 @@ def check_search(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner, r
                        advice="No trial completed: run `check` on the base configuration first.")
     best_trial = tuner.oracle.get_best_trials(1)[0]
     best_config = RecipeHyperModel(config, prepared).trial_config(best_trial.hyperparameters)
-    dump_config(best_config, run_dir / "best_config.yaml")
+    dump_config(best_config, run_dir / RunFiles.BEST_CONFIG)
     plot = _plot_search(rows, config.tune.objective, run_dir)
     failed = len(rows) - len(completed)
     return verdict(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .recipe import entry
-from .rundir import write_whole
+from .rundir import RunFiles, write_whole
 
 Status = Literal["pass", "warn", "fail", "skip"]
 STATUSES = ("fail", "warn", "pass", "skip")  # worst first: the order the report shows them in
@@ -61,7 +61,7 @@ def _plain(value: Any) -> Any:
 
 def write_verdicts(run_dir: Path, stage: str, verdicts: list[Verdict]) -> Path:
     """Replace this stage's records in `<run_dir>/verdicts.json`, keep the other stages'."""
-    path = run_dir / "verdicts.json"
+    path = run_dir / RunFiles.VERDICTS
     kept = [r for r in read_verdicts(run_dir) if r.stage != stage]
     for verdict in verdicts:
         verdict.stage = stage
@@ -71,7 +71,7 @@ def write_verdicts(run_dir: Path, stage: str, verdicts: list[Verdict]) -> Path:
 
 
 def read_verdicts(run_dir: Path) -> list[Verdict]:
-    path = run_dir / "verdicts.json"
+    path = run_dir / RunFiles.VERDICTS
     if not path.exists():
         return []
     return [Verdict(**record) for record in json.loads(path.read_text())]

@@ -14,6 +14,7 @@ import keras
 from ..config import Config
 from ..data import Prepared
 from ..models import expected_init_loss, output_bias
+from ..rundir import RunFiles
 from .activations import ActivationHealth
 from .common import Monitor, recipe_verdicts
 from .first_layer import FirstLayerWeights
@@ -30,7 +31,7 @@ def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[
     """The callbacks `train` adds to `fit`, on fixed samples drawn once from the seed.
     T9 replaces `TerminateOnNaN`; with T9 switched off, `TerminateOnNaN` still stops the run."""
     monitor, seed = config.monitor, config.seed
-    log_dir = run_dir / "tensorboard" / "recipe"
+    log_dir = run_dir / RunFiles.TENSORBOARD / "recipe"
     callbacks: list[keras.callbacks.Callback] = []
     if monitor.gradient_health:
         x, y = prepared.sample("train", config.data.batch_size, seed)

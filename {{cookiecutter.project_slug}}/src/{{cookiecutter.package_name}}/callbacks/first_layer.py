@@ -9,10 +9,10 @@ import matplotlib
 import numpy as np
 
 from ..plots import new_figure, save_figure
+from ..rundir import RunFiles, writing_whole
 from ..verdicts import Verdict, verdict
 from .common import Monitor, rounded
 
-INITIAL_FILE = "first_layer_initial.npy"
 SHOWN = 32  # filters or units drawn
 
 
@@ -57,14 +57,15 @@ class FirstLayerWeights(Monitor):
         if self.layer is None or self.start is not None:
             return
         kernel = keras.ops.convert_to_numpy(self._kernel())
-        saved = None if self.run_dir is None else self.run_dir / INITIAL_FILE
+        saved = None if self.run_dir is None else self.run_dir / RunFiles.FIRST_LAYER_INITIAL
         earlier = np.load(saved) if saved is not None and saved.exists() else None
         if earlier is not None and earlier.shape == kernel.shape:  # a resumed run: its true start
             self.start = earlier
         else:
             self.start = kernel.copy()
             if saved is not None:
-                np.save(saved, self.start)
+                with writing_whole(saved) as partial, partial.open("wb") as handle:
+                    np.save(handle, self.start)
 
     def _kernel(self):
         kernel = getattr(self.layer, "kernel", None)

@@ -8,10 +8,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..rundir import RunFiles, writing_whole
 from ..verdicts import Verdict, verdict
 from .common import Monitor, data_loss, layer_name, layer_probe, probe_layers, restoring
-
-BATCH_FILE = "nan_batch.npz"
 
 
 class NonFiniteGuard(Monitor):
@@ -148,8 +147,9 @@ class NonFiniteGuard(Monitor):
             named = {name: np.asarray(v) for name, v in parts.items() if v is not None and not isinstance(v, dict)}
             if len(named) < len([v for v in parts.values() if v is not None]):  # dict inputs: numbered parts
                 named = {f"part_{i}": a for i, a in enumerate(arrays)}
-            np.savez(self.run_dir / BATCH_FILE, **named)
-            found["batch"] = BATCH_FILE
+            with writing_whole(self.run_dir / RunFiles.NAN_BATCH) as partial, partial.open("wb") as handle:
+                np.savez(handle, **named)
+            found["batch"] = RunFiles.NAN_BATCH
         with restoring(self.model.variables):
             for weight, copy in zip(self.model.trainable_variables, self._weight_copies, strict=True):
                 weight.assign(copy.value())

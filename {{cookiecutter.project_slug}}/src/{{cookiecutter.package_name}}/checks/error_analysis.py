@@ -17,10 +17,10 @@ import numpy as np
 from ..data import Prepared
 from ..models import class_probabilities
 from ..plots import new_figure, save_figure
+from ..rundir import RunFiles, write_whole
 from ..verdicts import Verdict, verdict
 from .visualise import image_grid, label_text, short_origin, value_range
 
-WORST_FILE = "worst_predictions.csv"
 PAIRS_SHOWN = 5  # most-confused pairs listed
 CLASSES_LISTED = 20  # per-class scores in the verdict; beyond this, the worst by F1
 
@@ -171,13 +171,12 @@ def check_worst_predictions(prepared: Prepared, labels: np.ndarray, outputs: np.
         record["row"] = row_cells
     _write_worst(records, run_dir)
     plots = [_plot_worst(prepared, rows, records, run_dir)] if prepared.kind == "image" and len(rows) else []
-    return verdict("E2", "pass", measured={"examples": records, "file": WORST_FILE},
+    return verdict("E2", "pass", measured={"examples": records, "file": RunFiles.WORST_PREDICTIONS},
                    expected="look at them: label errors (D12), hard cases, or a pattern the model misses?", plots=plots)
 
 
 def _write_worst(records: list[dict], run_dir: Path) -> None:
     """One line per example: origin, label, prediction, loss, then a table row's own cells."""
-    from ..rundir import write_whole
 
     fields = [key for key in records[0] if key != "row"] if records else []
     cells = list(records[0].get("row", {})) if records else []
@@ -186,7 +185,7 @@ def _write_worst(records: list[dict], run_dir: Path) -> None:
     writer.writerow(fields + cells)
     for record in records:
         writer.writerow([record[key] for key in fields] + [record.get("row", {}).get(name, "") for name in cells])
-    write_whole(run_dir / WORST_FILE, buffer.getvalue())
+    write_whole(run_dir / RunFiles.WORST_PREDICTIONS, buffer.getvalue())
 
 
 def _plot_worst(prepared: Prepared, rows: np.ndarray, records: list[dict], run_dir: Path) -> str:

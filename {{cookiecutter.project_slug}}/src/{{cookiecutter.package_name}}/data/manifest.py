@@ -15,16 +15,15 @@ second this way, where parsing it as text would take longer than the scan it sav
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..rundir import RunFiles, write_whole, writing_whole
 from .split import SPLITS
 from .stats import TrainStats
 
-DATA_DIR = "data"
 COLUMNS = "manifest.npz"
 HEADER = "manifest.json"
 STATS = "stats.json"
@@ -64,26 +63,22 @@ class Manifest:
     def save(self, run_dir: Path, stats: TrainStats) -> None:
         """Columns first, header last: a stage killed in between leaves no header, and the next
         stage scans again rather than trusting half a manifest."""
-        folder = run_dir / DATA_DIR
+        folder = run_dir / RunFiles.DATA
         folder.mkdir(parents=True, exist_ok=True)
         (folder / HEADER).unlink(missing_ok=True)
         columns = {"positions": self.positions, "keys": self.keys, "splits": self.splits,
                    "labels": self.labels, "sizes": self.sizes}
         if self.origins is not None:
             columns["origins"] = self.origins
-        # Partial files named by process: the workers of a distributed run write the same folder.
-        partial = folder / f".{COLUMNS}.{os.getpid()}.npz"
-        np.savez(partial, **columns)
-        partial.replace(folder / COLUMNS)
+        with writing_whole(folder / COLUMNS) as partial, partial.open("wb") as handle:
+            np.savez(handle, **columns)
         for name, record in ((STATS, asdict(stats) | {"priors": stats.priors}), (HEADER, self.header)):
-            text = folder / f".{name}.{os.getpid()}"
-            text.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-            text.replace(folder / name)
+            write_whole(folder / name, json.dumps(record, indent=2, default=str))
 
 
 def load_manifest(run_dir: Path) -> tuple[Manifest, TrainStats] | None:
     """The run's manifest and statistics, or None when there is none (or only half of one)."""
-    folder = run_dir / DATA_DIR
+    folder = run_dir / RunFiles.DATA
     if not (folder / HEADER).is_file() or not (folder / COLUMNS).is_file() or not (folder / STATS).is_file():
         return None
     header = json.loads((folder / HEADER).read_text())

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import Config
+from ..rundir import RunFiles
 from .augment import augment_batches
 
 # data.cache=auto keeps the training split in memory below this many bytes (data.cache_memory_mb).
@@ -66,7 +67,7 @@ def split_dataset(prepared, split: str, batch_size: int, *, training: bool, seed
         if mode == "memory":
             examples = examples.cache()
         elif mode == "disk":
-            folder = prepared.run_dir / "data" / "cache"
+            folder = prepared.run_dir / RunFiles.DATA / "cache"
             folder.mkdir(parents=True, exist_ok=True)
             # One file per dataset: a second iterator on the same cache file while the first is
             # writing is an error in tf.data, and the checks build several training datasets.

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..rundir import write_whole
+
 # A feature that never varies in train would divide by zero; it is left unscaled instead.
 MIN_STD = 1e-6
 
@@ -35,7 +37,7 @@ class TrainStats:
         return [c / total for c in self.class_counts]
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self) | {"priors": self.priors}, indent=2))
+        write_whole(path, json.dumps(asdict(self) | {"priors": self.priors}, indent=2))
 
     @classmethod
     def load(cls, path: Path) -> TrainStats:

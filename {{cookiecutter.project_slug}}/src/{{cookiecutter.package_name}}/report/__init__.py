@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import UserError
-from ..rundir import write_whole
+from ..rundir import RunFiles, write_whole
 from ..verdicts import Verdict, read_verdicts
 from .page import STAGES, collect_figures, html_page
 from .table import ordered, terminal_table
@@ -32,7 +32,7 @@ def write_report(run_dir: Path) -> Report:
     from .tensorboard import export_to_tensorboard  # TensorFlow: imported only when a report is written
 
     figures = collect_figures(verdicts, run_dir)
-    page = run_dir / "report.html"
+    page = run_dir / RunFiles.REPORT
     write_whole(page, html_page(verdicts, run_dir, figures))
     images = [(f.path, f.stage, f.caption) for f in figures if (run_dir / f.path).is_file()]
     board = export_to_tensorboard(run_dir, ordered(verdicts), images)

@@ -17,6 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from ..describe import lines
+from ..rundir import RunFiles
 from ..stages import SECTIONS
 from ..verdicts import STATUSES, Verdict
 from .plots import REPORT_PLOTS, baselines_against_model, loss_curves
@@ -81,7 +82,7 @@ def collect_figures(verdicts: list[Verdict], run_dir: Path) -> list[Figure]:
     for verdict in verdicts:
         for path in verdict.plots:
             figures.setdefault(path, Figure(path, verdict.stage)).verdicts.append(verdict)
-    folder = run_dir / "plots"
+    folder = run_dir / RunFiles.PLOTS
     for png in sorted(folder.glob("*.png")) if folder.is_dir() else []:
         figures.setdefault(f"plots/{png.name}", Figure(
             f"plots/{png.name}", OTHER, note="no verdict in verdicts.json refers to it: an earlier run of a stage "

@@ -15,16 +15,17 @@ from typing import NamedTuple
 from matplotlib.ticker import MaxNLocator
 
 from ..plots import new_figure, save_figure
+from ..rundir import RunFiles
 from ..verdicts import Verdict
 
 LOSS_CURVES = "loss_curves"
 BASELINES = "baselines_vs_model"
-REPORT_PLOTS = (f"plots/{LOSS_CURVES}.png", f"plots/{BASELINES}.png")
+REPORT_PLOTS = (f"{RunFiles.PLOTS}/{LOSS_CURVES}.png", f"{RunFiles.PLOTS}/{BASELINES}.png")
 
 
 def loss_curves(run_dir: Path) -> str | None:
     """Train and full-val loss per epoch, from the CSV log that `train` writes."""
-    history = run_dir / "history.csv"
+    history = run_dir / RunFiles.HISTORY
     if not history.exists():
         return None
     with history.open() as handle:

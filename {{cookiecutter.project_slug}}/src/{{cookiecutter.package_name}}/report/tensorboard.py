@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..rundir import RunFiles
 from ..verdicts import STATUSES, Verdict
 
-LOG_DIR = Path("tensorboard") / "report"
+LOG_DIR = Path(RunFiles.TENSORBOARD) / "report"
 CELL = 120  # characters of measured/expected kept in a table cell; verdicts.json has the rest
 
 
