@@ -3,13 +3,12 @@ each written whole and then renamed into place, at most every `train.checkpoint_
 and at the end of training.
 
 Written by hand rather than with `keras.callbacks.ModelCheckpoint` because a `.keras` file
-costs about 50 ms of Keras' own bookkeeping however small the model (measured: 56 ms for the
-19k-parameter CNN, whose epoch of the bundled data trains in 260 ms), and ModelCheckpoint
-writes every epoch (two of them: 40% more time per epoch), in place (a kill during the write
-leaves a broken file). Resuming does not need these files: the backup (resume.py) holds the
-whole training state and costs a few milliseconds. Between writes the best weights wait in
-memory; `best.json` beside `best.keras` says which epoch and val loss the file holds, so that
-a resumed run replaces it only with a better one.
+has a fixed cost in Keras' own bookkeeping however small the model, which ModelCheckpoint
+pays every epoch, twice for best and last (figures: the template's BENCHMARKS.md), and it
+writes in place (a kill during the write leaves a broken file). Resuming does not need these
+files: the backup (resume.py) holds the whole training state and costs a few milliseconds.
+Between writes the best weights wait in memory; `best.json` beside `best.keras` says which
+epoch and val loss the file holds, so that a resumed run replaces it only with a better one.
 """
 
 from __future__ import annotations

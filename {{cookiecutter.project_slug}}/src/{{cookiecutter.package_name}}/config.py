@@ -313,7 +313,8 @@ class TuneConfig(Section):
 
 class MonitorConfig(Section):
     """The checks that watch `train` (T6-T12, callbacks/): each has a switch and an interval.
-    They measure on fixed samples; shorter intervals see more and cost more (BENCHMARKS.md)."""
+    They measure on fixed samples; shorter intervals see more and cost more (figures: the
+    template's BENCHMARKS.md)."""
 
     gradient_health: bool = Field(True, description="T6: per-layer gradient norms on one fixed training batch")
     gradient_every_steps: int = Field(500, ge=1, description="T6: measured this often, before the first step and "

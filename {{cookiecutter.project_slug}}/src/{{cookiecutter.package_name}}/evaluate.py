@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from .baselines import check_beats_dumb_baseline
-from .checks.error_analysis import analyse_errors
+from .checks.error_analysis import check_errors
 from .checks.label_issues import judge_label_issues
 from .config import Config
 from .data import Prepared
@@ -48,10 +48,10 @@ def evaluate(prepared: Prepared, run_dir: Path, config: Config) -> list[Verdict]
     record = {"scores": scores, "examples": seen, "test_scored_at": previous.get("test_scored_at", [])
               + [time.strftime("%Y-%m-%dT%H:%M:%S")]}
     write_whole(record_path, json.dumps(record, indent=2))
-    return [full_set_verdict(prepared, seen, record["test_scored_at"], scores),
+    return [judge_full_set(prepared, seen, record["test_scored_at"], scores),
             check_beats_dumb_baseline(prepared, scores["val"]["loss"]),
             check_beats_simple_model(run_dir, scores["val"]["loss"]),
-            *analyse_errors(prepared, prepared.labels("val"), outputs["val"], config.evaluate, run_dir),
+            *check_errors(prepared, prepared.labels("val"), outputs["val"], config.evaluate, run_dir),
             check_held_out_label_issues(prepared, outputs, config.inspect.label_issues_warn, run_dir)]
 
 
@@ -84,8 +84,8 @@ def check_beats_simple_model(run_dir: Path, model_val_loss: float) -> Verdict:
                    "suggests, before adding capacity.", stage="evaluate")
 
 
-def full_set_verdict(prepared: Prepared, seen: dict[str, int], test_scored_at: list[str],
-                     scores: dict[str, dict[str, float]]) -> Verdict:
+def judge_full_set(prepared: Prepared, seen: dict[str, int], test_scored_at: list[str],
+                   scores: dict[str, dict[str, float]]) -> Verdict:
     """Every val and test example was scored, and the test split was scored once only."""
     sizes = {split: len(prepared.indices[split]) for split in seen}
     complete = seen == sizes

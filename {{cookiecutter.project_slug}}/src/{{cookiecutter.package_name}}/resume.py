@@ -10,8 +10,9 @@ JSON pointer, replaced atomically after the file is complete, says which file is
 
 A backup is every variable of the model (weights, batch-norm statistics, dropout's seed
 state) and of the optimizer (Adam's moments, its step count, the loss scale), in order, in one
-NumPy archive: 4 ms for the default CNN where `model.save_weights` takes 42 ms of Keras'
-bookkeeping (measured), which matters when a backup closes every epoch of a small dataset.
+NumPy archive, a tenth of what `model.save_weights` costs in Keras' bookkeeping (figures:
+the template's BENCHMARKS.md), which matters when a backup closes every epoch of a small
+dataset.
 The order is the model's own, the same in every process that builds it from the same config
 (a backup from another config is refused before it is read; a count or shape that does not
 match is refused here). What a backup does not hold: the position in the epoch's batches. A

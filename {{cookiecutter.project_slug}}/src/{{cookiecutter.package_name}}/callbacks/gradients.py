@@ -57,8 +57,8 @@ class GradientHealth(Monitor):
         self.measure({})
 
     def _squared_norms(self) -> np.ndarray:
-        """Eagerly: a compiled function would cost a trace (~0.4 s for the digits CNN) to save
-        ~10 ms a call, and a run measures a handful of times."""
+        """Eagerly: a compiled function's trace costs more than it saves over the handful of
+        measurements a run makes (figures: the template's BENCHMARKS.md)."""
         import tensorflow as tf  # GradientTape: Keras has no backend-neutral gradient API
 
         model, optimizer = self.model, self.model.optimizer

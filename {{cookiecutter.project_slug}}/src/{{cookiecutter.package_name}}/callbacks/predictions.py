@@ -52,8 +52,8 @@ class PredictionDynamics(Monitor):
             self.measure({})
 
     def _compile(self):
-        """A compiled call for this one batch: 0.5 ms a snapshot where `predict_on_batch` takes
-        1.2 ms and an eager call 7 ms (digits CNN, CPU), 5 times an epoch."""
+        """A compiled call for this one batch, cheaper than `predict_on_batch` or an eager call
+        at 5 snapshots an epoch (figures: the template's BENCHMARKS.md)."""
         import tensorflow as tf
 
         model = self.model

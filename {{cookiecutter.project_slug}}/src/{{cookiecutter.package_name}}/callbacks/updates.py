@@ -61,7 +61,7 @@ class UpdateRatio(Monitor):
         if self._before is None:
             return
         # On the host: a few matrices every hundred steps cost less there than a dozen eager
-        # device ops (measured: 0.4 ms against 4 ms for the digits CNN).
+        # device ops (figures: the template's BENCHMARKS.md).
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             values = np.array([np.linalg.norm(keras.ops.convert_to_numpy(v.value) - before) / np.linalg.norm(before)
                                for v, before in zip(self._kernels, self._before, strict=True)], "float64")

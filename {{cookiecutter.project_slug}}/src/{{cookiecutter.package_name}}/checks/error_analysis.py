@@ -274,8 +274,8 @@ def _plot_reliability(accuracy, mean_confidence, count, bins: int, ece: float, r
     return save_figure(fig, run_dir, "E3_reliability")
 
 
-def analyse_errors(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray, settings, run_dir: Path
-                   ) -> list[Verdict]:
+def check_errors(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray, settings, run_dir: Path
+                 ) -> list[Verdict]:
     """E1, E2 and E3 on the val outputs of the trained model."""
     return [check_confusion(prepared, labels, outputs, run_dir),
             check_worst_predictions(prepared, labels, outputs, settings.worst_shown, run_dir),

@@ -48,8 +48,8 @@ def check_overfit_one_batch(model: keras.Model, prepared: Prepared, config: Conf
     training_mode = uses_batch_norm(model)
     compile_model(model, config, learning_rate=config.check.overfit_learning_rate, jit_compile=False)
     start, outputs = _data_loss(model, x, y, prepared.task, training_mode)
-    # One epoch of `todo` steps over the same batch repeated: an epoch per step would cost
-    # Keras' per-epoch overhead (~50 ms) on every step.
+    # One epoch of `todo` steps over the same batch repeated: an epoch per step would pay
+    # Keras' per-epoch overhead on every step (figures: the template's BENCHMARKS.md).
     same_batch = tf.data.Dataset.from_tensors((x, y))
     budget, chunk, steps, loss = config.check.overfit_steps, 50, 0, start
     target = config.check.overfit_tolerance * start

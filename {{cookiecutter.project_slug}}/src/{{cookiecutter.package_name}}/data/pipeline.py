@@ -98,8 +98,8 @@ def resolve_cache(setting: str, prepared, positions: np.ndarray, budget: int = C
     if getattr(source, "reads_files", False):
         return "memory" if source.bytes_of(positions) <= budget else "off"
     decoded = len(positions) * math.prod(prepared.input_shape) * 4
-    # Too large for memory: read again each epoch. Not the disk: tf.data's file cache of the
-    # 3-million-row CSV's training split took the train stage from 1.4 GB to 3.3 GB peak.
+    # Too large for memory: read again each epoch. Not the disk: tf.data's file cache more
+    # than doubled the train stage's peak memory on a large CSV (the template's BENCHMARKS.md).
     return "memory" if decoded <= budget else "off"
 
 
