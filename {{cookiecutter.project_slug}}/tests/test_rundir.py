@@ -2,7 +2,7 @@
 
 import pytest
 
-from {{ cookiecutter.package_name }}.rundir import RUN_FILES, RunFiles, write_whole, writing_whole
+from {{ cookiecutter.package_name }}.rundir import RUN_FILES, RunFiles, write_whole, writing_whole, writing_whole_folder
 
 
 def test_the_layout_names_each_entry_once():
@@ -22,3 +22,20 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_partial_one(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["record.json"]
     write_whole(path, "new")
     assert path.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["record.json"]
+
+
+def test_a_folder_is_swapped_in_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "export"
+    with writing_whole_folder(path) as partial:
+        partial.mkdir()
+        (partial / "saved_model.pb").write_text("first")
+    with pytest.raises(RuntimeError), writing_whole_folder(path) as partial:
+        partial.mkdir()
+        (partial / "saved_model.pb").write_text("half")
+        raise RuntimeError("killed mid-export")
+    assert (path / "saved_model.pb").read_text() == "first"
+    with writing_whole_folder(path) as partial:
+        partial.mkdir()
+        (partial / "saved_model.pb").write_text("second")
+    assert (path / "saved_model.pb").read_text() == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]

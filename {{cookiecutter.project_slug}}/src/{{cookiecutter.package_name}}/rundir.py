@@ -109,6 +109,24 @@ def writing_whole(path: Path) -> Iterator[Path]:
         partial.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def writing_whole_folder(path: Path) -> Iterator[Path]:
+    """`writing_whole` for a folder (a SavedModel): written beside `path`, then swapped in by
+    two renames, so that `path` is the old folder, the new one, or for an instant none, never
+    half of one."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    old = path.with_name(f".{path.name}.{os.getpid()}.old")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        yield partial
+        if path.exists():
+            path.replace(old)
+        partial.replace(path)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def write_whole(path: Path, text: str) -> None:
     with writing_whole(path) as partial:
         partial.write_text(text, encoding="utf-8")

@@ -12,15 +12,19 @@ from pathlib import Path
 
 import keras
 
+from .rundir import writing_whole_folder
+
 
 def export_for_serving(model: keras.Model, prepared, path: Path) -> None:
+    """Written whole: a run killed during the export leaves the previous export, or none."""
     encoder = getattr(prepared.source, "encoder", None)
-    if encoder is None:
-        model.export(str(path), verbose=False)
-        return
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(encoder)
-    archive.add_endpoint(name="serve", fn=lambda cells: model(encoder(cells), training=False),
-                         input_signature=[prepared.source.raw_signature()])
-    archive.write_out(str(path), verbose=False)
+    with writing_whole_folder(path) as partial:
+        if encoder is None:
+            model.export(str(partial), verbose=False)
+            return
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.track(encoder)
+        archive.add_endpoint(name="serve", fn=lambda cells: model(encoder(cells), training=False),
+                             input_signature=[prepared.source.raw_signature()])
+        archive.write_out(str(partial), verbose=False)
