@@ -15,7 +15,7 @@ import pytest
 from {{ cookiecutter.package_name }}.baselines import check_input_independent, check_simple_model
 from {{ cookiecutter.package_name }}.checks.batch_independence import check_batch_independence
 from {{ cookiecutter.package_name }}.checks.inference_mode import check_inference_mode
-from {{ cookiecutter.package_name }}.checks.loss_trend import check_loss_goes_down
+from {{ cookiecutter.package_name }}.checks.loss_trend import check_loss_goes_down, judge_loss_trend
 from {{ cookiecutter.package_name }}.checks.model import check_loss_input
 from {{ cookiecutter.package_name }}.checks.weights_learn import check_every_weight_learns
 from {{ cookiecutter.package_name }}.config import with_values
@@ -336,3 +336,23 @@ def test_d4_labels_outside_the_label_set_stop_prepare(digits_config, source, lab
     with pytest.raises(UserError, match="outside") as err:
         prepare(config)
     assert f"label {label}" in str(err.value)
+
+
+def test_t3_judges_the_step_windows_by_their_noise():
+    """Planted numbers. Real tables have noisy batches: the windows may rise by chance while
+    the fixed examples' loss halves (pass); a run that diverges as it ends fails although its
+    endpoints fell; an explosion that comes half-way back fails on the fixed examples."""
+    rng = np.random.default_rng(0)
+    noisy = list(39 + 12 * rng.standard_normal(60))
+    noisy[-5:] = [v + 2 for v in noisy[-5:]]  # the last window a little above the first, within noise
+    status, measured, _ = judge_loss_trend(noisy, 69.9, 34.8, 5, 0.01)
+    assert status == "pass", measured
+    diverging = [1.0 + 0.01 * rng.standard_normal() for _ in range(55)] + [3.0, 4.0, 5.0, 6.0, 7.0]
+    status, _, advice = judge_loss_trend(diverging, 2.0, 1.0, 5, 0.01)
+    assert status == "fail" and "above the first 5" in advice[0]
+    status, _, advice = judge_loss_trend([5.0] * 5 + [50.0] * 50 + [2.0] * 5, 1.0, 2.0, 5, 0.01)
+    assert status == "fail" and "fixed training examples did not fall" in advice[0]
+    status, _, _ = judge_loss_trend([1.0] * 60, 1.0, 0.996, 5, 0.01)
+    assert status == "warn"
+    status, _, _ = judge_loss_trend([float("nan")] * 60, 1.0, float("nan"), 5, 0.01)
+    assert status == "fail"

@@ -296,7 +296,7 @@ def test_csv_missing_labels_are_invalid_examples_not_a_class(tmp_path):
     rows = [(7 * i % 40, "big" if i % 2 else "small") for i in range(40)]
     rows[4] = (4, "NA")
     path = write_rows(tmp_path / "t.csv", "size,label", rows)
-    with pytest.raises(UserError, match=r"t\.csv:6: label -1 outside 0\.\.1 \(missing label\)"):
+    with pytest.raises(UserError, match=r"t\.csv:6: the label cell \(label\) is missing"):
         prepare(config_for(task="binary", source="csv", location=path))
 
 

@@ -250,11 +250,11 @@ def invalid_inputs(x: np.ndarray, kind: str) -> dict[int, str]:
 
 
 def invalid_labels(y: np.ndarray, task: str, classes: int) -> dict[int, str]:
-    """D4: non-finite targets, or class ids outside 0..classes-1 (-1: a missing CSV label)."""
+    """D4: non-finite targets, or class ids outside 0..classes-1."""
     if task == "regression":
         return {int(i): "target is NaN or Inf (missing?)" for i in np.flatnonzero(~np.isfinite(y))}
     bad = np.flatnonzero((y < 0) | (y >= classes))
-    return {int(i): f"label {y[i]} outside 0..{classes - 1}{' (missing label)' if y[i] == -1 else ''}" for i in bad}
+    return {int(i): f"label {y[i]} outside 0..{classes - 1}" for i in bad}
 
 
 def check_label_set(labels: np.ndarray, class_names: list[str], task: str, where: str) -> None:

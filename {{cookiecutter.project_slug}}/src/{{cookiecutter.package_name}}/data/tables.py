@@ -233,7 +233,7 @@ class CsvSource:
         from .source import check_label_set
 
         check_label_set(labels[labels >= 0], names, self.task, self.where)
-        invalid = {int(i): f"label -1 outside 0..{len(names) - 1} (missing label)" for i in np.flatnonzero(missing)}
+        invalid = {int(i): f"the label cell ({self.label}) is missing" for i in np.flatnonzero(missing)}
         return labels, invalid
 
     # --- streaming ---------------------------------------------------------------------------
