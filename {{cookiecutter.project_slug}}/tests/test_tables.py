@@ -33,8 +33,9 @@ def write(path: Path, header: list[str], rows: list) -> Path:
     return path
 
 
-def every_role(tmp_path: Path) -> Path:
-    """One column built for each role; the label depends on `num` and `cat`."""
+def every_role(tmp_path: Path, rename: dict[str, str] | None = None) -> Path:
+    """One column built for each role; the label depends on `num` and `cat`. `rename`: other
+    names for some columns (the header a user's file has)."""
     rng = np.random.default_rng(0)
     rows = []
     for i in range(ROWS):
@@ -46,8 +47,8 @@ def every_role(tmp_path: Path) -> Path:
         label = "yes" if num + (cat == "a") > 0.3 else "no"
         rows.append([i, f"user{i * 7919 % 100003}", "same", "", num, cat, f"city{rng.integers(0, 300)}", mixed, when,
                      review, label])
-    return write(tmp_path / "roles.csv", ["row_id", "uid", "const", "empty", "num", "cat", "city", "mixed", "when",
-                                          "review", "label"], rows)
+    header = ["row_id", "uid", "const", "empty", "num", "cat", "city", "mixed", "when", "review", "label"]
+    return write(tmp_path / "roles.csv", [(rename or {}).get(name, name) for name in header], rows)
 
 
 def test_every_role_on_a_column_built_for_it(tmp_path):
@@ -95,7 +96,9 @@ def test_medians_and_vocabularies_come_from_train_alone(tmp_path):
 
 
 def test_the_export_serves_raw_csv_rows_as_evaluate_scores_them(in_tmp):
-    path = every_role(in_tmp)
+    """Columns named like Python's own words (`self`, `class`) or with spaces become the
+    signature's inputs too: TensorFlow makes those its function's parameters."""
+    path = every_role(in_tmp, rename={"num": "self", "cat": "class", "city": "home city", "mixed": "home_city"})
     sets = ["data.source=csv", f"data.location={path}", "task=binary", "data.batch_size=16", "train.epochs=2",
             "train.min_steps=0"]
     arguments = [part for s in sets for part in ("--set", s)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import keyword
 import re
 from pathlib import Path
 
@@ -263,7 +264,9 @@ class CsvSource:
         """The serving input: one string column per used column, keyed by its name."""
         import tensorflow as tf
 
-        return {c.name: tf.TensorSpec((None,), tf.string, name=_tensor_name(c.name)) for c in self.columns if c.used}
+        names = [c.name for c in self.columns if c.used]
+        return {name: tf.TensorSpec((None,), tf.string, name=tensor) for name, tensor in zip(
+            names, _tensor_names(names), strict=True)}
 
     def stream(self, positions: np.ndarray, labels: np.ndarray):
         """Encoded rows of `positions` (in increasing order), with `labels`: the file read block
@@ -419,10 +422,24 @@ def _sample_values(sampled: list, name: str) -> list[str]:
     return values
 
 
-def _tensor_name(name: str) -> str:
-    """A column name as a SavedModel input name: letters, digits, '_', '.', '-' only."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
-    return cleaned if re.match(r"[A-Za-z0-9.]", cleaned[:1]) else f"c{cleaned}"
+def _tensor_names(names: list[str]) -> list[str]:
+    """Column names as SavedModel input names: letters, digits, '_', '.', '-' only, and never a
+    Python keyword or `self` (TensorFlow makes them the parameters of the signature function:
+    a column named `class` or `self` broke the export), one distinct name per column."""
+    taken: set[str] = set()
+    result = []
+    for name in names:
+        cleaned = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+        cleaned = cleaned if re.match(r"[A-Za-z0-9.]", cleaned[:1]) else f"c{cleaned}"
+        if keyword.iskeyword(cleaned) or cleaned == "self":
+            cleaned += "_"
+        unique, n = cleaned, 1
+        while unique in taken:
+            n += 1
+            unique = f"{cleaned}_{n}"
+        taken.add(unique)
+        result.append(unique)
+    return result
 
 
 def _value_counts(column) -> tuple[list[str], list[int]]:
