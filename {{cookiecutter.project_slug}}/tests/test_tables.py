@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from {{ cookiecutter.package_name }}.checks.data import check_columns
+from {{ cookiecutter.package_name }}.checks.data import check_columns, check_split
 from {{ cookiecutter.package_name }}.checks.leakage import check_feature_leakage
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_config
@@ -150,3 +150,35 @@ def test_files_that_are_not_tables_get_one_clear_message(tmp_path):
     for name in ("empty.csv", "binary.csv"):
         with pytest.raises(UserError, match=rf"CSV file .*{name}"):
             prepare(table_config(tmp_path / name))
+
+
+def test_rows_of_one_group_share_a_split_and_the_group_is_no_feature(tmp_path):
+    """data.group_column: a patient's visits all go to train, or all to val or test, so that
+    val holds patients the model never saw; split by row content they scatter."""
+    rng = np.random.default_rng(3)
+    rows = [[f"p{p}", round(float(rng.normal()), 3), "yes" if rng.random() < 0.5 else "no"]
+            for p in range(120) for _ in range(5)]
+    path = write(tmp_path / "visits.csv", ["patient", "x", "label"], rows)
+    patient = np.array([r[0] for r in rows])
+
+    def splits_per_patient(prepared):
+        split_of_row = np.empty(len(rows), np.int8)
+        split_of_row[prepared.manifest.positions] = prepared.manifest.splits
+        return {p: set(split_of_row[patient == p]) for p in np.unique(patient)}
+
+    grouped = prepare(table_config(path, "data.group_column=patient"), tmp_path / "grouped")
+    assert all(len(s) == 1 for s in splits_per_patient(grouped).values())
+    assert [c.name for c in grouped.source.columns] == ["x"]
+    measured = check_split(grouped, (0.7, 0.2, 0.1)).measured
+    assert measured["split_by"]["group_column"] == "patient" and measured["split_by"]["groups"] == 120
+    assert measured["split_by"]["design_effect"] == 5.0
+    scattered = prepare(table_config(path), tmp_path / "rows")
+    assert sum(len(s) > 1 for s in splits_per_patient(scattered).values()) > 60
+
+
+def test_a_group_column_that_is_not_there_is_refused(tmp_path):
+    path = write(tmp_path / "t.csv", ["x", "label"], [[i, "yes" if i % 2 else "no"] for i in range(50)])
+    with pytest.raises(UserError, match="data.group_column='patient'.*no such column"):
+        prepare(table_config(path, "data.group_column=patient"))
+    with pytest.raises(UserError, match="data.group_column='patient' splits the rows of a CSV"):
+        prepare(load_config(None, ["data.group_column=patient"]))

@@ -40,6 +40,10 @@ class DataConfig(Section):
     location: str = Field("{{ cookiecutter.dataset_location }}", description=(
         "tfds catalog name, or the path of the image folder, CSV or .npz file"))
     label_column: str = Field("{{ cookiecutter.label_column }}", description="csv: the column that holds the label")
+    group_column: str | None = Field(None, description=(
+        "csv: rows that share this column's value (a patient, a customer, a session) go to one split "
+        "together, so that val and test hold groups the model never saw; the column is not a feature. "
+        "null: each row is split by its own content"))
     delimiter: str = Field("auto", description=(
         'csv: the delimiter ("," ";" "\\t" "|"); auto detects it from the first 64 KiB'))
     encoding: str = Field("auto", description=(

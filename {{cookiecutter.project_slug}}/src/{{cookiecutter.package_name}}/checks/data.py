@@ -27,9 +27,13 @@ def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigma
     target decile), against data.split. The hash-bucket split is exact only in expectation:
     a group of n examples puts Binomial(n, f) of them into a split of share f, so a share is
     judged by its distance from f in standard deviations, sqrt(f (1 - f) / n); warn beyond
-    `sigmas` (inspect.split_sigmas). An empty split never gets here: `prepare` refuses it."""
+    `sigmas` (inspect.split_sigmas). Split by data.group_column, whole groups move, and the
+    standard deviation grows by the square root of the design effect sum(m^2) / sum(m) of the
+    group sizes m. An empty split never gets here: `prepare` refuses it."""
     splits = prepared.manifest.splits
     n = len(splits)
+    grouped_by = prepared.manifest.header.get("facts", {}).get("groups")  # data.group_column
+    spread = math.sqrt(grouped_by["design_effect"]) if grouped_by else 1.0
     sizes = {name: int(np.sum(splits == i)) for i, name in enumerate(SPLITS)}
     groups = strata(prepared.manifest.labels, prepared.task)
     names = (prepared.class_names if prepared.task != "regression" else [f"decile {g + 1}" for g in range(10)])
@@ -38,15 +42,18 @@ def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigma
         members = splits[groups == group]
         label = names[int(group)] if int(group) < len(names) else str(group)
         shares[label] = {name: round(float(np.mean(members == i)), 3) for i, name in enumerate(SPLITS)}
-        worst += [(_sigmas_off(members == i, f), label, name) for i, (name, f) in enumerate(zip(SPLITS, fractions,
-                                                                                             strict=True))]
-    worst += [(_sigmas_off(splits == i, f), "all examples", name) for i, (name, f) in enumerate(zip(SPLITS, fractions,
-                                                                                                 strict=True))]
+        worst += [(_sigmas_off(members == i, f) / spread, label, name)
+                  for i, (name, f) in enumerate(zip(SPLITS, fractions, strict=True))]
+    worst += [(_sigmas_off(splits == i, f) / spread, "all examples", name)
+              for i, (name, f) in enumerate(zip(SPLITS, fractions, strict=True))]
     off, group, split = max(worst)
     measured = {"examples": sizes, "shares": {k: round(v / n, 3) for k, v in sizes.items()},
                 "largest_deviation": {"group": group, "split": split, "sigmas": round(float(off), 2)}}
     if len(shares) <= 20:
         measured["shares_per_class"] = shares
+    if grouped_by:
+        measured["split_by"] = {"group_column": grouped_by["column"], "groups": grouped_by["count"],
+                                "design_effect": round(grouped_by["design_effect"], 2)}
     expected = {"shares": dict(zip(SPLITS, fractions, strict=True)), "deviation": f"<= {sigmas:g} standard deviations"}
     if off > sigmas:
         return verdict("D1", "warn", measured=measured, expected=expected,

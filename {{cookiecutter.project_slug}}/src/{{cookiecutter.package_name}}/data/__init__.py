@@ -165,7 +165,7 @@ def scan(source, config: Config, header: dict) -> Manifest:
         print(f"dropped {len(dropped)} invalid example(s) (data.drop_invalid=true)", file=sys.stderr)
     if len(found.positions) < 10:
         raise UserError(f"{source.where} has {len(found.positions)} valid examples; a 70/20/10 split needs 10 or more")
-    splits = assign_splits(found.keys, config.seed, config.data.split)
+    splits = assign_splits(found.keys if found.split_keys is None else found.split_keys, config.seed, config.data.split)
     header = _jsonable(header) | {"facts": _jsonable(found.facts), "dropped": dropped[:1000],
                                   "dropped_count": len(dropped), "kind": source.kind,
                                   "class_names": source.class_names, "where": source.where}

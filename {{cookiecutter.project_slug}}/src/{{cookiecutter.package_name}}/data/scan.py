@@ -16,3 +16,4 @@ class Scan:
     origins: np.ndarray | None  # str: file path or CSV line per valid example; None: "example #i"
     invalid: dict[int, str]  # position -> why (D4)
     facts: dict = field(default_factory=dict)  # what else the pass learnt (grayscale, elements seen)
+    split_keys: np.ndarray | None = None  # uint64 keys the split hashes, when not the content (data.group_column)

@@ -266,6 +266,9 @@ def check_label_set(labels: np.ndarray, class_names: list[str], task: str, where
 def open_source(config: Config):
     """The configured source, opened (files listed, loader called) but not yet scanned."""
     source = config.data.source
+    if config.data.group_column is not None and source != "csv":
+        raise UserError(f"data.group_column={config.data.group_column!r} splits the rows of a CSV by a column; "
+                        f"data.source is {source!r}. Unset it, or keep an example's group in its content")
     if source == "image_folder":
         return ImageFolderSource(config)
     if source == "tfds":

@@ -72,7 +72,11 @@ class CsvSource:
         self.names = self._header()
         if self.label not in self.names:
             raise UserError(f"{self.where} has no label column {self.label!r}; columns: {', '.join(self.names)}")
-        self.features = [c for c in self.names if c != self.label]
+        self.group = config.data.group_column
+        if self.group is not None and (self.group not in self.names or self.group == self.label):
+            raise UserError(f"data.group_column={self.group!r}: {self.where} has no such column besides the label "
+                            f"{self.label!r}; its columns: {', '.join(self.names)}")
+        self.features = [c for c in self.names if c not in (self.label, self.group)]
         self.overrides = dict(config.data.columns)
         unknown = sorted(set(self.overrides) - set(self.features))
         if unknown:
@@ -131,7 +135,7 @@ class CsvSource:
         stat = self.path.stat()
         return {"file": str(self.path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                 "label": self.label, "columns": dict(sorted(self.overrides.items())), "missing": self.missing,
-                "max_categories": self.max_categories, "hash_bins": self.hash_bins}
+                "max_categories": self.max_categories, "hash_bins": self.hash_bins, "group": self.group}
 
     def scan(self) -> Scan:
         """One pass: keys, splits and labels of every row; per column, what the training rows
@@ -139,7 +143,7 @@ class CsvSource:
         deterministic sample of training rows (by key) for the shape of the values."""
         import pyarrow.compute as pc
 
-        keys, label_parts, sizes, lines, sampled = [], [], [], [], []
+        keys, split_keys, label_parts, sizes, lines, sampled = [], [], [], [], [], []
         label_ids: dict[str, int] = {}  # classes: each distinct label text, numbered as first seen
         facts = {name: ColumnFacts(name) for name in self.features}
         line, thinning = 2, 0  # line 1 is the header; keep sampled rows whose key has `thinning` low zero bits
@@ -149,9 +153,12 @@ class CsvSource:
             cells = {name: block.column(name) for name in self.features}
             joined = pc.binary_join_element_wise(*cells.values(), "\x1f") if self.features else None
             texts = joined.to_pylist() if joined is not None else [""] * block.num_rows
-            block_keys = np.fromiter((int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
-                                      for t in texts), np.uint64, len(texts))
-            train = assign_splits(block_keys, self.seed, self.split) == 0
+            if self.group is not None:  # a row's content includes its group: two groups' equal rows differ
+                texts = [f"{t}\x1e{g}" for t, g in zip(texts, block.column(self.group).to_pylist(), strict=True)]
+            block_keys = _text_keys(texts)
+            block_split_keys = self._group_keys(block, block_keys)
+            split_keys.append(block_split_keys)
+            train = assign_splits(block_split_keys, self.seed, self.split) == 0
             newlines = np.asarray(pc.count_substring(joined, "\n")) if joined is not None else np.zeros(len(texts))
             block_lines = line + np.arange(len(texts)) + np.r_[0, np.cumsum(newlines)[:-1]].astype(np.int64)
             line += len(texts) + int(newlines.sum())
@@ -183,8 +190,24 @@ class CsvSource:
                  "class_names": self.class_names, "ragged_rows": list(self.bad_rows)}
         if self.bad_rows:
             invalid |= {-(i + 1): f"a row with {text}" for i, text in enumerate(self.bad_rows)}
+        grouped = np.concatenate(split_keys)[good] if self.group is not None else None
+        if grouped is not None:
+            sizes_of_groups = np.unique(grouped, return_counts=True)[1]
+            # Whole groups move together, so a split's share varies as if there were fewer, larger
+            # draws: by the design effect sum(m^2) / sum(m) of the group sizes m (D1 scales by it).
+            found["groups"] = {"column": self.group, "count": len(sizes_of_groups),
+                               "design_effect": float((sizes_of_groups.astype(float) ** 2).sum() / len(grouped))}
         return Scan(good, np.concatenate(keys)[good], labels[good], np.concatenate(sizes).astype(np.int64)[good],
-                    self.lines[good], invalid, found)
+                    self.lines[good], invalid, found, grouped)
+
+    def _group_keys(self, block, content_keys: np.ndarray) -> np.ndarray:
+        """The keys the split hashes: the group cell's (data.group_column), or the row's own
+        content key without a group column or where the group cell is missing."""
+        if self.group is None:
+            return content_keys
+        column = block.column(self.group)
+        groups = _text_keys(["\x1d" + g for g in column.to_pylist()])
+        return np.where(_missing(column), content_keys, groups)
 
     def _rows_with_missing_cells(self) -> np.ndarray:
         """data.missing=drop: rows with a missing cell in a column the model uses (a second
@@ -420,6 +443,12 @@ def _sample_values(sampled: list, name: str) -> list[str]:
         column = block.column(name)
         values += pc.utf8_trim_whitespace(column).filter(pa_bool(~_missing(column))).to_pylist()
     return values
+
+
+def _text_keys(texts: list[str]) -> np.ndarray:
+    """The 64-bit BLAKE2b key of each text."""
+    return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+                        for t in texts), np.uint64, len(texts))
 
 
 def _tensor_names(names: list[str]) -> list[str]:
