@@ -59,6 +59,7 @@ def test_every_role_on_a_column_built_for_it(tmp_path):
                      "when": "datetime", "review": "text"}
     verdict = check_columns(prepared)
     assert verdict.status == "warn"
+    assert "repeating_keys" not in verdict.measured  # uid is distinct in every row: an identifier, no group
     assert set(verdict.measured["left_out"]) == {"row_id", "uid", "const", "empty", "review"}
     mixed = next(c for c in verdict.measured["columns"] if c["column"] == "mixed")
     assert "2 text cell(s) (first at line(s) " in mixed["why"] and "read as missing" in mixed["why"]
@@ -174,6 +175,10 @@ def test_rows_of_one_group_share_a_split_and_the_group_is_no_feature(tmp_path):
     assert measured["split_by"]["design_effect"] == 5.0
     scattered = prepare(table_config(path), tmp_path / "rows")
     assert sum(len(s) > 1 for s in splits_per_patient(scattered).values()) > 60
+    hint = check_columns(scattered)  # D10 names the column that looks like a group key
+    assert hint.status == "warn" and hint.measured["repeating_keys"] == ["patient"]
+    assert "data.group_column=patient" in hint.advice
+    assert "repeating_keys" not in check_columns(grouped).measured
 
 
 def test_a_group_column_that_is_not_there_is_refused(tmp_path):

@@ -136,13 +136,20 @@ def check_columns(prepared: Prepared) -> Verdict:
     listing = [{"column": c.name, "role": c.role, "why": c.why, "missing": c.missing_share} for c in columns]
     left_out = [c for c in columns if not c.used]
     text_in_numbers = [c for c in columns if c.role == "numeric" and "text cell" in c.why]
+    groups = prepared.manifest.header.get("facts", {}).get("group_candidates", [])
     measured = {"columns": listing, "used": sum(c.used for c in columns), "left_out": [c.name for c in left_out]}
+    if groups:
+        measured["repeating_keys"] = groups
     expected = "every column's role decided on the training split; override in data.columns"
-    if text_in_numbers or left_out:
+    if text_in_numbers or left_out or groups:
         notes = [f"{c.name or '(unnamed)'!r}: {c.role} ({c.why})" for c in [*text_in_numbers, *left_out]]
-        return verdict("D10", "warn", measured=measured, expected=expected,
-                       advice="Look at these columns, and set data.columns={name: role} where the choice is "
-                       "wrong: " + "; ".join(notes))
+        advice = ("Look at these columns, and set data.columns={name: role} where the choice is wrong: "
+                  + "; ".join(notes) + "." if notes else "")
+        if groups:
+            advice += (f" {', '.join(map(repr, groups))} is named like a key and repeats across rows: if the rows "
+                       f"of one value belong together (one patient's visits, one customer's orders), set "
+                       f"data.group_column={groups[0]}, so that they share a split and val measures unseen ones.")
+        return verdict("D10", "warn", measured=measured, expected=expected, advice=advice.strip())
     return verdict("D10", "pass", measured=measured, expected=expected)
 
 

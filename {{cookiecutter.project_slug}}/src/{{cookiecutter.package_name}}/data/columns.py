@@ -32,6 +32,9 @@ IDENTIFIER_SHARE = 0.95
 DATE_SHARE = 0.95
 TOP_COVERAGE = 0.95  # a capped vocabulary is kept when its values cover this share of the rows
 ID_NAME = re.compile(r"(^|[^a-z])(id|ids|index|idx|key|row|rownum|unnamed: ?\d*)$", re.IGNORECASE)
+# A column named like the key of something several rows can belong to (D10's hint for data.group_column).
+GROUP_NAME = re.compile(r"(^|[^a-z])(id|key|patient|subject|user|customer|client|person|household|session|account|"
+                        r"family|group)s?(_?id)?$", re.IGNORECASE)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 MISSING_TOKEN = "<missing>"
 # The usual spellings of "no value" in a CSV cell (compared case-insensitively, spaces stripped),
@@ -89,6 +92,14 @@ class Column:
 
     def record(self) -> dict:
         return asdict(self)
+
+
+def looks_like_a_group(facts: ColumnFacts) -> bool:
+    """Named like a key (patient_id, user, session) and repeating in the sampled training rows,
+    without being a handful of categories: rows that may belong together."""
+    values = facts.sample_values
+    distinct = len(set(values))
+    return bool(GROUP_NAME.search(facts.name)) and len(values) >= 20 and 10 <= distinct < 0.9 * len(values)
 
 
 def decide(facts: ColumnFacts, override: str | None, max_categories: int, hash_bins: int) -> Column:

@@ -25,7 +25,7 @@ import numpy as np
 from ..config import Config
 from ..errors import UserError
 from ..progress import ProgressLine
-from .columns import MISSING, MISSING_TOKEN, NUMBER, ColumnFacts, decide, from_record
+from .columns import MISSING, MISSING_TOKEN, NUMBER, ColumnFacts, decide, from_record, looks_like_a_group
 from .scan import Scan
 from .split import assign_splits
 
@@ -188,6 +188,8 @@ class CsvSource:
                             + ". Set a role in data.columns, e.g. data.columns={name: numeric}")
         found = {"seen": len(labels), "path": str(self.path), "columns": [c.record() for c in self.columns],
                  "class_names": self.class_names, "ragged_rows": list(self.bad_rows)}
+        if self.group is None:
+            found["group_candidates"] = [name for name in self.features if looks_like_a_group(facts[name])]
         if self.bad_rows:
             invalid |= {-(i + 1): f"a row with {text}" for i, text in enumerate(self.bad_rows)}
         grouped = np.concatenate(split_keys)[good] if self.group is not None else None
