@@ -150,6 +150,7 @@ def test_e3_warns_on_an_overconfident_model_and_names_the_temperature(prepared, 
     logits, labels = calibrated_case()
     overconfident = check_calibration(prepared, labels, 4 * logits, 15, 0.1, tmp_path)  # the same answers, surer
     assert overconfident.status == "warn" and overconfident.measured["ece"] > 0.2
+    assert overconfident.measured["ece_equal_mass"] > 0.2
     assert "overconfident" in overconfident.advice
     assert 3 < overconfident.measured["best_temperature"] < 5
     assert overconfident.measured["ece_at_best_temperature"] < 0.05
@@ -159,6 +160,7 @@ def test_e3_passes_on_calibrated_probabilities(prepared, tmp_path):
     logits, labels = calibrated_case()
     verdict = check_calibration(prepared, labels, logits, 15, 0.1, tmp_path)
     assert verdict.status == "pass" and verdict.measured["ece"] < 0.05
+    assert verdict.measured["ece_equal_mass"] < 0.05
     assert (tmp_path / "plots" / "E3_reliability.png").is_file()
 
 

@@ -214,6 +214,18 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int) -> tuple
     return float((count * gaps).sum() / max(len(confidence), 1)), accuracy, mean_confidence, count
 
 
+def equal_mass_ece(confidence: np.ndarray, correct: np.ndarray, bins: int) -> float:
+    """ECE over bins that hold the same number of examples each (adaptive binning; Nixon et al.
+    2019): for a model whose confidences crowd the last equal-width bin (the default digits
+    CNN puts 335 of 342 val examples there) it still compares accuracy and confidence inside
+    that crowd. Reported beside the equal-width ECE, which the verdict judges (the threshold and
+    Guo et al.'s figures are for equal width)."""
+    order = np.argsort(confidence, kind="stable")
+    groups = [g for g in np.array_split(order, min(bins, len(order))) if len(g)]
+    gaps = [len(g) * abs(float(correct[g].mean()) - float(confidence[g].mean())) for g in groups]
+    return float(sum(gaps) / max(len(confidence), 1))
+
+
 def best_temperature(outputs: np.ndarray, labels: np.ndarray, task: str) -> float:
     """The temperature T that minimises the val log loss of logits / T (Guo et al. 2017)."""
     from scipy.optimize import minimize_scalar
@@ -234,7 +246,8 @@ def check_calibration(prepared: Prepared, labels: np.ndarray, outputs: np.ndarra
     probs = class_probabilities(outputs, prepared.task)
     confidence, correct = probs.max(axis=1), (probs.argmax(axis=1) == labels).astype("float64")
     ece, accuracy, mean_confidence, count = reliability(confidence, correct, bins)
-    measured = {"ece": round(ece, 4), "mean_confidence": round(float(confidence.mean()), 4),
+    measured = {"ece": round(ece, 4), "ece_equal_mass": round(equal_mass_ece(confidence, correct, bins), 4),
+                "mean_confidence": round(float(confidence.mean()), 4),
                 "accuracy": round(float(correct.mean()), 4), "examples": len(labels), "bins": bins}
     plots = [_plot_reliability(accuracy, mean_confidence, count, bins, ece, run_dir)]
     if ece <= warn:
