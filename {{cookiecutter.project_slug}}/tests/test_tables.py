@@ -178,7 +178,8 @@ def test_rows_of_one_group_share_a_split_and_the_group_is_no_feature(tmp_path):
     hint = check_columns(scattered)  # D10 names the column that looks like a group key
     assert hint.status == "warn" and hint.measured["repeating_keys"] == ["patient"]
     assert "data.group_column=patient" in hint.advice
-    assert "repeating_keys" not in check_columns(grouped).measured
+    listed = check_columns(grouped).measured
+    assert "repeating_keys" not in listed and listed["columns"][0]["role"] == "group"
 
 
 def test_a_group_column_that_is_not_there_is_refused(tmp_path):

@@ -73,7 +73,9 @@ CHECKS: tuple[Check, ...] = (
     Check("D10", "inspect", "Columns",
           "Tables: every column's role, decided on the training split, with why and its share of missing "
           "cells (see \"Tables\" below); warns when columns were left out (identifiers, constants, empty "
-          "columns, free text) or a numeric column held text cells, so that a person sees each choice once."),
+          "columns, free text) or a numeric column held text cells, so that a person sees each choice once; "
+          "`data.group_column` is listed as `group`, and a column named like a key (patient_id, user) whose "
+          "values repeat across rows warns with the hint to name it there."),
     Check("D11", "inspect", "Leakage through a feature",
           "Each column alone, and the row order, fitted by a depth-4 decision tree on a sample of train and"
           " judged on val: fail when one column alone explains `inspect.leakage_fail` (95%) of the label "

@@ -136,7 +136,12 @@ def check_columns(prepared: Prepared) -> Verdict:
     listing = [{"column": c.name, "role": c.role, "why": c.why, "missing": c.missing_share} for c in columns]
     left_out = [c for c in columns if not c.used]
     text_in_numbers = [c for c in columns if c.role == "numeric" and "text cell" in c.why]
-    groups = prepared.manifest.header.get("facts", {}).get("group_candidates", [])
+    facts = prepared.manifest.header.get("facts", {})
+    groups = facts.get("group_candidates", [])
+    if facts.get("groups"):  # data.group_column: shown once, like every other choice
+        listing.insert(0, {"column": facts["groups"]["column"], "role": "group",
+                           "why": f"data.group_column: {facts['groups']['count']} groups, each kept in one split; "
+                           "not a feature"})
     measured = {"columns": listing, "used": sum(c.used for c in columns), "left_out": [c.name for c in left_out]}
     if groups:
         measured["repeating_keys"] = groups
