@@ -15,7 +15,6 @@ TableEncoder (encoder.py), the Keras layer that also serves raw rows from the ex
 from __future__ import annotations
 
 import csv
-import hashlib
 import keyword
 import re
 from pathlib import Path
@@ -27,7 +26,7 @@ from ..errors import UserError
 from ..progress import ProgressLine
 from .columns import MISSING, MISSING_TOKEN, NUMBER, ColumnFacts, decide, from_record, looks_like_a_group
 from .scan import Scan
-from .split import assign_splits
+from .split import assign_splits, bytes_key
 
 BLOCK_BYTES = 4 << 20  # 4 MiB of text per block: tens of thousands of rows, a few MiB of memory
 
@@ -448,9 +447,8 @@ def _sample_values(sampled: list, name: str) -> list[str]:
 
 
 def _text_keys(texts: list[str]) -> np.ndarray:
-    """The 64-bit BLAKE2b key of each text."""
-    return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
-                        for t in texts), np.uint64, len(texts))
+    """The content key (split.bytes_key) of each text."""
+    return np.fromiter((bytes_key(t.encode()) for t in texts), np.uint64, len(texts))
 
 
 def _tensor_names(names: list[str]) -> list[str]:
