@@ -87,7 +87,8 @@ def one_run(run_config) -> dict[str, float]:
                                                                       train_mod.detect_hardware()))
     model = models.compile_model(models.build_model(run_config, prepared), run_config,
                                  jit_compile=train_mod.jit_setting(run_config))
-    train_ds, val_ds = package(project, "data.pipeline").train_datasets(run_config, prepared)
+    pipeline = package(project, "data.pipeline")
+    train_ds, val_ds = pipeline.train_datasets(run_config, prepared)
     run_dir = Path(tempfile.mkdtemp())
     timer = EpochTimer()
     callbacks = train_mod.callbacks_for(run_config, run_dir, prepared)
@@ -96,8 +97,8 @@ def one_run(run_config) -> dict[str, float]:
             time_hooks(callback, timer.hooks)
     callbacks = [timer] + callbacks  # first: its epoch starts before, and ends after, the checks' hooks
     with Stopwatch() as fit:
-        model.fit(train_ds, validation_data=val_ds, epochs=run_config.train.epochs, callbacks=callbacks,
-                  shuffle=False, verbose=0)
+        model.fit(**pipeline.fit_inputs(train_ds, val_ds, prepared, run_config.data.batch_size),
+                  epochs=run_config.train.epochs, callbacks=callbacks, shuffle=False, verbose=0)
     with Stopwatch() as judged:
         verdicts = callbacks_mod.recipe_verdicts(callbacks)
     shutil.rmtree(run_dir)

@@ -3,7 +3,11 @@
 CSV files of growing size; and the image pipeline's rate against the CNN's.
 
     python benchmarks/data_scale.py [--project PATH] [--images 5000,20000,80000]
-                                    [--rows 30000,300000,3000000] [--work DIR]
+                                    [--rows 30000,300000,3000000]
+                                    [--widths 200x500,2000x500,2000x2000,2000x10000] [--work DIR]
+
+Wide tables (rows x numeric columns, 10 of which carry the label) run inspect, check and one
+train epoch: their cost should grow linearly with the columns.
 
 Each stage runs as its own process (the project's command line), measured by
 /usr/bin/time -v, as a user would run it. The generated data are kept under --work
@@ -28,6 +32,8 @@ IMAGE_SIDE = 96
 def more(parser):
     parser.add_argument("--images", default="5000,20000,80000", help="image folder sizes ('' for none)")
     parser.add_argument("--rows", default="30000,300000,3000000", help="CSV sizes ('' for none)")
+    parser.add_argument("--widths", default="200x500,2000x500,2000x2000,2000x10000",
+                        help="wide tables, ROWSxCOLUMNS ('' for none)")
     parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "data_scale")
 
 
@@ -60,6 +66,24 @@ def image_folder(count: int) -> Path:
 
 def csv_file(rows: int) -> Path:
     return table_csv(args.work, rows)
+
+
+def wide_csv(rows: int, columns: int) -> Path:
+    """`rows` x `columns` numbers; the label is the sign of the first 10 columns' sum plus noise."""
+    import numpy as np
+
+    path = args.work / f"wide_{rows}x{columns}.csv"
+    if path.exists():
+        return path
+    args.work.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(columns)
+    x = rng.normal(size=(rows, columns)).astype(np.float32)
+    y = (x[:, :10].sum(axis=1) + rng.normal(size=rows) > 0).astype(int)
+    header = ",".join([f"f{j}" for j in range(columns)] + ["label"])
+    partial = path.with_suffix(".partial")
+    np.savetxt(partial, np.c_[x, y], delimiter=",", header=header, comments="", fmt=["%.4f"] * columns + ["%d"])
+    partial.rename(path)
+    return path
 
 
 def measured(stage: str, run_dir: Path, settings: list[str], extra: list[str] = ()) -> tuple[float, float, int]:
@@ -149,3 +173,15 @@ for rows in [int(s) for s in args.rows.split(",") if s]:
                 "data.drop_invalid=true",  # 2% of column a is missing: D4 refuses it until imputation lands
                 "model.builder=auto"]
     one_size("csv", rows, path, settings)
+for shape in [s for s in args.widths.split(",") if s]:
+    rows, columns = (int(n) for n in shape.split("x"))
+    path = wide_csv(rows, columns)
+    settings = ["data.source=csv", f"data.location={path}", "data.label_column=label", "task=binary",
+                "model.builder=auto"]
+    run_dir = args.work / "runs" / f"wide_{shape}"
+    subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+    figures = [measured(stage, run_dir, settings + extra) for stage, extra in (
+        ("inspect", []), ("check", []), ("train", ["train.epochs=1", "train.min_steps=0"]))]
+    print(f"wide {rows:>6,} x {columns:>6,} | " + " | ".join(
+        f"{stage} {seconds:6.1f} s {peak:6.0f} MiB" for stage, (seconds, peak, _) in
+        zip(("inspect", "check", "train 1 epoch"), figures, strict=True)), flush=True)

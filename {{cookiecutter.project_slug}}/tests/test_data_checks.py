@@ -15,11 +15,11 @@ from {{ cookiecutter.package_name }}.checks.visualise import check_batch_view
 from {{ cookiecutter.package_name }}.config import with_values
 from {{ cookiecutter.package_name }}.data import Prepared
 from {{ cookiecutter.package_name }}.data.augment import augment_batches
+from {{ cookiecutter.package_name }}.data.loaders import Examples
 from {{ cookiecutter.package_name }}.data.manifest import Manifest
 from {{ cookiecutter.package_name }}.data.pipeline import make_dataset, train_datasets
-from {{ cookiecutter.package_name }}.data.source import ArraySource
-from {{ cookiecutter.package_name }}.data.sources import Examples
 from {{ cookiecutter.package_name }}.data.stats import compute_train_stats
+from {{ cookiecutter.package_name }}.data.streams import ArraySource
 from {{ cookiecutter.package_name }}.registry import Context, run_checks
 
 

@@ -40,11 +40,10 @@ def project_imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level:
             base = package[: len(package) - node.level + 1]
-            target = base + (node.module.split(".") if node.module else [])
-            if target:
-                found.add(".".join(target))
-            else:  # `from . import x` at the top of the package
-                found.update(alias.name for alias in node.names)
+            if node.module:
+                found.add(".".join(base + node.module.split(".")))
+            else:  # `from . import x`: the module x beside it
+                found.update(".".join(base + [alias.name]) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PACKAGE.name + "."):
             found.add(node.module.removeprefix(PACKAGE.name + "."))
     return found
@@ -66,3 +65,25 @@ def test_imports_run_one_way():
             if layer_of(target) > layer_of(name) or SIDE_BY_SIDE.get(top(name)) == top(target):
                 backwards.append(f"{name} imports {target}")
     assert not backwards, backwards
+
+
+def test_no_module_imports_itself_in_a_circle():
+    """A circle (a imports b, b imports a, at the top or inside a function) makes the order of
+    imports matter and hides which module holds what; data/source.py and data/tables.py had one."""
+    names = modules()
+
+    def resolved(target: str) -> str | None:
+        return target if target in names else (f"{target}.__init__" if f"{target}.__init__" in names else None)
+
+    graph = {name: {resolved(t) for t in project_imports(path)} - {None, name} for name, path in names.items()}
+    circles = set()
+    for start in graph:
+        reached, frontier = set(), list(graph[start])
+        while frontier:
+            node = frontier.pop()
+            if node not in reached:
+                reached.add(node)
+                frontier += graph[node]
+        if start in reached:
+            circles.add(start)
+    assert not circles, f"modules on an import circle: {sorted(circles)}"

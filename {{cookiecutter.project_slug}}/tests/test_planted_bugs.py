@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.checks.model import check_loss_input
 from {{ cookiecutter.package_name }}.checks.weights_learn import check_every_weight_learns
 from {{ cookiecutter.package_name }}.config import with_values
 from {{ cookiecutter.package_name }}.data import prepare
-from {{ cookiecutter.package_name }}.data.sources import Examples
+from {{ cookiecutter.package_name }}.data.loaders import Examples
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.models import build_model, model_spec
 

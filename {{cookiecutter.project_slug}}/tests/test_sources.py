@@ -7,8 +7,8 @@ from PIL import Image
 
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
-from {{ cookiecutter.package_name }}.data.source import open_source
-from {{ cookiecutter.package_name }}.data.sources import load_examples
+from {{ cookiecutter.package_name }}.data.loaders import load_examples
+from {{ cookiecutter.package_name }}.data.streams import open_source
 from {{ cookiecutter.package_name }}.errors import UserError
 
 

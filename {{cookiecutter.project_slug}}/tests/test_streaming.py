@@ -10,7 +10,7 @@ from PIL import Image
 
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_config
-from {{ cookiecutter.package_name }}.data import prepare, source
+from {{ cookiecutter.package_name }}.data import prepare, streams
 from {{ cookiecutter.package_name }}.registry import Context, run_checks
 
 
@@ -64,13 +64,13 @@ def test_no_stage_holds_more_than_a_bounded_sample(in_tmp, monkeypatch):
     evaluate, asks for at most the configured sample, never for a whole split."""
     root = write_folder(in_tmp / "img")
     held = []
-    real = source.stack_inputs
+    real = streams.stack_inputs
 
     def spy(dataset, count, shape):
         held.append(count)
         return real(dataset, count, shape)
 
-    monkeypatch.setattr(source, "stack_inputs", spy)
+    monkeypatch.setattr(streams, "stack_inputs", spy)
     sets = [f"data.location={root}", "data.source=image_folder", "data.image_size=[8, 8]", "data.batch_size=16",
             "inspect.sample=100", "check.capacity_examples=64", "monitor.activation_examples=64",
             "train.epochs=1", "train.min_steps=0",

@@ -60,13 +60,16 @@ def test_every_role_on_a_column_built_for_it(tmp_path):
     verdict = check_columns(prepared)
     assert verdict.status == "warn"
     assert "repeating_keys" not in verdict.measured  # uid is distinct in every row: an identifier, no group
-    assert set(verdict.measured["left_out"]) == {"row_id", "uid", "const", "empty", "review"}
+    assert set(verdict.measured["left_out"]) == {"row_id", "uid", "const", "empty"}
+    review = next(c for c in verdict.measured["columns"] if c["column"] == "review")
+    assert "TF-IDF of words and word pairs (keras TextVectorization)" in review["why"]
     mixed = next(c for c in verdict.measured["columns"] if c["column"] == "mixed")
     assert "2 text cell(s) (first at line(s) " in mixed["why"] and "read as missing" in mixed["why"]
     empty = next(c for c in verdict.measured["columns"] if c["column"] == "empty")
     assert empty["missing"] == 1.0 and empty["why"] == "every training cell is missing"
     names = prepared.feature_names
     assert names[:2] == ["num", "cat=<other>"] and "when.weekday" in names and "city#63" in names
+    assert "review:good" in names and "review:<other>" in names
     assert np.isfinite(prepared.sample("train")[0]).all()
 
 
@@ -188,3 +191,56 @@ def test_a_group_column_that_is_not_there_is_refused(tmp_path):
         prepare(table_config(path, "data.group_column=patient"))
     with pytest.raises(UserError, match="data.group_column='patient' splits the rows of a CSV"):
         prepare(load_config(None, ["data.group_column=patient"]))
+
+
+def reviews(tmp_path: Path, rows: int = 400) -> Path:
+    """A label carried by the words of a free-text column alone (`stars` says nothing); each row
+    also holds a word of its own, u<row>."""
+    rng = np.random.default_rng(3)
+    good, bad, filler = ["great", "lovely", "works well"], ["awful", "broken", "waste of money"], \
+        ["the", "it", "was", "a", "product", "box", "arrived", "today", "and", "my", "kids"]
+    out = []
+    for i in range(rows):
+        label = i % 2
+        words = list(rng.choice(filler, 8)) + [rng.choice(good if label else bad), f"u{i}"]
+        rng.shuffle(words)
+        out.append([" ".join(words), int(rng.integers(1, 6)), "yes" if label else "no"])
+    return write(tmp_path / "reviews.csv", ["review", "stars", "label"], out)
+
+
+def test_a_text_column_becomes_tfidf_features_from_train_alone_and_the_model_reads_them(in_tmp):
+    path = reviews(in_tmp)
+    prepared = prepare(table_config(path))
+    review = next(c for c in prepared.source.columns if c.name == "review")
+    assert review.role == "text" and review.used and len(review.idf) == len(review.vocabulary)
+    assert {"great", "awful", "works well", "waste"} <= set(review.vocabulary)  # words and word pairs
+    everything = next(c for c in prepare(table_config(path, "data.text_max_tokens=100000")).source.columns
+                      if c.name == "review")  # D2: a word of a val or test row never enters the vocabulary
+    train = prepared.manifest.positions[prepared.indices["train"]]
+    assert {t for t in everything.vocabulary if t[0] == "u" and t[1:].isdigit()} == {f"u{i}" for i in train}
+    x, y = prepared.sample("train")
+    great = prepared.feature_names.index("review:great")
+    assert (x[:, great] > 0).sum() > 0 and np.all(y[x[:, great] > 0] == prepared.class_names.index("yes"))
+    sets = ["data.source=csv", f"data.location={path}", "task=binary", "data.batch_size=16", "train.epochs=30",
+            "train.min_steps=0"]
+    arguments = [part for s in sets for part in ("--set", s)]
+    assert main(["train", "--run-dir", "runs/t", *arguments]) in (0, 1)
+    model = keras.models.load_model("runs/t/checkpoints/best.keras")
+    probabilities = model.predict(evaluation_dataset(prepare(table_config(path), Path("runs/t")), "val"), verbose=0)
+    accuracy = np.mean((probabilities[:, 0] > 0.5) == prepared.labels("val"))
+    assert accuracy > 0.9, accuracy  # `stars` is noise: only the words can get it there
+    export = tf.saved_model.load("runs/t/export")
+    served = export.serve({"review": tf.constant(["it was great", "awful box"]),
+                           "stars": tf.constant(["3", "3"])}).numpy()[:, 0]
+    assert served[0] > 0.5 > served[1], served  # raw text served, vectorised inside the export
+
+
+def test_text_off_leaves_the_column_out_and_says_so(tmp_path):
+    prepared = prepare(table_config(reviews(tmp_path, rows=200), "data.text=off"))
+    review = next(c for c in prepared.source.columns if c.name == "review")
+    assert review.role == "text" and not review.used and "data.text=off" in review.why
+    assert check_columns(prepared).measured["left_out"] == ["review"]
+    multi_hot = prepare(table_config(reviews(tmp_path, rows=200), "data.text=multi_hot", "data.text_ngrams=1"))
+    x, _ = multi_hot.sample("train")
+    words = [j for j, name in enumerate(multi_hot.feature_names) if name.startswith("review:")]
+    assert set(np.unique(x[:, words])) <= {0.0, 1.0} and not any(" " in n for n in multi_hot.feature_names)

@@ -48,9 +48,10 @@ class DataConfig(Section):
         'csv: the delimiter ("," ";" "\\t" "|"); auto detects it from the first 64 KiB'))
     encoding: str = Field("auto", description=(
         "csv: utf-8, latin-1, ...; auto: UTF-8 with or without BOM, else Latin-1"))
-    columns: dict[str, Literal["numeric", "categorical", "hashed", "datetime", "exclude"]] = Field({}, description=(
-        "csv (D10): each column's role is decided on the training split (README, Tables); name one here to "
-        "override it: {name: numeric | categorical | hashed | datetime | exclude}"))
+    columns: dict[str, Literal["numeric", "categorical", "hashed", "datetime", "text", "exclude"]] = Field(
+        {}, description=(
+            "csv (D10): each column's role is decided on the training split (README, Tables); name one here to "
+            "override it: {name: numeric | categorical | hashed | datetime | text | exclude}"))
     missing: Literal["impute", "drop"] = Field("impute", description=(
         'csv: impute missing numeric cells with the train median plus a "was missing" indicator (a missing '
         "categorical cell is its own category), or drop the rows that have one (D4)"))
@@ -59,6 +60,16 @@ class DataConfig(Section):
         "plus one bucket for every other value"))
     hash_bins: int = Field(64, ge=2, description=(
         "csv: the buckets a text column with more values than max_categories is hashed into"))
+    text: Literal["tfidf", "multi_hot", "off"] = Field("tfidf", description=(
+        "csv (D10): a free-text column (a review, a title, a comment) becomes features through "
+        "keras.layers.TextVectorization, its vocabulary from the training split alone: tfidf (counts of "
+        "each word and word pair, weighted by inverse document frequency), multi_hot (present or not), or "
+        "off (the column is left out)"))
+    text_max_tokens: int = Field(2000, ge=1, description=(
+        "csv: the words and word pairs kept per text column, the most frequent in the training split; each "
+        "is one feature"))
+    text_ngrams: int = Field(2, ge=1, le=3, description=(
+        "csv: 1: single words; 2: words and pairs of adjacent words (bigrams); 3: and triples"))
     image_size: tuple[int, int] = Field((64, 64), description=(
         "images from files or tfds are resized to this (height, width)"))
     channels: Literal["auto", 1, 3] = Field("auto", description=(
@@ -92,6 +103,12 @@ class DataConfig(Section):
     def _cache_on_off(cls, value: Any) -> Any:
         """The boolean of earlier configs: true is auto, false is off."""
         return ("auto" if value else "off") if isinstance(value, bool) else value
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text_off(cls, value: Any) -> Any:
+        """YAML reads a bare `off` as false (and `on` as true, the default)."""
+        return ("tfidf" if value else "off") if isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> DataConfig:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import Config
 from .data import Prepared
-from .data.sources import import_callable
+from .data.loaders import import_callable
 from .errors import UserError
 from .schedule import Rate
 from .schedule import learning_rate as scheduled_rate

@@ -72,8 +72,9 @@ CHECKS: tuple[Check, ...] = (
           "changed (a shuffle applied to one side) is a fail."),
     Check("D10", "inspect", "Columns",
           "Tables: every column's role, decided on the training split, with why and its share of missing "
-          "cells (see \"Tables\" below); warns when columns were left out (identifiers, constants, empty "
-          "columns, free text) or a numeric column held text cells, so that a person sees each choice once; "
+          "cells (see \"Tables\" below), free text turned into TF-IDF features and how; warns when columns "
+          "were left out (identifiers, constants, empty columns, text with `data.text=off`) or a numeric "
+          "column held text cells, so that a person sees each choice once; "
           "`data.group_column` is listed as `group`, and a column named like a key (patient_id, user) whose "
           "values repeat across rows warns with the hint to name it there."),
     Check("D11", "inspect", "Leakage through a feature",

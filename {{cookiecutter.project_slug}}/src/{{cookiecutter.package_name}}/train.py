@@ -13,7 +13,7 @@ from .checkpoints import Checkpoints
 from .checks.loss_trend import judge_training_loss
 from .config import Config, dump_config, load_config
 from .data import Prepared
-from .data.pipeline import train_datasets, train_shards
+from .data.pipeline import fit_inputs, train_datasets, train_shards
 from .distribute import global_batch_size, is_multi_worker, strategy_for
 from .errors import UserError
 from .models import build_model, compile_model
@@ -99,8 +99,8 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
                                    initial_epoch=backup.epoch if backup else 0)
     else:
         # shuffle=False: the pipeline already reshuffles each epoch from the seed.
-        history = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
-                            initial_epoch=backup.epoch if backup else 0,
+        history = model.fit(**fit_inputs(train_ds, val_ds, prepared, batch),
+                            epochs=epochs, initial_epoch=backup.epoch if backup else 0,
                             callbacks=callbacks, shuffle=False, verbose=2)
     if config.train.export:
         export_for_serving(model, prepared, out / RunFiles.EXPORT)

@@ -24,7 +24,7 @@ import numpy as np
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, with_values
 from .data import Prepared
-from .data.pipeline import train_datasets
+from .data.pipeline import fit_inputs, train_datasets
 from .errors import UserError
 from .models import build_model, compile_model, metrics_for, probabilities
 from .plots import new_figure, save_figure
@@ -85,8 +85,8 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         train_ds, val_ds = train_datasets(config, self.prepared)
         monitors = recipe_callbacks(config, self.prepared, trial_dir)
         kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + monitors
-        history = model.fit(train_ds, validation_data=val_ds, **{k: v for k, v in kwargs.items()
-                                                                 if k not in ("validation_data",)})
+        history = model.fit(**fit_inputs(train_ds, val_ds, self.prepared, config.data.batch_size),
+                            **{k: v for k, v in kwargs.items() if k not in ("validation_data",)})
         verdicts = recipe_verdicts(monitors)
         write_verdicts(trial_dir, "tune", verdicts)
         losses = history.history.get("loss", [])

@@ -21,6 +21,8 @@ from ..config import InspectConfig
 from ..data import Prepared
 from ..verdicts import Verdict, verdict
 
+FULL_MODEL_COLUMNS = 200
+
 
 def feature_groups(prepared: Prepared) -> dict[str, list[int]]:
     """Column name -> the indices of its features (a one-hot column is one group)."""
@@ -71,14 +73,20 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
         prepared.manifest.positions[train_rows][:, None].astype(float), y_train)
     row_order = explained(prepared.task, y_val, order.predict(prepared.manifest.positions[val_rows][:, None]
                                                              .astype(float)), baseline)
-    full_model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
-        max_iter=100, random_state=0).fit(x_train, y_train)
-    full = explained(prepared.task, y_val, full_model.predict(x_val), baseline)
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     best, best_score = ranked[0]
+    # The full model is context, not a judge: on a wide table it sees the FULL_MODEL_COLUMNS
+    # columns that explain most alone (100 rounds over 2,000 columns were half of inspect's time).
+    groups = feature_groups(prepared)
+    kept = [j for name, _ in ranked[:FULL_MODEL_COLUMNS] for j in groups[name]]
+    full_model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
+        max_iter=100, random_state=0).fit(x_train[:, kept], y_train)
+    full = explained(prepared.task, y_val, full_model.predict(x_val[:, kept]), baseline)
     what = "R^2 on val" if regression else "share of the priors' val errors removed"
+    full_name = ("all_columns_gradient_boosting" if len(ranked) <= FULL_MODEL_COLUMNS else
+                 f"best_{FULL_MODEL_COLUMNS}_columns_gradient_boosting")
     measured = {"explained_by": what, "top_columns": {n: round(s, 3) for n, s in ranked[:5]},
-                "row_order": round(row_order, 3), "all_columns_gradient_boosting": round(full, 3),
+                "row_order": round(row_order, 3), full_name: round(full, 3),
                 "train_rows": len(train_rows), "val_rows": len(val_rows)}
     expected = f"no column alone explains >= {settings.leakage_fail:g} (fail) or {settings.leakage_warn:g} (warn)"
     if best_score >= settings.leakage_fail:

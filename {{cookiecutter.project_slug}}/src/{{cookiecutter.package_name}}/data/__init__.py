@@ -17,9 +17,9 @@ import numpy as np
 from ..config import Config
 from ..errors import UserError
 from .manifest import Manifest, load_manifest
-from .source import open_source
 from .split import SPLITS, assign_splits
 from .stats import TrainStats, compute_train_stats, stream_train_stats
+from .streams import open_source
 
 # A sample drawn for a check is bounded by this unless the check asks for fewer.
 SAMPLE_LIMIT = 10_000
@@ -29,7 +29,7 @@ SAMPLE_LIMIT = 10_000
 class Prepared:
     """Everything a stage needs to know about the data; examples come by `stream` or `sample`."""
 
-    source: object  # source.ArraySource | ImageFolderSource | StreamSource
+    source: object  # streams.ArraySource | ImageFolderSource | StreamSource | tables.CsvSource
     manifest: Manifest
     indices: dict[str, np.ndarray]  # split name -> manifest rows, in the source's order
     stats: TrainStats

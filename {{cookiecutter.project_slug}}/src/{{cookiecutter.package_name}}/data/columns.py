@@ -11,7 +11,9 @@ The roles, in the order they are tried (a role in `data.columns` always wins):
   read as missing and named); imputed with the train median, plus a "was missing" indicator when
   train had missing cells;
 - datetime: ISO dates (2024-05-31, optionally with a time): year, month, day, day of week, hour;
-- text: long or many-worded text, distinct in most rows (a review, a description): excluded;
+- text: long or many-worded text, distinct in most rows (a review, a description): words and
+  word pairs through Keras' TextVectorization (data.text: TF-IDF by default, vocabulary from the
+  training rows), or excluded with data.text=off;
 - categorical: at most `data.max_categories` distinct values, or a few values that cover nearly
   every row: one-hot over the training vocabulary plus one bucket for values train never had;
 - hashed: any other text (a 4,000-value city column): hashed into `data.hash_bins` buckets.
@@ -73,10 +75,13 @@ class Column:
     indicator: bool = False
     vocabulary: list[str] = field(default_factory=list)
     bins: int = 0
+    idf: list[float] = field(default_factory=list)  # text: inverse document frequencies (TF-IDF); empty: multi-hot
+    ngrams: int = 0  # text: the longest run of words that is one token
 
     @property
     def used(self) -> bool:
-        return self.role in USED
+        """Text counts once it has a vocabulary (data.text=off, or no word in train: left out)."""
+        return self.role in USED or (self.role == "text" and bool(self.vocabulary))
 
     def feature_names(self) -> list[str]:
         if self.role == "numeric":
@@ -85,6 +90,8 @@ class Column:
             return [f"{self.name}=<other>"] + [f"{self.name}={v}" for v in self.vocabulary]
         if self.role == "hashed":
             return [f"{self.name}#{i}" for i in range(self.bins)]
+        if self.role == "text":
+            return [f"{self.name}:<other>"] + [f"{self.name}:{token}" for token in self.vocabulary]
         if self.role == "datetime":
             return [f"{self.name}.{part}" for part in ("year", "month", "day", "weekday", "hour")] + \
                    [f"{self.name} missing"]

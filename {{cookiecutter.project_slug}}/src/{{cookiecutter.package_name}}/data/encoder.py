@@ -1,11 +1,12 @@
 """Raw table cells (strings, as in the CSV) to the float features the model sees, in Keras layers.
 
 The same layer runs in the tf.data pipeline for training and inside the exported SavedModel,
-so serving takes raw rows. Keras' StringLookup and Hashing do the categorical and hashed
-columns; two small layers of our own do what Keras has no layer for: reading a number out of
-a text cell with the train median for a missing one (FeatureSpace does not impute), and the
-parts of an ISO date. Everything they hold (vocabularies, medians) comes from the training
-split (D2), set when the layer is built rather than adapted again.
+so serving takes raw rows. Keras' StringLookup, Hashing and TextVectorization do the
+categorical, hashed and free-text columns; two small layers of our own do what Keras has no
+layer for: reading numbers out of text cells with the train median for a missing one
+(FeatureSpace does not impute), and the parts of an ISO date. Everything they hold
+(vocabularies, medians, IDF weights) comes from the training split (D2), set when the layer is
+built rather than adapted again.
 """
 
 from __future__ import annotations
@@ -31,22 +32,22 @@ class _Stateless(keras.layers.Layer):
         self.built = True
 
 
-class ImputedNumber(_Stateless):
-    """A numeric column: the number, or the train median where the cell is missing or text;
-    with `indicator`, a second feature that is 1 where it was."""
+class ImputedNumbers(_Stateless):
+    """The numeric columns, stacked (batch, k): each cell's number, or its column's train median
+    where the cell is missing or text; then, for every column, 1 where it was. One layer for all
+    numeric columns, not one per column: the graph of a 2,000-column table stays a few ops, and
+    tracing it and optimising each tf.data iterator over it cost milliseconds, not seconds."""
 
-    def __init__(self, median: float, indicator: bool, **kwargs):
+    def __init__(self, medians: list[float], **kwargs):
         super().__init__(**kwargs)
-        self.median, self.indicator = float(median), bool(indicator)
+        self.medians = [float(m) for m in medians]
 
     def call(self, text):
         text, missing = cleaned(text)
         valid = tf.logical_and(tf.strings.regex_full_match(text, NUMBER), tf.logical_not(missing))
         number = tf.strings.to_number(tf.where(valid, text, "0"), tf.float32)
-        value = tf.where(valid, number, self.median)[:, None]
-        if not self.indicator:
-            return value
-        return tf.concat([value, 1.0 - tf.cast(valid, tf.float32)[:, None]], axis=1)
+        value = tf.where(valid, number, tf.constant(self.medians, tf.float32)[None, :])
+        return tf.concat([value, 1.0 - tf.cast(valid, tf.float32)], axis=1)
 
 
 class DateParts(_Stateless):
@@ -107,22 +108,73 @@ class Hashed(_Stateless):
 
 
 class TableEncoder(_Stateless):
-    """A dict of raw string columns (each of shape (batch,)) to one float32 (batch, features)."""
+    """A dict of raw string columns (each of shape (batch,)) to one float32 (batch, features),
+    the features in the order of the columns' `feature_names`."""
 
     def __init__(self, columns: list[Column], **kwargs):
         super().__init__(**kwargs)
-        self.columns = [c for c in columns if c.used]
-        self.parts = [_part(c) for c in self.columns]
+        used = [c for c in columns if c.used]
+        self.numeric = [c for c in used if c.role == "numeric"]
+        self.others = [c for c in used if c.role != "numeric"]
+        self.numbers = ImputedNumbers([c.median for c in self.numeric]) if self.numeric else None
+        self.parts = [_part(c) for c in self.others]
+        # The parts come out as [numbers, was-missing flags, other columns...]: `order` picks the
+        # features back into the columns' order, dropping the flags of columns that need none.
+        k = len(self.numeric)
+        width, place = 2 * k, {}
+        for i, column in enumerate(self.numeric):
+            place[column.name] = [i] + ([k + i] if column.indicator else [])
+        for column in self.others:
+            n = len(column.feature_names())
+            place[column.name] = list(range(width, width + n))
+            width += n
+        self.order = [j for column in used for j in place[column.name]]
 
     def call(self, inputs):
-        outputs = [tf.cast(part(inputs[column.name]), tf.float32)
-                   for column, part in zip(self.columns, self.parts, strict=True)]
-        return tf.concat(outputs, axis=1)
+        outputs = []
+        if self.numbers is not None:
+            outputs.append(self.numbers(tf.stack([inputs[c.name] for c in self.numeric], axis=1)))
+        outputs += [tf.cast(part(inputs[column.name]), tf.float32)
+                    for column, part in zip(self.others, self.parts, strict=True)]
+        return tf.gather(tf.concat(outputs, axis=1), self.order, axis=1)
+
+
+class TextFeatures(_Stateless):
+    """A free-text column: Keras' TextVectorization over the training vocabulary of words and
+    word n-grams (lower-cased, punctuation stripped), TF-IDF weighted when `idf` is given, else
+    multi-hot; index 0 counts the words train never had. A missing cell has no words."""
+
+    def __init__(self, vocabulary: list[str], idf: list[float], ngrams: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vectorize = keras.layers.TextVectorization(
+            ngrams=ngrams if ngrams > 1 else None, vocabulary=vocabulary,
+            output_mode="tf_idf" if idf else "multi_hot", idf_weights=idf or None)
+
+    def call(self, text):
+        text, missing = cleaned(text)
+        return self.vectorize(tf.where(missing, "", text))
+
+
+def text_vocabulary(texts: list[str], max_tokens: int, ngrams: int, tfidf: bool) -> tuple[list[str], list[float]]:
+    """The `max_tokens` most frequent words and n-grams of some training texts (Keras'
+    TextVectorization.adapt), and, for TF-IDF, each one's inverse document frequency as Keras
+    computes it, log(1 + texts / (1 + texts that hold it)), counted with the adapted layer."""
+    if not texts:
+        return [], []
+    layer = keras.layers.TextVectorization(max_tokens=max_tokens + 1, ngrams=ngrams if ngrams > 1 else None,
+                                           output_mode="multi_hot")  # + 1: the out-of-vocabulary slot
+    batches = tf.data.Dataset.from_tensor_slices(tf.constant(texts)).batch(1024)
+    layer.adapt(batches)
+    vocabulary = [str(token) for token in layer.get_vocabulary()[1:]]
+    if not tfidf or not vocabulary:
+        return vocabulary, []
+    holding = sum(tf.reduce_sum(layer(batch), axis=0) for batch in batches).numpy()[1:]
+    return vocabulary, [float(v) for v in tf.math.log1p(len(texts) / (1.0 + holding)).numpy()]
 
 
 def _part(column: Column) -> keras.layers.Layer:
-    if column.role == "numeric":
-        return ImputedNumber(column.median, column.indicator)
+    if column.role == "text":
+        return TextFeatures(column.vocabulary, column.idf, column.ngrams)
     if column.role == "categorical":
         return Categories(column.vocabulary)
     if column.role == "hashed":

@@ -1,6 +1,6 @@
 """The tf.data pipeline that feeds `fit`, `evaluate` and the checks.
 
-A split streams from its source (source.py): parallel decode, an optional cache, a bounded
+A split streams from its source (streams.py, tables.py): parallel decode, an optional cache, a bounded
 shuffle buffer reshuffled each epoch, batches, prefetch. Training reads its examples in a
 seeded permutation (fixed for the run), so that a bounded buffer mixes a folder sorted by
 class as well as a full shuffle would; an image folder reshuffles its whole file list (or
@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from ..config import Config
 from ..rundir import RunFiles
+from ..schedule import steps_per_epoch
 from .augment import augment_batches
 
 # data.cache=auto keeps the training split in memory below this many bytes (data.cache_memory_mb).
@@ -93,7 +94,7 @@ def resolve_cache(setting: str, prepared, positions: np.ndarray, budget: int = C
         return "off"
     if setting != "auto":
         return setting
-    if hasattr(source, "examples"):
+    if hasattr(source, "examples") or getattr(source, "in_memory", False):
         return "off"
     if getattr(source, "reads_files", False):
         return "memory" if source.bytes_of(positions) <= budget else "off"
@@ -129,6 +130,17 @@ def train_datasets(config: Config, prepared, batch_size: int | None = None, for_
     return train, val
 
 
+def fit_inputs(train: tf.data.Dataset, val: tf.data.Dataset, prepared, batch_size: int) -> dict:
+    """`fit`'s data arguments: both splits repeated, with one pass over each as an epoch.
+    Why: over a finite dataset Keras makes a new training iterator every epoch (the pipeline's
+    graph optimised again, its buffers refilled: seconds an epoch on a wide table) and two
+    validation iterators (one more after the pass, which its evaluate() throws away); over a
+    repeated one, given the steps, it keeps the training iterator for the whole run and makes
+    one validation iterator an epoch (evaluate() resets it by design). Each pass reshuffles."""
+    return {"x": train.repeat(), "steps_per_epoch": steps_per_epoch(prepared.size("train"), batch_size),
+            "validation_data": val.repeat(), "validation_steps": steps_per_epoch(prepared.size("val"), batch_size)}
+
+
 def train_shards(config: Config, prepared, global_batch: int):
     """For fit_multi_worker: each worker's share of the training split (every n-th example),
     batched per replica."""
@@ -147,3 +159,13 @@ def train_shards(config: Config, prepared, global_batch: int):
 def evaluation_dataset(prepared, split: str, batch_size: int = 256) -> tf.data.Dataset:
     """A whole split in its order, for full-split scores (M1, T13, the baselines)."""
     return split_dataset(prepared, split, batch_size, training=False, seed=0)
+
+
+def stack_inputs(dataset, count: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The inputs of a bounded stream as one array (a sample, never a whole split)."""
+    out = np.empty((count, *shape), np.float32)
+    filled = 0
+    for x, _ in dataset.batch(256).as_numpy_iterator():
+        out[filled:filled + len(x)] = x
+        filled += len(x)
+    return out[:filled]

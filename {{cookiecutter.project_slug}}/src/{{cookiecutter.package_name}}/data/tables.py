@@ -25,6 +25,8 @@ from ..config import Config
 from ..errors import UserError
 from ..progress import ProgressLine
 from .columns import MISSING, MISSING_TOKEN, NUMBER, ColumnFacts, decide, from_record, looks_like_a_group
+from .loaders import check_label_set
+from .pipeline import stack_inputs
 from .scan import Scan
 from .split import assign_splits, bytes_key
 
@@ -64,6 +66,7 @@ class CsvSource:
         self.where = f"CSV file {self.path}"
         self.task, self.seed, self.split = config.task, config.seed, config.data.split
         self.max_categories, self.hash_bins = config.data.max_categories, config.data.hash_bins
+        self.text = (config.data.text, config.data.text_max_tokens, config.data.text_ngrams)
         self.missing = config.data.missing
         self.label = config.data.label_column
         self.delimiter, self.encoding = sniff(self.path, config.data.delimiter, config.data.encoding)
@@ -83,6 +86,9 @@ class CsvSource:
                             f"{self.where}; its columns: {', '.join(self.features)}")
         self.columns: list = []  # columns.Column per feature column, once scanned
         self.class_names: list[str] = []
+        # A table whose encoded rows fit this many bytes is encoded once and served from memory.
+        self.memory_budget = config.data.cache_memory_mb * 2**20 if config.data.cache in ("auto", "memory") else 0
+        self.encoded: np.ndarray | None = None
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -134,7 +140,8 @@ class CsvSource:
         stat = self.path.stat()
         return {"file": str(self.path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                 "label": self.label, "columns": dict(sorted(self.overrides.items())), "missing": self.missing,
-                "max_categories": self.max_categories, "hash_bins": self.hash_bins, "group": self.group}
+                "max_categories": self.max_categories, "hash_bins": self.hash_bins, "group": self.group,
+                "text": list(self.text)}
 
     def scan(self) -> Scan:
         """One pass: keys, splits and labels of every row; per column, what the training rows
@@ -175,6 +182,9 @@ class CsvSource:
             facts[name].sample_values = _sample_values(sampled, name)
         self.columns = [decide(facts[name], self.overrides.get(name), self.max_categories, self.hash_bins)
                         for name in self.features]
+        for column in self.columns:
+            if column.role == "text":
+                self._vectorise(column, facts[column.name].sample_values)
         labels, invalid = self._labels(np.concatenate(label_parts), label_ids)
         self.lines = np.concatenate(lines).astype(np.int64)
         if self.missing == "drop":
@@ -200,6 +210,21 @@ class CsvSource:
                                "design_effect": float((sizes_of_groups.astype(float) ** 2).sum() / len(grouped))}
         return Scan(good, np.concatenate(keys)[good], labels[good], np.concatenate(sizes).astype(np.int64)[good],
                     self.lines[good], invalid, found, grouped)
+
+    def _vectorise(self, column, texts: list[str]) -> None:
+        """A text column's vocabulary (and IDF) from the sampled training rows, or why it is left out."""
+        mode, max_tokens, ngrams = self.text
+        if mode == "off":
+            column.why += "; left out (data.text=off)"
+            return
+        from .encoder import text_vocabulary
+
+        column.vocabulary, column.idf = text_vocabulary(texts, max_tokens, ngrams, tfidf=mode == "tfidf")
+        column.ngrams = ngrams
+        words = {1: "words", 2: "words and word pairs", 3: "words, pairs and triples of words"}[ngrams]
+        column.why += (f"; {'TF-IDF' if mode == 'tfidf' else 'multi-hot'} of {words} (keras TextVectorization), "
+                       f"the {len(column.vocabulary)} most frequent in train (data.text_max_tokens={max_tokens})"
+                       if column.vocabulary else "; left out: no word in the training rows")
 
     def _group_keys(self, block, content_keys: np.ndarray) -> np.ndarray:
         """The keys the split hashes: the group cell's (data.group_column), or the row's own
@@ -255,8 +280,6 @@ class CsvSource:
         ids = {name: i for i, name in enumerate(names)}
         labels = np.array([ids.get(t, -1) for t in texts], np.int64)[parts]
         missing = missing_ids[parts]
-        from .source import check_label_set
-
         check_label_set(labels[labels >= 0], names, self.task, self.where)
         invalid = {int(i): f"the label cell ({self.label}) is missing" for i in np.flatnonzero(missing)}
         return labels, invalid
@@ -277,6 +300,34 @@ class CsvSource:
         self.columns = [from_record(record) for record in facts["columns"]]
         self.class_names = list(facts.get("class_names", []))
         self.encoder = TableEncoder(self.columns)
+        self.rows_in_file = int(facts["seen"])
+        self.encoded = None
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether every row's features are (or will be, on the first read) held encoded in
+        memory: when they fit data.cache_memory_mb. Why: each tf.data pipeline over the file
+        traces the encoder and each iterator re-optimises its graph, a fixed cost of seconds on
+        a wide table that a check or an epoch paid again and again (a 200 x 500 table: most of
+        inspect's 50 s); an array costs one pass, and its pipelines cost milliseconds."""
+        return self.rows_in_file * len(self.feature_names) * 4 <= self.memory_budget
+
+    def _encoded_rows(self) -> np.ndarray:
+        """Every row of the file as features (invalid rows too: positions index the file)."""
+        if self.encoded is None:
+            out = np.empty((self.rows_in_file, len(self.feature_names)), np.float32)
+            filled = 0
+            everything = np.arange(self.rows_in_file)
+            for x, _ in self._streamed(everything, np.zeros(len(everything), self._label_dtype)).batch(
+                    4096).as_numpy_iterator():
+                out[filled:filled + len(x)] = x
+                filled += len(x)
+            self.encoded = out[:filled]
+        return self.encoded
+
+    @property
+    def _label_dtype(self):
+        return np.float32 if self.task == "regression" else np.int64
 
     def origin_of(self, position: int) -> str:
         if position < 0:
@@ -293,13 +344,25 @@ class CsvSource:
             names, _tensor_names(names), strict=True)}
 
     def stream(self, positions: np.ndarray, labels: np.ndarray):
+        """Encoded rows of `positions` with `labels`: from memory in the order given when the
+        table fits (`in_memory`), else in increasing order from the file (`_streamed`)."""
+        import tensorflow as tf
+
+        if self.in_memory:
+            labels = np.asarray(labels, self._label_dtype)
+            return tf.data.Dataset.from_tensor_slices((self._encoded_rows()[np.asarray(positions, np.int64)], labels))
+        # Its length is known: Keras then counts batches instead of running the iterator dry
+        # and warning "Your input ran out of data" at the end of every first epoch.
+        return self._streamed(positions, labels).apply(tf.data.experimental.assert_cardinality(len(positions)))
+
+    def _streamed(self, positions: np.ndarray, labels: np.ndarray):
         """Encoded rows of `positions` (in increasing order), with `labels`: the file read block
         by block, each block's wanted rows turned into features by the TableEncoder."""
         import tensorflow as tf
 
         used = [c.name for c in self.columns if c.used]
         wanted_positions = np.asarray(positions, np.int64)
-        label_dtype = np.float32 if self.task == "regression" else np.int64
+        label_dtype = self._label_dtype
 
         def rows():
             order = np.argsort(wanted_positions, kind="stable")
@@ -342,12 +405,11 @@ class CsvSource:
         return [found.get(int(p), {}) for p in positions]
 
     def take(self, positions: np.ndarray) -> np.ndarray:
-        from .source import stack_inputs
-
+        if self.in_memory:
+            return self._encoded_rows()[np.asarray(positions, np.int64)]
         order = np.argsort(positions, kind="stable")
-        label_dtype = np.float32 if self.task == "regression" else np.int64
-        stacked = stack_inputs(self.stream(np.asarray(positions)[order], np.zeros(len(positions), label_dtype)),
-                               len(positions), self.input_shape)
+        labels = np.zeros(len(positions), self._label_dtype)
+        stacked = stack_inputs(self._streamed(np.asarray(positions)[order], labels), len(positions), self.input_shape)
         out = np.empty_like(stacked)
         out[order] = stacked
         return out

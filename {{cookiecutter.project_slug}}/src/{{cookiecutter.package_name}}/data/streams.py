@@ -1,15 +1,17 @@
-"""A source as every stage sees it: scanned once, then streamed by position.
+"""The sources every stage streams examples from, by position, and `open_source`, which picks one.
 
-Three kinds, one interface:
-- `ArraySource`: data that arrive in memory (bundled, CSV, .npz, a loader returning arrays);
+Four kinds, one interface:
+- `ArraySource`: examples that arrive in memory (bundled, .npz, a loader returning arrays;
+  loaders.py makes them);
 - `ImageFolderSource`: a file list, decoded in a parallel tf.data map (images.py);
 - `StreamSource`: a `tf.data.Dataset` (tfds, or a loader that returns one), read in order
-  and filtered by position, so it is never held whole.
+  and filtered by position, so it is never held whole;
+- `CsvSource` (tables.py): a CSV file read in blocks, its cells encoded by Keras layers.
 
 `scan()` reads the source once (keys, labels, sizes, D4 problems); `settle(facts)` takes what
 a scan learnt (for images: whether they are all grayscale), from a fresh scan or from the
 run's manifest; `stream(positions, labels)` yields (input float32, label) pairs for those
-positions, in increasing order, with the labels the manifest holds.
+positions, with the labels the manifest holds.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import numpy as np
 from ..config import Config
 from ..errors import UserError
 from . import images
+from .loaders import Examples, call_user_loader, check_label_set, invalid_inputs, invalid_labels, load_examples
+from .pipeline import stack_inputs
 from .scan import Scan
-from .sources import Examples, call_user_loader, load_examples
 from .split import array_keys
+from .tables import CsvSource
 
 
 class ArraySource:
@@ -224,43 +228,15 @@ class StreamSource:
         label_at[positions] = labels
         flags = tf.data.Dataset.from_tensor_slices((wanted, label_at))
         pairs = tf.data.Dataset.zip(self.factory(), flags).filter(lambda example, flag: flag[0])
+        # Its length is known: Keras then counts batches rather than running the stream dry and
+        # warning "Your input ran out of data"; a source that yields fewer fails loudly instead.
         return pairs.map(lambda example, flag: (self._prepared(example[0]), flag[1]),
-                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).apply(
+            tf.data.experimental.assert_cardinality(len(positions)))
 
     def take(self, positions: np.ndarray) -> np.ndarray:
         label_at = np.zeros(len(positions), np.float32 if self.task == "regression" else np.int64)
         return stack_inputs(self.stream(positions, label_at), len(positions), self.input_shape)
-
-
-def stack_inputs(dataset, count: int, shape: tuple[int, ...]) -> np.ndarray:
-    """The inputs of a bounded stream as one array (a sample, never a whole split)."""
-    out = np.empty((count, *shape), np.float32)
-    filled = 0
-    for x, _ in dataset.batch(256).as_numpy_iterator():
-        out[filled:filled + len(x)] = x
-        filled += len(x)
-    return out[:filled]
-
-
-def invalid_inputs(x: np.ndarray, kind: str) -> dict[int, str]:
-    """D4: non-finite inputs, by position."""
-    flat = x.reshape(len(x), -1)
-    hint = " (a missing value in a CSV reads as NaN)" if kind == "tabular" else ""
-    return {int(i): f"input holds NaN or Inf{hint}" for i in np.flatnonzero(~np.isfinite(flat).all(axis=1))}
-
-
-def invalid_labels(y: np.ndarray, task: str, classes: int) -> dict[int, str]:
-    """D4: non-finite targets, or class ids outside 0..classes-1."""
-    if task == "regression":
-        return {int(i): "target is NaN or Inf (missing?)" for i in np.flatnonzero(~np.isfinite(y))}
-    bad = np.flatnonzero((y < 0) | (y >= classes))
-    return {int(i): f"label {y[i]} outside 0..{classes - 1}" for i in bad}
-
-
-def check_label_set(labels: np.ndarray, class_names: list[str], task: str, where: str) -> None:
-    from .sources import check_label_set as check_examples
-
-    check_examples(Examples(np.zeros((len(labels), 0), np.float32), labels, "tabular", class_names), task, where)
 
 
 def open_source(config: Config):
@@ -274,8 +250,6 @@ def open_source(config: Config):
     if source == "tfds":
         return _tfds_source(config)
     if source == "csv":
-        from .tables import CsvSource
-
         return CsvSource(config)
     if ":" in source:
         loaded = call_user_loader(source, config)

@@ -1,8 +1,8 @@
-"""The sources that arrive in memory: the bundled datasets, `.npz` files and a
-`my_module:load` that returns arrays. Each ends as the same `Examples` (NumPy inputs, labels,
-names), which `ArraySource` (source.py) streams. Image folders, CSV files, tfds datasets and
-loaders that return a `tf.data.Dataset` never come here: they stream from the start (images.py,
-tables.py, source.py).
+"""Examples that arrive in memory, and the checks every source's labels pass: the bundled
+datasets, `.npz` files and a `my_module:load` that returns arrays each end as the same
+`Examples` (NumPy inputs, labels, names), which `ArraySource` (streams.py) streams. Image
+folders, CSV files, tfds datasets and loaders that return a `tf.data.Dataset` never come here:
+they stream from the start (images.py, tables.py, streams.py), and share `check_labels`.
 """
 
 from __future__ import annotations
@@ -59,11 +59,11 @@ def checked(examples: Examples, config: Config, where: str) -> Examples:
     if examples.kind == "image":
         examples.x, note = image_layout(examples.x, config.data.channels, where)
         examples.converted = "; ".join(part for part in (examples.converted, note) if part)
-    check_label_set(examples, config.task, where)
+    check_label_set(examples.y, examples.class_names, config.task, where)
     return examples
 
 
-def check_label_set(examples: Examples, task: str, where: str) -> None:
+def check_label_set(labels: np.ndarray, class_names: list[str], task: str, where: str) -> None:
     """Refuse a label set that cannot fit the task, at load rather than as a puzzling verdict later.
 
     One class teaches nothing (the usual cause: a folder one level too high); task=binary with three
@@ -73,7 +73,7 @@ def check_label_set(examples: Examples, task: str, where: str) -> None:
     """
     if task == "regression":
         return
-    y, names = examples.y, examples.class_names
+    y, names = labels, class_names
     present = np.unique(y[(y >= 0) & (y < len(names))]) if names else np.unique(y)
     found = [names[i] if names else str(i) for i in present.tolist()]
     if len(found) < 2:
@@ -93,6 +93,21 @@ def check_label_set(examples: Examples, task: str, where: str) -> None:
             f"{where}: {len(found)} distinct labels over {len(y)} examples: is this a regression target? "
             "set task=regression"
         )
+
+
+def invalid_inputs(x: np.ndarray, kind: str) -> dict[int, str]:
+    """D4: non-finite inputs, by position."""
+    flat = x.reshape(len(x), -1)
+    hint = " (a missing value in a CSV reads as NaN)" if kind == "tabular" else ""
+    return {int(i): f"input holds NaN or Inf{hint}" for i in np.flatnonzero(~np.isfinite(flat).all(axis=1))}
+
+
+def invalid_labels(y: np.ndarray, task: str, classes: int) -> dict[int, str]:
+    """D4: non-finite targets, or class ids outside 0..classes-1."""
+    if task == "regression":
+        return {int(i): "target is NaN or Inf (missing?)" for i in np.flatnonzero(~np.isfinite(y))}
+    bad = np.flatnonzero((y < 0) | (y >= classes))
+    return {int(i): f"label {y[i]} outside 0..{classes - 1}" for i in bad}
 
 
 def _digits(config: Config) -> Examples:
