@@ -88,6 +88,18 @@ def test_d12_skips_when_the_model_is_too_weak_to_contradict_anyone(prepared, tmp
     assert verdict.status == "skip" and "chance" in verdict.advice
 
 
+def test_d12_says_the_inputs_barely_separate_the_classes_instead_of_blaming_honest_labels(tmp_path):
+    """140 training rows of 500 columns, 10 of which carry the label: the cross-validated logistic
+    regression over-fits, and its confident wrong answers once made 21% of honest labels look wrong."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 500)).astype("float32")
+    y = (x[:, :10].sum(axis=1) + rng.normal(size=200) > 0).astype("int64")
+    np.savez(tmp_path / "wide.npz", x=x, y=y)
+    verdict = check_label_issues(prepare(npz_config(tmp_path / "wide.npz", task="binary")), 5000, 5, 0.1, 0, tmp_path)
+    assert verdict.status == "skip" and "barely separate the classes" in verdict.advice, verdict
+    assert verdict.measured["skill"] < 0.1
+
+
 def test_d12_skips_a_regression_target(tmp_path):
     diabetes = prepare(load_config(None, ["task=regression", "data.source=diabetes"]))
     assert check_label_issues(diabetes, 5000, 5, 0.1, 0, tmp_path).status == "skip"
