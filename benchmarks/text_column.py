@@ -59,13 +59,13 @@ subprocess.run(["rm", "-rf", str(run_dir)], check=True)
 start = time.perf_counter()
 done = subprocess.run([sys.executable, "-m", name, "train", "--run-dir", str(run_dir),
                        *[p for s in sets for p in ("--set", s)]], env=env, cwd=project, capture_output=True,
-                      text=True)
+                      text=True, check=False)
 train_seconds = time.perf_counter() - start
 if done.returncode not in (0, 1):
     sys.exit(done.stdout[-2000:] + done.stderr[-2000:])
 
-import keras  # noqa: E402  (after the subprocess: this process needs TensorFlow only from here on)
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
 config = package(project, "config").load_config(project / "configs" / "default.yaml", sets)
 prepared = package(project, "data").prepare(config, run_dir)
@@ -92,9 +92,9 @@ texts_train = [rows[i]["text"] for i in train_positions]
 y_train = np.array([rows[i]["label"] == "1" for i in train_positions], "float64")
 texts_test = [rows[i]["text"] for i in test_positions]
 
-from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
-from sklearn.linear_model import LogisticRegressionCV  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.pipeline import make_pipeline
 
 references = {}
 for cap in (2000, 20000):
