@@ -131,6 +131,7 @@ def test_csv_rows_stream_in_blocks(tmp_path, monkeypatch):
     from {{ cookiecutter.package_name }}.data import tables
 
     monkeypatch.setattr(tables, "BLOCK_BYTES", 256)  # a block of ~20 rows
+    monkeypatch.setattr(tables, "BLOCK_ROWS", 0)
     rows = [(7919 * i % 600, "abc"[i % 3] if i % 25 else f"rare{i}", "yes" if i % 2 else "no") for i in range(600)]
     prepared = prepare(config_for(task="binary", source="csv", location=write_rows(tmp_path / "t.csv", "n,c,label",
                                                                                    rows), max_categories=3))
@@ -306,3 +307,27 @@ def test_csv_missing_regression_target_is_nan(tmp_path):
     path = write_rows(tmp_path / "t.csv", "size,label", rows)
     with pytest.raises(UserError, match=r"t\.csv:4: target is NaN or Inf"):
         prepare(config_for(task="regression", source="csv", location=path))
+
+
+def test_labels_numbered_from_one_and_one_hot_labels_are_read_as_class_ids_and_said(tmp_path):
+    """Labels 1..K (R, MATLAB, survey codes) and one-hot rows are what users bring: read as class
+    ids 0..K-1 and said in D5, instead of a phantom empty class 0 that D5 called an imbalance."""
+    from {{ cookiecutter.package_name }}.checks.data import check_balance
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4)).astype("float32")
+    ids = np.arange(300) % 3
+    read = {}
+    for name, y in (("from_one", ids + 1), ("one_hot", np.eye(3)[ids]), ("plain", ids)):
+        np.savez(tmp_path / f"{name}.npz", x=x, y=y)
+        prepared = prepare(config_for(source="npz", location=str(tmp_path / f"{name}.npz")))
+        assert np.array_equal(prepared.manifest.labels, ids[prepared.manifest.positions])
+        balance = check_balance(prepared)
+        assert balance.status == "pass", balance
+        read[name] = (prepared.class_names, balance.measured.get("labels_read", ""))
+    assert read["from_one"][0] == ["1", "2", "3"] and "no example has label 0" in read["from_one"][1]
+    assert read["one_hot"][0] == ["0", "1", "2"] and "one-hot labels of 3 columns" in read["one_hot"][1]
+    assert read["plain"] == (["0", "1", "2"], "")
+    np.savez(tmp_path / "multi.npz", x=x, y=np.c_[ids == 0, ids > 0, ids > 1].astype(int))
+    with pytest.raises(UserError, match="rows of several 1s \\(multi-label"):
+        prepare(config_for(source="npz", location=str(tmp_path / "multi.npz")))

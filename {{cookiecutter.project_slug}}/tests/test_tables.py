@@ -185,6 +185,17 @@ def test_rows_of_one_group_share_a_split_and_the_group_is_no_feature(tmp_path):
     assert "repeating_keys" not in listed and listed["columns"][0]["role"] == "group"
 
 
+def test_a_count_named_like_a_key_is_no_group_hint(tmp_path):
+    """D10's hint needs evidence in the values: a count of accounts repeats too, but its few small
+    numbers are no key; a customer column of many repeating values is."""
+    rng = np.random.default_rng(5)
+    rows = [[int(rng.poisson(3)), int(rng.poisson(2)), f"c{rng.integers(0, 150)}", round(float(rng.normal()), 3),
+             "yes" if rng.random() < 0.5 else "no"] for _ in range(600)]
+    path = write(tmp_path / "accounts.csv", ["num_sat_accounts", "accounts", "customer", "x", "label"], rows)
+    verdict = check_columns(prepare(table_config(path)))
+    assert verdict.measured["repeating_keys"] == ["customer"], verdict.measured
+
+
 def test_a_group_column_that_is_not_there_is_refused(tmp_path):
     path = write(tmp_path / "t.csv", ["x", "label"], [[i, "yes" if i % 2 else "no"] for i in range(50)])
     with pytest.raises(UserError, match="data.group_column='patient'.*no such column"):

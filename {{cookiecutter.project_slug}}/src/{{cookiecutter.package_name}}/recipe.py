@@ -49,7 +49,9 @@ CHECKS: tuple[Check, ...] = (
           "fit the task is refused at load: fewer than 2 classes, `task=binary` without exactly 2 labels, "
           "`task=classification` with more distinct labels than half the examples (a regression target?)."),
     Check("D5", "inspect", "Class balance",
-          "Label histogram per split; warn above 10:1."),
+          "Label histogram per split; warn above 10:1. Labels numbered 1..K and one-hot label arrays are "
+          "read as class ids 0..K-1 (names keep the user's numbers) and said here; rows of several 1s "
+          "(multi-label) are refused with the reason."),
     Check("D6", "inspect", "Outliers",
           "Robust z-scores (median/MAD) of a seeded sample of `inspect.sample` (10,000) training examples: "
           "per feature for tables (long-tailed features on a log scale), pixel mean and std for images; the"

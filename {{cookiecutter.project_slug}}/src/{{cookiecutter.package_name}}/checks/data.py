@@ -167,9 +167,13 @@ def check_balance(prepared: Prepared) -> Verdict:
     train = np.asarray(histogram["train"])
     ratio = float(train.max() / max(train.min(), 1))
     ok = ratio <= IMBALANCE_WARN_RATIO and train.min() > 0
+    measured = {"max_min_ratio": round(ratio, 2), "histogram": histogram}
+    read = prepared.manifest.header.get("facts", {}).get("labels_read")
+    if read:  # one-hot or 1..K labels, converted at load: said once, here
+        measured["labels_read"] = read
     return verdict(
         "D5", "pass" if ok else "warn",
-        measured={"max_min_ratio": round(ratio, 2), "histogram": histogram},
+        measured=measured,
         expected=f"max/min <= {IMBALANCE_WARN_RATIO:g}",
         advice="" if ok else "Classes are imbalanced: use class weights, keep the output bias from the "
         "priors (model.init_output_bias), and judge by per-class metrics.",

@@ -101,12 +101,20 @@ class Column:
         return asdict(self)
 
 
+GROUP_MIN_SHARE = 0.05  # a key has at least this many distinct values per sampled row...
+COUNT_NAME = re.compile(r"^(num|n|nr|no|count|number|total|avg|mean|max|min)([^a-z]|$)", re.IGNORECASE)
+
+
 def looks_like_a_group(facts: ColumnFacts) -> bool:
-    """Named like a key (patient_id, user, session) and repeating in the sampled training rows,
-    without being a handful of categories: rows that may belong together."""
+    """Named like a key (patient_id, user, session), and its values say so too: they repeat in
+    the sampled training rows, yet are many (GROUP_MIN_SHARE of the rows at least: rwm5yr's 6,127
+    people over 19,609 rows are 0.31, penguins' 190 birds over 344 rows 0.55), where a count
+    named like one (num_sat_accounts: 21 values over thousands of rows) holds few small numbers."""
     values = facts.sample_values
     distinct = len(set(values))
-    return bool(GROUP_NAME.search(facts.name)) and len(values) >= 20 and 10 <= distinct < 0.9 * len(values)
+    if COUNT_NAME.search(facts.name) or not GROUP_NAME.search(facts.name) or len(values) < 20:
+        return False
+    return max(10, GROUP_MIN_SHARE * len(values)) <= distinct < 0.9 * len(values)
 
 
 def decide(facts: ColumnFacts, override: str | None, max_categories: int, hash_bins: int) -> Column:

@@ -30,6 +30,7 @@ class Examples:
     origins: list[str] = field(default_factory=list)  # file path or row per example, for messages
     feature_names: list[str] = field(default_factory=list)
     converted: str = ""  # how the images' layout was changed on the way in, for D7 to say
+    labels_read: str = ""  # how the labels were read when they came in another form (one-hot, 1..K), for D5
 
     def origin(self, index: int) -> str:
         return self.origins[index] if self.origins else f"example #{index}"
@@ -188,14 +189,35 @@ def _from_arrays(x: np.ndarray, y: np.ndarray, config: Config, where: str) -> Ex
     kind = "tabular" if x.ndim == 2 else "image"
     if config.task == "regression":
         return Examples(x, np.asarray(y, "float32").reshape(len(y)), kind)
-    y = np.asarray(y)
-    if y.ndim > 1 and y.shape[1:] != (1,):
-        raise UserError(f"{where}: labels must be class ids of shape (N,), got shape {y.shape} (one-hot?)")
-    y = y.reshape(len(y)).astype("int64")
+    y, read = _class_ids(np.asarray(y), where)
     if set(np.unique(y).tolist()) == {-1, 1}:  # the SVM convention; a stray negative id is D4's
         raise UserError(f"{where}: labels are -1 and 1; class ids are 0, 1, ...: pass (y > 0).astype(int)")
+    present = np.unique(y[y >= 0]).tolist()
+    if not read and present and present[0] == 1 and present == list(range(1, len(present) + 1)) \
+            and (config.task != "binary" or len(present) == 2):
+        # Numbered from 1 (R, MATLAB, survey codes): as ids, class 0 would be empty, a phantom
+        # class that D5 called an imbalance and the softmax would learn never to predict.
+        names = [str(c) for c in present]
+        return Examples(x, y - 1, kind, names, labels_read=f"labels 1..{len(present)} read as classes 0.."
+                        f"{len(present) - 1}, named by their own numbers (no example has label 0)")
     classes = 2 if config.task == "binary" else int(y.max()) + 1
-    return Examples(x, y, kind, [str(c) for c in range(classes)])
+    return Examples(x, y, kind, [str(c) for c in range(classes)], labels_read=read)
+
+
+def _class_ids(y: np.ndarray, where: str) -> tuple[np.ndarray, str]:
+    """Class ids of shape (N,), and how they were read: one-hot rows (one 1 in each row of 0s)
+    become the index of their 1; other 2-D labels (several 1s, probabilities) are refused."""
+    if y.ndim > 1 and y.shape[1:] != (1,):
+        flat = y.reshape(len(y), -1)
+        one_hot = flat.shape[1] >= 2 and np.isin(flat, (0, 1)).all() and (flat.sum(axis=1) == 1).all()
+        if not one_hot:
+            several = np.isin(flat, (0, 1)).all()
+            raise UserError(f"{where}: labels must be class ids of shape (N,), got shape {y.shape}"
+                            + (" with rows of several 1s (multi-label: one model per label, or one class per "
+                               "combination)" if several else " that are not one-hot rows (soft labels?)"))
+        return flat.argmax(axis=1).astype("int64"), (f"one-hot labels of {flat.shape[1]} columns read as class "
+                                                      "ids (the column of each row's 1)")
+    return y.reshape(len(y)).astype("int64"), ""
 
 
 def image_layout(x: np.ndarray, channels, where: str) -> tuple[np.ndarray, str]:

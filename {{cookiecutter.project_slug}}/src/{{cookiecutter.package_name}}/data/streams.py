@@ -55,7 +55,8 @@ class ArraySource:
         good = np.setdiff1d(np.arange(len(y)), sorted(invalid))
         origins = np.asarray(self.examples.origins)[good] if self.examples.origins else None
         sizes = np.full(len(good), x[0].nbytes if len(x) else 0, np.int64)
-        return Scan(good, array_keys(x[good]), y[good], sizes, origins, invalid, {"seen": len(y)})
+        facts = {"seen": len(y)} | ({"labels_read": self.examples.labels_read} if self.examples.labels_read else {})
+        return Scan(good, array_keys(x[good]), y[good], sizes, origins, invalid, facts)
 
     def settle(self, facts: dict) -> None:
         pass

@@ -30,7 +30,12 @@ from .pipeline import stack_inputs
 from .scan import Scan
 from .split import assign_splits, bytes_key
 
-BLOCK_BYTES = 4 << 20  # 4 MiB of text per block: tens of thousands of rows, a few MiB of memory
+BLOCK_BYTES = 4 << 20  # 4 MiB of text per block at least: tens of thousands of narrow rows
+# ...and room for BLOCK_ROWS rows of a wide file, up to MAX_BLOCK_BYTES. The scan's cost is a few
+# pyarrow calls per column per block: 4 MiB held 48 rows of a 10,000-column file, so the calls,
+# columns x blocks, grew with the square of the width (inspect 118 s at 10,000 columns).
+BLOCK_ROWS = 2048
+MAX_BLOCK_BYTES = 64 << 20
 
 
 def sniff(path: Path, delimiter: str, encoding: str) -> tuple[str, str]:
@@ -54,6 +59,15 @@ def sniff(path: Path, delimiter: str, encoding: str) -> tuple[str, str]:
     return delimiter, encoding
 
 
+def block_bytes(path: Path) -> int:
+    """Bytes of text per block: BLOCK_BYTES, or BLOCK_ROWS of the first lines' mean length when
+    that is more (a wide file), at most MAX_BLOCK_BYTES."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 20)
+    row_bytes = len(head) / max(head.count(b"\n"), 1)
+    return int(max(BLOCK_BYTES, min(BLOCK_ROWS * row_bytes, MAX_BLOCK_BYTES)))
+
+
 class CsvSource:
     """Rows of a CSV file as (features float32, label); the label column by name."""
 
@@ -70,6 +84,7 @@ class CsvSource:
         self.missing = config.data.missing
         self.label = config.data.label_column
         self.delimiter, self.encoding = sniff(self.path, config.data.delimiter, config.data.encoding)
+        self.block_bytes = block_bytes(self.path)
         self.bad_rows: list[str] = []
         self.names = self._header()
         if self.label not in self.names:
@@ -101,7 +116,7 @@ class CsvSource:
                                      f"{row.text[:80]!r}")
             return "skip"
 
-        return (pacsv.ReadOptions(block_size=BLOCK_BYTES, encoding=self.encoding),
+        return (pacsv.ReadOptions(block_size=self.block_bytes, encoding=self.encoding),
                 pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=ragged))
 
     def _header(self) -> list[str]:
@@ -152,10 +167,11 @@ class CsvSource:
         keys, split_keys, label_parts, sizes, lines, sampled = [], [], [], [], [], []
         label_ids: dict[str, int] = {}  # classes: each distinct label text, numbered as first seen
         facts = {name: ColumnFacts(name) for name in self.features}
+        width = max(len(self.features), 1)
         line, thinning = 2, 0  # line 1 is the header; keep sampled rows whose key has `thinning` low zero bits
         progress = ProgressLine(f"scanning {self.path.name}", self.path.stat().st_size // 2**20, "MiB")
         for number, block in enumerate(self.blocks()):
-            progress.update(min((number * BLOCK_BYTES) // 2**20, progress.total))
+            progress.update(min((number * self.block_bytes) // 2**20, progress.total))
             cells = {name: block.column(name) for name in self.features}
             joined = pc.binary_join_element_wise(*cells.values(), "\x1f") if self.features else None
             texts = joined.to_pylist() if joined is not None else [""] * block.num_rows
@@ -171,7 +187,7 @@ class CsvSource:
             for name, column in cells.items():
                 _observe(facts[name], column, train, block_lines)
             sampled.append((block_keys[train], block.filter(pa_bool(train))))
-            sampled, thinning = _thin(sampled, thinning)
+            sampled, thinning = _thin(sampled, thinning, max(1_000, min(SAMPLE_ROWS, SAMPLE_CELLS // width)))
             lines.append(block_lines)
             keys.append(block_keys)
             label_parts.append(self._block_labels(block.column(self.label), label_ids))
@@ -371,10 +387,14 @@ class CsvSource:
             for block in self.blocks():
                 end = offset + block.num_rows
                 stop = np.searchsorted(sorted_positions, end)
-                if stop > cursor:
-                    chosen = block.take(pa_ints(sorted_positions[cursor:stop] - offset))
+                # A few thousand cells at a time: each becomes a Python string on its way into
+                # TensorFlow (a whole block of a 10,000-column file was 20 million of them).
+                chunk = max(1, STREAM_CELLS // max(len(used), 1))
+                for first in range(cursor, stop, chunk):
+                    last = min(first + chunk, stop)
+                    chosen = block.take(pa_ints(sorted_positions[first:last] - offset))
                     yield ({name: np.asarray(chosen.column(name).to_numpy(zero_copy_only=False), dtype=object)
-                            for name in used}, sorted_labels[cursor:stop])
+                            for name in used}, sorted_labels[first:last])
                 cursor, offset = stop, end
                 if cursor >= len(sorted_positions):
                     return
@@ -446,7 +466,9 @@ def pa_ints(values: np.ndarray):
     return pa.array(values, pa.int64())
 
 
-SAMPLE_ROWS = 50_000  # training rows kept to judge the shape of each column's values
+SAMPLE_ROWS = 50_000  # training rows kept to judge the shape of each column's values...
+SAMPLE_CELLS = 5_000_000  # ...and at most this many cells: 500 rows of a 10,000-column file
+STREAM_CELLS = 1_000_000  # cells a stream hands to TensorFlow at once
 COUNT_CAP = 20_000  # distinct values counted per column; past it the column is high-cardinality
 
 
@@ -486,11 +508,11 @@ def _observe(facts: ColumnFacts, column, train: np.ndarray, lines: np.ndarray) -
             facts.counts = dict(sorted(facts.counts.items(), key=lambda item: -item[1])[:COUNT_CAP])
 
 
-def _thin(sampled: list, thinning: int) -> tuple[list, int]:
-    """Keep the sample of training rows under SAMPLE_ROWS: rows whose key has `thinning` low
+def _thin(sampled: list, thinning: int, limit: int) -> tuple[list, int]:
+    """Keep the sample of training rows under `limit`: rows whose key has `thinning` low
     zero bits, one more bit each time it grows past the bound (a deterministic sample that does
     not depend on the file's order)."""
-    while sum(len(keys) for keys, _ in sampled) > SAMPLE_ROWS:
+    while sum(len(keys) for keys, _ in sampled) > limit:
         thinning += 1
         mask = np.uint64((1 << thinning) - 1)
         sampled = [(keys[(keys & mask) == 0], block.filter(pa_bool((keys & mask) == 0))) for keys, block in sampled]
