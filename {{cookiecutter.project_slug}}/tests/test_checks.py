@@ -149,6 +149,16 @@ def test_b2_thresholds(config, real, control, prior, status):
         assert "labels reach the model another way" in verdict.advice
 
 
+def test_b2_names_over_fitting_when_the_model_has_many_weights_per_example(config):
+    """The 200 x 500 table: 80,769 weights for 135 training rows fail B2 like a wiring bug would;
+    the advice names both causes there, and only the wiring where weights are few."""
+    wide = judge_input_independent(1.07, 1.0, 1.0, config, weights_per_example=598.0)
+    narrow = judge_input_independent(1.07, 1.0, 1.0, config, weights_per_example=2.0)
+    assert wide.status == narrow.status == "fail"
+    assert "598 weights per training example" in wide.advice and "over-fitting" in wide.advice
+    assert "over-fitting" not in narrow.advice and narrow.measured["weights_per_training_example"] == 2.0
+
+
 # --- B4: a second annotation of the test split -------------------------------------------------
 
 

@@ -104,12 +104,20 @@ def check_input_independent(model: keras.Model, prepared: Prepared, config: Conf
                        "its inputs from the other examples of a batch")
     real_losses, real = input_independent_run(model, prepared, config, control=False)
     control_losses, control = input_independent_run(model, prepared, config, control=True)
-    judged = judge_input_independent(real, control, dumb_baseline(prepared)["val"]["loss"], config)
+    weights_per_example = model.count_params() / max(prepared.size("train"), 1)
+    judged = judge_input_independent(real, control, dumb_baseline(prepared)["val"]["loss"], config,
+                                     weights_per_example=weights_per_example)
     judged.plots.append(_plot_runs(real_losses, control_losses, run_dir))
     return judged
 
 
-def judge_input_independent(real: float, control: float, prior: float, config: Config) -> Verdict:
+# A model with this many weights per training example can memorise its training split: B2 and
+# B3 then name over-fitting beside the wiring bugs (the 200 x 500 table: 600 weights a row).
+MANY_WEIGHTS_PER_EXAMPLE = 10
+
+
+def judge_input_independent(real: float, control: float, prior: float, config: Config, *,
+                            weights_per_example: float | None = None) -> Verdict:
     """B2 verdict from the val losses of the real run, the control and the priors (B1).
 
     Pass when real <= check.input_independent_pass_ratio x control; fail at >=
@@ -123,7 +131,11 @@ def judge_input_independent(real: float, control: float, prior: float, config: C
         status = "fail"
         advice.append(f"the model does no better on val ({real:.4g}) than the same model trained on inputs that say "
                       f"nothing about the labels ({control:.4g}): it learned nothing from the inputs; check that "
-                      "inputs and labels still match (D9) and that the inputs reach the output (T2, T5)")
+                      "inputs and labels still match (D9) and that the inputs reach the output (T2, T5)"
+                      + (f"; or, with {weights_per_example:,.0f} weights per training example, it memorises the "
+                         "training batches instead of generalising (over-fitting: a smaller model, more data or "
+                         "regularisation, O2; B3 shows what a simpler model reaches)"
+                         if weights_per_example and weights_per_example >= MANY_WEIGHTS_PER_EXAMPLE else ""))
     elif ratio > c.input_independent_pass_ratio:
         status = "warn"
         advice.append(f"the model beats the input-independent control by only {1 - ratio:.1%} on val loss in "
@@ -138,7 +150,8 @@ def judge_input_independent(real: float, control: float, prior: float, config: C
     return verdict(
         "B2", status,
         measured={"val_loss": round(real, 5), "control_val_loss": round(control, 5), "ratio": round(ratio, 4),
-                  "priors_val_loss": round(prior, 5), "steps": c.baseline_steps},
+                  "priors_val_loss": round(prior, 5), "steps": c.baseline_steps}
+        | ({"weights_per_training_example": round(weights_per_example, 1)} if weights_per_example else {}),
         expected=f"val loss <= {c.input_independent_pass_ratio:g} x control (fail >= "
         f"{c.input_independent_fail_ratio:g} x); control not below {c.control_leak_ratio:g} x priors",
         advice="; ".join(advice),
@@ -178,12 +191,16 @@ def check_simple_model(spec: ModelSpec, prepared: Prepared, config: Config) -> V
     scores = score_predictions(prepared.task, prepared.labels("val"), inference_outputs(model, val))
     prior = dumb_baseline(prepared)["val"]["loss"]
     ok = scores["loss"] < prior
+    inputs, examples = int(np.prod(prepared.input_shape)), prepared.size("train")
+    wide = (f" Or, with {inputs:,} inputs for {examples:,} training examples, the unregularised linear model "
+            "over-fits: it is no reference here, and the real model needs few weights and strong regularisation."
+            if inputs >= examples else "")
     return verdict(
         "B3", "pass" if ok else "warn", measured={"val": scores, "steps": config.check.baseline_steps},
         expected=f"below the priors' val loss {prior:.4g} (B1); the model must beat these scores",
         advice="The scores of a linear model: the bar the real model must clear." if ok else
         f"A linear model does not beat the priors (val loss {scores['loss']:.4g} >= {prior:.4g}): the inputs carry "
-        "no linear signal, or they do not match the labels (D9).",
+        f"no linear signal, or they do not match the labels (D9).{wide}",
     )
 
 
