@@ -98,6 +98,13 @@ CHECKS: tuple[Check, ...] = (
           "model is sure of its other answers (median (p - 1/K)/(1 - 1/K) >= 0.5; flipped labels 0.58-0.85,"
           " weak models 0.10-0.34); otherwise D12 skips and says why. Classes only."),
     # check
+    Check("D13", "inspect", "Target sanity",
+          "Regression targets, all rows: sentinels (one value repeated in 0.2% of the rows and 3 or more, "
+          "3 interquartile ranges beyond the other values, and 9..9 or in 1% of the rows; or -1 among "
+          "non-negative values) warn with their rows; values beyond `inspect.outlier_z` robust z (on a log "
+          "scale for a long-tailed target) are listed; a positive target whose skewness is above 1 and "
+          "less than half of that on a log scale warns that log(1 + y) would serve it. Classes: skip (labels "
+          "numbered 1..K or one-hot are D5's)."),
     Check("M3", "check", "Output activation and loss agree",
           "The model outputs logits and the loss takes logits (`from_logits=True`); a final softmax/sigmoid"
           " or a wrong output width is a fail."),

@@ -43,6 +43,7 @@ from .checks.loss_trend import check_loss_goes_down, larger_config
 from .checks.lr_find import check_lr_range
 from .checks.model import check_loss_at_init, check_loss_input, check_output_bias, output_offset
 from .checks.reproducibility import check_reproducibility
+from .checks.target import check_target
 from .checks.training import check_overfit_one_batch
 from .checks.visualise import check_batch_view
 from .checks.weights_learn import check_every_weight_learns
@@ -114,6 +115,7 @@ RUNNERS: dict[tuple[str, str], Runner] = {
     ("inspect", "D10"): lambda c: check_columns(c.prepared),
     ("inspect", "D11"): lambda c: check_feature_leakage(c.prepared, c.config.inspect),
     ("inspect", "D12"): _label_issues,
+    ("inspect", "D13"): lambda c: check_target(c.prepared, c.config.inspect),
     ("check", "M3"): lambda c: check_loss_input(c.model, c.prepared),
     ("check", "M2"): lambda c: check_output_bias(c.model, c.spec.output_bias),
     ("check", "M1"): lambda c: check_loss_at_init(c.model, c.prepared, output_offset(c.model),
