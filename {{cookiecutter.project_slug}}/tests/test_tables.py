@@ -141,6 +141,23 @@ def test_d11_fails_on_a_copy_of_the_label_and_warns_on_a_file_sorted_by_it(tmp_p
     assert verdict.status == "warn" and "sorted" in verdict.advice and verdict.measured["row_order"] > 0.9
 
 
+def test_d11_sees_a_categorical_of_many_levels_that_decides_the_target(tmp_path):
+    """A 35-level code that decides a regression target up to noise: a depth-4 tree on its one-hot
+    columns sees 16 levels at most; its levels alone explain it. Its honest twin (levels drawn
+    apart from the target) stays quiet."""
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 35, ROWS * 2)
+    effect = rng.normal(size=35) * 3
+    target = effect[codes] + rng.normal(scale=0.2, size=len(codes))
+    for name, code_of_row, status in (("decides", codes, "fail"), ("honest", rng.permutation(codes), "pass")):
+        rows = [[f"k{c}", round(float(rng.normal()), 3), round(float(t), 4)]
+                for c, t in zip(code_of_row, target, strict=True)]
+        config = table_config(write(tmp_path / f"{name}.csv", ["code", "noise", "label"], rows), task="regression")
+        verdict = check_feature_leakage(prepare(config), config.inspect)
+        assert verdict.status == status, (name, verdict.measured)
+    assert verdict.measured["top_columns"]["code"] < 0.2
+
+
 def test_d11_is_quiet_on_the_bundled_tables():
     for task, source in (("binary", "breast_cancer"), ("regression", "diabetes")):
         config = load_config(None, [f"task={task}", f"data.source={source}", "model.builder=auto"])
