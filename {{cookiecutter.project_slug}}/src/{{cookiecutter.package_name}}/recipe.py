@@ -81,7 +81,9 @@ CHECKS: tuple[Check, ...] = (
           "values repeat across rows warns with the hint to name it there."),
     Check("D11", "inspect", "Leakage through a feature",
           "Each column alone, and the row order, fitted by a depth-4 decision tree on a sample of train and"
-          " judged on val: fail when one column alone explains `inspect.leakage_fail` (95%) of the label "
+          " judged on val (a categorical or hashed column also by its levels: each level's training mean or "
+          "most frequent class, since a tree of depth 4 sees 16 levels at most); fail when one column alone "
+          "explains `inspect.leakage_fail` (95%) of the label "
           "(classes: of the priors' errors; regression: R²), warn at `inspect.leakage_warn` (90%), or when "
           "the row order does (a file sorted by the label). Honest breast_cancer's best column explains 68%"
           " to 86% over eight seeds."),
