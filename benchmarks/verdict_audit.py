@@ -109,7 +109,7 @@ for dataset in wanted:
     if make_path is not None:
         sets += ["data.source=csv", f"data.location={make_path()}", f"data.label_column={label}",
                  "data.drop_invalid=true"]
-    run_dir = args.work / "runs" / dataset.split()[0].lower().replace("(", "").replace(")", "")
+    run_dir = args.work / "runs" / "".join(c if c.isalnum() else "_" for c in dataset.lower())
     subprocess.run(["rm", "-rf", str(run_dir)], check=True)
     for stage in ("inspect", "check"):
         done = subprocess.run([sys.executable, "-m", name, stage, "--run-dir", str(run_dir),
