@@ -96,7 +96,8 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
     leaf = max(5, len(y_train) // 200)
     tree = DecisionTreeRegressor if regression else DecisionTreeClassifier
     scores = {}
-    for name, features in feature_groups(prepared).items():
+    groups = feature_groups(prepared)
+    for name, features in groups.items():
         model = tree(max_depth=4, min_samples_leaf=leaf, random_state=0).fit(x_train[:, features], y_train)
         scores[name] = explained(prepared.task, y_val, model.predict(x_val[:, features]), baseline)
         if len(features) > 2:  # a one-hot or hashed column: also its levels as levels (module docstring)
@@ -110,7 +111,6 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
     best, best_score = ranked[0]
     # The full model is context, not a judge: on a wide table it sees the FULL_MODEL_COLUMNS
     # columns that explain most alone (100 rounds over 2,000 columns were half of inspect's time).
-    groups = feature_groups(prepared)
     kept = [j for name, _ in ranked[:FULL_MODEL_COLUMNS] for j in groups[name]]
     full_model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
         max_iter=100, random_state=0).fit(x_train[:, kept], y_train)
