@@ -6,13 +6,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from sklearn.datasets import load_diabetes
 
 from {{ cookiecutter.package_name }}.baselines import check_human_baseline, derange_batch, judge_input_independent
 from {{ cookiecutter.package_name }}.checks.architecture import check_architecture
 from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
 from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.config import with_values
+from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
 from {{ cookiecutter.package_name }}.data.pipeline import train_datasets
 from {{ cookiecutter.package_name }}.errors import UserError
@@ -92,6 +93,22 @@ def test_t1_fails_when_the_output_ignores_the_inputs(small_config, prepared, tmp
     planted = with_values(small_config, {"model.builder": "test_planted_bugs:build_output_ignores_input"})
     verdict = check_overfit_one_batch(build_model(planted, prepared), prepared, planted, tmp_path)
     assert verdict.status == "fail"
+
+
+@pytest.mark.slow
+def test_t1_tells_a_slow_fit_from_a_loss_that_stopped_falling(tmp_path):
+    """32 regression examples at a low rate are still falling fast when the budget ends: a warn
+    with the steps it still needs. The planted cut-off branch, at the same budget, stays a fail."""
+    np.savez(tmp_path / "t.npz", x=load_diabetes().data.astype("float32"), y=load_diabetes().target)
+    slow = ["task=regression", "data.source=npz", f"data.location={tmp_path / 't.npz'}",
+            "check.overfit_steps=100", "check.overfit_learning_rate=4e-4", "check.overfit_examples=32"]
+    for overrides, status in [(slow, "warn"), (slow + ["model.builder=test_planted_bugs:build_output_ignores_input"],
+                                                "fail")]:
+        config = load_config(None, overrides)
+        prepared = prepare(config)
+        verdict = check_overfit_one_batch(build_model(config, prepared), prepared, config, tmp_path)
+        assert verdict.status == status, verdict.measured
+    assert "falling" in verdict.advice and "bug" in verdict.advice
 
 
 # --- the whole `check` stage on a healthy project ---------------------------------------------
