@@ -262,8 +262,8 @@ class InspectConfig(Section):
         "D1: warn when a split's share of a class (or of all examples) lies further than this many binomial "
         "standard deviations from data.split"))
     leakage_fail: float = Field(0.95, gt=0, le=1, description=(
-        "D11: fail when one column alone explains this share of the label on val (classes: of the priors' "
-        "errors; regression: R^2); a copy of the label with 1% flipped: 0.97"))
+        "D11: fail when one column alone explains this share of the label at 95% confidence (classes: of the "
+        "priors' errors; regression: R^2); a copy of the label with 1% flipped: 0.97"))
     leakage_warn: float = Field(0.9, gt=0, le=1, description=(
         "D11: warn at this share (honest breast_cancer's best column: 0.68 to 0.86 over eight seeds)"))
     label_issues_warn: float = Field(0.1, gt=0, lt=1, description=(
