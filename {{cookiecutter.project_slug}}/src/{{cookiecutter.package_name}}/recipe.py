@@ -41,7 +41,13 @@ CHECKS: tuple[Check, ...] = (
           "images and arrays and a warn for table rows (coarse columns repeat by nature: two census rows "
           "can share every cell and differ in income), the same content in two splits a fail, twice in one "
           "split a warn, with the examples listed by origin; a dataset whose inputs are all identical gets "
-          "its own message."),
+          "its own message."
+          " Then near-duplicates across splits, from the tensors the model sees: an image whose 8 x 8 gray "
+          "thumbnail has a cosine >= 0.99 with a train image's (JPEG re-encoding and light noise keep >= 0.985;"
+          " plain images and images under 16 px a side are not judged), a table row equal to a train row within"
+          " 1% of each column's standard deviation (printed precision, an ID or timestamp the model does not "
+          "use): a warn with the pairs listed and, for images, drawn in `plots/D3_near_duplicates.png`, counted"
+          " only when the twins' labels agree far more often than chance."),
     Check("D4", "inspect", "Corrupt and invalid examples",
           "Found during the scan: unreadable files (empty, truncated, not an image), NaN/Inf (a missing CSV"
           " value counts as NaN), labels outside the label set or missing stop every stage with their path "

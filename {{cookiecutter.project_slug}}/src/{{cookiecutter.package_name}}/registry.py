@@ -104,7 +104,7 @@ Runner = Callable[[Context], Verdict | None]  # None: the check was not asked fo
 RUNNERS: dict[tuple[str, str], Runner] = {
     ("inspect", "D1"): lambda c: check_split(c.prepared, c.config.data.split, c.config.inspect.split_sigmas),
     ("inspect", "D2"): lambda c: check_train_stats(c.prepared),
-    ("inspect", "D3"): lambda c: check_duplicates(c.prepared),
+    ("inspect", "D3"): lambda c: check_duplicates(c.prepared, c.run_dir),
     ("inspect", "D4"): lambda c: check_invalid(c.prepared),
     ("inspect", "D5"): lambda c: check_balance(c.prepared),
     ("inspect", "D6"): lambda c: check_outliers(c.prepared, c.run_dir, c.config.inspect),

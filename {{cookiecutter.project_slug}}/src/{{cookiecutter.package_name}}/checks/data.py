@@ -16,6 +16,7 @@ from ..data import SPLITS, Prepared
 from ..data.split import strata
 from ..plots import new_figure, save_figure
 from ..verdicts import Verdict, verdict
+from .near_duplicates import near_duplicates_across_splits
 from .visualise import image_grid, label_text, short_origin
 
 # D5: warn when the most frequent class outnumbers the rarest by more than this.
@@ -68,12 +69,13 @@ def _sigmas_off(inside: np.ndarray, fraction: float) -> float:
     return abs(float(inside.sum()) - fraction * n) / max(np.sqrt(fraction * (1 - fraction) * n), 1e-12)
 
 
-def check_duplicates(prepared: Prepared) -> Verdict:
+def check_duplicates(prepared: Prepared, run_dir: Path | None = None) -> Verdict:
     """D3 from the content keys: the same content with different labels (conflicting labels:
     fail for images and arrays, where it is a labelling mistake; warn for table rows, whose
     coarse columns repeat by nature and then carry noise no model removes), the same content in
     two splits (fail; the hash split keeps copies together, so this means two keys collided or
-    the split was made elsewhere), copies inside a split (warn)."""
+    the split was made elsewhere), copies inside a split (warn). Then near-duplicates across
+    splits (near_duplicates.py): a warn, below the exact fails, with the pairs drawn for images."""
     keys, labels, splits = prepared.manifest.keys, prepared.manifest.labels, prepared.manifest.splits
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
@@ -87,7 +89,17 @@ def check_duplicates(prepared: Prepared) -> Verdict:
     shown = conflicts or leaks or groups
     measured["examples"] = [[f"{SPLITS[splits[r]]}:{prepared.origin(int(r))} ({label_text(prepared, labels[r])})"
                              for r in g[:4]] for g in shown[:5]]
-    expected = {"duplicate_groups": 0, "conflicting_label_groups": 0, "across_splits": 0}
+    expected = {"duplicate_groups": 0, "conflicting_label_groups": 0, "across_splits": 0,
+                "val_and_test_with_a_near_twin_in_train": 0}
+    near = near_duplicates_across_splits(prepared)
+    measured |= {"near_duplicates": {
+        "examples_judged": near["judged"], "with_a_near_twin_in_train": near["twinned"],
+        "labels_agree": round(near["labels_agree"], 3),
+        "labels_agree_by_chance": round(near["labels_agree_by_chance"], 3), "counted": near["copies"],
+        "examples": [[f"{SPLITS[splits[r]]}:{prepared.origin(int(r))} ({label_text(prepared, labels[r])})"
+                      for r in pair] for pair in near["pairs"][:5]]}}
+    drawn = _plot_near_pairs(prepared, near["pairs"], run_dir) if near["copies"] and run_dir else None
+    plots = [drawn] if drawn else []
     if groups and len(groups) == 1 and len(groups[0]) == len(keys):
         return verdict("D3", "fail", measured=measured, expected=expected,
                        advice="Every example holds the same input: the source reads one file or row over and over, "
@@ -100,11 +112,32 @@ def check_duplicates(prepared: Prepared) -> Verdict:
                                   "label can be right; fix or remove them before trusting any score.")
     elif leaks:
         status, advice = "fail", "The same example is in two splits: remove the copies before trusting val or test."
+    elif near["copies"]:
+        twins = near["twinned"]
+        kind = "images (8 x 8 thumbnails at a cosine >= 0.99)" if prepared.kind == "image" else "rows (equal to " \
+            "1% of a standard deviation in every column the model uses)"
+        status, advice = "warn", (
+            f"{twins['val']} val and {twins['test']} test example(s) have a near-duplicate in train: {kind}, "
+            f"whose labels agree in {near['labels_agree']:.0%} of {len(near['pairs'])} pair(s) (by chance: "
+            f"{near['labels_agree_by_chance']:.0%}); listed{' and drawn' if plots else ''}. A re-encoded or "
+            "lightly changed copy inflates val and test as an exact one does: remove the copies, or keep "
+            "each group in one split with data.group_column.")
     elif groups:
         status, advice = "warn", "Exact duplicates inside a split weigh those examples double: remove them."
     else:
         status, advice = "pass", ""
-    return verdict("D3", status, measured=measured, expected=expected, advice=advice)
+    return verdict("D3", status, measured=measured, expected=expected, advice=advice, plots=plots)
+
+
+def _plot_near_pairs(prepared: Prepared, pairs: list[tuple[int, int]], run_dir: Path) -> str | None:
+    """Up to 8 near-duplicate pairs across splits, side by side (images only)."""
+    if prepared.kind != "image":
+        return None
+    rows = [r for pair in pairs[:8] for r in pair]
+    images, _ = prepared.take(np.asarray(rows))
+    titles = [f"{SPLITS[prepared.manifest.splits[r]]} {short_origin(prepared.origin(r))}" for r in rows]
+    fig = image_grid(images, titles, *prepared.stats.pixel_range, "D3 near-duplicates across splits, in pairs")
+    return save_figure(fig, run_dir, "D3_near_duplicates")
 
 
 def check_invalid(prepared: Prepared) -> Verdict:
