@@ -93,17 +93,28 @@ def test_generated_code_passes_its_own_linter(cookies):
     assert done.returncode == 0, done.stdout
 
 
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory):
+    """One pre-commit cache for the three projects: the hook environments are built once."""
+    return tmp_path_factory.mktemp("pre-commit")
+
+
 @pytest.mark.parametrize("answers", [{}, {"task": "regression", "ci": "none", "license": "Proprietary"},
                                      {"dataset": "image_folder", "dataset_location": "photos", "model": "cnn"}],
                          ids=["default", "regression-no-ci", "image-folder"])
-def test_pre_commit_passes_offline_on_a_fresh_project(cookies, answers, tmp_path):
-    """Every hook is local (the project's own ruff), so pre-commit needs no network; its cache
-    goes to a temporary folder so that the test leaves nothing in the user's home."""
+def test_pre_commit_passes_from_a_plain_shell_on_a_fresh_project(cookies, answers, pre_commit_home):
+    """Every hook is local and installs its tools from the package registry into pre-commit's
+    cache (a temporary folder here, so that the test leaves nothing in the user's home). PATH
+    holds no virtual environment: the shell of a user who has not activated one, where hooks
+    of `language: system` failed with "Executable ruff not found"."""
     project = Path(cookies.bake(extra_context=answers).project_path)
     for command in (["git", "init", "-q"], ["git", "add", "-A"]):
         subprocess.run(command, cwd=project, check=True)
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit"),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    venv_bin = str(Path(sys.executable).parent)
+    plain_path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p and p != venv_bin
+                                 and not Path(p, "ruff").exists())
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env |= {"PRE_COMMIT_HOME": str(pre_commit_home), "PATH": plain_path}
     done = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=project, env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr

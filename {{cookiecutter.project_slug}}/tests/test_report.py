@@ -41,7 +41,11 @@ def write_run(run_dir: Path) -> None:
         Verdict("B1", "Dumb baseline", "pass", {"val": {"loss": 2.3, "accuracy": 0.1},
                                                 "test": {"loss": 2.3, "accuracy": 0.1}}),
         Verdict("B2", "Input-independent baseline", "pass", {"val_loss": 1.5, "control_val_loss": 2.25, "steps": 20}),
-        Verdict("B3", "Simple model", "pass", {"val": {"loss": 0.4, "accuracy": 0.9}, "steps": 20}),
+        Verdict("B3", "Simple model", "pass", {"val": {"loss": 0.4, "accuracy": 0.9}, "bar": "boosting", "references": {
+            "linear": {"what": "ridge", "val": {"loss": 0.5, "accuracy": 0.85},
+                       "test": {"loss": 0.52, "accuracy": 0.84}},
+            "boosting": {"what": "boosting", "val": {"loss": 0.4, "accuracy": 0.9},
+                         "test": {"loss": 0.41, "accuracy": 0.91}}}}),
         Verdict("B4", "Human baseline", "skip", advice="data.human_labels is not set"),
         Verdict("T1", "Overfit one batch", "pass", plots=[tiny_plot(run_dir, "T1_overfit_one_batch")]),
         Verdict("M1", "Loss at init", "fail", 9.9, 2.3, advice="Look at the output bias."),
@@ -164,6 +168,17 @@ def test_baselines_plot_compares_the_recorded_numbers():
     assert [(b.label, b.value) for b in losses] == [("priors (B1)", 2.3), ("linear model (B3)", 0.4)]  # NaN left out
     assert metric == "accuracy"
     assert [b.value for b in metrics] == [0.1, 0.9, 0.7] and [b.model for b in metrics] == [False, False, True]
+
+
+def test_the_page_opens_with_the_test_scores_of_the_model_and_its_references(report):
+    _, _, page = report
+    first = page[page.index("<h1>"):page.index('<p class="meta">')]
+    assert "Test split:" in first
+    for shown in ("trained model: loss 1.1, accuracy 0.68", "priors (B1): loss 2.3", "linear model (B3): loss 0.52",
+                  "gradient boosting (B3): loss 0.41, accuracy 0.91"):
+        assert shown in first, first
+    losses, _, _ = baseline_scores(read_verdicts(report[0]))
+    assert ("gradient boosting (B3)", 0.4) in [(b.label, b.value) for b in losses]
 
 
 def read_events(log_dir: Path) -> dict[str, list]:

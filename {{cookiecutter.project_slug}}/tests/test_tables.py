@@ -111,7 +111,7 @@ def test_the_export_serves_raw_csv_rows_as_evaluate_scores_them(in_tmp):
     assert main(["evaluate", "--run-dir", "runs/t", *arguments]) in (0, 1)
     config = table_config(path, "train.epochs=2", "train.min_steps=0")
     prepared = prepare(config, Path("runs/t"))
-    model = keras.models.load_model("runs/t/checkpoints/last.keras")
+    model = keras.models.load_model("runs/t/checkpoints/best.keras")  # the epoch the export serves
     expected = model.predict(evaluation_dataset(prepared, "val"), verbose=0)
     with path.open(newline="") as handle:
         lines = list(csv.DictReader(handle))

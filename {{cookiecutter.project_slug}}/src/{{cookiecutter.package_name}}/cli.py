@@ -1,4 +1,4 @@
-"""`{{ cookiecutter.project_slug }} inspect | check | train | evaluate | tune | report`.
+"""`{{ cookiecutter.project_slug }} inspect | check | train | evaluate | tune | report | predict`.
 
 Each stage reads the config, writes into one run folder and exits 1 when a verdict
 fails, 2 on a mistake the user can fix (with one line that says what and where).
@@ -85,7 +85,8 @@ RUNNERS: dict[str, Callable[..., list[Verdict] | None]] = {
     "evaluate": _evaluate, "tune": _tune, "report": _report,
 }
 # Stages that read what an earlier stage left: by default they use the newest run folder.
-READS_EARLIER_RUN = {"evaluate": RunFiles.BEST_MODEL, "report": RunFiles.VERDICTS}
+READS_EARLIER_RUN = {"evaluate": RunFiles.BEST_MODEL, "report": RunFiles.VERDICTS,
+                     "predict": f"{RunFiles.EXPORT}/predict.json"}
 
 
 def _stage_help(name: str, help_text: str) -> str:
@@ -115,13 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
                            help="override one config value, e.g. --set train.epochs=3 (repeatable)")
         default_dir = (f"the newest run folder under runs/ with {READS_EARLIER_RUN[name]}"
                        if name in READS_EARLIER_RUN else "a new folder under runs/")
-        stage.add_argument("--run-dir", type=Path, default=None, help=f"run folder (default: {default_dir})")
+        stage.add_argument("--run-dir", "--run", type=Path, default=None, help=f"run folder (default: {default_dir})")
         stage.add_argument("--verbose", action="store_true",
                            help="keep TensorFlow's start-up log lines (hidden by default)")
         if name == "evaluate":
             stage.add_argument("--ensemble", type=int, default=0, metavar="K",
                                help="O4: also average the best K trials of the run's `tune` search and report "
                                "the gain over the best single trial on val")
+        if name == "predict":
+            stage.add_argument("input", type=Path, metavar="INPUT",
+                               help="a CSV file, an image folder or file, or an .npz with an array x")
+            stage.add_argument("--out", type=Path, default=None,
+                               help="where to write the predictions (default: RUN/predictions.csv)")
         if name == "check":
             stage.add_argument("--lr-find", action="store_true",
                                help="T10: also sweep the learning rate over check.lr_find_steps steps and "
@@ -171,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = latest_run_dir(containing=READS_EARLIER_RUN[args.stage])
         else:
             run_dir = new_run_dir_path(args.stage)
+        if args.stage == "predict":
+            from .predict import predict
+
+            print(f"predictions: {predict(run_dir, args.input, args.out)}")
+            return 0
         config = load_config(_config_path(args, run_dir), args.overrides)
         options = ({"ensemble": args.ensemble} if args.stage == "evaluate"
                    else {"lr_find": args.lr_find} if args.stage == "check" else {})

@@ -229,7 +229,9 @@ class CheckConfig(Section):
         "B2: warn when the control's val loss is below this times the priors' (B1): labels leak around the "
         "inputs"))
     simple_model_learning_rate: float = Field(1e-2, gt=0, description=(
-        "B3: a linear model trains well at a larger rate than a deep one"))
+        "B3: a linear model trains well at a larger rate than a deep one (images too large to flatten)"))
+    reference_rows: int = Field(20_000, ge=50, description=(
+        "B3: the training examples (a seeded sample) scikit-learn's linear model and gradient boosting fit on"))
     lr_find_min: float = Field(1e-7, gt=0, description="T10 (check --lr-find): the smallest rate swept")
     lr_find_max: float = Field(10.0, gt=0, description="T10: the largest rate swept")
     lr_find_steps: int = Field(200, ge=20, description="T10: steps of the sweep, one per rate, rates geometric")

@@ -68,20 +68,28 @@ def check_held_out_label_issues(prepared: Prepared, outputs: dict[str, np.ndarra
 
 
 def check_beats_simple_model(run_dir: Path, model_val_loss: float) -> Verdict:
-    """B3 after training: the model's full-val loss against the simple (linear / logistic)
-    model that `check` trained in the same run folder. Warn, not fail: a short run may not
-    have caught up yet, but a deep model that a linear one beats is not done."""
+    """B3 after training: the model's full-val loss against the best simple model that `check`
+    scored in the same run folder (scikit-learn's linear model or gradient boosting on tables
+    and small images; a Keras linear model on larger images), and by how much. Warn, not
+    fail: a short run may not have caught up yet, but a model that a simpler one beats is not
+    done."""
     simple = next((v for v in read_verdicts(run_dir) if v.id == "B3" and v.stage == "check"), None)
     if simple is None or not isinstance(simple.measured, dict) or "val" not in simple.measured:
         return verdict("B3", "skip", advice="`check` has not run in this run folder: run it to get the "
                        "simple model's score to compare with.", stage="evaluate")
     bar = float(simple.measured["val"]["loss"])
+    name = simple.measured.get("bar", "linear")
+    what = simple.measured.get("references", {}).get(name, {}).get("what", f"the {name} model")
     ok = model_val_loss < bar
-    return verdict("B3", "pass" if ok else "warn", measured={"model_val_loss": round(model_val_loss, 5)},
+    ratio = model_val_loss / bar if bar > 0 else float("inf")
+    return verdict("B3", "pass" if ok else "warn",
+                   measured={"model_val_loss": round(model_val_loss, 5), "against": name,
+                             "ratio_to_it": round(ratio, 3)},
                    expected={"below_simple_model_val_loss": round(bar, 5)},
-                   advice="" if ok else f"The linear model of `check` (val loss {bar:.4g}) still beats the trained "
-                   f"model ({model_val_loss:.4g}): train longer, or try the rate that `check --lr-find` (T10) "
-                   "suggests, before adding capacity.", stage="evaluate")
+                   advice=f"The model's val loss is {1 - ratio:.1%} below {what}'s ({bar:.4g})." if ok else
+                   f"{what[0].upper() + what[1:]} (val loss {bar:.4g}, from `check`) still beats the trained "
+                   f"model ({model_val_loss:.4g}, {ratio - 1:.1%} above it): train longer, or try the rate that "
+                   "`check --lr-find` (T10) suggests, before adding capacity.", stage="evaluate")
 
 
 def judge_full_set(prepared: Prepared, seen: dict[str, int], test_scored_at: list[str],

@@ -4,23 +4,49 @@ For a CSV source the export takes raw rows: a dict of string columns (keyed by c
 cells as the CSV spells them), run through the same TableEncoder the training pipeline used, so
 that serving cannot drift from training. Other sources export the model as it is
 (`model.export`): it takes the inputs `fit` saw, and normalises them itself.
+
+Beside the SavedModel, `predict.json` says what `predict` needs to feed it and to read its
+outputs without the training data: the task and class names, the inputs (raw CSV columns, the
+numeric ones and the identifiers among them; or feature names; or the image shape and pixel
+range), and where the training examples came from.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
 
 from .rundir import writing_whole_folder
 
+DESCRIPTION = "predict.json"
 
-def export_for_serving(model: keras.Model, prepared, path: Path) -> None:
+
+def serving_description(prepared, source: str) -> dict:
+    """What the export takes and gives (module docstring)."""
+    described = {"task": prepared.task, "kind": prepared.kind, "class_names": list(prepared.class_names),
+                 "input_shape": list(prepared.input_shape), "source": source}
+    columns = getattr(prepared.source, "columns", None)
+    if columns:
+        used = [c for c in columns if c.used]
+        described |= {"inputs": "csv_columns", "columns": [c.name for c in used],
+                      "numeric_columns": [c.name for c in used if c.role == "numeric"],
+                      "identifiers": [c.name for c in columns if c.role == "identifier"]}
+    elif prepared.kind == "image":
+        described |= {"inputs": "images", "pixel_range": list(prepared.stats.pixel_range)}
+    else:
+        described |= {"inputs": "features", "feature_names": list(prepared.feature_names or [])}
+    return described
+
+
+def export_for_serving(model: keras.Model, prepared, path: Path, source: str) -> None:
     """Written whole: a run killed during the export leaves the previous export, or none."""
     encoder = getattr(prepared.source, "encoder", None)
     with writing_whole_folder(path) as partial:
         if encoder is None:
             model.export(str(partial), verbose=False)
+            (partial / DESCRIPTION).write_text(json.dumps(serving_description(prepared, source), indent=2))
             return
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -28,3 +54,4 @@ def export_for_serving(model: keras.Model, prepared, path: Path) -> None:
         archive.add_endpoint(name="serve", fn=lambda cells: model(encoder(cells), training=False),
                              input_signature=[prepared.source.raw_signature()])
         archive.write_out(str(partial), verbose=False)
+        (partial / DESCRIPTION).write_text(json.dumps(serving_description(prepared, source), indent=2))

@@ -27,6 +27,8 @@ ALL = (
     Stage("tune", "5. Tune: tune", "KerasTuner random search over the space in the config's `tune:` section"),
     Stage("report", "", "gather every verdict of a run into a terminal table, report.html (plots embedded) and "
           "TensorBoard"),
+    Stage("predict", "", "predict new data (a CSV, an image folder or file, an .npz) with the run's exported "
+          "model and its training preprocessing, into predictions.csv"),
 )
 HELP = {stage.name: stage.help for stage in ALL}
 SECTIONS = {stage.name: stage.section for stage in ALL if stage.section}  # the stages that write verdicts

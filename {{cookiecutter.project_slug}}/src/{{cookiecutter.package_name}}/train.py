@@ -102,8 +102,10 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
         history = model.fit(**fit_inputs(train_ds, val_ds, prepared, batch),
                             epochs=epochs, initial_epoch=backup.epoch if backup else 0,
                             callbacks=callbacks, shuffle=False, verbose=2)
-    if config.train.export:
-        export_for_serving(model, prepared, out / RunFiles.EXPORT)
+    if config.train.export:  # the best epoch, as `evaluate` scores it and `predict` serves it
+        best = out / RunFiles.BEST_MODEL
+        served = keras.models.load_model(best, compile=False) if best.exists() else model
+        export_for_serving(served, prepared, out / RunFiles.EXPORT, config.data.source)
     verdicts = [check_schedule(config, total_steps, rate), check_regularisation(config), resume_point.verdict(),
                 judge_training_loss(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
     discard_worker_run_dir(out, run_dir)

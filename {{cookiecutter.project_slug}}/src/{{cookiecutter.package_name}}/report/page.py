@@ -168,6 +168,36 @@ def _not_run(verdicts: list[Verdict]) -> list[str]:
     return notes
 
 
+def _measured(verdicts: list[Verdict], stage: str, check_id: str, *keys):
+    record = next((v.measured for v in verdicts if (v.stage, v.id) == (stage, check_id)), None)
+    for key in keys:
+        if not isinstance(record, dict) or key not in record:
+            return None
+        record = record[key]
+    return record
+
+
+def headline(verdicts: list[Verdict]) -> str:
+    """The page's first line once `evaluate` ran: the trained model's test score beside the
+    priors' (B1), the linear model's and gradient boosting's (B3), on the same test rows."""
+    model = _measured(verdicts, "evaluate", "T13", "scores", "test")
+    if not model:
+        return ""
+    metric = next((key for key in model if key != "loss"), None)
+    references = _measured(verdicts, "check", "B3", "references") or {}
+    rows = [("trained model", model), ("priors (B1)", _measured(verdicts, "check", "B1", "test")),
+            *[(("linear model" if name == "linear" else "gradient boosting") + " (B3)", found.get("test"))
+              for name, found in references.items()]]
+    cells = []
+    for label, scores in rows:
+        if not scores or "loss" not in scores:
+            continue
+        extra = f", {metric} {scores[metric]:.4g}" if metric and metric in scores else ""
+        text = f"{html.escape(label)}: loss {scores['loss']:.4g}{extra}"
+        cells.append(f"<strong>{text}</strong>" if label == "trained model" else text)
+    return f'<p class="headline">Test split: {" · ".join(cells)}</p>'
+
+
 def html_page(verdicts: list[Verdict], run_dir: Path, figures: list[Figure]) -> str:
     rows = "".join(_verdict_row(v, figures) for v in ordered(verdicts))
     stages = sorted({f.stage for f in figures}, key=_stage_rank)
@@ -183,6 +213,7 @@ def html_page(verdicts: list[Verdict], run_dir: Path, figures: list[Figure]) -> 
 <style>
 {STYLE}</style></head><body>
 <h1>Recipe report: {name}</h1>
+{headline(verdicts)}
 <p class="meta">Run folder <code>{html.escape(str(run_dir.resolve()))}</code>, reported
 {time.strftime("%Y-%m-%d %H:%M:%S")}. Every record in full: <code>verdicts.json</code> beside this page.
 The same verdicts and plots in TensorBoard: <code>tensorboard --logdir {html.escape(str(run_dir))}/tensorboard</code>

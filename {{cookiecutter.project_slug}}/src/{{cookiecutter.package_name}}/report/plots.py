@@ -85,6 +85,13 @@ def baseline_scores(verdicts: list[Verdict]) -> tuple[list[Bar], str | None, lis
     def bar(label: str, stage: str, verdict_id: str, keys: tuple, model: bool = False):
         return Bar(label, _number(measured(stage, verdict_id, *keys)), model, (stage, verdict_id))
 
+    def reference_bars(split: str, key: str, suffix: str = "") -> list[Bar]:
+        """B3's references: scikit-learn's linear model and boosting, or the Keras linear model."""
+        if measured("check", "B3", "references") is None:
+            return [bar(f"linear model{suffix} (B3)", "check", "B3", (split, key))]
+        return [bar(f"linear model{suffix} (B3)", "check", "B3", ("references", "linear", split, key)),
+                bar(f"gradient boosting{suffix} (B3)", "check", "B3", ("references", "boosting", split, key))]
+
     steps = measured("check", "B2", "steps")
     after = f" after {steps} steps" if steps else ""
     priors = bar("priors (B1)", "check", "B1", ("val", "loss"))
@@ -95,7 +102,7 @@ def baseline_scores(verdicts: list[Verdict]) -> tuple[list[Bar], str | None, lis
         priors,
         bar(f"inputs of other examples{after} (B2)", "check", "B2", ("control_val_loss",)),
         bar(f"model{after} (B2)", "check", "B2", ("val_loss",)),
-        bar("linear model (B3)", "check", "B3", ("val", "loss")),
+        *reference_bars("val", "loss"),
         bar("trained model (T13)", "evaluate", "T13", ("scores", "val", "loss"), model=True),
         bar("ensemble (O4)", "evaluate", "O4", ("ensemble_val", "loss"), model=True),
     ]
@@ -103,7 +110,7 @@ def baseline_scores(verdicts: list[Verdict]) -> tuple[list[Bar], str | None, lis
     metric = next((key for key in scores if key != "loss"), None)
     metrics = [] if metric is None else [
         bar("priors, val (B1)", "check", "B1", ("val", metric)),
-        bar("linear model, val (B3)", "check", "B3", ("val", metric)),
+        *reference_bars("val", metric, ", val"),
         bar("trained model, val (T13)", "evaluate", "T13", ("scores", "val", metric), model=True),
         bar("trained model, test (T13)", "evaluate", "T13", ("scores", "test", metric), model=True),
         bar("human, test (B4)", "check", "B4", ("test", metric)),

@@ -1,0 +1,108 @@
+"""B3's references: what scikit-learn reaches on the same training rows in a few seconds.
+
+A linear model whose regularisation is chosen by cross-validation on the training split (L2,
+and L1 on wide tables, the better by its own cross-validated score: L1 is the one that holds on
+a table of 500 columns where 10 carry the label and only 135 rows train) and histogram gradient boosting
+with scikit-learn's defaults: the model a practitioner would try first on a table. Both see
+the inputs as the model does before its first layer (standardised with the train-only
+statistics, flattened), on a seeded sample of at most `check.reference_rows` training
+examples, and are scored on every val and test example with the project's own loss and
+metrics. Images are flattened only up to MAX_FEATURES values (64 x 64 gray, 32 x 32 RGB);
+beyond, pixels alone are no fair reference and B3 keeps its Keras linear model.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from .data import Prepared
+from .models import score_predictions
+
+MAX_FEATURES = 4096
+FOLDS = 3
+# C of logistic regression, alpha of ridge: 1e-4 .. 1e2. Logistic regression stops at 100 L-BFGS
+# iterations to a tolerance of 1e-3: on labels it cannot learn, the weakest strengths crawl (the
+# digits with shuffled labels: 9.1 s to 500 iterations, 2.3 s this way, the same chosen C).
+STRENGTHS = np.logspace(-4, 2, 7)
+WIDE = 10  # L1 is tried too when features x WIDE >= training rows
+
+
+def standardised(prepared: Prepared, x: np.ndarray) -> np.ndarray:
+    """Inputs as the model's Normalization layer makes them, flattened."""
+    mean, std = (np.asarray(v, np.float32) for v in (prepared.stats.mean, prepared.stats.std))
+    return ((x - mean) / np.where(std > 0, std, 1.0)).reshape(len(x), -1)
+
+
+def fits(prepared: Prepared) -> bool:
+    return int(np.prod(prepared.input_shape)) <= MAX_FEATURES
+
+
+def _linear(task: str, x: np.ndarray, y: np.ndarray, seed: int):
+    """L2 at its cross-validated strength; on a wide table (WIDE: features against rows) L1 too,
+    and the better of the two by its cross-validated score. L1 only there: it is the one that
+    holds when few of many columns carry the label, and SAGA, its solver, costs 7x L2's time
+    on the bundled digits."""
+    from sklearn.linear_model import LassoCV, LogisticRegressionCV, RidgeCV
+
+    wide = x.shape[1] * WIDE >= len(x)
+    candidates = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at the weakest strengths: their scores say it
+        if task == "regression":
+            ridge = RidgeCV(alphas=STRENGTHS, scoring="neg_mean_squared_error", cv=FOLDS).fit(x, y)
+            candidates.append((float(ridge.best_score_), ridge, f"ridge (L2), alpha {ridge.alpha_:g}"))
+            if wide:
+                lasso = LassoCV(alphas=20, cv=FOLDS, random_state=seed, max_iter=2000).fit(x, y)
+                candidates.append((-float(lasso.mse_path_.mean(axis=1).min()), lasso,
+                                   f"lasso (L1), alpha {lasso.alpha_:.3g}"))
+        else:
+            for penalty, solver in (("l2", "lbfgs"), ("l1", "saga"))[:2 if wide else 1]:
+                model = LogisticRegressionCV(Cs=STRENGTHS, cv=FOLDS, penalty=penalty, solver=solver,
+                                             scoring="neg_log_loss", max_iter=100, tol=1e-3,
+                                             random_state=seed).fit(x, y)
+                score = float(np.mean(next(iter(model.scores_.values())), axis=0).max())
+                candidates.append((score, model, f"logistic regression ({penalty.upper()}), C {model.C_[0]:g}"))
+    _, model, what = max(candidates, key=lambda c: c[0])
+    return model, what
+
+
+def _boosting(task: str, x: np.ndarray, y: np.ndarray, seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    kind = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+    return kind(random_state=seed).fit(x, y), "histogram gradient boosting (scikit-learn defaults)"
+
+
+def _outputs(model, task: str, x: np.ndarray, classes: int) -> np.ndarray:
+    """What the project's model would output: logits, one logit, or the target."""
+    if task == "regression":
+        return model.predict(x)
+    probs = np.full((len(x), max(classes, 2)), 1e-7)
+    probs[:, model.classes_.astype(int)] = np.clip(model.predict_proba(x), 1e-7, 1.0)
+    probs /= probs.sum(axis=1, keepdims=True)
+    if task == "binary":
+        return np.log(probs[:, 1] / probs[:, 0])
+    return np.log(probs)
+
+
+def score_references(prepared: Prepared, rows: int, seed: int) -> dict[str, dict]:
+    """{"linear": ..., "boosting": ...}, each {"what", "val", "test", "seconds"}: fitted on at most
+    `rows` training examples, scored on every val and test example."""
+    x, y = prepared.take(prepared.sample_rows("train", rows, seed=seed))
+    x = standardised(prepared, x)
+    classes = len(prepared.class_names) if prepared.task != "regression" else 0
+    found = {}
+    for name, fit in (("linear", _linear), ("boosting", _boosting)):
+        start = time.perf_counter()
+        model, what = fit(prepared.task, x, y, seed)
+        found[name] = {"what": what, "seconds": 0.0}
+        for split in ("val", "test"):
+            outputs = [_outputs(model, prepared.task, standardised(prepared, batch), classes)
+                       for batch, _ in prepared.stream(split).batch(4096).as_numpy_iterator()]
+            found[name][split] = (score_predictions(prepared.task, prepared.labels(split), np.concatenate(outputs))
+                                  if outputs else {})
+        found[name]["seconds"] = round(time.perf_counter() - start, 2)
+    return found
