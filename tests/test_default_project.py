@@ -72,6 +72,15 @@ def test_every_stage_runs_on_the_bundled_data(installed):
     unnamed = sorted(p.name for p in run_dir.iterdir() if p.name not in named.stdout.split())
     assert unnamed == [], f"not named in RunFiles: {unnamed}"
     assert list(run_dir.rglob("*.partial")) == []
+    # predict, as `make demo` runs it: 20 test examples written by scripts/new_data.py as new data.
+    new_data = run([sys.executable, "scripts/new_data.py", RUN], installed)
+    assert new_data.returncode == 0, new_data.stderr[-3000:]
+    done = run([script, "predict", "--run", RUN, new_data.stdout.strip().splitlines()[-1]], installed)
+    assert done.returncode == 0, done.stderr[-3000:]
+    predicted = (run_dir / "predictions.csv").read_text().splitlines()
+    assert predicted[0].startswith("index,prediction,p_0,") and len(predicted) == 21, predicted[:3]
+    unnamed = sorted(p.name for p in run_dir.iterdir() if p.name not in named.stdout.split())
+    assert unnamed == [], f"not named in RunFiles: {unnamed}"
     # tune wrote the best hyperparameters as a config that train takes as it is.
     done = run([script, "train", "--config", f"{RUN}/best_config.yaml", "--set", "train.epochs=1",
                 "--set", "train.min_steps=0", "--set", "train.export=false", "--run-dir", "runs/best"], installed)

@@ -15,10 +15,10 @@ LAYERS = [
      "stages", "precision", "recipe", "__init__"},
     {"data"},
     {"models"},
-    {"steps"},
+    {"steps", "references"},
     {"checks", "callbacks", "baselines"},
     {"train", "evaluate", "tune", "distribute", "resume", "checkpoints", "serving", "report",
-     "registry", "multi_worker"},
+     "registry", "multi_worker", "predict"},
     {"cli", "__main__"},
 ]
 SIDE_BY_SIDE = {"checks": "callbacks", "callbacks": "checks"}

@@ -75,7 +75,7 @@ def test_no_stage_holds_more_than_a_bounded_sample(in_tmp, monkeypatch):
             "inspect.sample=100", "check.capacity_examples=64", "monitor.activation_examples=64",
             "train.epochs=1", "train.min_steps=0",
             "model.filters=4", "check.baseline_steps=20", "check.overfit_steps=50",
-            "check.loss_trend_steps=20"]
+            "check.loss_trend_steps=20", "check.reference_rows=100"]
     arguments = [part for s in sets for part in ("--set", s)]
     for stage in ("inspect", "check", "train", "evaluate"):
         assert main([stage, "--run-dir", "runs/s", *arguments]) in (0, 1), stage

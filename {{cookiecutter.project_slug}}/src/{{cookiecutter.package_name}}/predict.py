@@ -31,7 +31,6 @@ from .models import class_probabilities
 from .rundir import RunFiles, write_whole
 from .serving import DESCRIPTION
 
-PREDICTIONS = "predictions.csv"
 BATCH = 256
 FILE_SOURCES = ("image_folder", "tfds")  # image runs whose pixels came decoded from image files
 
@@ -57,7 +56,7 @@ def predict(run_dir: Path, source: Path, out: Path | None = None) -> Path:
             batch = tf.constant(inputs[start:start + BATCH])
         outputs.append(np.asarray(served.serve(batch)))
     outputs = np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
-    path = out or run_dir / PREDICTIONS
+    path = out or run_dir / RunFiles.PREDICTIONS
     write_whole(path, predictions_csv(described, ids, outputs))
     return path
 

@@ -27,7 +27,8 @@ FOLDS = 3
 # iterations to a tolerance of 1e-3: on labels it cannot learn, the weakest strengths crawl (the
 # digits with shuffled labels: 9.1 s to 500 iterations, 2.3 s this way, the same chosen C).
 STRENGTHS = np.logspace(-4, 2, 7)
-WIDE = 10  # L1 is tried too when features x WIDE >= training rows
+WIDE = 10  # L1 is tried too when features x WIDE >= training rows,
+L1_CELLS = 2_000_000  # and rows x features stay under this: SAGA over 20,000 reviews x 2,000 words ran minutes
 
 
 def standardised(prepared: Prepared, x: np.ndarray) -> np.ndarray:
@@ -41,13 +42,13 @@ def fits(prepared: Prepared) -> bool:
 
 
 def _linear(task: str, x: np.ndarray, y: np.ndarray, seed: int):
-    """L2 at its cross-validated strength; on a wide table (WIDE: features against rows) L1 too,
-    and the better of the two by its cross-validated score. L1 only there: it is the one that
-    holds when few of many columns carry the label, and SAGA, its solver, costs 7x L2's time
-    on the bundled digits."""
+    """L2 at its cross-validated strength; on a wide, short table (WIDE: features against rows;
+    L1_CELLS) L1 too, and the better of the two by its cross-validated score. L1 only there: it
+    is the one that holds when few of many columns carry the label, and SAGA, its solver, costs
+    7x L2's time on the bundled digits."""
     from sklearn.linear_model import LassoCV, LogisticRegressionCV, RidgeCV
 
-    wide = x.shape[1] * WIDE >= len(x)
+    wide = x.shape[1] * WIDE >= len(x) and x.size <= L1_CELLS
     candidates = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning at the weakest strengths: their scores say it

@@ -45,6 +45,8 @@ class RunFiles:
     TRIALS_TABLE = "trials.csv"  # tune (O3)
     BEST_CONFIG = "best_config.yaml"  # tune: the best trial's config, for `train --config`
     REPORT = "report.html"  # report
+    PREDICTIONS = "predictions.csv"  # predict, unless --out says elsewhere
+    NEW_DATA = "new_data"  # scripts/new_data.py: test examples written as new data, for `make demo`
 
 
 # The entries of a run folder's top level. Inside data/, backup/ and tuner/ the modules that own
