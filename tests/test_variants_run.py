@@ -98,7 +98,7 @@ config = load_config("configs/default.yaml")
 prepared = prepare(config)
 spec = model_spec(config, prepared)
 model = build_model(config, prepared, spec)
-assert any(layer.name.startswith("resnet50") for layer in model.layers), [l.name for l in model.layers]
+assert model.name == "resnet50" and model.get_layer("backbone").count_params() > 20_000_000, model.summary()
 for verdict in (check_loss_input(model, prepared), check_output_bias(model, spec.output_bias),
                 check_loss_at_init(model, prepared, output_offset(model), 0.5)):
     assert verdict.status == "pass", verdict

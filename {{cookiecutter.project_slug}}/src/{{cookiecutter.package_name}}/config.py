@@ -121,15 +121,21 @@ class ModelConfig(Section):
     """The model (M4: don't be a hero)."""
 
     builder: str = Field("{{ cookiecutter.model }}", description=(
-        "auto | mlp | cnn | resnet50, or my_module:build for your own model, called as build(input_shape, "
-        "spec, config) with models.ModelSpec and returning an uncompiled keras.Model"))
+        "auto | mlp | cnn, a keras.applications backbone for images (resnet50 | efficientnetv2b0 | "
+        "mobilenetv3small | convnext_tiny), or my_module:build for your own model, called as "
+        "build(input_shape, spec, config) with models.ModelSpec and returning an uncompiled keras.Model"))
     hidden_units: int = Field(128, ge=1, description="mlp: units of each hidden layer")
     depth: int = Field(2, ge=1, description="mlp: hidden layers")
     filters: int = Field(32, ge=1, description="cnn: filters of the first block, doubling with each block")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description=(
-        "O2: dropout after each hidden layer (mlp) or before the output layer (cnn, resnet50); 0: none"))
+        "O2: dropout after each hidden layer (mlp) or before the output layer (cnn, backbones); 0: none"))
     weights: str | None = Field(None, description=(
-        "resnet50: null for random initialisation, or the path of an ImageNet .h5 file"))
+        "backbones: null for random initialisation, imagenet (downloaded once by Keras), or the path of a "
+        "weights file of the backbone without its top; pretrained weights freeze the backbone, batch norms "
+        "in inference mode, while the new head trains"))
+    backbone_size: int | None = Field(None, ge=32, description=(
+        "backbones: the side images are resized to inside the model; null: the data's own size, at least 32 "
+        "(224 is the size the ImageNet weights were trained at)"))
     init_output_bias: bool = Field(True, description="M2: set the output bias from train statistics (log priors; "
                                    "target mean)")
 

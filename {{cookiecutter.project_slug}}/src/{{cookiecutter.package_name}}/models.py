@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from .backbones import FAMILIES, backbone_model
 from .config import Config
 from .data import Prepared
 from .data.loaders import import_callable
@@ -22,7 +23,7 @@ from .errors import UserError
 from .schedule import Rate
 from .schedule import learning_rate as scheduled_rate
 
-BUILTIN = ("mlp", "cnn", "resnet50")
+BUILTIN = ("mlp", "cnn", *FAMILIES)  # FAMILIES: keras.applications backbones (backbones.py)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ModelSpec:
     mean: list[float]
     std: list[float]
     target_std: float | None = None  # regression: the head predicts in units of train's std
+    pixel_range: tuple[float, float] = (0.0, 255.0)  # images: the training split's lowest and highest value
 
     def normalization(self) -> keras.layers.Layer:
         """Scale inputs by the training split's statistics (D2), inside the model, so that
@@ -103,14 +105,15 @@ def model_spec(config: Config, prepared: Prepared) -> ModelSpec:
     bias = output_bias(config.task, prepared) if config.model.init_output_bias else None
     target_std = prepared.stats.target_std if config.task == "regression" and bias is not None else None
     return ModelSpec(prepared.input_shape, prepared.kind, config.task, units, bias,
-                     prepared.stats.mean, prepared.stats.std, target_std or None)
+                     prepared.stats.mean, prepared.stats.std, target_std or None,
+                     tuple(prepared.stats.pixel_range))
 
 
 def resolve_builder(config: Config, kind: str) -> str:
     name = config.model.builder
     if name == "auto":
         return "cnn" if kind == "image" else "mlp"
-    if name in ("cnn", "resnet50") and kind != "image":
+    if (name == "cnn" or name in FAMILIES) and kind != "image":
         raise UserError(f"model.builder {name!r} needs images, but the data is {kind}; use mlp")
     if name not in BUILTIN and ":" not in name:
         raise UserError(f"model.builder: unknown model {name!r}; use auto, {', '.join(BUILTIN)} or my_module:build")
@@ -122,7 +125,9 @@ def build_model(config: Config, prepared: Prepared, spec: ModelSpec | None = Non
     name = resolve_builder(config, prepared.kind)
     if ":" in name:
         return checked_user_model(import_callable(name, "model.builder"), name, spec, config)
-    return {"mlp": mlp, "cnn": cnn, "resnet50": resnet50}[name](spec, config)
+    if name in FAMILIES:
+        return backbone_model(name, spec, config)
+    return {"mlp": mlp, "cnn": cnn}[name](spec, config)
 
 
 def checked_user_model(build, name: str, spec: ModelSpec, config: Config) -> keras.Model:
@@ -194,25 +199,6 @@ def cnn(spec: ModelSpec, config: Config) -> keras.Model:
     if config.model.dropout:
         x = keras.layers.Dropout(config.model.dropout)(x)
     return keras.Model(inputs, spec.head(x), name="cnn")
-
-
-def resnet50(spec: ModelSpec, config: Config) -> keras.Model:
-    """keras.applications.ResNet50, random weights by default (no download at run time);
-    `model.weights` may name a local ImageNet weights file (3-channel inputs)."""
-    height, width, channels = spec.input_shape
-    if config.model.weights and channels != 3:
-        raise UserError(f"model.weights: ImageNet weights need 3-channel images, the data has {channels}")
-    inputs = keras.Input(spec.input_shape, name="inputs")
-    x = spec.normalization()(inputs)
-    if min(height, width) < 32:  # ResNet50 downsamples 32x; smaller inputs vanish
-        x = keras.layers.Resizing(max(height, 32), max(width, 32), name="upsize")(x)
-    backbone = keras.applications.ResNet50(
-        include_top=False, weights=config.model.weights, input_shape=tuple(x.shape[1:]), pooling="avg"
-    )
-    x = backbone(x)
-    if config.model.dropout:
-        x = keras.layers.Dropout(config.model.dropout)(x)
-    return keras.Model(inputs, spec.head(x), name="resnet50")
 
 
 def loss_for(task: str) -> keras.losses.Loss:

@@ -15,6 +15,7 @@ from collections import Counter
 import keras
 import numpy as np
 
+from ..backbones import FAMILIES
 from ..config import Config
 from ..data import Prepared
 from ..models import BUILTIN, resolve_builder
@@ -69,7 +70,7 @@ def check_architecture(model: keras.Model, prepared: Prepared, config: Config) -
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     per_example = trainable / max(examples, 1)
     limit = config.check.max_params_per_example
-    pretrained = resolved == "resnet50" and bool(config.model.weights)
+    pretrained = resolved in FAMILIES and bool(config.model.weights)
 
     initializers: Counter[str] = Counter()
     not_he = []

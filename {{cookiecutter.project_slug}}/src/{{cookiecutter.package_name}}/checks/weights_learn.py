@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..backbones import frozen_by_design, frozen_share
 from ..config import Config
 from ..data import Prepared
 from ..data.pipeline import train_datasets
@@ -77,12 +78,13 @@ def check_every_weight_learns(model: keras.Model, prepared: Prepared, config: Co
     (non-trainable, less batch-norm moving statistics and adapted preprocessing statistics)
     without being listed in check.expected_frozen, or a listed entry matches no frozen
     variable (it still trains). The model's weights are put back afterwards."""
-    expected = config.check.expected_frozen
+    by_design = frozen_by_design(model, config)
+    expected = [*config.check.expected_frozen, *by_design]
     frozen = frozen_variables(model)
     with weights_restored(model):
         found = learning_steps(model, prepared, config)
     unexpected = [p for p in frozen if not _declared(p, expected)]
-    still_training = [e for e in expected if not any(_declared(p, [e]) for p in frozen)]
+    still_training = [e for e in config.check.expected_frozen if not any(_declared(p, [e]) for p in frozen)]
     advice = []
     if found["no_gradient"]:
         advice.append(f"no gradient reaches {found['no_gradient']}: they are not connected to the loss")
@@ -100,10 +102,13 @@ def check_every_weight_learns(model: keras.Model, prepared: Prepared, config: Co
                       "set trainable=False on them if they should stay fixed")
     if status == "pass" and advice:
         status = "warn"
+    frozen_values, all_values = frozen_share(model)
     return verdict(
         "T5", status,
         measured={"trainable_variables": len(model.trainable_variables), "steps": config.check.weight_steps,
-                  **found, "frozen": frozen},
-        expected={"every trainable variable changes": True, "frozen": expected},
+                  **found, "frozen": frozen if len(frozen) <= 20 else [*frozen[:20], f"... {len(frozen) - 20} more"],
+                  "frozen_values": f"{frozen_values:,} of {all_values:,}"},
+        expected={"every trainable variable changes": True,
+                  "frozen": [*config.check.expected_frozen, *(["the pretrained backbone"] if by_design else [])]},
         advice="; ".join(advice),
     )

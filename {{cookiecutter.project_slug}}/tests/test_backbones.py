@@ -1,0 +1,61 @@
+"""keras.applications backbones through one builder: every family builds on the bundled digits
+(gray 8 x 8, brought to RGB 0..255 at 32 x 32) with a well-initialised head; weights load from a
+local file and freeze the backbone, which T5 then expects; an ImageNet download that fails, or
+a weights path that is not there, is one clear line. Nothing here downloads anything."""
+
+import keras
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.backbones import BACKBONE, FAMILIES
+from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
+from {{ cookiecutter.package_name }}.checks.weights_learn import check_every_weight_learns
+from {{ cookiecutter.package_name }}.config import with_values
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.models import build_model, model_spec
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_builds_with_its_own_preprocessing_and_a_healthy_head(family, config, prepared):
+    planted = with_values(config, {"model.builder": family})
+    model = build_model(planted, prepared, model_spec(planted, prepared))
+    assert model.name == family and model.get_layer(BACKBONE).trainable
+    x, _ = prepared.head("train", 4)
+    assert model(x).shape == (4, prepared.num_classes)
+    assert model.get_layer("resize").output.shape[1:3] == (32, 32)  # the digits' 8 x 8, at least 32
+    assert check_loss_input(model, prepared).status == "pass"
+    assert check_loss_at_init(model, prepared, output_offset(model), 0.5).status == "pass"
+
+
+@pytest.mark.slow
+def test_weights_from_a_local_file_freeze_the_backbone_and_t5_expects_it(config, prepared, tmp_path):
+    fresh = with_values(config, {"model.builder": "mobilenetv3small"})
+    saved = build_model(fresh, prepared).get_layer(BACKBONE)
+    path = tmp_path / "mobilenet.weights.h5"
+    saved.save_weights(path)
+    loaded_config = with_values(fresh, {"model.weights": str(path), "check.weight_steps": 2})
+    model = build_model(loaded_config, prepared)
+    backbone = model.get_layer(BACKBONE)
+    assert not backbone.trainable
+    for mine, theirs in zip(backbone.weights, saved.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs))
+    verdict = check_every_weight_learns(model, prepared, loaded_config)
+    assert verdict.status == "pass", verdict.advice
+    assert verdict.measured["trainable_variables"] == 2  # the head's kernel and bias
+    frozen, total = (int(v.replace(",", "")) for v in verdict.measured["frozen_values"].split(" of "))
+    assert 0 < total - frozen < frozen
+
+
+def test_weights_that_cannot_be_had_are_one_clear_line(config, prepared, tmp_path, monkeypatch):
+    import keras.src.utils.file_utils as file_utils
+
+    def offline(*args, **kwargs):
+        raise OSError("URL fetch failure: no network")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    for weights, message in (("imagenet", "could not be downloaded .* model.weights: PATH"),
+                             (str(tmp_path / "nowhere.h5"), "nowhere.h5 is not a file")):
+        planted = with_values(config, {"model.builder": "mobilenetv3small", "model.weights": weights})
+        with pytest.raises(UserError, match=message):
+            build_model(planted, prepared)
