@@ -210,3 +210,28 @@ def test_augmentation_repeats_with_the_seed_and_changes_each_epoch():
     # the same images in the same order on every pass: only the augmentation differs
     fixed_order = augment_batches(make_dataset(x, y, 16, training=False, seed=3), seed=3, value_range=(0.0, 16.0))
     assert not np.array_equal(_first_batch(fixed_order)[0], _first_batch(fixed_order)[0])
+
+
+def test_the_photo_preset_mirrors_zooms_and_colours_within_the_value_range(config, monkeypatch):
+    """data.augment: photo on RGB photos: flip, zoom, shifts, brightness, contrast, saturation,
+    each image changed, shapes and the 0..255 range kept, the same with the same seed; D7's
+    batch is the augmented one."""
+    from sklearn.datasets import load_sample_images
+
+    from {{ cookiecutter.package_name }}.data import augment
+    from {{ cookiecutter.package_name }}.data.augment import image_augmenter
+
+    presets = []
+    monkeypatch.setattr(augment, "image_augmenter", lambda *a: presets.append(a[3:]) or image_augmenter(*a))
+    layers = [type(layer).__name__ for layer in image_augmenter(0, (0.0, 255.0), preset="photo", channels=3).layers]
+    assert layers == ["RandomFlip", "RandomZoom", "RandomTranslation", "RandomSaturation", "RandomBrightness",
+                      "RandomContrast"]
+    photos = np.stack([p[:64, :64] for p in load_sample_images().images] * 8).astype("float32")
+    labels = np.arange(len(photos)) % 2
+    runs = [make_dataset(photos, labels, 16, training=True, seed=5, augment="photo") for _ in range(2)]
+    batches = [_first_batch(run)[0] for run in runs]
+    assert np.array_equal(*batches) and batches[0].shape == (16, 64, 64, 3)
+    assert batches[0].min() >= 0 and batches[0].max() <= 255
+    assert not _fingerprints(runs[0]) & {row.tobytes() for row in photos}
+    assert presets and set(presets) == {("photo", 3)}
+    assert with_values(config, {"data.augment": "photo"}).data.augment == "photo"

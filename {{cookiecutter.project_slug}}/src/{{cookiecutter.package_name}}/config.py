@@ -89,9 +89,10 @@ class DataConfig(Section):
     cache_memory_mb: int = Field(512, ge=0, description="auto caches in memory below this many MiB")
     drop_invalid: bool = Field(False, description=(
         "D4: every stage refuses invalid examples unless this is true; then it says how many it dropped"))
-    augment: bool = Field(False, description=(
-        "O2: image augmentation in the training pipeline (small shifts, rotations, contrast; never val/test, "
-        "never tables); off by default: regularise one thing at a time"))
+    augment: bool | Literal["digits", "photo"] = Field(False, description=(
+        "O2: image augmentation in the training pipeline, never val/test, never tables; true or digits: small "
+        "shifts, rotations, contrast; photo: mirror, zoom (crops), shifts, brightness, contrast, saturation; off "
+        "by default: regularise one thing at a time"))
     augment_flip: bool = Field(False, description=(
         "mirror images left-right too: right for photos, wrong for digits and text"))
     human_labels: str | None = Field(None, description=(

@@ -35,19 +35,19 @@ def make_dataset(
     seed: int,
     shuffle_buffer: int = 10_000,
     cache: bool = False,
-    augment: bool = False,
+    augment: bool | str = False,
     augment_flip: bool = False,
 ) -> tf.data.Dataset:
     """Batches of in-memory (input, label) arrays, as `split_dataset` makes them for a split."""
     examples = tf.data.Dataset.from_tensor_slices((x, y))
-    augment = training and augment and x.ndim == 4
+    augment = augment if training and x.ndim == 4 else False  # True, or the preset's name (augment.py)
     return _finish(examples.cache() if cache else examples, len(y), batch_size, training=training, seed=seed,
                    shuffle_buffer=shuffle_buffer, augment=augment, augment_flip=augment_flip,
                    value_range=(float(x.min()), float(x.max())) if augment and len(x) else (0.0, 1.0))
 
 
 def split_dataset(prepared, split: str, batch_size: int, *, training: bool, seed: int, shuffle_buffer: int = 10_000,
-                  cache: str = "off", augment: bool = False, augment_flip: bool = False,
+                  cache: str = "off", augment: bool | str = False, augment_flip: bool = False,
                   rows: np.ndarray | None = None, cache_budget: int = CACHE_MEMORY_BYTES_DEFAULT) -> tf.data.Dataset:
     """Batches of one split (or of some of its manifest `rows`). Training data is shuffled
     again each epoch from a seed; evaluation data keeps every example, in the split's order
@@ -80,7 +80,7 @@ def split_dataset(prepared, split: str, batch_size: int, *, training: bool, seed
     buffer = min(shuffle_buffer, len(rows), max(1_000, SHUFFLE_BYTES // max(example_bytes, 1)))
     low, high = prepared.stats.pixel_range if prepared.kind == "image" else (0.0, 1.0)
     return _finish(examples, buffer, batch_size, training=training and not shuffled_already, seed=seed,
-                   shuffle_buffer=shuffle_buffer, augment=training and augment and prepared.kind == "image",
+                   shuffle_buffer=shuffle_buffer, augment=augment if training and prepared.kind == "image" else False,
                    augment_flip=augment_flip, value_range=(low, high))
 
 
@@ -105,13 +105,14 @@ def resolve_cache(setting: str, prepared, positions: np.ndarray, budget: int = C
 
 
 def _finish(examples: tf.data.Dataset, n: int, batch_size: int, *, training: bool, seed: int, shuffle_buffer: int,
-            augment: bool, augment_flip: bool, value_range: tuple[float, float]) -> tf.data.Dataset:
+            augment: bool | str, augment_flip: bool, value_range: tuple[float, float]) -> tf.data.Dataset:
     """Shuffle (buffer min(shuffle_buffer, n)), batch, augment, prefetch."""
     if training:
         examples = examples.shuffle(max(1, min(shuffle_buffer, n)), seed=seed, reshuffle_each_iteration=True)
     dataset = examples.batch(batch_size)
     if augment:
-        dataset = augment_batches(dataset, seed, value_range, flip=augment_flip)
+        dataset = augment_batches(dataset, seed, value_range, flip=augment_flip,
+                                  preset=augment if isinstance(augment, str) else "digits")
     options = tf.data.Options()
     options.deterministic = True
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
