@@ -31,6 +31,9 @@ from common import machine, project_from_args
 def more(parser):
     parser.add_argument("--only", default="", help="comma-separated table names (default: all)")
     parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "tables")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every stage, e.g. --set model.builder=my_module:build")
+    parser.add_argument("--tag", default="", help="a suffix for the run folders, to keep two settings apart")
 
 
 args, project = project_from_args(__doc__, epochs=False, more=more)
@@ -143,8 +146,8 @@ for table in wanted:
         header = next(csv.reader(handle))
         rows = sum(1 for _ in handle)
     sets = [f"task={task}", "data.source=csv", f"data.location={path}", f"data.label_column={label}",
-            "data.drop_invalid=true"]
-    run_dir = args.work / "runs" / "".join(c if c.isalnum() else "_" for c in table.lower())
+            "data.drop_invalid=true", *args.overrides]
+    run_dir = args.work / "runs" / ("".join(c if c.isalnum() else "_" for c in table.lower()) + args.tag)
     subprocess.run(["rm", "-rf", str(run_dir)], check=True)
     try:
         stage("check", run_dir, sets)

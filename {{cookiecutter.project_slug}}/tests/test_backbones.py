@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }}.backbones import BACKBONE, FAMILIES
+from {{ cookiecutter.package_name }}.callbacks.first_layer import first_weight_layer
 from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
 from {{ cookiecutter.package_name }}.checks.weights_learn import check_every_weight_learns
 from {{ cookiecutter.package_name }}.config import with_values
@@ -40,6 +41,7 @@ def test_weights_from_a_local_file_freeze_the_backbone_and_t5_expects_it(config,
     assert not backbone.trainable
     for mine, theirs in zip(backbone.weights, saved.weights, strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs))
+    assert first_weight_layer(model).name == "output"  # T12 looks at the head, not the frozen backbone
     verdict = check_every_weight_learns(model, prepared, loaded_config)
     assert verdict.status == "pass", verdict.advice
     assert verdict.measured["trainable_variables"] == 2  # the head's kernel and bias

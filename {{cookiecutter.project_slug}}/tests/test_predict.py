@@ -141,3 +141,36 @@ def test_an_image_folder_and_an_unreadable_image(image_folder, capsys):
     assert main(["predict", "--run", str(run_dir), "--out", "all.csv", str(image_folder)]) == 2
     assert "broken.png is not a readable image" in capsys.readouterr().err
     assert not Path("all.csv").exists()
+
+
+CUSTOM_LAYER_BUILDER = '''
+import keras
+
+
+@keras.saving.register_keras_serializable(package="mine")
+class Halve(keras.layers.Layer):
+    def call(self, x):
+        return x / 2
+
+
+def build(input_shape, spec, config):
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Dense(8, activation="relu", kernel_initializer="he_normal")(Halve()(spec.normalization()(inputs)))
+    return keras.Model(inputs, spec.head(x))
+'''
+
+
+def test_a_builder_with_its_own_layer_is_read_back_by_evaluate_and_predict(in_tmp, monkeypatch):
+    """evaluate loads best.keras in a new process, where the user's module was never imported:
+    it imports the builder first, so that the layer it registers can be read back."""
+    (in_tmp / "my_layers.py").write_text(CUSTOM_LAYER_BUILDER)
+    monkeypatch.syspath_prepend(str(in_tmp))
+    sets = ["task=binary", "data.source=breast_cancer", "model.builder=my_layers:build"]
+    run_dir, prepared = trained("runs/c", *sets)
+    import sys
+
+    sys.modules.pop("my_layers", None)  # as a new process finds it: not imported, its layer not registered
+    keras.saving.get_custom_objects().pop("mine>Halve")
+    arguments = [part for s in (*TINY, *sets) for part in ("--set", s)]
+    assert main(["evaluate", "--run-dir", str(run_dir), *arguments]) in (0, 1)
+    assert (run_dir / "evaluation.json").exists()

@@ -16,6 +16,7 @@ from .checks.error_analysis import check_errors
 from .checks.label_issues import judge_label_issues
 from .config import Config
 from .data import Prepared
+from .data.loaders import import_callable
 from .data.pipeline import evaluation_dataset
 from .errors import UserError
 from .models import class_probabilities, score_predictions
@@ -23,10 +24,14 @@ from .rundir import RunFiles, write_whole
 from .verdicts import Verdict, read_verdicts, verdict
 
 
-def load_trained_model(run_dir: Path) -> keras.Model:
+def load_trained_model(run_dir: Path, builder: str = "auto") -> keras.Model:
+    """best.keras. A builder of the user's (`my_module:build`) is imported first: the custom
+    layers it registers with keras.saving must exist before the file can be read back."""
     path = run_dir / RunFiles.BEST_MODEL
     if not path.exists():
         raise UserError(f"no trained model at {path}; run `train` with --run-dir {run_dir} first")
+    if ":" in builder:
+        import_callable(builder, "model.builder")
     return keras.models.load_model(path)
 
 
@@ -37,7 +42,7 @@ def predict_split(model: keras.Model, prepared: Prepared, split: str, batch_size
 
 def evaluate(prepared: Prepared, run_dir: Path, config: Config) -> list[Verdict]:
     """T13, B1, B3, E1-E3 and D12 for the model `train` left in the run folder."""
-    model = load_trained_model(run_dir)
+    model = load_trained_model(run_dir, config.model.builder)
     record_path = run_dir / RunFiles.EVALUATION
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
     scores, seen, outputs = {}, {}, {}

@@ -17,9 +17,14 @@ SHOWN = 32  # filters or units drawn
 
 
 def first_weight_layer(model: keras.Model):
-    """The first Dense or convolution layer in graph order, looking inside nested models (the
-    ResNet50 backbone's first convolution)."""
+    """The first Dense or convolution layer in graph order, looking inside nested models (a
+    backbone's first convolution). A nested model frozen as a whole (a pretrained backbone
+    while its new head trains) is passed over: it stays its pretrained self by design, and
+    the first layer that learns is the one to look at. A single frozen layer is not passed
+    over: that is the bug T12 is for."""
     for layer in model.layers:
+        if isinstance(layer, keras.Model) and not layer.trainable:
+            continue
         if isinstance(layer, keras.Model):
             inner = first_weight_layer(layer)
             if inner is not None:
