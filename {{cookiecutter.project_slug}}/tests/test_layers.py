@@ -13,7 +13,7 @@ LAYERS = [
     # leaves: no project imports, or only of each other
     {"errors", "quiet", "progress", "runtime", "rundir", "describe", "plots", "verdicts", "config", "schedule",
      "stages", "precision", "recipe", "__init__"},
-    {"data", "backbones"},
+    {"data", "backbones", "table_model"},
     {"models"},
     {"steps", "references"},
     {"checks", "callbacks", "baselines"},

@@ -122,12 +122,18 @@ class ModelConfig(Section):
     """The model (M4: don't be a hero)."""
 
     builder: str = Field("{{ cookiecutter.model }}", description=(
-        "auto | mlp | cnn, a keras.applications backbone for images (resnet50 | efficientnetv2b0 | "
+        "auto | mlp | tabular (tables: RealMLP's clipping and periodic embeddings) | cnn, a keras.applications "
+        "backbone for images (resnet50 | efficientnetv2b0 | "
         "mobilenetv3small | convnext_tiny), or my_module:build for your own model, called as "
         "build(input_shape, spec, config) with models.ModelSpec and returning an uncompiled keras.Model"))
     hidden_units: int = Field(128, ge=1, description="mlp: units of each hidden layer")
     depth: int = Field(2, ge=1, description="mlp: hidden layers")
     filters: int = Field(32, ge=1, description="cnn: filters of the first block, doubling with each block")
+    tabular_units: int = Field(256, ge=1, description="tabular: units of each hidden layer (RealMLP's 256)")
+    tabular_depth: int = Field(3, ge=1, description="tabular: hidden layers (RealMLP's 3)")
+    tabular_dropout: float = Field(0.15, ge=0.0, lt=1.0, description="tabular: dropout after each hidden layer")
+    numeric_embedding: Literal["periodic", "off"] = Field("periodic", description=(
+        "tabular: periodic embeddings of every input feature beside its value (RealMLP's PBLD), or off"))
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description=(
         "O2: dropout after each hidden layer (mlp) or before the output layer (cnn, backbones); 0: none"))
     weights: str | None = Field(None, description=(

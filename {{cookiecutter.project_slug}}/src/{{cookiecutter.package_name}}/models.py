@@ -22,8 +22,9 @@ from .data.loaders import import_callable
 from .errors import UserError
 from .schedule import Rate
 from .schedule import learning_rate as scheduled_rate
+from .table_model import tabular
 
-BUILTIN = ("mlp", "cnn", *FAMILIES)  # FAMILIES: keras.applications backbones (backbones.py)
+BUILTIN = ("mlp", "tabular", "cnn", *FAMILIES)  # tabular: table_model.py; FAMILIES: backbones.py
 
 
 @dataclass
@@ -127,7 +128,7 @@ def build_model(config: Config, prepared: Prepared, spec: ModelSpec | None = Non
         return checked_user_model(import_callable(name, "model.builder"), name, spec, config)
     if name in FAMILIES:
         return backbone_model(name, spec, config)
-    return {"mlp": mlp, "cnn": cnn}[name](spec, config)
+    return {"mlp": mlp, "tabular": tabular, "cnn": cnn}[name](spec, config)
 
 
 def checked_user_model(build, name: str, spec: ModelSpec, config: Config) -> keras.Model:

@@ -124,7 +124,8 @@ CHECKS: tuple[Check, ...] = (
           "for a uniform softmax, the priors' cross-entropy, the binary entropy, Var(y)); warn 0.5 nats "
           "above, fail beyond 2x or below 0.5x."),
     Check("M4", "check", "Don't be a hero",
-          "`model.builder`: `mlp` (`model.depth` He-initialised ReLU layers of `model.hidden_units`), `cnn`"
+          "`model.builder`: `mlp` (`model.depth` He-initialised ReLU layers of `model.hidden_units`), "
+          "`tabular` (tables: RealMLP's smooth clipping and periodic embeddings, 3 layers of 256), `cnn`"
           " (the Keras examples' \"Simple MNIST convnet\": 3x3 conv-ReLU and 2x2 max-pool blocks, filters "
           "doubling from 32, then flatten and the output layer; one more block for each halving a large "
           "image needs to come down to 8 pixels) or a `keras.applications` backbone (`resnet50`, "

@@ -1,0 +1,48 @@
+"""model.builder=tabular: its two layers do what they say (shapes, the clip's bound, a round
+trip through a saved file), and the model it builds on the bundled table starts healthy and
+memorises a batch (M1-M3, T1)."""
+
+import keras
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
+from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
+from {{ cookiecutter.package_name }}.config import load_config, with_values
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.models import build_model
+from {{ cookiecutter.package_name }}.table_model import PeriodicEmbedding, SmoothClip
+
+
+def test_smooth_clip_is_the_identity_near_zero_and_never_passes_its_limit():
+    x = np.array([[-1e6, -50.0, -0.01, 0.0, 0.01, 3.0, 50.0, 1e6]], "float32")
+    y = keras.ops.convert_to_numpy(SmoothClip()(x))
+    assert np.all(np.abs(y) <= 3.0) and np.allclose(y[0, 2:5], x[0, 2:5], atol=1e-5)  # 1e6: 3.0 in float32
+    assert np.all(np.diff(y[0]) >= 0)  # order kept
+    assert y[0, -2] > 2.9 and y[0, 5] == pytest.approx(3 / np.sqrt(2), rel=1e-5)
+
+
+def test_periodic_embedding_keeps_each_value_and_adds_its_waves(tmp_path):
+    layer = PeriodicEmbedding(frequencies=16, dims=3)
+    x = np.random.default_rng(0).normal(size=(5, 7)).astype("float32")
+    y = keras.ops.convert_to_numpy(layer(x))
+    assert y.shape == (5, 7 * 4) and np.array_equal(y[:, :7], x)
+    assert not np.allclose(y[0, 7:], y[1, 7:])  # different rows, different embeddings
+    inputs = keras.Input((7,))
+    model = keras.Model(inputs, PeriodicEmbedding(name="p")(SmoothClip(name="c")(inputs)))
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_the_tabular_model_starts_healthy_and_memorises_a_batch(tmp_path):
+    config = load_config(None, ["task=binary", "data.source=breast_cancer", "model.builder=tabular"])
+    prepared = prepare(config)
+    model = build_model(config, prepared)
+    assert model.get_layer("periodic_embedding").output.shape[-1] == 30 * 4
+    assert check_loss_input(model, prepared).status == "pass"
+    assert check_loss_at_init(model, prepared, output_offset(model), 0.5).status == "pass"
+    assert check_overfit_one_batch(model, prepared, config, tmp_path).status == "pass"
+    plain = build_model(with_values(config, {"model.numeric_embedding": "off"}), prepared)
+    assert "periodic_embedding" not in [layer.name for layer in plain.layers]
