@@ -86,11 +86,21 @@ def test_a_csv_trained_table_serves_raw_cells_and_refuses_text_in_a_number(in_tm
     test_lines = prepared.manifest.positions[prepared.indices["test"]]
     positive = 1 / (1 + np.exp(-evaluated(run_dir, prepared, "test")[:, 0]))
     np.testing.assert_allclose(probs[test_lines, 1], positive, rtol=1e-4, atol=1e-5)
+    # One odd cell is read as missing, as the training reader reads it, and said; a semicolon
+    # file is read as the training reader would read it.
     rows[5][1] = "big"
+    with open("odd.csv", "w", newline="") as handle:
+        csv.writer(handle, delimiter=";").writerows([["key", "size", "colour", "label"], *rows])
+    assert main(["predict", "--run", str(run_dir), "--out", "odd_out.csv", "odd.csv"]) == 0
+    assert "1 cell(s) of column 'size' are not numbers (first 'big' at line 7)" in capsys.readouterr().err
+    assert len(probabilities(Path("odd_out.csv"))[0]) == len(rows)
+    # A column of text where the model learnt numbers: one line, exit 2, nothing written.
+    for row in rows:
+        row[1] = rng.choice(["small", "big"])
     with open("bad.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([["key", "size", "colour", "label"], *rows])
     assert main(["predict", "--run", str(run_dir), "--out", "bad_out.csv", "bad.csv"]) == 2
-    assert "bad.csv:7: column 'size' holds 'big'" in capsys.readouterr().err
+    assert "column 'size' holds text (300 of 300 cells" in capsys.readouterr().err
     assert not Path("bad_out.csv").exists()
 
 

@@ -10,7 +10,7 @@ prediction (a class name, or the value in the target's own units) and, for class
 class's probability.
 
 Every input is checked before anything is written, and the file is written whole: a bad input
-(a missing column, text in a numeric column, an unreadable image, the wrong number of channels)
+(a missing column, a numeric column of text, an unreadable image, the wrong number of channels)
 stops with one line and exit 2, and leaves no `predictions.csv` behind.
 """
 
@@ -20,12 +20,14 @@ import csv
 import io
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from .data.columns import MISSING, NUMBER
 from .data.images import IMAGE_SUFFIXES
+from .data.tables import sniff
 from .errors import UserError
 from .models import class_probabilities
 from .rundir import RunFiles, write_whole
@@ -79,11 +81,10 @@ def read_inputs(described: dict, source: Path) -> tuple[list[dict], dict[str, np
 
 
 def _csv_rows(source: Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        text = source.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise UserError(f"predict: {source} is not a UTF-8 CSV file ({err.reason} at byte {err.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """Header and rows, with the delimiter and encoding sniffed as the training reader does."""
+    delimiter, encoding = sniff(source, "auto", "auto")
+    text = source.read_text(encoding=encoding).lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(reader, None)
     if not header:
         raise UserError(f"predict: {source} is empty: a CSV needs a header row")
@@ -106,15 +107,25 @@ def _identifiers(source: Path, header: list[str], rows: list[list[str]], id_colu
 
 
 def _check_cells(source: Path, rows: list[list[str]], at: dict[str, int], width: int, numeric: list[str]) -> None:
+    """Every row as wide as the header; every numeric column mostly numbers. A column whose
+    non-missing cells are mostly not numbers is the wrong kind of column (text where the model
+    learnt numbers): one line, exit 2. A few odd cells are read as missing, as the training
+    reader read them (D10), and counted on stderr."""
     number = re.compile(NUMBER)
     for line, row in enumerate(rows, start=2):
         if len(row) != width:
             raise UserError(f"predict: {source}:{line} has {len(row)} cells where the header names {width}")
-        for name in numeric:
-            cell = row[at[name]]
-            if cell.strip().lower() not in MISSING and not number.fullmatch(cell):
-                raise UserError(f"predict: {source}:{line}: column {name!r} holds {cell[:40]!r}, where the model was "
-                                "trained on numbers")
+    for name in numeric:
+        cells = [(line, row[at[name]]) for line, row in enumerate(rows, start=2)
+                 if row[at[name]].strip().lower() not in MISSING]
+        odd = [(line, cell) for line, cell in cells if not number.fullmatch(cell)]
+        if odd and len(odd) * 2 >= len(cells):
+            line, cell = odd[0]
+            raise UserError(f"predict: {source}: column {name!r} holds text ({len(odd)} of {len(cells)} cells, "
+                            f"{cell[:40]!r} at line {line}) where the model was trained on numbers")
+        if odd:
+            print(f"predict: {source}: {len(odd)} cell(s) of column {name!r} are not numbers (first {odd[0][1][:40]!r}"
+                  f" at line {odd[0][0]}): read as missing, as in training", file=sys.stderr)
 
 
 def _csv_cells(described: dict, source: Path, header: list[str], rows: list[list[str]]):
@@ -128,12 +139,13 @@ def _csv_features(described: dict, source: Path, header: list[str], rows: list[l
     names = described["feature_names"] or [f"feature {j}" for j in range(described["input_shape"][0])]
     at = _columns_present(described, source, header, names)
     _check_cells(source, rows, at, len(header), names)
-    values = np.array([[float(row[at[name]]) if row[at[name]].strip().lower() not in MISSING else np.nan
-                        for name in names] for row in rows], np.float32).reshape(len(rows), len(names))
+    number = re.compile(NUMBER)
+    values = np.array([[float(row[at[name]]) if number.fullmatch(row[at[name]]) else np.nan for name in names]
+                       for row in rows], np.float32).reshape(len(rows), len(names))
     if np.isnan(values).any():
         line = int(np.flatnonzero(np.isnan(values).any(axis=1))[0]) + 2
-        raise UserError(f"predict: {source}:{line} has a missing cell; this model was trained on arrays without "
-                        "missing values")
+        raise UserError(f"predict: {source}:{line} has a missing or non-numeric cell; this model was trained on "
+                        "arrays of numbers without missing values")
     return _identifiers(source, header, rows, []), values
 
 
