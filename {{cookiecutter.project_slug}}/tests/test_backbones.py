@@ -61,3 +61,35 @@ def test_weights_that_cannot_be_had_are_one_clear_line(config, prepared, tmp_pat
         planted = with_values(config, {"model.builder": "mobilenetv3small", "model.weights": weights})
         with pytest.raises(UserError, match=message):
             build_model(planted, prepared)
+
+
+@pytest.mark.slow
+def test_fine_tuning_unfreezes_the_top_after_the_head_and_logs_each_epochs_phase(config, prepared, in_tmp):
+    """keras.io's two phases in one `train`: an epoch of the head on the frozen backbone, then
+    an epoch with its top 3 layers unfrozen at a low rate; the lower layers keep the file's
+    weights, the top ones train, and history.csv says which phase each epoch was."""
+    import csv
+
+    from {{ cookiecutter.package_name }}.cli import main
+
+    fresh = with_values(config, {"model.builder": "mobilenetv3small"})
+    saved = build_model(fresh, prepared).get_layer(BACKBONE)
+    saved.save_weights(in_tmp / "mobilenet.weights.h5")
+    sets = ["model.builder=mobilenetv3small", f"model.weights={in_tmp / 'mobilenet.weights.h5'}",
+            "model.fine_tune_layers=3", "model.fine_tune_epochs=1", "train.epochs=1", "train.min_steps=0",
+            "train.export=false", "data.batch_size=128"]
+    assert main(["train", "--run-dir", "runs/ft", *[p for s in sets for p in ("--set", s)]]) in (0, 1)
+    with open("runs/ft/history.csv") as handle:
+        assert [row["phase"] for row in csv.DictReader(handle)] == ["1", "2"]
+    tuned = keras.models.load_model("runs/ft/checkpoints/last.keras").get_layer(BACKBONE)
+    weighted = [layer for layer in saved.layers
+                if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
+    moved = [not np.array_equal(keras.ops.convert_to_numpy(tuned.get_layer(layer.name).weights[0]),
+                                keras.ops.convert_to_numpy(layer.weights[0])) for layer in weighted]
+    assert any(moved[-3:]) and not any(moved[:-3]), moved  # a random backbone leaves some gradients at 0
+    assert [tuned.get_layer(layer.name).trainable for layer in weighted][-4:] == [False, True, True, True]
+    from pathlib import Path
+
+    from {{ cookiecutter.package_name }}.report.plots import loss_curves
+
+    assert loss_curves(Path("runs/ft")) == "plots/loss_curves.png"  # with the line where fine-tuning began

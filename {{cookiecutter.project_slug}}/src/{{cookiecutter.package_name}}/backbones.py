@@ -12,7 +12,9 @@ weights were trained at, when set; by default the data's own size, at least MIN_
 what a CPU can afford). With pretrained weights (`model.weights`: imagenet or a file) the
 backbone is frozen and runs in inference mode (its batch norms keep ImageNet's statistics), as
 keras.io's transfer-learning guide trains the new head first; with no weights every layer
-trains from scratch.
+trains from scratch. The guide's second phase is `model.fine_tune_layers`: once the head has
+trained, `train` unfreezes that many of the backbone's top layers (batch norms stay frozen and
+in inference mode) and trains `model.fine_tune_epochs` more at `model.fine_tune_learning_rate`.
 """
 
 from __future__ import annotations
@@ -120,6 +122,26 @@ def _constructed(name: str, family: Family, shape: tuple[int, int, int], weights
             raise UserError(f"model.weights: {path} does not hold {name}'s weights without its top at "
                             f"{shape[0]}x{shape[1]} ({type(err).__name__}: {str(err).splitlines()[0][:160]})") from None
     return base
+
+
+def fine_tuning(config) -> bool:
+    """The second phase of keras.io's guide applies: a pretrained backbone, and layers to unfreeze."""
+    return config.model.builder in FAMILIES and pretrained(config.model.weights) and config.model.fine_tune_layers > 0
+
+
+def unfreeze_top(model: keras.Model, layers: int) -> list[str]:
+    """The backbone's top `layers` layers with weights made trainable, batch norms left frozen
+    (they also stay in inference mode: the backbone is called with training=False); every
+    other layer of it stays frozen. Returns the names of the layers unfrozen."""
+    base = model.get_layer(BACKBONE)
+    base.trainable = True
+    for layer in base.layers:
+        layer.trainable = False
+    top = [layer for layer in base.layers if layer.weights
+           and not isinstance(layer, keras.layers.BatchNormalization)][-layers:]
+    for layer in top:
+        layer.trainable = True
+    return [layer.name for layer in top]
 
 
 def frozen_share(model: keras.Model) -> tuple[int, int]:

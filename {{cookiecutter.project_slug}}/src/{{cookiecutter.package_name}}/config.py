@@ -140,6 +140,13 @@ class ModelConfig(Section):
         "backbones: null for random initialisation, imagenet (downloaded once by Keras), or the path of a "
         "weights file of the backbone without its top; pretrained weights freeze the backbone, batch norms "
         "in inference mode, while the new head trains"))
+    fine_tune_layers: int = Field(0, ge=0, description=(
+        "backbones with pretrained weights: once the head has trained (train.epochs), unfreeze this many of the "
+        "backbone's top layers with weights (batch norms stay frozen, in inference mode) and train on; 0: the "
+        "head only"))
+    fine_tune_epochs: int = Field(10, ge=1, description="backbones: epochs of that second phase")
+    fine_tune_learning_rate: float = Field(1e-5, gt=0, description=(
+        "backbones: the learning rate of that second phase (keras.io's guide: 1e-5), constant"))
     backbone_size: int | None = Field(None, ge=32, description=(
         "backbones: the side images are resized to inside the model; null: the data's own size, at least 32 "
         "(224 is the size the ImageNet weights were trained at)"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 
+from .backbones import fine_tuning, unfreeze_top
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .callbacks.tensorboard import EpochTensorBoard
 from .checkpoints import Checkpoints
@@ -91,6 +92,8 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
               f"{epochs}, restarted from its first batch)")
     train_ds, val_ds = train_datasets(config, prepared, batch, for_fit=True)
     callbacks = callbacks_for(config, out, prepared)
+    if fine_tuning(config):
+        callbacks.insert(0, Phase(1))  # before CSVLogger: history.csv's `phase` column
     resume_point = ResumePoint(out / RunFiles.BACKUP, every_steps=config.train.backup_every_steps, start=backup)
     callbacks.append(resume_point)
     if is_multi_worker(strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
@@ -102,6 +105,9 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
         history = model.fit(**fit_inputs(train_ds, val_ds, prepared, batch),
                             epochs=epochs, initial_epoch=backup.epoch if backup else 0,
                             callbacks=callbacks, shuffle=False, verbose=2)
+    if fine_tuning(config) and not is_multi_worker(strategy):
+        history = _fine_tune(model, config, prepared, history, callbacks, strategy, batch,
+                             done=(backup.epoch if backup else 0) + len(history.history.get("loss", [])))
     if config.train.export:  # the best epoch, as `evaluate` scores it and `predict` serves it
         best = out / RunFiles.BEST_MODEL
         served = keras.models.load_model(best, compile=False) if best.exists() else model
@@ -110,6 +116,40 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
                 judge_training_loss(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
     discard_worker_run_dir(out, run_dir)
     return verdicts
+
+
+class Phase(keras.callbacks.Callback):
+    """Adds `phase` to every epoch's logs (1: the head on a frozen backbone, 2: fine-tuning),
+    so that history.csv and the report say which phase each epoch belonged to."""
+
+    def __init__(self, number: int):
+        super().__init__()
+        self.number = number
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["phase"] = self.number
+
+
+def _fine_tune(model: keras.Model, config: Config, prepared: Prepared, history, callbacks: list, strategy,
+               batch: int, done: int) -> keras.callbacks.History:
+    """keras.io's second phase (backbones.py): the backbone's top layers unfrozen, recompiled
+    at model.fine_tune_learning_rate, model.fine_tune_epochs more epochs after the `done` ones,
+    with the same checkpoints (best.keras may come from either phase) and logs. Not the resume
+    backup (its optimizer state has the first phase's variables: a run stopped in this phase is
+    not resumed), not early stopping (the head's plateau is where this phase starts), and not
+    the recipe's callbacks: they watch one fit each, and their verdicts are the first phase's."""
+    with strategy.scope():
+        unfrozen = unfreeze_top(model, config.model.fine_tune_layers)
+        compile_model(model, config, learning_rate=config.model.fine_tune_learning_rate,
+                      jit_compile=jit_setting(config))
+    print(f"fine-tuning: {len(unfrozen)} top layers of the backbone unfrozen ({unfrozen[0]} .. {unfrozen[-1]}), "
+          f"{config.model.fine_tune_epochs} epochs at {config.model.fine_tune_learning_rate:g}")
+    train_ds, val_ds = train_datasets(config, prepared, batch, for_fit=True)
+    kept = [Phase(2), keras.callbacks.TerminateOnNaN()] + [
+        c for c in callbacks if isinstance(c, (Checkpoints, keras.callbacks.CSVLogger, EpochTensorBoard))]
+    return model.fit(**fit_inputs(train_ds, val_ds, prepared, batch), epochs=done + config.model.fine_tune_epochs,
+                     initial_epoch=done, callbacks=kept, shuffle=False, verbose=2)
 
 
 def _epoch_losses(run_dir: Path, history: keras.callbacks.History) -> list[float]:

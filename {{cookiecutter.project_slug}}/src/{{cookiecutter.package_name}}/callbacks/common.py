@@ -110,11 +110,13 @@ def restoring(variables):
 
 
 def probe_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Top-level layers with one symbolic output, in graph order. A nested model (the ResNet50
-    backbone) counts as one layer: its inner layers are not reachable from the outer inputs."""
+    """Top-level layers with one symbolic output, in graph order. A nested model (a backbone)
+    is left out: its inner layers are not reachable from the outer inputs, and its `output` is
+    the one of its own graph, built on its own Input before the outer model called it (a probe
+    model asking for it failed: "Output ... is not connected to inputs")."""
     layers = []
     for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
+        if isinstance(layer, (keras.layers.InputLayer, keras.Model)):
             continue
         try:
             output = layer.output

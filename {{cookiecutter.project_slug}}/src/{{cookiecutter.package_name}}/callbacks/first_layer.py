@@ -16,21 +16,36 @@ from .common import Monitor, rounded
 SHOWN = 32  # filters or units drawn
 
 
+WEIGHT_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+                 keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+
+
 def first_weight_layer(model: keras.Model):
     """The first Dense or convolution layer in graph order, looking inside nested models (a
     backbone's first convolution). A nested model frozen as a whole (a pretrained backbone
-    while its new head trains) is passed over: it stays its pretrained self by design, and
-    the first layer that learns is the one to look at. A single frozen layer is not passed
+    while its new head trains) is passed over, and so are the frozen layers inside one (its
+    lower layers while its top is fine-tuned): they stay pretrained by design, and the first
+    layer that learns is the one to look at. A frozen layer of the model itself is not passed
     over: that is the bug T12 is for."""
     for layer in model.layers:
         if isinstance(layer, keras.Model) and not layer.trainable:
             continue
         if isinstance(layer, keras.Model):
-            inner = first_weight_layer(layer)
+            inner = _first_trainable(layer)
             if inner is not None:
                 return inner
-        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
-                              keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)):
+        if isinstance(layer, WEIGHT_LAYERS):
+            return layer
+    return None
+
+
+def _first_trainable(model: keras.Model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            inner = _first_trainable(layer) if layer.trainable else None
+            if inner is not None:
+                return inner
+        elif layer.trainable and isinstance(layer, WEIGHT_LAYERS):
             return layer
     return None
 

@@ -24,7 +24,8 @@ REPORT_PLOTS = (f"{RunFiles.PLOTS}/{LOSS_CURVES}.png", f"{RunFiles.PLOTS}/{BASEL
 
 
 def loss_curves(run_dir: Path) -> str | None:
-    """Train and full-val loss per epoch, from the CSV log that `train` writes."""
+    """Train and full-val loss per epoch, from the CSV log that `train` writes; a dashed line
+    where a backbone's fine-tuning phase began (history.csv's `phase` column)."""
     history = run_dir / RunFiles.HISTORY
     if not history.exists():
         return None
@@ -42,6 +43,13 @@ def loss_curves(run_dir: Path) -> str | None:
             finite += [v for v in values if math.isfinite(v)]
     if finite and min(finite) > 0 and max(finite) > 100 * min(finite):
         ax.set_yscale("log")  # one diverging epoch would flatten every other point
+    tuned = [epoch for epoch, r in zip(epochs, rows, strict=True) if r.get("phase") == "2"]
+    if tuned:  # a backbone's second phase (model.fine_tune_layers): where it began
+        ax.axvline(tuned[0] - 0.5, color="grey", linestyle="--")
+        ax.text(tuned[0] - 0.5, 0.98, " fine-tuning ->", transform=ax.get_xaxis_transform(), va="top",
+                color="grey")
+        ax.text(tuned[0] - 0.5, 0.98, "<- head only ", transform=ax.get_xaxis_transform(), va="top",
+                ha="right", color="grey")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
