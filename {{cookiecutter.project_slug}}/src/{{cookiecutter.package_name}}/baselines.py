@@ -198,7 +198,7 @@ def check_simple_model(spec: ModelSpec, prepared: Prepared, config: Config) -> V
         bar = min(found, key=lambda name: found[name]["val"].get("loss", np.inf))
         scores, what = found[bar]["val"], found[bar]["what"]
         measured = {"val": scores, "test": found[bar]["test"], "bar": bar, "references": found,
-                    "training_examples": min(prepared.size("train"), config.check.reference_rows)}
+                    "training_examples": found[bar]["training_examples"]}
     else:
         model = compile_model(simple_model(spec), config, learning_rate=config.check.simple_model_learning_rate,
                               jit_compile=False)

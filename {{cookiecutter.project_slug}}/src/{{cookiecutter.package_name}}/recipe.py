@@ -178,7 +178,8 @@ CHECKS: tuple[Check, ...] = (
           "control's, fail at 0.99x; warn when the control beats the priors by 10% (labels leak around the "
           "inputs). `plots/B2_input_independent.png`."),
     Check("B3", "check", "Simple model",
-          "scikit-learn on up to 20,000 training rows, the inputs standardised as the model sees them: a "
+          "scikit-learn on up to 20,000 training rows (and 20 million values), the inputs standardised as "
+          "the model sees them: a "
           "linear model regularised by 3-fold cross-validation (L2; L1 too on wide tables) and histogram "
           "gradient boosting, each scored on all of val and test; the better on val is the bar to clear "
           "(images over 4,096 values: a Keras linear model trained 200 steps instead); warn when the bar "
