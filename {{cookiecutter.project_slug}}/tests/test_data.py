@@ -83,6 +83,17 @@ def test_d1_warns_when_a_split_share_is_far_beyond_chance(prepared):
     assert check_split(prepared, (0.7, 0.2, 0.1)).status == "pass"
 
 
+def test_d1_judges_the_shares_together_not_one_at_a_time():
+    """One share tested: 3 standard deviations. 33 shares (ten classes or deciles, three splits,
+    and the whole): each at the Bonferroni distance, so that 33 honest shares warn as rarely
+    as one did; Boston's 3.1 for one decile is then chance."""
+    from {{ cookiecutter.package_name }}.checks.data import family_sigmas
+
+    assert family_sigmas(3.0, 1) == pytest.approx(3.0)
+    assert family_sigmas(3.0, 33) == pytest.approx(3.94, abs=0.01)
+    assert 3.1 < family_sigmas(3.0, 33) < 5.0
+
+
 def test_an_empty_split_is_refused_with_its_cause(tmp_path):
     """All but one example the same input: two distinct keys cannot fill three splits."""
     x = np.zeros((200, 3), "float32")

@@ -282,7 +282,7 @@ class InspectConfig(Section):
     batches: int = Field(200, ge=2, description="D8, D9: the training batches looked at")
     split_sigmas: float = Field(3.0, gt=0, description=(
         "D1: warn when a split's share of a class (or of all examples) lies further than this many binomial "
-        "standard deviations from data.split"))
+        "standard deviations from data.split, for all the shares together (Bonferroni)"))
     leakage_fail: float = Field(0.95, gt=0, le=1, description=(
         "D11: fail when one column alone explains this share of the label at 95% confidence (classes: of the "
         "priors' errors; regression: R^2); a copy of the label with 1% flipped: 0.97"))

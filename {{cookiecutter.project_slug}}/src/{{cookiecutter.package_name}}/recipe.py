@@ -28,7 +28,8 @@ CHECKS: tuple[Check, ...] = (
           " seed alone: adding, removing or reordering other examples never moves it, and exact duplicates "
           "share a split. The shares are exact only in expectation, so D1 reports them per split and per "
           "class and warns when one lies more than `inspect.split_sigmas` (3) binomial standard deviations "
-          "off; a split left empty is refused with its cause. Rows that belong together (a patient's "
+          "off, for all the shares together (each judged at the Bonferroni distance: 3.94 for 33 shares); a "
+          "split left empty is refused with its cause. Rows that belong together (a patient's "
           "visits, a customer's orders) split by `data.group_column` instead: the group's cell is hashed, "
           "whole groups land in one split, and D1 widens its standard deviations by the design effect of "
           "the group sizes."),
