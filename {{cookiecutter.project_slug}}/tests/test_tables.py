@@ -278,6 +278,25 @@ def test_a_text_column_becomes_tfidf_features_from_train_alone_and_the_model_rea
     assert served[0] > 0.5 > served[1], served  # raw text served, vectorised inside the export
 
 
+def test_d6_leaves_text_features_out_and_still_sees_a_sentinel_beside_them(tmp_path):
+    """A few reviews 30 times longer than the rest put common words' TF-IDF far out (z > 10):
+    that is the text's length, not an error, and D6 stays quiet; a 99999 in `stars` still warns."""
+    from {{ cookiecutter.package_name }}.checks.data import check_outliers
+
+    path = reviews(tmp_path)
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    for row in rows[1:11]:
+        row[0] = " ".join([row[0]] * 30)
+    write(path, rows[0], rows[1:])
+    config = table_config(path)
+    assert check_outliers(prepare(config), tmp_path, config.inspect).status == "pass"
+    rows[20][1] = "99999"
+    write(path, rows[0], rows[1:])
+    verdict = check_outliers(prepare(config), tmp_path, config.inspect)
+    assert verdict.status == "warn" and verdict.measured["most_extreme"][0]["by"] == "stars", verdict.measured
+
+
 def test_text_off_leaves_the_column_out_and_says_so(tmp_path):
     prepared = prepare(table_config(reviews(tmp_path, rows=200), "data.text=off"))
     review = next(c for c in prepared.source.columns if c.name == "review")

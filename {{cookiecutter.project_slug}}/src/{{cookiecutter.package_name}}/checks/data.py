@@ -16,6 +16,7 @@ from ..data import SPLITS, Prepared
 from ..data.split import strata
 from ..plots import new_figure, save_figure
 from ..verdicts import Verdict, verdict
+from .leakage import feature_groups
 from .near_duplicates import near_duplicates_across_splits
 from .visualise import image_grid, label_text, short_origin
 
@@ -281,14 +282,21 @@ def image_moments(prepared: Prepared, rows: np.ndarray) -> tuple[np.ndarray, tup
 
 def outlier_scores(prepared: Prepared, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """D6: robust z of each sampled training example (manifest `rows`), one column per thing
-    measured: each feature of a table (a long-tailed one as log(1 + x / median)), or the mean
-    and the standard deviation of an image's pixels."""
+    measured: each feature of a table (a long-tailed one as log(1 + x / median); the features
+    of a text column left out), or the mean and the standard deviation of an image's pixels."""
     if prepared.kind == "image":
         return robust_z(image_moments(prepared, rows)[0]), ["mean", "std"]
     values = prepared.take(rows)[0].reshape(len(rows), -1).astype("float64")
     names = prepared.feature_names
     if len(names) != values.shape[1]:
         names = [f"feature {j}" for j in range(values.shape[1])]
+    text = [j for column in getattr(prepared.source, "columns", None) or [] if column.used and column.role == "text"
+            for j in feature_groups(prepared)[column.name]]
+    if text:  # a word's TF-IDF grows with the text's length: a long review is far out by nature, not an error
+        keep = np.setdiff1d(np.arange(values.shape[1]), text)
+        values, names = values[:, keep], [names[j] for j in keep]
+    if not values.shape[1]:
+        return np.zeros((len(rows), 1)), ["(text columns only: not judged)"]
     tail = long_tailed(values)
     values[:, tail] = np.log1p(values[:, tail] / np.median(values[:, tail], axis=0))
     return robust_z(values), [f"log {n}" if t else n for n, t in zip(names, tail, strict=True)]
