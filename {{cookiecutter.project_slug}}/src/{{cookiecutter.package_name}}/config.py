@@ -152,6 +152,20 @@ class ModelConfig(Section):
         "(224 is the size the ImageNet weights were trained at)"))
     init_output_bias: bool = Field(True, description="M2: set the output bias from train statistics (log priors; "
                                    "target mean)")
+    id_embedding: int = Field(8, ge=0, description=(
+        "tables: the size of the learned vector of each level of an identifier-like integer column (D10 says "
+        "which: a lecturer or store number whose levels explain the label where its order does not); 0: no "
+        "embedding, the number alone"))
+    log_target: Literal["auto", "on", "off"] = Field("auto", description=(
+        "regression: predict a positive target on a log scale, exp(z) - 1 (a log link; the loss stays MSE in "
+        "the target's own units, what evaluate and the references score); auto: when the training split is "
+        "positive and long-tailed (D13's rule)"))
+
+    @field_validator("log_target", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: Any) -> Any:
+        """YAML 1.1 reads a bare on/off as true/false: take it as meant."""
+        return ("on" if value else "off") if isinstance(value, bool) else value
 
 
 class TrainConfig(Section):

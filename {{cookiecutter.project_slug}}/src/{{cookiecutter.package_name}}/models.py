@@ -10,7 +10,7 @@ statistics, so that the loss at init is what the statistics promise.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -22,7 +22,7 @@ from .data.loaders import import_callable
 from .errors import UserError
 from .schedule import Rate
 from .schedule import learning_rate as scheduled_rate
-from .table_model import tabular
+from .table_model import table_features, tabular
 
 BUILTIN = ("mlp", "tabular", "cnn", *FAMILIES)  # tabular: table_model.py; FAMILIES: backbones.py
 
@@ -45,6 +45,11 @@ class ModelSpec:
     std: list[float]
     target_std: float | None = None  # regression: the head predicts in units of train's std
     pixel_range: tuple[float, float] = (0.0, 255.0)  # images: the training split's lowest and highest value
+    # regression on a log scale (model.log_target): the std of log(1 + y) and the largest target in train
+    log_target: tuple[float, float] | None = None
+    # tables: (feature position, levels + 1) of each identifier-like integer column's level index
+    # (data/columns.py); `table_features` embeds them
+    level_indices: list[tuple[int, int]] = field(default_factory=list)
 
     def normalization(self) -> keras.layers.Layer:
         """Scale inputs by the training split's statistics (D2), inside the model, so that
@@ -59,8 +64,18 @@ class ModelSpec:
         output near the bias (Glorot on ReLU features gives logits with a variance of several
         units, ~2 nats above the priors' loss: M1). A regression head predicts the target in
         standard units and scales back with the train mean and std, so that a learning rate
-        that suits a standardised target suits every target."""
+        that suits a standardised target suits every target. On a log scale (`log_target`) it
+        predicts log(1 + y) in units of its train std, starting at log(1 + mean), so that the
+        first prediction is still the train mean, and `LogLink` brings it back to the target's
+        units."""
         kernel = keras.initializers.VarianceScaling(0.01, mode="fan_in", distribution="truncated_normal")
+        if self.target_std is not None and self.log_target is not None:
+            log_std, highest = self.log_target
+            standard = keras.layers.Dense(1, kernel_initializer=kernel, dtype="float32", name="output_standard")
+            log_scale = keras.layers.Rescaling(log_std, offset=math.log1p(self.output_bias[0]), dtype="float32",
+                                               name="output_log")
+            return LogLink(ceiling=math.log1p(highest) + 1.0, dtype="float32", name="output")(
+                log_scale(standard(features)))
         if self.target_std is not None:
             standard = keras.layers.Dense(1, kernel_initializer=kernel, dtype="float32", name="output_standard")
             scale_back = keras.layers.Rescaling(self.target_std, offset=self.output_bias[0], dtype="float32",
@@ -70,6 +85,40 @@ class ModelSpec:
         dense = keras.layers.Dense(self.units, kernel_initializer=kernel, bias_initializer=bias, dtype="float32",
                                    name="output")
         return dense(features)
+
+
+@keras.saving.register_keras_serializable(package="recipe")
+class LogLink(keras.layers.Layer):
+    """exp(z) - 1, with z capped at `ceiling` (log(1 + the largest training target) + 1): a
+    regression head's log scale brought back to the target's units (model.log_target). A model
+    on this scale adds and multiplies what drives a price or a count as it grows, where a linear
+    output must fit the largest values with its largest weights; the loss stays in the target's
+    units, so evaluate, B1 and B3 compare the same numbers as before. The cap keeps one wild
+    prediction finite (exp overflows float32 past 88)."""
+
+    def __init__(self, ceiling: float = 88.0, **kwargs):
+        super().__init__(**kwargs)
+        self.ceiling = float(ceiling)
+
+    def call(self, inputs):
+        return keras.ops.expm1(keras.ops.minimum(inputs, self.ceiling))
+
+    def get_config(self):
+        return super().get_config() | {"ceiling": self.ceiling}
+
+
+def log_target(config: Config, prepared: Prepared) -> tuple[float, float] | None:
+    """(std of log(1 + y), largest y) over train when the head should predict on a log scale:
+    model.log_target on, or auto and the training target positive and long-tailed (D13)."""
+    stats, wanted = prepared.stats, config.model.log_target
+    if config.task != "regression" or wanted == "off" or not config.model.init_output_bias:
+        return None
+    if wanted == "auto" and not stats.target_skewed:
+        return None
+    if stats.target_log_std is None or stats.target_high is None:
+        raise UserError("model.log_target: on needs a target above -1 in every training row (log(1 + y)); "
+                        "the training split holds lower values: use model.log_target: off")
+    return stats.target_log_std or 1.0, stats.target_high
 
 
 def output_bias(task: str, prepared: Prepared) -> list[float]:
@@ -107,7 +156,7 @@ def model_spec(config: Config, prepared: Prepared) -> ModelSpec:
     target_std = prepared.stats.target_std if config.task == "regression" and bias is not None else None
     return ModelSpec(prepared.input_shape, prepared.kind, config.task, units, bias,
                      prepared.stats.mean, prepared.stats.std, target_std or None,
-                     tuple(prepared.stats.pixel_range))
+                     tuple(prepared.stats.pixel_range), log_target(config, prepared), prepared.level_indices)
 
 
 def resolve_builder(config: Config, kind: str) -> str:
@@ -169,7 +218,10 @@ def _first_line(err: Exception) -> str:
 
 def mlp(spec: ModelSpec, config: Config) -> keras.Model:
     inputs = keras.Input(spec.input_shape, name="inputs")
-    x = keras.layers.Flatten()(spec.normalization()(inputs))
+    x, embedded = table_features(spec, inputs, config.model.id_embedding) if spec.kind == "tabular" else (
+        keras.layers.Flatten()(spec.normalization()(inputs)), [])
+    if embedded:
+        x = keras.layers.Concatenate(name="with_level_embeddings")([x, *embedded])
     for i in range(config.model.depth):
         x = keras.layers.Dense(config.model.hidden_units, activation="relu",
                                kernel_initializer="he_normal", name=f"dense_{i}")(x)

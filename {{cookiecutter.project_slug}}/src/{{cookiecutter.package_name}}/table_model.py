@@ -73,11 +73,72 @@ class PeriodicEmbedding(keras.layers.Layer):
         return super().get_config() | {"frequencies": self.frequencies, "dims": self.dims, "sigma": self.sigma}
 
 
+@keras.saving.register_keras_serializable(package="recipe")
+class SelectFeatures(keras.layers.Layer):
+    """(batch, F) -> (batch, len(kept)): the features at `kept`, in that order (the models leave
+    out the level indices they embed)."""
+
+    def __init__(self, kept: list[int], **kwargs):
+        super().__init__(**kwargs)
+        self.kept = [int(j) for j in kept]
+
+    def call(self, inputs):
+        return keras.ops.take(inputs, self.kept, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.kept))
+
+    def get_config(self):
+        return super().get_config() | {"kept": self.kept}
+
+
+@keras.saving.register_keras_serializable(package="recipe")
+class LevelEmbedding(keras.layers.Layer):
+    """An identifier-like column's level index, read from the raw features at `position`, to a
+    learned vector of `dims` (N(0, 1) at first, RealMLP's categorical embedding): a lecturer,
+    a product or a store gets its own effect, where its number would impose an order.
+    Index 0 (a level train did not have twice) is one shared vector."""
+
+    def __init__(self, position: int, levels: int, dims: int = 8, **kwargs):
+        super().__init__(**kwargs)
+        self.position, self.levels, self.dims = int(position), int(levels), int(dims)
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight((self.levels, self.dims), keras.initializers.RandomNormal(0.0, 1.0),
+                                          name="embeddings")
+
+    def call(self, inputs):
+        index = keras.ops.cast(keras.ops.clip(inputs[:, self.position], 0, self.levels - 1), "int32")
+        return keras.ops.take(self.embeddings, index, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dims)
+
+    def get_config(self):
+        return super().get_config() | {"position": self.position, "levels": self.levels, "dims": self.dims}
+
+
+def table_features(spec, inputs, dims: int):
+    """The scaled features, the level indices left out, and one `LevelEmbedding` of `dims` for
+    each identifier-like column (none when dims is 0: the column's number still goes in)."""
+    scaled = keras.layers.Flatten()(spec.normalization()(inputs))
+    if not spec.level_indices:
+        return scaled, []
+    positions = {p for p, _ in spec.level_indices}
+    kept = [j for j in range(spec.input_shape[0]) if j not in positions]
+    embedded = [LevelEmbedding(p, n, dims, name=f"level_embedding_{i}")(inputs)
+                for i, (p, n) in enumerate(spec.level_indices)] if dims else []
+    return SelectFeatures(kept, name="without_level_indices")(scaled), embedded
+
+
 def tabular(spec, config) -> keras.Model:
     inputs = keras.Input(spec.input_shape, name="inputs")
-    x = SmoothClip(name="smooth_clip")(keras.layers.Flatten()(spec.normalization()(inputs)))
+    scaled, embedded = table_features(spec, inputs, config.model.id_embedding)
+    x = SmoothClip(name="smooth_clip")(scaled)
     if config.model.numeric_embedding == "periodic":
         x = PeriodicEmbedding(name="periodic_embedding")(x)
+    if embedded:
+        x = keras.layers.Concatenate(name="with_level_embeddings")([x, *embedded])
     for i in range(config.model.tabular_depth):
         x = keras.layers.Dense(config.model.tabular_units, activation="relu", kernel_initializer="he_normal",
                                name=f"dense_{i}")(x)

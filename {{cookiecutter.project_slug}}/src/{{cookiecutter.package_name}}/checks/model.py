@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data import Prepared
 from ..data.pipeline import evaluation_dataset
-from ..models import expected_init_loss, loss_for
+from ..models import LogLink, expected_init_loss, loss_for
 from ..verdicts import Verdict, verdict
 
 PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
@@ -49,7 +49,7 @@ def check_loss_at_init(model: keras.Model, prepared: Prepared, bias: list[float]
 def check_loss_input(model: keras.Model, prepared: Prepared) -> Verdict:
     """M3: the loss takes logits (from_logits=True), so the model must not end in a softmax or
     sigmoid; the output width must match the task. Loss at init cannot see a double softmax."""
-    activation = None if isinstance(model.layers[-1], keras.layers.Rescaling) else _final_activation(model)
+    activation = None if isinstance(model.layers[-1], (keras.layers.Rescaling, LogLink)) else _final_activation(model)
     units = model.outputs[0].shape[-1]
     wanted_units = prepared.num_classes if prepared.task == "classification" else 1
     problems = []
@@ -85,8 +85,12 @@ def output_offset(model: keras.Model) -> list[float] | None:
     """What the model outputs when its final kernel is zero: the final bias, or for a head
     that scales back to target units, offset + scale * bias. None when there is no bias."""
     layers = model.layers
+    link = isinstance(layers[-1], LogLink)  # a log scale: the offset is read through exp(z) - 1
+    if link:
+        layers = layers[:-1]
     if isinstance(layers[-1], keras.layers.Rescaling) and getattr(layers[-2], "bias", None) is not None:
         bias = keras.ops.convert_to_numpy(layers[-2].bias).astype("float64")
-        return (layers[-1].offset + layers[-1].scale * bias).tolist()
+        offset = layers[-1].offset + layers[-1].scale * bias
+        return (np.expm1(offset) if link else offset).tolist()
     bias = getattr(layers[-1], "bias", None)
     return None if bias is None else keras.ops.convert_to_numpy(bias).astype("float64").tolist()

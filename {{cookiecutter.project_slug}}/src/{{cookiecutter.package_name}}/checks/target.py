@@ -20,14 +20,13 @@ import numpy as np
 
 from ..config import InspectConfig
 from ..data import Prepared
+from ..data.stats import SKEW_LOG_SHARE, SKEW_RAW, skewness
 from ..verdicts import Verdict, verdict
 from .data import robust_z
 
 SENTINEL_SHARE = 0.002  # a value repeated in this share of the rows (and SENTINEL_ROWS) may be a code...
 SENTINEL_ROWS = 3
 SENTINEL_IQRS = 3.0  # ...when it lies this many interquartile ranges beyond the quartiles of the others
-SKEW_RAW = 1.0  # skewness of the raw target above this (house prices: 1.9; diabetes: 0.44)...
-SKEW_LOG_SHARE = 0.5  # ...and of log(1 + y) below half of it, in absolute value: a log scale serves it
 SHOWN = 8
 
 
@@ -35,12 +34,6 @@ def nines(value: float) -> bool:
     """99, 999, 9999.9, -999: the digits of a code for 'unknown'."""
     digits = f"{abs(value):.10g}".replace(".", "")
     return len(digits) >= 2 and set(digits) == {"9"}
-
-
-def skewness(values: np.ndarray) -> float:
-    """The third standardised moment (0 for a symmetric distribution)."""
-    std = values.std()
-    return float(np.mean(((values - values.mean()) / std) ** 3)) if std > 0 else 0.0
 
 
 def sentinels(y: np.ndarray) -> list[tuple[float, int]]:
@@ -97,7 +90,8 @@ def check_target(prepared: Prepared, settings: InspectConfig) -> Verdict:
                       "D4), fix the export, or keep them knowingly")
     if skewed:
         advice.append(f"The target is positive and long-tailed (skewness {raw_skew:.2f}, {log_skew:.2f} on a log "
-                      "scale): MSE on this scale is ruled by its largest values; train on log(1 + y) and judge "
-                      "errors on that scale too (RMSLE)")
+                      "scale): MSE on this scale is ruled by its largest values. The built-in models predict it "
+                      "on a log scale when the training split is skewed so (model.log_target: auto); if relative "
+                      "errors are what matter, judge on log(1 + y) too (RMSLE)")
     return verdict("D13", "warn" if advice else "pass", measured=measured, expected=expected,
                    advice="; ".join(advice) + ("." if advice else ""))

@@ -53,6 +53,12 @@ class Prepared:
         return self.source.feature_names
 
     @property
+    def level_indices(self) -> list[tuple[int, int]]:
+        """Tables: (feature position, levels + 1) of each identifier-like integer column's level
+        index (data/columns.py), which the built-in models embed; none for other sources."""
+        return list(getattr(self.source, "level_indices", []))
+
+    @property
     def num_classes(self) -> int:
         return len(self.class_names)
 

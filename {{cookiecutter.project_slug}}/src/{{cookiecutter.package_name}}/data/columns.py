@@ -9,7 +9,9 @@ The roles, in the order they are tried (a role in `data.columns` always wins):
   (`IDENTIFIER_SHARE`) and short: excluded;
 - numeric: at least `NUMERIC_SHARE` of the non-missing training cells are numbers (the rest are
   read as missing and named); imputed with the train median, plus a "was missing" indicator when
-  train had missing cells;
+  train had missing cells. An integer column whose values behave like identifiers (a student, a
+  flight number, a store: many levels whose order says nothing) also gets each level's index,
+  which the built-in models embed (`identifier_gain` decides on the sampled training rows);
 - datetime: ISO dates (2024-05-31, optionally with a time): year, month, day, day of week, hour;
 - text: long or many-worded text, distinct in most rows (a review, a description): words and
   word pairs through Keras' TextVectorization (data.text: TF-IDF by default, vocabulary from the
@@ -77,6 +79,7 @@ class Column:
     bins: int = 0
     idf: list[float] = field(default_factory=list)  # text: inverse document frequencies (TF-IDF); empty: multi-hot
     ngrams: int = 0  # text: the longest run of words that is one token
+    levels: list[str] = field(default_factory=list)  # numeric: the levels of an identifier-like integer column
 
     @property
     def used(self) -> bool:
@@ -85,7 +88,8 @@ class Column:
 
     def feature_names(self) -> list[str]:
         if self.role == "numeric":
-            return [self.name] + ([f"{self.name} missing"] if self.indicator else [])
+            return [self.name] + ([f"{self.name} missing"] if self.indicator else []) + \
+                   ([f"{self.name} as id"] if self.levels else [])
         if self.role == "categorical":
             return [f"{self.name}=<other>"] + [f"{self.name}={v}" for v in self.vocabulary]
         if self.role == "hashed":
@@ -194,6 +198,66 @@ def _is_number(text: str) -> bool:
 
 def _all_integers(values: list[str]) -> bool:
     return all(_is_number(v) and float(v).is_integer() for v in values)
+
+
+ID_MIN_LEVELS = 30  # an integer column with at least this many levels in the sampled training rows...
+ID_MIN_ROWS = 2.0  # ...holding this many sampled rows a level on average (a level seen once teaches nothing)...
+ID_MIN_GAIN = 0.01  # ...whose levels explain this much more of the label, out of fold, than its order does
+ID_MAX_LEVELS = 10_000  # levels kept (the most frequent; each seen twice at least); the rest share index 0
+ID_ORDER_BINS = 16  # the order's model: the label's mean in each of this many quantile bins of the value
+ID_PRIOR_ROWS = 5.0  # a level's (or bin's) mean is shrunk toward the overall mean as if it had this many more rows
+
+
+def identifier_gain(values: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """How much of the label's variance (R^2, out of fold over two halves of the sampled training
+    rows) the column's levels explain, and how much its order does (means of 16 quantile bins).
+    A lecturer or a store number explains through its levels and not its order; a year,
+    an age or a pixel explains as much through its order, and needs no identity of its own.
+    `targets`: (rows, k), the target or the classes one-hot."""
+    values = np.asarray(values, "float64")
+    targets = np.asarray(targets, "float64").reshape(len(values), -1)
+    halves = np.arange(len(values)) % 2 == 0
+    levels_r2, order_r2 = [], []
+    for train in (halves, ~halves):
+        fit_v, fit_y, held_v, held_y = values[train], targets[train], values[~train], targets[~train]
+        edges = np.unique(np.quantile(fit_v, np.linspace(0, 1, ID_ORDER_BINS + 1)[1:-1]))
+        levels_r2.append(_explained(fit_v, fit_y, held_v, held_y))
+        order_r2.append(_explained(np.searchsorted(edges, fit_v), fit_y, np.searchsorted(edges, held_v), held_y))
+    return float(np.mean(levels_r2)), float(np.mean(order_r2))
+
+
+def _explained(fit_keys, fit_y, held_keys, held_y) -> float:
+    """R^2 on the held rows of the label's mean per key, shrunk toward the overall mean by
+    ID_PRIOR_ROWS (an unseen key predicts the overall mean)."""
+    overall = fit_y.mean(axis=0)
+    keys, inverse = np.unique(fit_keys, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(keys)).astype("float64")
+    sums = np.stack([np.bincount(inverse, fit_y[:, j], len(keys)) for j in range(fit_y.shape[1])], axis=1)
+    means = (sums + ID_PRIOR_ROWS * overall) / (counts + ID_PRIOR_ROWS)[:, None]
+    where = np.minimum(np.searchsorted(keys, held_keys), len(keys) - 1)
+    seen = keys[where] == held_keys
+    predicted = np.where(seen[:, None], means[where], overall)
+    total = np.square(held_y - overall).sum()
+    return float(1 - np.square(held_y - predicted).sum() / total) if total > 0 else 0.0
+
+
+def judge_identifier(column: Column, facts: ColumnFacts, sampled: np.ndarray, targets: np.ndarray) -> None:
+    """Give an integer numeric column its levels when they explain the label and its order does
+    not (`identifier_gain`); `sampled`: the column's numbers in the sampled training rows whose
+    label is known, `targets` their labels (rows, k). The number itself stays a feature."""
+    distinct = len(np.unique(sampled))
+    if (column.role != "numeric" or distinct < ID_MIN_LEVELS or len(sampled) < ID_MIN_ROWS * distinct
+            or not np.all(np.mod(sampled, 1) == 0)):
+        return
+    by_levels, by_order = identifier_gain(sampled, targets)
+    if by_levels - by_order < ID_MIN_GAIN:
+        return
+    ranked = sorted(((v, c) for v, c in facts.counts.items() if c >= 2 and v != MISSING_TOKEN),
+                    key=lambda item: (-item[1], item[0]))
+    column.levels = sorted(v for v, _ in ranked[:ID_MAX_LEVELS])
+    column.why += (f"; an identifier too: its {distinct} levels explain {by_levels:.1%} of the label out of fold, "
+                   f"its order {by_order:.1%}, so each of its {len(column.levels)} levels seen twice in train gets "
+                   "a learned embedding (model.id_embedding)")
 
 
 def from_record(record: dict) -> Column:

@@ -95,6 +95,19 @@ class Categories(_Stateless):
         return self.lookup(tf.where(missing, MISSING_TOKEN, text))
 
 
+class LevelIndex(_Stateless):
+    """An identifier-like integer column's level: its index in the training levels (1..n), 0 for
+    a level train never had twice or a missing cell, as one float feature that the model embeds."""
+
+    def __init__(self, levels: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self.lookup = keras.layers.StringLookup(vocabulary=levels, num_oov_indices=1, output_mode="int")
+
+    def call(self, text):
+        text, _ = cleaned(text)
+        return tf.cast(self.lookup(text), tf.float32)[:, None]
+
+
 class Hashed(_Stateless):
     """A high-cardinality text column: one-hot over `bins` hash buckets (missing: its own value)."""
 
@@ -117,7 +130,8 @@ class TableEncoder(_Stateless):
         self.numeric = [c for c in used if c.role == "numeric"]
         self.others = [c for c in used if c.role != "numeric"]
         self.numbers = ImputedNumbers([c.median for c in self.numeric]) if self.numeric else None
-        self.parts = [_part(c) for c in self.others]
+        self.identified = [c for c in self.numeric if c.levels]
+        self.parts = [_part(c) for c in self.others] + [LevelIndex(c.levels) for c in self.identified]
         # The parts come out as [numbers, was-missing flags, other columns...]: `order` picks the
         # features back into the columns' order, dropping the flags of columns that need none.
         k = len(self.numeric)
@@ -128,6 +142,9 @@ class TableEncoder(_Stateless):
             n = len(column.feature_names())
             place[column.name] = list(range(width, width + n))
             width += n
+        for column in self.identified:  # the level's index follows the number (and its flag)
+            place[column.name].append(width)
+            width += 1
         self.order = [j for column in used for j in place[column.name]]
 
     def call(self, inputs):
@@ -135,7 +152,7 @@ class TableEncoder(_Stateless):
         if self.numbers is not None:
             outputs.append(self.numbers(tf.stack([inputs[c.name] for c in self.numeric], axis=1)))
         outputs += [tf.cast(part(inputs[column.name]), tf.float32)
-                    for column, part in zip(self.others, self.parts, strict=True)]
+                    for column, part in zip(self.others + self.identified, self.parts, strict=True)]
         return tf.gather(tf.concat(outputs, axis=1), self.order, axis=1)
 
 

@@ -12,6 +12,25 @@ from ..rundir import write_whole
 
 # A feature that never varies in train would divide by zero; it is left unscaled instead.
 MIN_STD = 1e-6
+SKEW_RAW = 1.0  # skewness of a positive target above this (house prices: 1.9; diabetes: 0.44)...
+SKEW_LOG_SHARE = 0.5  # ...and of log(1 + y) below half of it, in absolute value: a log scale serves it
+
+
+def skewness(values: np.ndarray) -> float:
+    """The third standardised moment (0 for a symmetric distribution)."""
+    values = np.asarray(values, "float64")
+    std = values.std()
+    return float(np.mean(((values - values.mean()) / std) ** 3)) if std > 0 else 0.0
+
+
+def skewed_positive(y: np.ndarray) -> bool:
+    """D13's rule: a positive target whose skewness passes SKEW_RAW and whose log(1 + y) is far
+    more symmetric (prices, counts, durations): a log scale serves it."""
+    y = np.asarray(y, "float64")
+    if len(y) < 2 or y.min() <= 0:
+        return False
+    raw = skewness(y)
+    return raw > SKEW_RAW and abs(skewness(np.log1p(y))) < SKEW_LOG_SHARE * raw
 
 
 @dataclass
@@ -22,6 +41,9 @@ class TrainStats:
     class_counts: list[int] | None = None  # classification and binary
     target_mean: float | None = None  # regression
     target_std: float | None = None
+    target_skewed: bool = False  # positive and long-tailed (D13's rule, on train alone): a log scale serves it
+    target_log_std: float | None = None  # the std of log(1 + y) over train (targets above -1)
+    target_high: float | None = None  # the largest training target
     low: float | None = None  # the smallest and largest input value in train (augmentation's range)
     high: float | None = None
 
@@ -83,6 +105,10 @@ def _with_labels(stats: TrainStats, y_train: np.ndarray, task: str, num_classes:
     if task == "regression":
         stats.target_mean = float(np.mean(y_train, dtype="float64"))
         stats.target_std = float(np.std(y_train, dtype="float64"))
+        stats.target_high = float(np.max(y_train)) if len(y_train) else None
+        stats.target_skewed = skewed_positive(y_train)
+        if len(y_train) and np.min(y_train) > -1:
+            stats.target_log_std = float(np.std(np.log1p(np.asarray(y_train, "float64"))))
     else:
         stats.class_counts = np.bincount(y_train, minlength=num_classes).tolist()
     return stats

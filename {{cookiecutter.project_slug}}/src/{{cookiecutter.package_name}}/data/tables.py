@@ -24,7 +24,17 @@ import numpy as np
 from ..config import Config
 from ..errors import UserError
 from ..progress import ProgressLine
-from .columns import MISSING, MISSING_TOKEN, NUMBER, ColumnFacts, decide, from_record, looks_like_a_group
+from .columns import (
+    ID_MIN_LEVELS,
+    MISSING,
+    MISSING_TOKEN,
+    NUMBER,
+    ColumnFacts,
+    decide,
+    from_record,
+    judge_identifier,
+    looks_like_a_group,
+)
 from .loaders import check_label_set
 from .pipeline import stack_inputs
 from .scan import Scan
@@ -202,6 +212,7 @@ class CsvSource:
             if column.role == "text":
                 self._vectorise(column, facts[column.name].sample_values)
         labels, invalid = self._labels(np.concatenate(label_parts), label_ids)
+        self._judge_identifiers(sampled, facts)
         self.lines = np.concatenate(lines).astype(np.int64)
         if self.missing == "drop":
             invalid |= {int(r): "a missing cell (data.missing=drop)" for r in self._rows_with_missing_cells()
@@ -226,6 +237,31 @@ class CsvSource:
                                "design_effect": float((sizes_of_groups.astype(float) ** 2).sum() / len(grouped))}
         return Scan(good, np.concatenate(keys)[good], labels[good], np.concatenate(sizes).astype(np.int64)[good],
                     self.lines[good], invalid, found, grouped)
+
+    def _judge_identifiers(self, sampled: list, facts: dict) -> None:
+        """Integer columns whose levels explain the label where their order does not get their
+        levels (columns.judge_identifier), judged on the sampled training rows whose label is known."""
+        import pyarrow.compute as pc
+
+        candidates = [c for c in self.columns if c.role == "numeric" and c.name not in self.overrides
+                      and len(facts[c.name].counts) >= ID_MIN_LEVELS]
+        if not candidates or not sampled:
+            return
+        labels = [text for _, block in sampled
+                  for text in pc.utf8_trim_whitespace(block.column(self.label)).to_pylist()]
+        if self.task == "regression":
+            y = np.array([_number_or_nan(t) for t in labels], np.float64)
+            known, targets = np.isfinite(y), y[:, None]
+        else:
+            ids = {name: i for i, name in enumerate(self.class_names)}
+            y = np.array([ids.get(t, -1) for t in labels], np.int64)
+            known = y >= 0
+            targets = y[:, None].astype(np.float64) if self.task == "binary" else np.eye(len(ids))[np.maximum(y, 0)]
+        for column in candidates:
+            cells = [text for _, block in sampled for text in block.column(column.name).to_pylist()]
+            numbers = np.array([_number_or_nan(t) for t in cells], np.float64)
+            keep = known & np.isfinite(numbers)
+            judge_identifier(column, facts[column.name], numbers[keep], targets[keep])
 
     def _vectorise(self, column, texts: list[str]) -> None:
         """A text column's vocabulary (and IDF) from the sampled training rows, or why it is left out."""
@@ -309,6 +345,17 @@ class CsvSource:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return (len(self.feature_names),)
+
+    @property
+    def level_indices(self) -> list[tuple[int, int]]:
+        """(feature position, levels + 1) of each identifier-like column's level index: what the
+        models embed (index 0: a level train did not have twice)."""
+        found, position = [], 0
+        for column in (c for c in self.columns if c.used):
+            position += len(column.feature_names())
+            if column.role == "numeric" and column.levels:
+                found.append((position - 1, len(column.levels) + 1))
+        return found
 
     def settle(self, facts: dict) -> None:
         from .encoder import TableEncoder
@@ -528,6 +575,13 @@ def _sample_values(sampled: list, name: str) -> list[str]:
         column = block.column(name)
         values += pc.utf8_trim_whitespace(column).filter(pa_bool(~_missing(column))).to_pylist()
     return values
+
+
+def _number_or_nan(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _text_keys(texts: list[str]) -> np.ndarray:
