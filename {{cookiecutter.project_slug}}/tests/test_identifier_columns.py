@@ -9,13 +9,13 @@ import keras
 import numpy as np
 import pytest
 
-from recipe_net.checks.model import check_loss_at_init, check_loss_input, output_offset
-from recipe_net.checks.training import check_overfit_one_batch
-from recipe_net.config import load_config, with_values
-from recipe_net.data import prepare
-from recipe_net.data.columns import identifier_gain
-from recipe_net.models import build_model
-from recipe_net.table_model import LevelEmbedding
+from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
+from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
+from {{ cookiecutter.package_name }}.config import load_config, with_values
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.columns import identifier_gain
+from {{ cookiecutter.package_name }}.models import build_model
+from {{ cookiecutter.package_name }}.table_model import LevelEmbedding
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from recipe_net.checks.model import check_loss_at_init, check_loss_input, check_output_bias, output_offset
-from recipe_net.checks.training import check_overfit_one_batch
-from recipe_net.config import load_config, with_values
-from recipe_net.data import prepare
-from recipe_net.errors import UserError
-from recipe_net.models import LogLink, build_model, model_spec
+from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, check_output_bias, output_offset
+from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
+from {{ cookiecutter.package_name }}.config import load_config, with_values
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.models import LogLink, build_model, model_spec
 
 
 @pytest.fixture(scope="module")

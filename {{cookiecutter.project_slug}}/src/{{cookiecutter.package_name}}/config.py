@@ -122,14 +122,17 @@ class ModelConfig(Section):
     """The model (M4: don't be a hero)."""
 
     builder: str = Field("{{ cookiecutter.model }}", description=(
-        "auto | mlp | tabular (tables: RealMLP's clipping and periodic embeddings) | cnn, a keras.applications "
+        "auto (cnn for images, tabular for tables) | mlp | tabular (tables: RealMLP's clipping and periodic "
+        "embeddings) | cnn, a keras.applications "
         "backbone for images (resnet50 | efficientnetv2b0 | "
         "mobilenetv3small | convnext_tiny), or my_module:build for your own model, called as "
         "build(input_shape, spec, config) with models.ModelSpec and returning an uncompiled keras.Model"))
     hidden_units: int = Field(128, ge=1, description="mlp: units of each hidden layer")
     depth: int = Field(2, ge=1, description="mlp: hidden layers")
     filters: int = Field(32, ge=1, description="cnn: filters of the first block, doubling with each block")
-    tabular_units: int = Field(256, ge=1, description="tabular: units of each hidden layer (RealMLP's 256)")
+    tabular_units: int = Field(256, ge=1, description=(
+        "tabular: units of each hidden layer (RealMLP's 256), at most: halved while the model would hold more than "
+        "check.max_params_per_example weights per training example, then without the periodic embedding"))
     tabular_depth: int = Field(3, ge=1, description="tabular: hidden layers (RealMLP's 3)")
     tabular_dropout: float = Field(0.15, ge=0.0, lt=1.0, description="tabular: dropout after each hidden layer")
     numeric_embedding: Literal["periodic", "off"] = Field("periodic", description=(
@@ -339,9 +342,11 @@ class TuneConfig(Section):
         "each trial stops after this many epochs without a better objective"))
     objective: str = Field("val_loss", description="the metric the search minimises, on the val split")
     learning_rate: tuple[float, float] = Field((1e-4, 1e-2), description="[low, high], sampled on a log scale")
-    hidden_units: list[int] = Field([64, 128, 256], description="choices of model.hidden_units")
-    depth: tuple[int, int] = Field((1, 3), description="[low, high] of model.depth")
-    dropout: tuple[float, float] = Field((0.0, 0.5), description="[low, high] of model.dropout")
+    hidden_units: list[int] = Field([64, 128, 256], description=(
+        "choices of model.hidden_units (model.tabular_units for the table model)"))
+    depth: tuple[int, int] = Field((1, 3), description="[low, high] of model.depth (model.tabular_depth)")
+    dropout: tuple[float, float] = Field((0.0, 0.5), description=(
+        "[low, high] of model.dropout (model.tabular_dropout)"))
     weight_decay: list[float] = Field([0.0, 1e-4, 1e-3], description=(
         "choices of train.weight_decay (any above 0 trains with AdamW)"))
     batch_size: list[int] = Field([32], description="choices of data.batch_size, per replica")

@@ -132,11 +132,13 @@ CHECKS: tuple[Check, ...] = (
           "doubling from 32, then flatten and the output layer; one more block for each halving a large "
           "image needs to come down to 8 pixels) or a `keras.applications` backbone (`resnet50`, "
           "`efficientnetv2b0`, `mobilenetv3small`, `convnext_tiny`: its own preprocessing, random weights "
-          "unless `model.weights` is imagenet or a local file, which freeze it); `auto` picks by input kind; "
+          "unless `model.weights` is imagenet or a local file, which freeze it); `auto` picks by input kind "
+          "(`cnn` for images, `tabular` for tables); "
           "`my_module:build` plugs in your own. States the builder (and what `auto` chose), trainable and "
           "total parameters, training examples and every kernel initialiser (`{\"he_normal\": 2, ...}`); warn above "
-          "`check.max_params_per_example` (1000) trainable parameters per training example (the reference "
-          "models on the bundled data have 15-60, ResNet50 from random weights on digits 18,719; pretrained"
+          "`check.max_params_per_example` (1000) trainable parameters per training example (`mlp` and `cnn` "
+          "on the bundled data have 15-60, `tabular` on the bundled tables 416-473, ResNet50 from random "
+          "weights on digits 18,719; pretrained"
           " `model.weights` exempt) and when a layer with a built-in ReLU does not start from He "
           "initialisation."),
     Check("B1", "check", "Dumb baseline",
@@ -223,8 +225,8 @@ CHECKS: tuple[Check, ...] = (
           " a ReLU layer has more than 50% units that never fire, or a normalisation layer's output spread "
           "leaves [0.5, 2]. `plots/T7_activations.png`."),
     Check("T8", "train", "Update-to-weight ratio",
-          "‖ΔW‖/‖W‖ of one step for every kernel, every 100 steps: the median over layers warns outside "
-          "[1e-4, 1e-2] and fails outside [1e-5, 1e-1]; a layer 10x off the median warns. "
+          "‖ΔW‖/‖W‖ of one step for every kernel (not embedding tables or phases), every 100 steps: the median "
+          "over layers warns outside [1e-4, 1e-2] and fails outside [1e-5, 1e-1]; a layer 10x off the median warns. "
           "`plots/T8_update_ratio.png`."),
     Check("T11", "train", "Prediction dynamics",
           "16 frozen val examples predicted 5 times an epoch, `plots/T11_prediction_dynamics.png` with the "

@@ -9,13 +9,15 @@ defaults, value by value):
   layer to 3 values (`PeriodicEmbedding`, RealMLP's PBLD; `model.numeric_embedding: off`
   leaves it out). Here every encoded feature gets one, one-hot columns included: the encoded
   table no longer says which feature was a number;
+- identifier-like integer columns (data/columns.py) embedded, `model.id_embedding` values a
+  level (`LevelEmbedding`), their index left out of the scaled features (`SelectFeatures`);
 - 3 hidden layers of 256 ReLU units, dropout 0.15 after each (`model.tabular_*`).
 
-Measured against the default `mlp` on `benchmarks/tables.py`'s 11 tables, same split, same
-optimiser (BENCHMARKS.md): better on 7 (diamonds' 3% class 0.0231 against 0.0301 log loss,
-breast_cancer 0.103 against 0.126, 6,259 computers 185.6 against 189.9 RMSE), worse on 4
-(diamonds' price 648 against 577 RMSE, iris, Boston, a 546-row house price table), and still
-behind gradient boosting on most of the larger ones: offered, not the default yet.
+`model.builder: auto` picks it for tables. Measured against `mlp` on `benchmarks/tables.py`'s
+13 tables, same split, same optimiser (BENCHMARKS.md): better on most of them, and the one that
+beats gradient boosting on 336,776 flights (log loss 0.461 against 0.475; `mlp` 0.543) and on
+5,000 MNIST digits as 784 columns (0.224 against 0.231; `mlp` 0.241); still behind boosting on
+diamonds (the 3% class, the price) and behind an L1 linear model on a wide, short table.
 """
 
 from __future__ import annotations
@@ -131,17 +133,37 @@ def table_features(spec, inputs, dims: int):
     return SelectFeatures(kept, name="without_level_indices")(scaled), embedded
 
 
+MIN_UNITS = 16  # the narrowest the size-by-rows rule goes
+
+
 def tabular(spec, config) -> keras.Model:
+    """The table model, sized by its training rows: `model.tabular_units` is the widest; while the
+    model would hold more than `check.max_params_per_example` weights per training example (what
+    M4 calls a hero), the width halves, down to MIN_UNITS, and then the periodic embedding goes
+    (it multiplies the first layer's inputs by 4). Iris' 104 training rows get 128 units, a wide
+    table of 500 columns and 131 rows 32, where 256 units put 5,234 weights on each row."""
+    budget = config.check.max_params_per_example * spec.train_examples
+    periodic, units = config.model.numeric_embedding == "periodic", config.model.tabular_units
+    model = _tabular(spec, config, units, periodic)
+    while spec.train_examples and model.count_params() > budget and (units > MIN_UNITS or periodic):
+        if units > MIN_UNITS:
+            units = max(units // 2, MIN_UNITS)
+        else:
+            periodic, units = False, config.model.tabular_units
+        model = _tabular(spec, config, units, periodic)
+    return model
+
+
+def _tabular(spec, config, units: int, periodic: bool) -> keras.Model:
     inputs = keras.Input(spec.input_shape, name="inputs")
     scaled, embedded = table_features(spec, inputs, config.model.id_embedding)
     x = SmoothClip(name="smooth_clip")(scaled)
-    if config.model.numeric_embedding == "periodic":
+    if periodic:
         x = PeriodicEmbedding(name="periodic_embedding")(x)
     if embedded:
         x = keras.layers.Concatenate(name="with_level_embeddings")([x, *embedded])
     for i in range(config.model.tabular_depth):
-        x = keras.layers.Dense(config.model.tabular_units, activation="relu", kernel_initializer="he_normal",
-                               name=f"dense_{i}")(x)
+        x = keras.layers.Dense(units, activation="relu", kernel_initializer="he_normal", name=f"dense_{i}")(x)
         if config.model.tabular_dropout:
             x = keras.layers.Dropout(config.model.tabular_dropout, name=f"dropout_{i}")(x)
     return keras.Model(inputs, spec.head(x), name="tabular")

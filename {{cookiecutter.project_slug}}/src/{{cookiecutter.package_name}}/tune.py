@@ -26,7 +26,7 @@ from .config import Config, dump_config, with_values
 from .data import Prepared
 from .data.pipeline import fit_inputs, train_datasets
 from .errors import UserError
-from .models import build_model, compile_model, metrics_for, probabilities
+from .models import build_model, compile_model, metrics_for, probabilities, resolve_builder
 from .plots import new_figure, save_figure
 from .precision import jit_setting
 from .rundir import RunFiles, write_whole, writing_whole
@@ -54,11 +54,15 @@ class RecipeHyperModel(keras_tuner.HyperModel):
 
     def trial_config(self, hp: keras_tuner.HyperParameters) -> Config:
         space = self.config.tune
+        # the table model keeps its own keys (its defaults are RealMLP's, not the mlp's)
+        table_model = resolve_builder(self.config, self.prepared.kind) == "tabular"
+        units, depth, dropout = ("tabular_units", "tabular_depth", "tabular_dropout") if table_model else (
+            "hidden_units", "depth", "dropout")
         return with_values(self.config, {
             "train.learning_rate": hp.Float("learning_rate", *space.learning_rate, sampling="log"),
-            "model.hidden_units": hp.Choice("hidden_units", space.hidden_units),
-            "model.depth": hp.Int("depth", *space.depth),
-            "model.dropout": hp.Float("dropout", *space.dropout),
+            f"model.{units}": hp.Choice("hidden_units", space.hidden_units),
+            f"model.{depth}": hp.Int("depth", *space.depth),
+            f"model.{dropout}": hp.Float("dropout", *space.dropout),
             "train.weight_decay": hp.Choice("weight_decay", space.weight_decay),
             "data.batch_size": hp.Choice("batch_size", space.batch_size),
         })

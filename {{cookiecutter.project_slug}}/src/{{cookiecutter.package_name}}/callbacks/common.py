@@ -82,9 +82,16 @@ def layer_name(variable) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else path
 
 
+# Variables of rank >= 2 whose step is not a scale's: an embedding table (a step moves only the
+# rows of its batch: 32 of a lecturer's 1,128 levels) and a phase (an angle near +-pi, whose
+# size says nothing of how far a step moves the function).
+NOT_KERNELS = ("embeddings", "phase")
+
+
 def kernels(model: keras.Model) -> list:
-    """Trainable weight matrices and filters (rank >= 2): not biases, not norm scales and shifts."""
-    return [v for v in model.trainable_variables if len(v.shape) >= 2]
+    """Trainable weight matrices and filters (rank >= 2): not biases, not norm scales and shifts,
+    not embedding tables or phases (NOT_KERNELS)."""
+    return [v for v in model.trainable_variables if len(v.shape) >= 2 and v.name not in NOT_KERNELS]
 
 
 def data_loss(model: keras.Model, y, y_pred):
