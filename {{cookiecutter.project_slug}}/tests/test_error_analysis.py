@@ -168,6 +168,22 @@ def test_e3_warns_on_an_overconfident_model_and_names_the_temperature(prepared, 
     assert overconfident.measured["ece_at_best_temperature"] < 0.05
 
 
+def test_e3_does_not_take_the_noise_of_a_few_dozen_val_rows_for_miscalibration(prepared, tmp_path):
+    """60 labels drawn from the model's own probabilities: calibrated, yet ECE above 0.1 for 12
+    of 40 seeds. E3 compares with the ECE such draws give, and passes every one; an
+    overconfident model on the same 60 rows (logits x 4) still warns (beyond the 99th percentile)."""
+    statuses, overconfident = [], []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        logits = np.concatenate([np.zeros((60, 1)), rng.normal(0, 2, (60, 1))], axis=1)  # two classes
+        labels = (rng.random(60) < 1 / (1 + np.exp(-logits[:, 1]))).astype(int)
+        verdict = check_calibration(prepared, labels, logits, 10, 0.1, tmp_path)
+        statuses.append((verdict.status, verdict.measured["ece"] > 0.1))
+        overconfident.append(check_calibration(prepared, labels, 4 * logits, 10, 0.1, tmp_path).status)
+    assert sum(noisy for _, noisy in statuses) >= 10 and all(status == "pass" for status, _ in statuses)
+    assert overconfident.count("warn") >= 30, overconfident
+
+
 def test_e3_passes_on_calibrated_probabilities(prepared, tmp_path):
     logits, labels = calibrated_case()
     verdict = check_calibration(prepared, labels, logits, 15, 0.1, tmp_path)

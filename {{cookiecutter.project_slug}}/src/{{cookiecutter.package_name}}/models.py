@@ -163,7 +163,7 @@ def model_spec(config: Config, prepared: Prepared) -> ModelSpec:
 
 def resolve_builder(config: Config, kind: str) -> str:
     name = config.model.builder
-    if name == "auto":  # tables: `tabular` beat `mlp` on 10 of benchmarks/tables.py's 13 tables (BENCHMARKS.md)
+    if name == "auto":  # tables: `tabular` is the one that beat boosting on the large tables (BENCHMARKS.md)
         return "cnn" if kind == "image" else "tabular"
     if (name == "cnn" or name in FAMILIES) and kind != "image":
         raise UserError(f"model.builder {name!r} needs images, but the data is {kind}; use mlp")

@@ -265,7 +265,9 @@ CHECKS: tuple[Check, ...] = (
           "Top-label expected calibration error on val over `evaluate.calibration_bins` (15) equal-width "
           "bins and a reliability diagram (`plots/E3_reliability.png`); warn above "
           "`evaluate.calibration_warn` (0.1; Guo et al. 2017 measured 0.04-0.16 for modern networks), "
-          "naming the temperature that calibrates the logits on val and the ECE it gives. The ECE over as "
+          "naming the temperature that calibrates the logits on val and the ECE it gives; on few val rows, only "
+          "beyond the 99th percentile of the ECE a calibrated model shows on the same confidences (labels "
+          "drawn from them 200 times). The ECE over as "
           "many equal-mass bins is reported beside it (for confidences that crowd the top bin). The default "
           "digits model: 0.006."),
     Check("D12", "evaluate", "Label issues",

@@ -236,10 +236,17 @@ def best_temperature(outputs: np.ndarray, labels: np.ndarray, task: str) -> floa
     return float(np.exp(minimize_scalar(loss, bounds=(-3, 3), method="bounded").x))
 
 
+NULL_DRAWS = 200  # E3: label draws from the model's own confidences, for the ECE a calibrated model shows
+
+
 def check_calibration(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray, bins: int, warn: float,
                       run_dir: Path) -> Verdict:
     """E3: top-label expected calibration error on val, and a reliability diagram; above
-    `warn`, the advice names the temperature that would calibrate the model on val."""
+    `warn`, the advice names the temperature that would calibrate the model on val. On a few
+    dozen val rows ECE is mostly noise (60 rows drawn from a perfectly calibrated model's own
+    probabilities gave ECE above 0.1 for 12 of 40 seeds), so it warns only beyond the 99th
+    percentile of the ECE that a calibrated model would show on the same confidences (labels
+    drawn from them, NULL_DRAWS times: Broecker and Smith's consistency resampling)."""
     if prepared.task == "regression":
         return verdict("E3", "skip", advice="calibration is about probabilities; a regression model's errors "
                        "are in E1's residuals")
@@ -250,14 +257,19 @@ def check_calibration(prepared: Prepared, labels: np.ndarray, outputs: np.ndarra
                 "mean_confidence": round(float(confidence.mean()), 4),
                 "accuracy": round(float(correct.mean()), 4), "examples": len(labels), "bins": bins}
     plots = [_plot_reliability(accuracy, mean_confidence, count, bins, ece, run_dir)]
-    if ece <= warn:
-        return verdict("E3", "pass", measured=measured, expected={"ece_at_most": warn}, plots=plots)
+    rng = np.random.default_rng(0)
+    noise = [reliability(confidence, (rng.random(len(confidence)) < confidence).astype("float64"), bins)[0]
+             for _ in range(NULL_DRAWS)]
+    measured["ece_if_calibrated_99th_percentile"] = round(float(np.quantile(noise, 0.99)), 4)
+    expected = {"ece_at_most": max(warn, measured["ece_if_calibrated_99th_percentile"])}
+    if ece <= expected["ece_at_most"]:
+        return verdict("E3", "pass", measured=measured, expected=expected, plots=plots)
     temperature = best_temperature(outputs, labels, prepared.task)
     scaled = class_probabilities(np.asarray(outputs, "float64") / temperature, prepared.task)
     measured["ece_at_best_temperature"] = round(reliability(scaled.max(axis=1), correct, bins)[0], 4)
     measured["best_temperature"] = round(temperature, 3)
     side = "over" if confidence.mean() > correct.mean() else "under"
-    return verdict("E3", "warn", measured=measured, expected={"ece_at_most": warn}, plots=plots,
+    return verdict("E3", "warn", measured=measured, expected=expected, plots=plots,
                    advice=f"The model is {side}confident on val (ECE {ece:.3f}): its probabilities cannot be read "
                    f"as chances. Dividing the logits by a temperature of {temperature:.2f}, fitted on val, brings "
                    f"ECE to {measured['ece_at_best_temperature']:.3f} (temperature scaling); more data, label "
