@@ -1,7 +1,7 @@
-"""model.log_target: a positive, long-tailed target is predicted on a log scale and comes back in
-its own units (the first prediction is the train mean, a saved model reads back the same), the
-models start healthy on it (M1-M3) and memorise a batch (T1); a symmetric target keeps the plain
-head, and `on` refuses a target that log(1 + y) cannot hold."""
+"""model.log_target=auto: a positive, long-tailed target is predicted on a log scale and comes
+back in its own units (the first prediction is the train mean, a saved model reads back the
+same), the models start healthy on it (M1-M3) and memorise a batch (T1); a symmetric target
+keeps the plain head, and `on` refuses a target that log(1 + y) cannot hold."""
 
 import keras
 import numpy as np
@@ -23,7 +23,7 @@ def prices(tmp_path_factory):
     y = np.exp(11 + 0.8 * x[:, 0] - 0.4 * x[:, 1] + 0.3 * rng.normal(size=600))
     path = tmp_path_factory.mktemp("prices") / "prices.npz"
     np.savez(path, x=x, y=y)
-    config = load_config(None, ["task=regression", "data.source=npz", f"data.location={path}"])
+    config = load_config(None, ["task=regression", "data.source=npz", f"data.location={path}", "model.log_target=auto"])
     return config, prepare(config)
 
 
@@ -68,7 +68,8 @@ def test_a_symmetric_target_keeps_the_plain_head_and_off_turns_the_log_scale_off
     logged = tmp_path / "logged.npz"
     data = np.load(config.data.location)
     np.savez(logged, x=data["x"], y=np.log(data["y"]))  # log prices: symmetric
-    plain = load_config(None, ["task=regression", "data.source=npz", f"data.location={logged}"])
+    plain = load_config(None, ["task=regression", "data.source=npz", f"data.location={logged}",
+                               "model.log_target=auto"])
     plain_prepared = prepare(plain)
     assert not plain_prepared.stats.target_skewed
     assert not isinstance(build_model(plain, plain_prepared).layers[-1], LogLink)

@@ -90,8 +90,8 @@ def check_target(prepared: Prepared, settings: InspectConfig) -> Verdict:
                       "D4), fix the export, or keep them knowingly")
     if skewed:
         advice.append(f"The target is positive and long-tailed (skewness {raw_skew:.2f}, {log_skew:.2f} on a log "
-                      "scale): MSE on this scale is ruled by its largest values. The built-in models predict it "
-                      "on a log scale when the training split is skewed so (model.log_target: auto); if relative "
-                      "errors are what matter, judge on log(1 + y) too (RMSLE)")
+                      "scale): MSE on this scale is ruled by its largest values. model.log_target: auto has the "
+                      "built-in models predict it on a log scale (a log link, the loss still in its units); if "
+                      "relative errors are what matter, judge on log(1 + y) too (RMSLE)")
     return verdict("D13", "warn" if advice else "pass", measured=measured, expected=expected,
                    advice="; ".join(advice) + ("." if advice else ""))
