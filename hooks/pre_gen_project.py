@@ -31,7 +31,7 @@ CHOICES = {
     "license": (LICENSE, ["MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"]),
     "task": (TASK, ["classification", "binary", "regression"]),
     "dataset": (DATASET, ["bundled", "tfds", "image_folder", "csv"]),
-    "model": (MODEL, ["auto", "mlp", "cnn", "resnet50"]),
+    "model": (MODEL, ["auto", "mlp", "tabular", "cnn", "resnet50"]),
     "precision": (PRECISION, ["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
     "ci": (CI, ["github", "none"]),
 }
@@ -46,6 +46,7 @@ SHADOWED = {
 PACKAGE_RE = re.compile(r"[a-z_][a-z0-9_]*")
 SLUG_RE = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]")
 IMAGE_MODELS = {"cnn", "resnet50"}
+TABLE_MODELS = {"tabular"}
 
 
 def check_package_name():
@@ -107,7 +108,10 @@ def data_is_images():
 def check_model():
     if MODEL in IMAGE_MODELS and data_is_images() is False:
         yield (f"model {MODEL!r} needs images but dataset {DATASET!r} with task "
-               f"{TASK!r} is tabular; use model auto or mlp")
+               f"{TASK!r} is tabular; use model auto, mlp or tabular")
+    if MODEL in TABLE_MODELS and data_is_images() is True:
+        yield (f"model {MODEL!r} needs a table but dataset {DATASET!r} with task "
+               f"{TASK!r} is images; use model auto, cnn or resnet50")
 
 
 CHECKS = [check_package_name, check_shadowing, check_slug, check_not_empty,

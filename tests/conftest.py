@@ -15,6 +15,7 @@ NEEDS = {
     ("dataset", "csv"): {"dataset_location": "data/table.csv", "model": "mlp"},
     ("model", "cnn"): {"task": "classification"},
     ("model", "resnet50"): {"task": "classification"},
+    ("model", "tabular"): {"task": "binary"},
     ("task", "binary"): {"model": "mlp"},
     ("task", "regression"): {"model": "mlp"},
 }

@@ -105,6 +105,7 @@ BAD_ANSWERS = {
         "model",
         {"dataset": "csv", "dataset_location": "data/x.csv", "model": "resnet50"},
     ),
+    "tabular on bundled digits": ("model", {"task": "classification", "model": "tabular"}),
 }
 
 

@@ -64,3 +64,11 @@ def test_the_table_model_narrows_on_few_rows_so_that_m4_passes(tmp_path):
     assert check_architecture(model, prepared, config).status == "pass"
     wider = with_values(config, {"check.max_params_per_example": 1e9})
     assert build_model(wider, prepared).get_layer("dense_0").units == config.model.tabular_units
+
+
+def test_the_table_model_refuses_images():
+    from {{ cookiecutter.package_name }}.errors import UserError
+
+    config = load_config(None, ["task=classification", "data.source=digits", "model.builder=tabular"])
+    with pytest.raises(UserError, match="'tabular' needs a table, but the data is image"):
+        build_model(config, prepare(config))

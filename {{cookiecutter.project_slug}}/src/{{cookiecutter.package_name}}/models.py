@@ -166,7 +166,9 @@ def resolve_builder(config: Config, kind: str) -> str:
     if name == "auto":  # tables: `tabular` is the one that beat boosting on the large tables (BENCHMARKS.md)
         return "cnn" if kind == "image" else "tabular"
     if (name == "cnn" or name in FAMILIES) and kind != "image":
-        raise UserError(f"model.builder {name!r} needs images, but the data is {kind}; use mlp")
+        raise UserError(f"model.builder {name!r} needs images, but the data is {kind}; use tabular or mlp")
+    if name == "tabular" and kind != "tabular":
+        raise UserError(f"model.builder 'tabular' needs a table, but the data is {kind}; use cnn, a backbone or mlp")
     if name not in BUILTIN and ":" not in name:
         raise UserError(f"model.builder: unknown model {name!r}; use auto, {', '.join(BUILTIN)} or my_module:build")
     return name
