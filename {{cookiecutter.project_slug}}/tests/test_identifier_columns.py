@@ -77,3 +77,25 @@ def test_the_embedded_model_starts_healthy_and_memorises_a_batch(stores, builder
                                model.predict(x, verbose=0), rtol=1e-5)
     plain = build_model(with_values(config, {"model.id_embedding": 0}), prepared)
     assert not any(isinstance(layer, LevelEmbedding) for layer in plain.layers)
+
+
+@pytest.mark.slow
+def test_predict_reads_a_store_number_back_through_the_export(stores, in_tmp):
+    """The level index is part of the exported encoder: `predict` on the raw CSV gives, for the
+    test rows, the values that the model `evaluate` scores gives (a store train never saw twice
+    takes the shared index 0)."""
+    from {{ cookiecutter.package_name }}.cli import main
+    from {{ cookiecutter.package_name }}.data.pipeline import evaluation_dataset
+
+    config, _ = stores
+    sets = ["task=regression", "data.source=csv", f"data.location={config.data.location}",
+            "data.label_column=sales", "train.epochs=2", "train.min_steps=0"]
+    assert main(["train", "--run-dir", "runs/s", *[p for s in sets for p in ("--set", s)]]) in (0, 1)
+    prepared = prepare(load_config(None, sets), in_tmp / "runs" / "s")
+    assert main(["predict", "--run", "runs/s", "--out", "out.csv", str(config.data.location)]) == 0
+    with open("out.csv", newline="") as handle:
+        predicted = np.array([float(row["prediction"]) for row in csv.DictReader(handle)])
+    model = keras.models.load_model(in_tmp / "runs" / "s" / "checkpoints" / "best.keras")
+    expected = model.predict(evaluation_dataset(prepared, "test"), verbose=0)[:, 0]
+    lines = prepared.manifest.positions[prepared.indices["test"]]
+    np.testing.assert_allclose(predicted[lines], expected, rtol=1e-4, atol=1e-4)
