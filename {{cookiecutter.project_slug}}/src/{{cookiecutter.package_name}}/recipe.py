@@ -166,7 +166,8 @@ CHECKS: tuple[Check, ...] = (
           "`check.expected_frozen` (batch-norm moving statistics and `Normalization` statistics aside) is a"
           " warn."),
     Check("T1", "check", "Overfit one batch",
-          "8 training examples to 2% of the starting loss within 300 steps, every prediction right (a loss "
+          "8 training examples to 2% of the starting loss within 300 steps with dropout off, every prediction "
+          "right (a loss "
           "still falling fast enough to get there within 600 steps more is a warn, a slow fit); "
           "`plots/T1_overfit_one_batch.png` shows labels and predictions."),
     Check("T3", "check", "Training loss goes down",
@@ -175,7 +176,8 @@ CHECKS: tuple[Check, ...] = (
           "standard error (each example against itself) and 1% (fail: the run diverges as it ends); the "
           "steps' own losses (not Keras' running mean) fail only when the last 5 average over 4x the first 5 "
           "or are not finite, since per-batch losses are heavy tailed (a rare positive in a batch); a 2x "
-          "wider model (`model.hidden_units`, `model.filters`) trained on the same batches must fit better, "
+          "wider model (`model.hidden_units`, `model.tabular_units`, `model.filters`) trained on the same "
+          "batches must fit better, "
           "else warn. `plots/T3_loss_goes_down.png`."),
     Check("B2", "check", "Input-independent baseline",
           "The same model from the same weights, on the same batches for 200 steps, once with its inputs "

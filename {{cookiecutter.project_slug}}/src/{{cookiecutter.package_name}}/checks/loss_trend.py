@@ -25,9 +25,11 @@ from ..verdicts import Verdict, verdict
 
 
 def larger_config(config: Config) -> Config:
-    """The config's model at twice the width (hidden units, filters): the cleanest capacity
-    knob. Depth also changes how fast a net trains at first, which this comparison is not about."""
+    """The config's model at twice the width (hidden units, filters, the table model's units):
+    the cleanest capacity knob. Depth also changes how fast a net trains at first, which this
+    comparison is not about."""
     return with_values(config, {"model.hidden_units": 2 * config.model.hidden_units,
+                                "model.tabular_units": 2 * config.model.tabular_units,
                                 "model.filters": 2 * config.model.filters})
 
 
@@ -105,14 +107,16 @@ def check_loss_goes_down(model: keras.Model, larger: keras.Model | None, prepare
     """T3 (before training). Trains `model` (pass a fresh one) and `larger` the same short run;
     the trend is `judge_loss_trend`'s. Capacity: warn (not fail: a short budget can favour the
     smaller model) when `larger` does not reach a lower training loss; skipped when it has no
-    more parameters than `model` (a builder that ignores model.hidden_units and model.filters)
-    or is None."""
+    more parameters than `model` (a builder that ignores the width keys, or the table model
+    already at its size for the rows) or is None."""
     window, min_drop = config.check.loss_trend_window, config.check.loss_trend_min_drop
     losses, before, fitted, rise = short_run(model, prepared, config)
     status, measured, advice = judge_loss_trend(losses, before, fitted, window, min_drop, rise)
     larger_losses = None
     if larger is None or larger.count_params() <= model.count_params():
-        measured["capacity"] = "skipped: no larger model (the builder ignores model.hidden_units and model.filters)"
+        measured["capacity"] = ("skipped: no larger model (the builder ignores model.hidden_units, "
+                                "model.tabular_units and model.filters, or the table model is at its size for "
+                                "the rows)")
     else:
         larger_losses, _, larger_fitted, _ = short_run(larger, prepared, config)
         measured["capacity"] = {"params": [model.count_params(), larger.count_params()],
