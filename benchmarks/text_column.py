@@ -70,9 +70,10 @@ import numpy as np
 config = package(project, "config").load_config(project / "configs" / "default.yaml", sets)
 prepared = package(project, "data").prepare(config, run_dir)
 pipeline = package(project, "data.pipeline")
+models = package(project, "models")  # imported first: it registers the table model's layers for load_model
 model = keras.models.load_model(run_dir / "checkpoints" / "best.keras")
 logits = model.predict(pipeline.evaluation_dataset(prepared, "test"), verbose=0)
-p_model = package(project, "models").probabilities(logits, "binary", None)[:, 0].astype("float64")
+p_model = models.probabilities(logits, "binary", None)[:, 0].astype("float64")
 y_test = prepared.labels("test").astype("float64")
 positive = prepared.class_names.index("1")
 y_test = (y_test == positive).astype("float64")
