@@ -24,6 +24,12 @@ Task = Literal["classification", "binary", "regression"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 
 
+
+def yaml_on_off(value: Any) -> Any:
+    """YAML 1.1 reads a bare on/off (`--set train.jit_compile=on`) as true/false: take it as meant
+    (train.jit_compile, model.log_target)."""
+    return ("on" if value else "off") if isinstance(value, bool) else value
+
 class Section(BaseModel):
     """A config section: unknown keys and wrong types are errors, not silently kept. Every
     field says what it does in its `description`: configs/default.yaml is those words."""
@@ -168,8 +174,7 @@ class ModelConfig(Section):
     @field_validator("log_target", mode="before")
     @classmethod
     def _yaml_on_off(cls, value: Any) -> Any:
-        """YAML 1.1 reads a bare on/off as true/false: take it as meant."""
-        return ("on" if value else "off") if isinstance(value, bool) else value
+        return yaml_on_off(value)
 
 
 class TrainConfig(Section):
@@ -221,8 +226,7 @@ class TrainConfig(Section):
     @field_validator("jit_compile", mode="before")
     @classmethod
     def _yaml_on_off(cls, value: Any) -> Any:
-        """YAML 1.1 reads a bare on/off (`--set train.jit_compile=on`) as true/false: take it as meant."""
-        return ("on" if value else "off") if isinstance(value, bool) else value
+        return yaml_on_off(value)
 
     @model_validator(mode="after")
     def _warmup_needs_cosine(self) -> TrainConfig:
