@@ -12,7 +12,7 @@ import difflib
 import json
 import textwrap
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -140,7 +140,9 @@ class ModelConfig(Section):
         "tabular: units of each hidden layer (RealMLP's 256), at most: halved while the model would hold more than "
         "check.max_params_per_example weights per training example, then without the periodic embedding"))
     tabular_depth: int = Field(3, ge=1, description="tabular: hidden layers (RealMLP's 3)")
-    tabular_dropout: float = Field(0.15, ge=0.0, lt=1.0, description="tabular: dropout after each hidden layer")
+    tabular_dropout: Annotated[float, Field(ge=0.0, lt=1.0)] | Literal["auto"] = Field("auto", description=(
+        "tabular: dropout after each hidden layer; auto: 0.15 for classes (RealMLP's), none for regression (it "
+        "held diamonds' price at 648 RMSE where 0 reached 544: BENCHMARKS.md)"))
     numeric_embedding: Literal["periodic", "off"] = Field("periodic", description=(
         "tabular: periodic embeddings of every input feature beside its value (RealMLP's PBLD), or off"))
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description=(
@@ -175,6 +177,14 @@ class ModelConfig(Section):
     @classmethod
     def _yaml_on_off(cls, value: Any) -> Any:
         return yaml_on_off(value)
+
+    @field_validator("tabular_dropout", mode="before")
+    @classmethod
+    def _auto_or_rate(cls, value: Any) -> Any:
+        """One message for both halves of the union (pydantic gives one a branch)."""
+        if value == "auto" or (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1):
+            return value
+        raise ValueError("must be auto or a rate in [0, 1)")
 
 
 class TrainConfig(Section):
