@@ -145,6 +145,18 @@ def test_d11_fails_on_a_copy_of_the_label_and_warns_on_a_file_sorted_by_it(tmp_p
     assert verdict.status == "warn" and "sorted" in verdict.advice and verdict.measured["row_order"] > 0.9
 
 
+def test_d11_names_an_unnamed_column_as_such(tmp_path):
+    """R and pandas write their row names under an empty header; birthwt's encode its label. D11's
+    advice says which column that is, where it had said Column ''."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 300)
+    rows = [[f"r{b}", round(float(rng.normal()), 3), b] for b in y]
+    config = table_config(write(tmp_path / "rownames.csv", ["", "x", "label"], rows))
+    verdict = check_feature_leakage(prepare(config), config.inspect)
+    assert verdict.status == "fail" and "the unnamed first column" in verdict.advice, verdict.measured
+    assert "'': exclude" in verdict.advice
+
+
 def test_d11_sees_a_categorical_of_many_levels_that_decides_the_target(tmp_path):
     """A 35-level code that decides a regression target up to noise: a depth-4 tree on its one-hot
     columns sees 16 levels at most; its levels alone explain it. Its honest twin (levels drawn

@@ -199,20 +199,26 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
     if surest is not None and surely[surest] >= settings.leakage_fail:
         measured["lower_bound_95"] = round(surely[surest], 3)
         return verdict("D11", "fail", measured=measured, expected=expected,
-                       advice=f"Column {surest!r} alone explains {scores[surest]:.0%} of the label (out of fold over "
-                       f"{pooled} train and val rows; at least {surely[surest]:.0%} at 95% confidence): it is almost "
-                       "certainly computed from the label (or the label from it). Exclude it (in data.columns, "
-                       f"{surest}: exclude) unless it will truly be known when the model predicts.")
+                       advice=f"Column {_shown(surest)} alone explains {scores[surest]:.0%} of the label (out of fold "
+                       f"over {pooled} train and val rows; at least {surely[surest]:.0%} at 95% confidence): it is "
+                       "almost certainly computed from the label (or the label from it). Exclude it (in data.columns, "
+                       f"{surest!r}: exclude) unless it will truly be known when the model predicts.")
     if best_score >= settings.leakage_warn:
         if best in surely:
             measured["lower_bound_95"] = round(surely[best], 3)
         where = f"out of fold over {pooled} train and val rows" if best in surely else "on val"
         return verdict("D11", "warn", measured=measured, expected=expected,
-                       advice=f"Column {best!r} alone explains {best_score:.0%} of the label ({where}): make sure "
-                       "it is known before the label is, at prediction time. Honest features this strong exist "
+                       advice=f"Column {_shown(best)} alone explains {best_score:.0%} of the label ({where}): make "
+                       "sure it is known before the label is, at prediction time. Honest features this strong exist "
                        "(iris' petal width explains 94%); a copy of the label explains 97% to 100%.")
     if row_order >= settings.leakage_warn:
         return verdict("D11", "warn", measured=measured, expected=expected,
                        advice=f"The row order alone explains {row_order:.0%} of the label: the file is sorted by "
                        "it, so any row number or ID column leaks it (D10 lists the ones it left out).")
     return verdict("D11", "pass", measured=measured, expected=expected)
+
+
+def _shown(column: str) -> str:
+    """A column's name in advice: R and pandas export their row names under an empty header
+    (birthwt's row names encode its label: D11 named the column '')."""
+    return repr(column) if column else "'' (the unnamed first column: row names)"
