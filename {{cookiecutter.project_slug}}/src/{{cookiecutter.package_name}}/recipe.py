@@ -169,14 +169,15 @@ CHECKS: tuple[Check, ...] = (
           "still falling fast enough to get there within 600 steps more is a warn, a slow fit); "
           "`plots/T1_overfit_one_batch.png` shows labels and predictions."),
     Check("T3", "check", "Training loss goes down",
-          "60 steps on the real training pipeline: the loss on 1024 fixed training examples must fall (fail "
-          "if not, warn below 1%) and must not rise over the second half of the run by more than twice its "
-          "standard error (each example against itself) and 1% (fail: the run diverges as it ends); the "
-          "steps' own losses (not Keras' running mean) fail only when the last 5 average over 4x the first 5 "
-          "or are not finite, since per-batch losses are heavy tailed (a rare positive in a batch); a 2x "
-          "wider model (`model.hidden_units`, `model.tabular_units`, `model.filters`) trained on the same "
-          "batches must fit better, "
-          "else warn. `plots/T3_loss_goes_down.png`."),
+          "60 steps on the real training pipeline: the loss on 1024 fixed training examples must fall (fail"
+          " if not, warn below 1%, or when it rose within twice its paired standard error and 5%: a target "
+          "that is mostly noise starts at its floor) and must not rise over the second half of the run by "
+          "more than twice its standard error (each example against itself) and 1% (fail: the run diverges "
+          "as it ends); the steps' own losses (not Keras' running mean) fail only when the last 5 average "
+          "over 4x the first 5 or are not finite, since per-batch losses are heavy tailed (a rare positive "
+          "in a batch); a 2x wider model (`model.hidden_units`, `model.tabular_units`, `model.filters`) "
+          "trained on the same batches must not fit worse by over twice the paired standard error, else "
+          "warn (merely no better is a coin toss on a noisy target). `plots/T3_loss_goes_down.png`."),
     Check("B2", "check", "Input-independent baseline",
           "The same model from the same weights, on the same batches for 200 steps, once with its inputs "
           "and once with each input swapped for another example's of the batch (zeros would not do: the "
