@@ -18,6 +18,7 @@ import tensorflow as tf
 from . import references
 from .config import Config
 from .data import Prepared
+from .data.batching import settle_for
 from .data.pipeline import evaluation_dataset, train_datasets
 from .errors import UserError
 from .models import ModelSpec, compile_model, output_bias, score_predictions
@@ -101,7 +102,7 @@ def check_input_independent(model: keras.Model, prepared: Prepared, config: Conf
     The control's inputs are those of other examples of the batch, not zeros: the models
     normalise inside (an adapted Normalization maps 0 to -mean/std) and every input
     statistic stays as it was (RECIPE notes). Judged by `judge_input_independent`."""
-    if config.data.batch_size < 2:
+    if settle_for(config, prepared).data.batch_size < 2:
         return verdict("B2", "skip", advice="data.batch_size is 1: the control takes "
                        "its inputs from the other examples of a batch")
     real_losses, real = input_independent_run(model, prepared, config, control=False)

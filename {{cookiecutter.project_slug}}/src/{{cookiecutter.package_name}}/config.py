@@ -83,7 +83,10 @@ class DataConfig(Section):
     split: tuple[float, float, float] = Field((0.7, 0.2, 0.1), description=(
         "D1: train / val / test shares of the content-hash buckets (an example's split depends on its "
         "content and the seed alone, so it never moves when other examples come or go)"))
-    batch_size: int = Field(32, ge=1, description="examples per batch (per replica under a distribution strategy)")
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = Field("auto", description=(
+        "examples per batch (per replica under a distribution strategy); auto: 32 for images, about 128 batches "
+        "an epoch for tables (32 to 1,024: data/batching.py; train.learning_rate grows with it), settled when the "
+        "data are prepared and written to the run's train_config.yaml"))
     shuffle_buffer: int = Field(10_000, ge=1, description=(
         "bounded shuffle of the training split; training reads a seeded permutation first, so batches mix "
         "classes even in a sorted source"))
@@ -198,7 +201,9 @@ class TrainConfig(Section):
         "the epochs min_steps adds (never train.epochs themselves) stop after this many epochs without a "
         "better val loss; best.keras keeps the best one"))
     optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="O1: adam | adamw | sgd")
-    learning_rate: float = Field(3e-4, gt=0, description="O1: Adam at 3e-4 is safe; the peak rate of a schedule")
+    learning_rate: float = Field(3e-4, gt=0, description=(
+        "O1: Adam at 3e-4 is safe; the peak rate of a schedule. With data.batch_size auto it is the rate at 32, "
+        "times sqrt(batch / 32) at the batch auto settles on (a table's), as train_config.yaml records"))
     schedule: Literal["constant", "cosine", "linear"] = Field("constant", description=(
         "O1: constant by default; cosine | linear decay over optimizer steps (never epochs), from "
         "learning_rate to learning_rate x schedule_final_fraction in schedule_decay_steps; O1 warns when the "
@@ -364,7 +369,8 @@ class TuneConfig(Section):
         "[low, high] of model.dropout (model.tabular_dropout)"))
     weight_decay: list[float] = Field([0.0, 1e-4, 1e-3], description=(
         "choices of train.weight_decay (any above 0 trains with AdamW)"))
-    batch_size: list[int] = Field([32], description="choices of data.batch_size, per replica")
+    batch_size: list[Annotated[int, Field(ge=1)] | Literal["auto"]] = Field(["auto"], description=(
+        "choices of data.batch_size, per replica (auto: as data.batch_size auto settles it)"))
     max_consecutive_failed_trials: int = Field(3, ge=1, description=(
         "KerasTuner stops the search after this many failed trials in a row (a NaN fails a trial)"))
 
@@ -381,8 +387,8 @@ class TuneConfig(Section):
             problems.append(f"tune.dropout must be 0 <= low <= high < 1, got {list(self.dropout)}")
         if not self.weight_decay or min(self.weight_decay) < 0:
             problems.append(f"tune.weight_decay must list decays >= 0, got {self.weight_decay}")
-        if not self.batch_size or min(self.batch_size) < 1:
-            problems.append(f"tune.batch_size must list positive batch sizes, got {self.batch_size}")
+        if not self.batch_size:
+            problems.append("tune.batch_size must list at least one batch size (or auto)")
         if problems:
             raise ValueError("; ".join(problems))
         return self

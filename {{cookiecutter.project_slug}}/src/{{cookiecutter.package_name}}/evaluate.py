@@ -16,6 +16,7 @@ from .checks.error_analysis import check_errors
 from .checks.label_issues import judge_label_issues
 from .config import Config
 from .data import Prepared
+from .data.batching import settle_for
 from .data.loaders import import_callable
 from .data.pipeline import evaluation_dataset
 from .errors import UserError
@@ -42,6 +43,7 @@ def predict_split(model: keras.Model, prepared: Prepared, split: str, batch_size
 
 def evaluate(prepared: Prepared, run_dir: Path, config: Config) -> list[Verdict]:
     """T13, B1, B3, E1-E3 and D12 for the model `train` left in the run folder."""
+    settle_for(config, prepared)
     model = load_trained_model(run_dir, config.model.builder)
     record_path = run_dir / RunFiles.EVALUATION
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}

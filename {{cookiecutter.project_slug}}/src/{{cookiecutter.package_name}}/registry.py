@@ -49,6 +49,7 @@ from .checks.visualise import check_batch_view
 from .checks.weights_learn import check_every_weight_learns
 from .config import Config, with_values
 from .data import Prepared
+from .data.batching import settle_for
 from .data.pipeline import train_datasets
 from .models import ModelSpec, build_model, model_spec
 from .verdicts import Verdict
@@ -63,6 +64,9 @@ class Context:
     prepared: Prepared
     run_dir: Path
     lr_find: bool = False  # T10 runs only when asked (`check --lr-find`)
+
+    def __post_init__(self):
+        settle_for(self.config, self.prepared)  # data.batch_size auto, for a config prepare did not see
 
     @cached_property
     def spec(self) -> ModelSpec:

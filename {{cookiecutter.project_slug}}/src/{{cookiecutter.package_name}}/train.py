@@ -14,6 +14,7 @@ from .checkpoints import Checkpoints
 from .checks.loss_trend import judge_training_loss
 from .config import Config, dump_config, load_config
 from .data import Prepared
+from .data.batching import settle_for
 from .data.pipeline import fit_inputs, train_datasets, train_shards
 from .distribute import global_batch_size, is_multi_worker, strategy_for
 from .errors import UserError
@@ -70,6 +71,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     """One run. `strategy`: distribute.strategy_for(config), made before the data were loaded
     (multi_worker needs that); None makes it here."""
     strategy = strategy or strategy_for(config)
+    settle_for(config, prepared)  # data.batch_size auto, as the run's train_config.yaml records it
     _refuse_to_overwrite(config, run_dir)
     precision = resolve_precision(config.train.precision, detect_hardware())
     seed_everything(config.seed, config.train.deterministic)

@@ -24,6 +24,7 @@ import numpy as np
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, with_values
 from .data import Prepared
+from .data.batching import auto_batch_size
 from .data.pipeline import fit_inputs, train_datasets
 from .errors import UserError
 from .models import build_model, compile_model, metrics_for, probabilities, resolve_builder
@@ -58,13 +59,16 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         table_model = resolve_builder(self.config, self.prepared.kind) == "tabular"
         units, depth, dropout = ("tabular_units", "tabular_depth", "tabular_dropout") if table_model else (
             "hidden_units", "depth", "dropout")
+        # KerasTuner's Choice holds values of one type: the batch sizes go in as text ("auto", "64")
+        batch = hp.Choice("batch_size", [str(b) for b in space.batch_size])
         return with_values(self.config, {
             "train.learning_rate": hp.Float("learning_rate", *space.learning_rate, sampling="log"),
             f"model.{units}": hp.Choice("hidden_units", space.hidden_units),
             f"model.{depth}": hp.Int("depth", *space.depth),
             f"model.{dropout}": hp.Float("dropout", *space.dropout),
             "train.weight_decay": hp.Choice("weight_decay", space.weight_decay),
-            "data.batch_size": hp.Choice("batch_size", space.batch_size),
+            "data.batch_size": (auto_batch_size(self.prepared.kind, self.prepared.size("train")) if batch == "auto"
+                                else int(batch)),
         })
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import UserError
+from .batching import settle_auto_batch
 from .manifest import Manifest, load_manifest
 from .split import SPLITS, assign_splits
 from .stats import TrainStats, compute_train_stats, stream_train_stats
@@ -135,12 +136,14 @@ def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
         manifest, stats = loaded
         if {k: manifest.header.get(k) for k in header_wanted} == _jsonable(header_wanted):
             source.settle(manifest.header["facts"])
+            settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
             _refuse_empty_splits(manifest, source.where, config)  # data.batch_size may have changed
             return _prepared(source, manifest, stats, config, run_dir)
         print(f"{source.where} changed since this run's manifest ({run_dir / 'data'}) was written, or the "
               "split settings did: scanning it again", file=sys.stderr)
     manifest = scan(source, config, header_wanted)
     source.settle(manifest.header["facts"])
+    settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
     _refuse_empty_splits(manifest, source.where, config)  # before the statistics, which need train
     stats = train_stats(source, manifest, config)
     prepared = _prepared(source, manifest, stats, config, run_dir)

@@ -1,0 +1,60 @@
+"""data.batch_size auto: 32 for images, about 128 batches an epoch for tables (32 to 1,024) with
+train.learning_rate times sqrt(batch / 32), settled once by `prepare`, in the config every later
+step reads; a number is kept as given, and so is the rate."""
+
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.config import load_config
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.batching import auto_batch_size
+from {{ cookiecutter.package_name }}.errors import UserError
+
+
+@pytest.mark.parametrize(("kind", "train_rows", "batch"), [
+    ("image", 1_000_000, 32), ("tabular", 20, 32), ("tabular", 4_400, 32), ("tabular", 6_000, 64),
+    ("tabular", 37_700, 256), ("tabular", 51_000, 512), ("tabular", 235_000, 1024), ("tabular", 10**8, 1024)])
+def test_auto_batch_follows_the_training_rows_of_a_table(kind, train_rows, batch):
+    assert auto_batch_size(kind, train_rows) == batch
+
+
+def test_prepare_settles_auto_and_keeps_a_number(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12_000, 3)).astype("float32")
+    np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
+    sets = ["task=binary", "data.source=npz", f"data.location={tmp_path / 't.npz'}"]
+    config = load_config(None, sets)
+    assert config.data.batch_size == "auto"
+    prepared = prepare(config)
+    assert config.data.batch_size == auto_batch_size("tabular", prepared.size("train")) == 64
+    assert config.train.learning_rate == pytest.approx(3e-4 * np.sqrt(2))
+    prepare(config)  # settled once: a second stage on the same config scales nothing again
+    assert config.data.batch_size == 64 and config.train.learning_rate == pytest.approx(3e-4 * np.sqrt(2))
+    given = load_config(None, [*sets, "data.batch_size=16"])
+    prepare(given)
+    assert given.data.batch_size == 16 and given.train.learning_rate == 3e-4
+    images = load_config(None, ["task=classification", "data.source=digits"])
+    prepare(images)
+    assert images.data.batch_size == 32 and images.train.learning_rate == 3e-4
+
+
+def test_a_batch_size_that_is_neither_a_number_nor_auto_is_refused():
+    with pytest.raises(UserError, match="data.batch_size"):
+        load_config(None, ["data.batch_size=0"])
+    with pytest.raises(UserError, match="tune.batch_size"):
+        load_config(None, ["tune.batch_size=[]"])
+
+
+def test_a_config_prepare_did_not_see_is_settled_where_it_meets_the_data(tmp_path):
+    """A config made in code beside the one `prepare` settled (a test, a notebook): the pipeline
+    and the checks settle it on first use instead of handing tf.data the word auto."""
+    from {{ cookiecutter.package_name }}.data.pipeline import train_datasets
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(12_000, 3)).astype("float32")
+    np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
+    sets = ["task=binary", "data.source=npz", f"data.location={tmp_path / 't.npz'}"]
+    prepared = prepare(load_config(None, sets))
+    beside = load_config(None, sets)
+    train, _ = train_datasets(beside, prepared)
+    assert beside.data.batch_size == 64 and next(iter(train))[0].shape[0] == 64
