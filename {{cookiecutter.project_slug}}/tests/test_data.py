@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }}.checks.data import check_split
-from {{ cookiecutter.package_name }}.config import load_config
+from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
 from {{ cookiecutter.package_name }}.data.split import SPLITS, array_keys, assign_splits
 from {{ cookiecutter.package_name }}.data.stats import compute_train_stats
@@ -103,6 +103,10 @@ def test_an_empty_split_is_refused_with_its_cause(tmp_path):
                                 f"data.location={tmp_path / 'dup.npz'}", "data.batch_size=2"])
     with pytest.raises(UserError, match=r"split is empty \(only 2 distinct input\(s\) among 200 examples"):
         prepare(config)
+    x[0] = 0.0  # every example the same input: a source that reads one row over and over
+    np.savez(tmp_path / "same.npz", x=x, y=np.arange(200) % 2)
+    with pytest.raises(UserError, match="all 200 examples hold the same input"):
+        prepare(with_values(config, {"data.location": str(tmp_path / "same.npz")}))
 
 
 def test_statistics_ignore_shifted_val_and_test(prepared):

@@ -193,7 +193,7 @@ def train_stats(source, manifest: Manifest, config: Config) -> TrainStats:
 
 def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None:
     counts = np.bincount(manifest.splits, minlength=3)
-    if len(manifest) > 1 and len(np.unique(manifest.keys)) == 1:
+    if len(manifest) > 1 and np.all(manifest.keys == manifest.keys[0]):  # np.unique: 2.6 s on 3 million keys
         raise UserError(f"{where}: all {len(manifest)} examples hold the same input: the source reads one file or "
                         "row over and over, or the inputs were lost before they were saved")
     for name, count in zip(SPLITS, counts, strict=True):
