@@ -61,9 +61,7 @@ def short_run(model: keras.Model, prepared: Prepared, config: Config
     middle = example_losses(model, x_sample, y_sample, prepared.task)
     losses += step_losses(model, train, config.check.loss_trend_steps - half)
     end = example_losses(model, x_sample, y_sample, prepared.task)
-    change = end - middle
-    error = float(np.std(change, ddof=1) / np.sqrt(len(change))) if len(change) > 1 else 0.0
-    return losses, before, end, (float(np.mean(change)), error)
+    return losses, before, end, paired_difference(middle, end)
 
 
 def paired_difference(after: np.ndarray, other_after: np.ndarray) -> tuple[float, float]:
