@@ -10,8 +10,9 @@ from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, che
 from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
 from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.stats import compute_train_stats, piecewise_bins, stream_train_stats
 from {{ cookiecutter.package_name }}.models import build_model
-from {{ cookiecutter.package_name }}.table_model import PeriodicEmbedding, SmoothClip
+from {{ cookiecutter.package_name }}.table_model import PeriodicEmbedding, PiecewiseLinearEncoding, SmoothClip
 
 
 def test_smooth_clip_is_the_identity_near_zero_and_never_passes_its_limit():
@@ -35,6 +36,34 @@ def test_periodic_embedding_keeps_each_value_and_adds_its_waves(tmp_path):
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
 
+def test_bins_follow_the_training_quantiles_and_skip_repeats():
+    """48 bins for a continuous feature, one for a 0/1 column, none for a constant; the same
+    edges whether the statistics are computed in memory or streamed (a small table is read whole)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.lognormal(size=900), rng.integers(0, 2, 900), np.full(900, 7.0)], axis=1).astype("float32")
+    edges = piecewise_bins(x)
+    assert [len(e) for e in edges] == [49, 2, 1] and edges[1] == [0.0, 1.0] and edges[2] == [7.0]
+    assert edges[0][0] == x[:, 0].min() and edges[0][-1] == x[:, 0].max()
+    y = rng.integers(0, 2, 900)
+    streamed = stream_train_stats(tf.data.Dataset.from_tensor_slices((x, y)), y, "binary", 2)
+    assert streamed.bin_edges == compute_train_stats(x, y, "binary", 2).bin_edges == edges
+
+
+def test_piecewise_encoding_places_each_value_inside_its_bins(tmp_path):
+    """Bins [0, 1) and [1, 3) of one feature: 0 below a bin, 1 above, the position inside it
+    between; a single 0/1 bin passes its value on."""
+    layer = PiecewiseLinearEncoding(features=[0, 0, 1], lefts=[0.0, 1.0, 0.0], widths=[1.0, 2.0, 1.0])
+    x = np.array([[-5.0, 0.0], [0.5, 1.0], [2.0, 0.0], [10.0, 1.0]], "float32")
+    got = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(got, [[0, 0, 0], [0.5, 0, 1], [1, 0.5, 0], [1, 1, 1]], rtol=1e-6)
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, layer(inputs))
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), got, rtol=1e-6)
+
+
 @pytest.mark.slow
 def test_the_tabular_model_starts_healthy_and_memorises_a_batch(tmp_path):
     config = load_config(None, ["task=binary", "data.source=breast_cancer", "model.builder=tabular"])
@@ -46,6 +75,12 @@ def test_the_tabular_model_starts_healthy_and_memorises_a_batch(tmp_path):
     assert check_overfit_one_batch(model, prepared, config, tmp_path).status == "pass"
     plain = build_model(with_values(config, {"model.numeric_embedding": "off"}), prepared)
     assert "periodic_embedding" not in [layer.name for layer in plain.layers]
+    piecewise = with_values(config, {"model.numeric_embedding": "piecewise"})
+    model = build_model(piecewise, prepared)
+    bins = sum(len(edges) - 1 for edges in prepared.stats.bin_edges)
+    assert model.get_layer("piecewise_linear").output.shape[-1] == bins > 30 * 40
+    assert check_loss_at_init(model, prepared, output_offset(model), 0.5).status == "pass"
+    assert check_overfit_one_batch(model, prepared, piecewise, tmp_path).status == "pass"
 
 
 def test_the_table_model_narrows_on_few_rows_so_that_m4_passes(tmp_path):
@@ -96,3 +131,22 @@ def test_the_table_models_dropout_is_for_classes_unless_set(tmp_path):
     for bad in ("1.5", "sometimes"):
         with pytest.raises(UserError, match="tabular_dropout"):
             load_config(None, [f"model.tabular_dropout={bad}"])
+
+
+def test_the_numeric_embedding_follows_the_task_unless_set(tmp_path):
+    """model.numeric_embedding auto: piecewise-linear bins for regression, periodic waves for
+    classes (BENCHMARKS.md); a bare `off` (YAML's false) leaves both out."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)).astype("float32")
+    np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
+    np.savez(tmp_path / "r.npz", x=x, y=x[:, 0] * 2.0 + 1.0)
+
+    def embeddings(task: str, path, *sets: str) -> list[str]:
+        config = load_config(None, [f"task={task}", "data.source=npz", f"data.location={path}", *sets])
+        model = build_model(config, prepare(config))
+        return [layer.name for layer in model.layers if layer.name in ("periodic_embedding", "piecewise_linear")]
+
+    assert embeddings("binary", tmp_path / "t.npz") == ["periodic_embedding"]
+    assert embeddings("regression", tmp_path / "r.npz") == ["piecewise_linear"]
+    assert embeddings("binary", tmp_path / "t.npz", "model.numeric_embedding=piecewise") == ["piecewise_linear"]
+    assert embeddings("regression", tmp_path / "r.npz", "model.numeric_embedding=off") == []

@@ -131,7 +131,7 @@ class ModelConfig(Section):
     """The model (M4: don't be a hero)."""
 
     builder: str = Field("{{ cookiecutter.model }}", description=(
-        "auto (cnn for images, tabular for tables) | mlp | tabular (tables: RealMLP's clipping and periodic "
+        "auto (cnn for images, tabular for tables) | mlp | tabular (tables: RealMLP's clipping and numeric "
         "embeddings) | cnn, a keras.applications "
         "backbone for images (resnet50 | efficientnetv2b0 | "
         "mobilenetv3small | convnext_tiny), or my_module:build for your own model, called as "
@@ -141,13 +141,16 @@ class ModelConfig(Section):
     filters: int = Field(32, ge=1, description="cnn: filters of the first block, doubling with each block")
     tabular_units: int = Field(256, ge=1, description=(
         "tabular: units of each hidden layer (RealMLP's 256), at most: halved while the model would hold more than "
-        "check.max_params_per_example weights per training example, then without the periodic embedding"))
+        "check.max_params_per_example weights per training example, then without the numeric embedding"))
     tabular_depth: int = Field(3, ge=1, description="tabular: hidden layers (RealMLP's 3)")
     tabular_dropout: Annotated[float, Field(ge=0.0, lt=1.0)] | Literal["auto"] = Field("auto", description=(
         "tabular: dropout after each hidden layer; auto: 0.15 for classes (RealMLP's), none for regression (it "
         "held diamonds' price at 648 RMSE where 0 reached 544: BENCHMARKS.md)"))
-    numeric_embedding: Literal["periodic", "off"] = Field("periodic", description=(
-        "tabular: periodic embeddings of every input feature beside its value (RealMLP's PBLD), or off"))
+    numeric_embedding: Literal["auto", "periodic", "piecewise", "off"] = Field("auto", description=(
+        "tabular: an embedding of every input feature beside its value: periodic (RealMLP's PBLD), piecewise "
+        "(linear over 48 quantile bins of the training split, rtdl's PLE) or off; auto: piecewise for "
+        "regression (Computers' RMSE 162 to 151, diamonds' price 547 to 529), periodic for classes (where "
+        "piecewise raised the log loss on four of six: BENCHMARKS.md)"))
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description=(
         "O2: dropout after each hidden layer (mlp) or before the output layer (cnn, backbones); 0: none"))
     weights: str | None = Field(None, description=(
@@ -180,6 +183,12 @@ class ModelConfig(Section):
     @classmethod
     def _yaml_on_off(cls, value: Any) -> Any:
         return yaml_on_off(value)
+
+    @field_validator("numeric_embedding", mode="before")
+    @classmethod
+    def _embedding_off(cls, value: Any) -> Any:
+        """YAML reads a bare `off` as false."""
+        return "off" if value is False else value
 
     @field_validator("tabular_dropout", mode="before")
     @classmethod

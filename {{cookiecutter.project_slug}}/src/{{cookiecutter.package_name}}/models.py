@@ -51,6 +51,8 @@ class ModelSpec:
     # (data/columns.py); `table_features` embeds them
     level_indices: list[tuple[int, int]] = field(default_factory=list)
     train_examples: int = 0  # the training split's size: the table model's width follows it (0: fixed)
+    # tables: each feature's quantile bin edges over train (data/stats.py), for piecewise-linear encoding
+    bin_edges: list[list[float]] | None = None
 
     def normalization(self) -> keras.layers.Layer:
         """Scale inputs by the training split's statistics (D2), inside the model, so that
@@ -158,7 +160,7 @@ def model_spec(config: Config, prepared: Prepared) -> ModelSpec:
     return ModelSpec(prepared.input_shape, prepared.kind, config.task, units, bias,
                      prepared.stats.mean, prepared.stats.std, target_std or None,
                      tuple(prepared.stats.pixel_range), log_target(config, prepared), prepared.level_indices,
-                     prepared.size("train"))
+                     prepared.size("train"), prepared.stats.bin_edges)
 
 
 def resolve_builder(config: Config, kind: str) -> str:

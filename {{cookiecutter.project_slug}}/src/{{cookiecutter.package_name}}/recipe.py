@@ -127,7 +127,8 @@ CHECKS: tuple[Check, ...] = (
           "above, fail beyond 2x or below 0.5x."),
     Check("M4", "check", "Don't be a hero",
           "`model.builder`: `mlp` (`model.depth` He-initialised ReLU layers of `model.hidden_units`), "
-          "`tabular` (tables: RealMLP's smooth clipping and periodic embeddings, 3 layers of 256), `cnn`"
+          "`tabular` (tables: RealMLP's smooth clipping, periodic embeddings for classes and piecewise-linear "
+          "ones for regression, 3 layers of 256), `cnn`"
           " (the Keras examples' \"Simple MNIST convnet\": 3x3 conv-ReLU and 2x2 max-pool blocks, filters "
           "doubling from 32, then flatten and the output layer; one more block for each halving a large "
           "image needs to come down to 8 pixels) or a `keras.applications` backbone (`resnet50`, "

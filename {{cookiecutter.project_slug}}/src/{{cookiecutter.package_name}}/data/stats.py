@@ -14,6 +14,9 @@ from ..rundir import write_whole
 MIN_STD = 1e-6
 SKEW_RAW = 1.0  # skewness of a positive target above this (house prices: 1.9; diabetes: 0.44)...
 SKEW_LOG_SHARE = 0.5  # ...and of log(1 + y) below half of it, in absolute value: a log scale serves it
+BINS = 48  # quantile bins of each table feature (rtdl-num-embeddings' and TabM's piecewise-linear default)
+BIN_SAMPLE_VALUES = 5_000_000  # the bins come from a seeded sample of training rows of at most this many values...
+BIN_SAMPLE_ROWS = 20_000  # ...and rows: a quantile of 20,000 draws is off by under 0.4 percentile points
 
 
 def skewness(values: np.ndarray) -> float:
@@ -46,6 +49,8 @@ class TrainStats:
     target_high: float | None = None  # the largest training target
     low: float | None = None  # the smallest and largest input value in train (augmentation's range)
     high: float | None = None
+    # tables: per feature, the distinct edges of BINS quantile bins of a sample of train (`piecewise_bins`)
+    bin_edges: list[list[float]] | None = None
 
     @property
     def pixel_range(self) -> tuple[float, float]:
@@ -76,7 +81,26 @@ def compute_train_stats(x_train: np.ndarray, y_train: np.ndarray, task: str, num
     stats = TrainStats(len(x_train), mean.tolist(), np.where(std < MIN_STD, 1.0, std).tolist(),
                        low=float(x_train.min()) if x_train.size else 0.0,
                        high=float(x_train.max()) if x_train.size else 1.0)
+    if x_train.ndim == 2 and len(x_train):
+        rows = np.random.default_rng(0).random(len(x_train)) < _bin_sample_share(*x_train.shape)
+        stats.bin_edges = piecewise_bins(x_train[rows] if rows.any() else x_train)
     return _with_labels(stats, y_train, task, num_classes)
+
+
+def piecewise_bins(sample: np.ndarray, bins: int = BINS) -> list[list[float]]:
+    """Each feature's distinct quantile edges over a sample of training rows (rtdl-num-embeddings'
+    `compute_bins`): BINS + 1 edges for a continuous feature, fewer where values repeat (a 0/1
+    column has two: one bin), one for a constant feature (no bin)."""
+    # "nearest": edges are values the feature takes, so a 0/1 column gets {0, 1}, not an edge between
+    edges = np.quantile(np.asarray(sample, "float64"), np.linspace(0.0, 1.0, bins + 1), axis=0, method="nearest")
+    return [np.unique(column).tolist() for column in edges.T]
+
+
+def _bin_sample_share(rows: int, features: int) -> float:
+    """The share of training rows the bins are drawn from: at most BIN_SAMPLE_ROWS rows and
+    BIN_SAMPLE_VALUES values (5,000 tf-idf columns: 1,000 rows), every row of a small table."""
+    wanted = max(1_000, min(BIN_SAMPLE_ROWS, BIN_SAMPLE_VALUES // max(features, 1)))
+    return min(1.0, wanted / max(rows, 1))
 
 
 def stream_train_stats(train, y_train: np.ndarray, task: str, num_classes: int, batch_size: int = 256) -> TrainStats:
@@ -85,7 +109,10 @@ def stream_train_stats(train, y_train: np.ndarray, task: str, num_classes: int, 
     the shift, so that pixel values around 128 lose no precision to the subtraction."""
     count, shift, total, squares = 0, None, None, None
     low, high = np.inf, -np.inf
+    draw, sampled = np.random.default_rng(0), []  # tables: the rows the bins come from
     for x, _ in train.batch(batch_size).as_numpy_iterator():
+        if x.ndim == 2:
+            sampled.append(x[draw.random(len(x)) < _bin_sample_share(len(y_train), x.shape[1])])
         values = x.reshape(-1, x.shape[-1]).astype("float64")
         low, high = min(low, float(values.min())), max(high, float(values.max()))
         if shift is None:
@@ -98,6 +125,9 @@ def stream_train_stats(train, y_train: np.ndarray, task: str, num_classes: int, 
     mean = shift + total / count
     std = np.sqrt(np.maximum(squares / count - (total / count) ** 2, 0.0))
     stats = TrainStats(len(y_train), mean.tolist(), np.where(std < MIN_STD, 1.0, std).tolist(), low=low, high=high)
+    if sampled:
+        sample = np.concatenate(sampled)
+        stats.bin_edges = piecewise_bins(sample) if len(sample) else None
     return _with_labels(stats, y_train, task, num_classes)
 
 
