@@ -38,7 +38,8 @@ def test_periodic_embedding_keeps_each_value_and_adds_its_waves(tmp_path):
 
 def test_bins_follow_the_training_quantiles_and_skip_repeats():
     """48 bins for a continuous feature, one for a 0/1 column, none for a constant; the same
-    edges whether the statistics are computed in memory or streamed (a small table is read whole)."""
+    edges whether the statistics are computed in memory or streamed (a small table is read whole);
+    300 continuous columns get 12 bins each, 3,600 in all, within the budget of 4,096."""
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
@@ -49,6 +50,7 @@ def test_bins_follow_the_training_quantiles_and_skip_repeats():
     y = rng.integers(0, 2, 900)
     streamed = stream_train_stats(tf.data.Dataset.from_tensor_slices((x, y)), y, "binary", 2)
     assert streamed.bin_edges == compute_train_stats(x, y, "binary", 2).bin_edges == edges
+    assert {len(e) for e in piecewise_bins(rng.normal(size=(500, 300)), budget=4096)} == {13}
 
 
 def test_piecewise_encoding_places_each_value_inside_its_bins(tmp_path):

@@ -14,7 +14,11 @@ from ..rundir import write_whole
 MIN_STD = 1e-6
 SKEW_RAW = 1.0  # skewness of a positive target above this (house prices: 1.9; diabetes: 0.44)...
 SKEW_LOG_SHARE = 0.5  # ...and of log(1 + y) below half of it, in absolute value: a log scale serves it
-BINS = 48  # quantile bins of each table feature (rtdl-num-embeddings' and TabM's piecewise-linear default)
+BINS = 48  # quantile bins of each table feature (rtdl-num-embeddings' and TabM's piecewise-linear default)...
+# ...fewer on a wide table, down to 2, until all features hold at most this many bins together: the bins
+# are the first layer's inputs, and on 500 continuous columns 48 each made an epoch 3.7x periodic's (10.5 s
+# against 2.9 s on 35,000 rows; 6 each, what this budget leaves them: 1.2 s); the benchmark tables hold 72 to 483
+BIN_BUDGET = 4096
 BIN_SAMPLE_VALUES = 5_000_000  # the bins come from a seeded sample of training rows of at most this many values...
 BIN_SAMPLE_ROWS = 20_000  # ...and rows: a quantile of 20,000 draws is off by under 0.4 percentile points
 
@@ -87,13 +91,19 @@ def compute_train_stats(x_train: np.ndarray, y_train: np.ndarray, task: str, num
     return _with_labels(stats, y_train, task, num_classes)
 
 
-def piecewise_bins(sample: np.ndarray, bins: int = BINS) -> list[list[float]]:
+def piecewise_bins(sample: np.ndarray, bins: int = BINS, budget: int = BIN_BUDGET) -> list[list[float]]:
     """Each feature's distinct quantile edges over a sample of training rows (rtdl-num-embeddings'
     `compute_bins`): BINS + 1 edges for a continuous feature, fewer where values repeat (a 0/1
-    column has two: one bin), one for a constant feature (no bin)."""
-    # "nearest": edges are values the feature takes, so a 0/1 column gets {0, 1}, not an edge between
-    edges = np.quantile(np.asarray(sample, "float64"), np.linspace(0.0, 1.0, bins + 1), axis=0, method="nearest")
-    return [np.unique(column).tolist() for column in edges.T]
+    column has two: one bin), one for a constant feature (no bin); on a wide table fewer bins
+    a feature, halving from BINS (48, 24, 12, ...) down to 2, until all hold at most `budget`."""
+    sample = np.asarray(sample, "float64")
+    while True:
+        # "nearest": edges are values the feature takes, so a 0/1 column gets {0, 1}, not an edge between
+        edges = np.quantile(sample, np.linspace(0.0, 1.0, bins + 1), axis=0, method="nearest")
+        distinct = [np.unique(column).tolist() for column in edges.T]
+        if bins <= 2 or sum(len(e) - 1 for e in distinct) <= budget:
+            return distinct
+        bins = max(bins // 2, 2)
 
 
 def _bin_sample_share(rows: int, features: int) -> float:
