@@ -12,7 +12,13 @@ from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
 from {{ cookiecutter.package_name }}.data.stats import compute_train_stats, piecewise_bins, stream_train_stats
 from {{ cookiecutter.package_name }}.models import build_model
-from {{ cookiecutter.package_name }}.table_model import PeriodicEmbedding, PiecewiseLinearEncoding, SmoothClip
+from {{ cookiecutter.package_name }}.table_model import (
+    EnsembleInputs,
+    MemberMean,
+    PeriodicEmbedding,
+    PiecewiseLinearEncoding,
+    SmoothClip,
+)
 
 
 def test_smooth_clip_is_the_identity_near_zero_and_never_passes_its_limit():
@@ -152,3 +158,49 @@ def test_the_numeric_embedding_follows_the_task_unless_set(tmp_path):
     assert embeddings("regression", tmp_path / "r.npz") == ["piecewise_linear"]
     assert embeddings("binary", tmp_path / "t.npz", "model.numeric_embedding=piecewise") == ["piecewise_linear"]
     assert embeddings("regression", tmp_path / "r.npz", "model.numeric_embedding=off") == []
+
+
+@pytest.mark.parametrize("task", ["classification", "binary", "regression"])
+def test_the_ensembles_training_loss_is_the_mean_of_its_members_losses(task):
+    """TabM trains each member on its own loss; MemberMean gives one output whose compiled loss
+    plus the loss it adds in training is exactly that mean, and adds nothing at inference."""
+    rng = np.random.default_rng(0)
+    outputs = 3 if task == "classification" else 1
+    z = rng.normal(size=(6, 4, outputs)).astype("float32")
+    y = rng.integers(0, outputs if task == "classification" else 2, 6)
+    loss = {"classification": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            "binary": keras.losses.BinaryCrossentropy(from_logits=True),
+            "regression": keras.losses.MeanSquaredError()}[task]
+    labels = y if task == "classification" else y[:, None].astype("float32")
+    members = np.mean([float(loss(labels, z[:, k])) for k in range(4)])
+    layer = MemberMean(task)
+    combined = layer(z, training=True)
+    assert combined.shape == (6, outputs) and len(layer.losses) == 1
+    assert float(loss(labels, combined)) + float(layer.losses[0]) == pytest.approx(members, rel=1e-5)
+    layer(z, training=False)
+    assert layer.losses == []
+
+
+def test_an_ensemble_table_model_starts_healthy_and_saves(tmp_path):
+    """model.tabular_members=4: four members behind one output, the signs of each member's
+    inputs random, and M1-M3 and T1 pass on it as on one model; the saved file predicts the same."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)).astype("float32")
+    np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int) + (x[:, 1] > 0).astype(int))
+    config = load_config(None, ["task=classification", "data.source=npz", f"data.location={tmp_path / 't.npz'}",
+                                "model.tabular_members=4"])
+    prepared = prepare(config)
+    model = build_model(config, prepared)
+    adapter = keras.ops.convert_to_numpy(model.get_layer("ensemble_inputs").adapter)
+    assert adapter.shape[0] == 4 and set(np.unique(adapter)) == {-1.0, 1.0}
+    assert model.get_layer("output").output.shape[1:] == (4, 3) and model.output.shape[1:] == (3,)
+    from {{ cookiecutter.package_name }}.checks.model import check_output_bias
+
+    assert check_loss_input(model, prepared).status == "pass"
+    assert check_output_bias(model, output_offset(model)).status == "pass"
+    assert check_loss_at_init(model, prepared, output_offset(model), 0.5).status == "pass"
+    assert check_overfit_one_batch(model, prepared, config, tmp_path).status == "pass"
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(again.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0), rtol=1e-5)
+    assert isinstance(again.get_layer("ensemble_inputs"), EnsembleInputs)

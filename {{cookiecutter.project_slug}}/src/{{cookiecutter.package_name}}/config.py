@@ -151,6 +151,11 @@ class ModelConfig(Section):
         "(linear over 48 quantile bins of the training split, rtdl's PLE) or off; auto: piecewise for "
         "regression (Computers' RMSE 162 to 151, diamonds' price 547 to 529), periodic for classes (where "
         "piecewise raised the log loss on four of six: BENCHMARKS.md)"))
+    tabular_members: int = Field(1, ge=1, description=(
+        "tabular: an ensemble of this many members in the manner of TabM-mini (the hidden layers shared, each "
+        "member's inputs times its own learned signs, trained on the mean of the members' losses, predicting "
+        "their mean); k members cost k times the compute; 1: one model (8 won on five of ten benchmark tables "
+        "and lost on four, in 2-4x the time: BENCHMARKS.md)"))
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description=(
         "O2: dropout after each hidden layer (mlp) or before the output layer (cnn, backbones); 0: none"))
     weights: str | None = Field(None, description=(

@@ -167,6 +167,76 @@ class LevelEmbedding(keras.layers.Layer):
         return super().get_config() | {"position": self.position, "levels": self.levels, "dims": self.dims}
 
 
+class RandomSigns(keras.initializers.Initializer):
+    """-1 or +1, each with probability 1/2 (TabM's first adapter)."""
+
+    def __call__(self, shape, dtype=None):
+        return keras.ops.where(keras.random.uniform(shape) < 0.5, -1.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="recipe")
+class EnsembleInputs(keras.layers.Layer):
+    """(batch, F) -> (batch, members, F): each member of the ensemble sees the features times
+    its own learned vector, random signs at first (TabM-mini, Gorishniy et al. 2025): the
+    Dense layers after it are shared, so k members cost k times the compute and no more
+    weights than one, and the signs make them start, and stay, different."""
+
+    def __init__(self, members: int, **kwargs):
+        super().__init__(**kwargs)
+        self.members = int(members)
+
+    def build(self, input_shape):
+        self.adapter = self.add_weight((self.members, input_shape[-1]), RandomSigns(), name="adapter")
+
+    def call(self, inputs):
+        return inputs[:, None, :] * self.adapter
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.members, input_shape[-1])
+
+    def get_config(self):
+        return super().get_config() | {"members": self.members}
+
+
+@keras.saving.register_keras_serializable(package="recipe")
+class MemberMean(keras.layers.Layer):
+    """(batch, members, outputs) -> (batch, outputs): the ensemble's one prediction, trained so
+    that the loss is the mean of the members' own losses (TabM's rule, which keeps them
+    diverse) while the compiled loss sees one output. Regression: the members' mean, plus
+    their variance around it as an added loss (the mean of the members' squared errors is the
+    squared error of their mean plus that variance). Classes: the mean of the members' log
+    probabilities, a normalised geometric mean whose cross-entropy is the members' mean
+    cross-entropy plus log Z (Z <= 1, its normalisation), so -log Z is the added loss; for one
+    logit that mean is the mean logit. The added loss is for training only: val and test score
+    the ensemble."""
+
+    def __init__(self, task: str, **kwargs):
+        super().__init__(**kwargs)
+        self.task = task
+
+    def call(self, inputs, training=None):
+        if self.task == "regression":
+            mean = keras.ops.mean(inputs, axis=1)
+            spread = keras.ops.mean(keras.ops.square(inputs - mean[:, None, :]))
+        elif self.task == "binary":
+            mean = keras.ops.mean(inputs, axis=1)
+            positive = keras.ops.mean(keras.ops.log_sigmoid(inputs), axis=1)
+            negative = keras.ops.mean(keras.ops.log_sigmoid(-inputs), axis=1)
+            spread = -keras.ops.mean(keras.ops.logaddexp(positive, negative))
+        else:
+            mean = keras.ops.mean(keras.ops.log_softmax(inputs, axis=-1), axis=1)
+            spread = -keras.ops.mean(keras.ops.logsumexp(mean, axis=-1))
+        if training:
+            self.add_loss(spread)
+        return mean
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return super().get_config() | {"task": self.task}
+
+
 def table_features(spec, inputs, dims: int):
     """The scaled features, the level indices left out, and one `LevelEmbedding` of `dims` for
     each identifier-like column (none when dims is 0: the column's number still goes in)."""
@@ -247,8 +317,14 @@ def _tabular(spec, config, units: int, embedding: str) -> keras.Model:
         x = keras.layers.Concatenate(name="with_piecewise")([x, encoding(inputs)])
     if embedded:
         x = keras.layers.Concatenate(name="with_level_embeddings")([x, *embedded])
+    members = config.model.tabular_members
+    if members > 1:
+        x = EnsembleInputs(members, name="ensemble_inputs")(x)
     for i in range(config.model.tabular_depth):
         x = keras.layers.Dense(units, activation="relu", kernel_initializer="he_normal", name=f"dense_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    return keras.Model(inputs, spec.head(x), name="tabular")
+    outputs = spec.head(x)
+    if members > 1:
+        outputs = MemberMean(spec.task, dtype="float32", name="member_mean")(outputs)
+    return keras.Model(inputs, outputs, name="tabular")

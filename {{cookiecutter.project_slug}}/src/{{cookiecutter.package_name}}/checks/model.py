@@ -10,6 +10,7 @@ import numpy as np
 from ..data import Prepared
 from ..data.pipeline import evaluation_dataset
 from ..models import LogLink, expected_init_loss, loss_for
+from ..table_model import MemberMean
 from ..verdicts import Verdict, verdict
 
 PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
@@ -85,6 +86,8 @@ def output_offset(model: keras.Model) -> list[float] | None:
     """What the model outputs when its final kernel is zero: the final bias, or for a head
     that scales back to target units, offset + scale * bias. None when there is no bias."""
     layers = model.layers
+    if isinstance(layers[-1], MemberMean):  # an ensemble's members share the head, and so its offset
+        layers = layers[:-1]
     link = isinstance(layers[-1], LogLink)  # a log scale: the offset is read through exp(z) - 1
     if link:
         layers = layers[:-1]
