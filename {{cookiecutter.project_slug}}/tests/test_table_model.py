@@ -158,6 +158,9 @@ def test_the_numeric_embedding_follows_the_task_unless_set(tmp_path):
     assert embeddings("regression", tmp_path / "r.npz") == ["piecewise_linear"]
     assert embeddings("binary", tmp_path / "t.npz", "model.numeric_embedding=piecewise") == ["piecewise_linear"]
     assert embeddings("regression", tmp_path / "r.npz", "model.numeric_embedding=off") == []
+    from {{ cookiecutter.package_name }}.table_model import numeric_embedding
+
+    assert numeric_embedding("auto", "regression", binned=False) == "periodic"  # a spec without bins
 
 
 @pytest.mark.parametrize("task", ["classification", "binary", "regression"])

@@ -15,13 +15,16 @@ defaults, value by value):
 - identifier-like integer columns (data/columns.py) embedded, `model.id_embedding` values a
   level (`LevelEmbedding`), their index left out of the scaled features (`SelectFeatures`);
 - 3 hidden layers of 256 ReLU units, dropout 0.15 after each for classes, none for regression
-  (`model.tabular_*`).
+  (`model.tabular_*`);
+- on request (`model.tabular_members` above 1), an ensemble in the manner of TabM-mini
+  (`EnsembleInputs`, `MemberMean`), off by default: it did not pay on the benchmark tables.
 
 `model.builder: auto` picks it for tables. Measured on `benchmarks/tables.py`'s 13 tables
 (BENCHMARKS.md): within 2% of the better of scikit-learn's linear model and gradient boosting on
-9 and ahead of both on 8, among them 336,776 flights (log loss 0.459 against boosting's 0.475;
-`mlp` 0.543) and 5,000 MNIST digits as 784 columns (0.224 against 0.231); still behind boosting
-on diamonds' 3% class (sharp thresholds) and behind an L1 linear model on a wide, short table.
+10 and ahead of both on 10, among them 336,776 flights (log loss 0.459 against boosting's 0.475;
+`mlp` 0.543), 5,000 MNIST digits as 784 columns (0.224 against 0.231) and Computers' prices
+(RMSE 151 against 157); still behind boosting on diamonds' 3% class (sharp thresholds) and
+behind an L1 linear model on a wide, short table.
 """
 
 from __future__ import annotations
@@ -267,7 +270,7 @@ def tabular_dropout(setting: float | str, task: str) -> float:
     return 0.0 if task == "regression" else CLASS_DROPOUT
 
 
-def numeric_embedding(setting: str, task: str) -> str:
+def numeric_embedding(setting: str, task: str, binned: bool = True) -> str:
     """`model.numeric_embedding`; auto: piecewise-linear for regression, periodic for classes.
     Measured on the benchmark tables (BENCHMARKS.md), piecewise against periodic: the test RMSE
     fell on three of seven regression tables, by much (Computers 161.9 to 150.7, now ahead of
@@ -277,10 +280,11 @@ def numeric_embedding(setting: str, task: str) -> str:
     0.0229 to 0.0265, MNIST 0.2235 to 0.2281, the flights 0.4591 to 0.4732) and fell on iris
     (0.359 to 0.354). A knot at every quantile fits a price's steps, and makes a classifier
     sure of itself where few training rows lie, which log loss punishes and squared error
-    much less."""
+    much less. Without bins (`binned` false: a spec a builder made itself, statistics saved
+    before the bins were) auto stays periodic."""
     if setting != "auto":
         return setting
-    return "piecewise" if task == "regression" else "periodic"
+    return "piecewise" if task == "regression" and binned else "periodic"
 
 
 MIN_UNITS = 16  # the narrowest the size-by-rows rule goes
@@ -294,7 +298,8 @@ def tabular(spec, config) -> keras.Model:
     104 training rows get 128 units, a wide table of 500 columns and 131 rows 32, where 256 units
     put 5,234 weights on each row."""
     budget = config.check.max_params_per_example * spec.train_examples
-    embedding, units = numeric_embedding(config.model.numeric_embedding, spec.task), config.model.tabular_units
+    embedding = numeric_embedding(config.model.numeric_embedding, spec.task, bool(spec.bin_edges))
+    units = config.model.tabular_units
     model = _tabular(spec, config, units, embedding)
     while spec.train_examples and model.count_params() > budget and (units > MIN_UNITS or embedding != "off"):
         if units > MIN_UNITS:
