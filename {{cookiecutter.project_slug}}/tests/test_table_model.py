@@ -186,7 +186,8 @@ def test_the_ensembles_training_loss_is_the_mean_of_its_members_losses(task):
 
 def test_an_ensemble_table_model_starts_healthy_and_saves(tmp_path):
     """model.tabular_members=4: four members behind one output, the signs of each member's
-    inputs random, and M1-M3 and T1 pass on it as on one model; the saved file predicts the same."""
+    inputs random, a head each, and M1-M3 and T1 pass on it as on one model; the saved file
+    predicts the same, and so does a regression ensemble on a log scale."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 6)).astype("float32")
     np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int) + (x[:, 1] > 0).astype(int))
@@ -197,6 +198,7 @@ def test_an_ensemble_table_model_starts_healthy_and_saves(tmp_path):
     adapter = keras.ops.convert_to_numpy(model.get_layer("ensemble_inputs").adapter)
     assert adapter.shape[0] == 4 and set(np.unique(adapter)) == {-1.0, 1.0}
     assert model.get_layer("output").output.shape[1:] == (4, 3) and model.output.shape[1:] == (3,)
+    assert model.get_layer("output").kernel.shape == (4, model.get_layer("dense_2").units, 3)  # a head a member
     from {{ cookiecutter.package_name }}.checks.model import check_output_bias
 
     assert check_loss_input(model, prepared).status == "pass"
@@ -207,3 +209,13 @@ def test_an_ensemble_table_model_starts_healthy_and_saves(tmp_path):
     again = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(again.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0), rtol=1e-5)
     assert isinstance(again.get_layer("ensemble_inputs"), EnsembleInputs)
+    np.savez(tmp_path / "r.npz", x=x, y=np.exp(x[:, 0]) * 100.0)
+    config = load_config(None, ["task=regression", "data.source=npz", f"data.location={tmp_path / 'r.npz'}",
+                                "model.tabular_members=4", "model.log_target=on"])
+    prepared = prepare(config)
+    model = build_model(config, prepared)
+    assert check_output_bias(model, output_offset(model)).status == "pass"
+    assert check_loss_at_init(model, prepared, output_offset(model), 0.5).status == "pass"
+    model.save(tmp_path / "r.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "r.keras").predict(x[:8], verbose=0),
+                               model.predict(x[:8], verbose=0), rtol=1e-5)

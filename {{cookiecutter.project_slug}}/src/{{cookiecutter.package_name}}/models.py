@@ -22,7 +22,7 @@ from .data.loaders import import_callable
 from .errors import UserError
 from .schedule import Rate
 from .schedule import learning_rate as scheduled_rate
-from .table_model import table_features, tabular
+from .table_model import MemberDense, table_features, tabular
 
 BUILTIN = ("mlp", "tabular", "cnn", *FAMILIES)  # tabular: table_model.py; FAMILIES: backbones.py
 
@@ -74,20 +74,25 @@ class ModelSpec:
         kernel = keras.initializers.VarianceScaling(0.01, mode="fan_in", distribution="truncated_normal")
         if self.target_std is not None and self.log_target is not None:
             log_std, highest = self.log_target
-            standard = keras.layers.Dense(1, kernel_initializer=kernel, dtype="float32", name="output_standard")
+            standard = self._output_layer(1, kernel, "zeros", "output_standard", features)
             log_scale = keras.layers.Rescaling(log_std, offset=math.log1p(self.output_bias[0]), dtype="float32",
                                                name="output_log")
             return LogLink(ceiling=math.log1p(highest) + 1.0, dtype="float32", name="output")(
                 log_scale(standard(features)))
         if self.target_std is not None:
-            standard = keras.layers.Dense(1, kernel_initializer=kernel, dtype="float32", name="output_standard")
+            standard = self._output_layer(1, kernel, "zeros", "output_standard", features)
             scale_back = keras.layers.Rescaling(self.target_std, offset=self.output_bias[0], dtype="float32",
                                                 name="output")
             return scale_back(standard(features))
         bias = "zeros" if self.output_bias is None else keras.initializers.Constant(self.output_bias)
-        dense = keras.layers.Dense(self.units, kernel_initializer=kernel, bias_initializer=bias, dtype="float32",
-                                   name="output")
-        return dense(features)
+        return self._output_layer(self.units, kernel, bias, "output", features)(features)
+
+    @staticmethod
+    def _output_layer(units: int, kernel, bias, name: str, features) -> keras.layers.Layer:
+        """A Dense layer; for an ensemble's (batch, members, D) features a head a member."""
+        if len(features.shape) == 3:
+            return MemberDense(units, bias_initializer=bias, dtype="float32", name=name)
+        return keras.layers.Dense(units, kernel_initializer=kernel, bias_initializer=bias, dtype="float32", name=name)
 
 
 @keras.saving.register_keras_serializable(package="recipe")

@@ -181,8 +181,9 @@ class RandomSigns(keras.initializers.Initializer):
 class EnsembleInputs(keras.layers.Layer):
     """(batch, F) -> (batch, members, F): each member of the ensemble sees the features times
     its own learned vector, random signs at first (TabM-mini, Gorishniy et al. 2025): the
-    Dense layers after it are shared, so k members cost k times the compute and no more
-    weights than one, and the signs make them start, and stay, different."""
+    hidden Dense layers after it are shared, so k members cost k times the compute and, but
+    for a head each (`MemberDense`), no more weights than one; the signs make them start, and
+    stay, different."""
 
     def __init__(self, members: int, **kwargs):
         super().__init__(**kwargs)
@@ -199,6 +200,35 @@ class EnsembleInputs(keras.layers.Layer):
 
     def get_config(self):
         return super().get_config() | {"members": self.members}
+
+
+@keras.saving.register_keras_serializable(package="recipe")
+class MemberDense(keras.layers.Layer):
+    """(batch, members, D) -> (batch, members, units): a linear output layer of each member's own
+    (TabM's k heads), with one bias for all of them, so that the head's bias still holds the
+    train statistics (M2). Its kernels start small, as `ModelSpec.head`'s Dense does."""
+
+    def __init__(self, units: int, bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        members, width = input_shape[1], input_shape[2]
+        # VarianceScaling(0.01, fan_in, truncated normal) of one member's (width, units) kernel
+        small = keras.initializers.TruncatedNormal(stddev=math.sqrt(0.01 / width) / 0.87962566103423978)
+        self.kernel = self.add_weight((members, width, self.units), small, name="kernel")
+        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias")
+
+    def call(self, inputs):
+        return keras.ops.einsum("bkd,kdu->bku", inputs, self.kernel) + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return super().get_config() | {"units": self.units,
+                                       "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
 
 
 @keras.saving.register_keras_serializable(package="recipe")
