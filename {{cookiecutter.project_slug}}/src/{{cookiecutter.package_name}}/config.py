@@ -153,9 +153,9 @@ class ModelConfig(Section):
         "piecewise raised the log loss on four of six: BENCHMARKS.md)"))
     tabular_members: int = Field(1, ge=1, description=(
         "tabular: an ensemble of this many members in the manner of TabM-mini (the hidden layers shared, each "
-        "member's inputs times its own learned signs, trained on the mean of the members' losses, predicting "
-        "their mean); k members cost k times the compute; 1: one model (8 won on five of ten benchmark tables "
-        "and lost on four, in 2-4x the time: BENCHMARKS.md)"))
+        "member's inputs times its own learned signs and a head of its own, trained on the mean of the members' "
+        "losses, predicting their mean); k members cost k times the compute; 1: one model (8 won on three of "
+        "eight benchmark tables and lost on three: BENCHMARKS.md)"))
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description=(
         "O2: dropout after each hidden layer (mlp) or before the output layer (cnn, backbones); 0: none"))
     weights: str | None = Field(None, description=(
