@@ -117,25 +117,28 @@ def test_the_table_model_refuses_images():
         build_model(config, prepare(config))
 
 
+def small_table_model(tmp_path, task: str, *sets: str) -> keras.Model:
+    """The table model built on 300 rows of 6 normal features: a binary label or a linear target."""
+    x = np.random.default_rng(0).normal(size=(300, 6)).astype("float32")
+    y = x[:, 0] * 2.0 + 1.0 if task == "regression" else (x[:, 0] > 0).astype(int)
+    np.savez(tmp_path / f"{task}.npz", x=x, y=y)
+    config = load_config(None, [f"task={task}", "data.source=npz", f"data.location={tmp_path / task}.npz", *sets])
+    return build_model(config, prepare(config))
+
+
 def test_the_table_models_dropout_is_for_classes_unless_set(tmp_path):
     """model.tabular_dropout auto: RealMLP's 0.15 for classes, none for regression (BENCHMARKS.md:
     it held diamonds' price at 648 RMSE where 0 reached 544); a number applies to both, and a
     value that is neither is refused with the key's name."""
     from {{ cookiecutter.package_name }}.errors import UserError
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, 6)).astype("float32")
-    np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
-    np.savez(tmp_path / "r.npz", x=x, y=x[:, 0] * 2.0 + 1.0)
-
-    def rates(task: str, path, *sets: str) -> list[float]:
-        config = load_config(None, [f"task={task}", "data.source=npz", f"data.location={path}", *sets])
-        model = build_model(config, prepare(config))
+    def rates(task: str, *sets: str) -> list[float]:
+        model = small_table_model(tmp_path, task, *sets)
         return [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
 
-    assert rates("binary", tmp_path / "t.npz") == [0.15] * 3
-    assert rates("regression", tmp_path / "r.npz") == []
-    assert rates("regression", tmp_path / "r.npz", "model.tabular_dropout=0.1") == pytest.approx([0.1] * 3)
+    assert rates("binary") == [0.15] * 3
+    assert rates("regression") == []
+    assert rates("regression", "model.tabular_dropout=0.1") == pytest.approx([0.1] * 3)
     for bad in ("1.5", "sometimes"):
         with pytest.raises(UserError, match="tabular_dropout"):
             load_config(None, [f"model.tabular_dropout={bad}"])
@@ -144,20 +147,14 @@ def test_the_table_models_dropout_is_for_classes_unless_set(tmp_path):
 def test_the_numeric_embedding_follows_the_task_unless_set(tmp_path):
     """model.numeric_embedding auto: piecewise-linear bins for regression, periodic waves for
     classes (BENCHMARKS.md); a bare `off` (YAML's false) leaves both out."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, 6)).astype("float32")
-    np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
-    np.savez(tmp_path / "r.npz", x=x, y=x[:, 0] * 2.0 + 1.0)
-
-    def embeddings(task: str, path, *sets: str) -> list[str]:
-        config = load_config(None, [f"task={task}", "data.source=npz", f"data.location={path}", *sets])
-        model = build_model(config, prepare(config))
+    def embeddings(task: str, *sets: str) -> list[str]:
+        model = small_table_model(tmp_path, task, *sets)
         return [layer.name for layer in model.layers if layer.name in ("periodic_embedding", "piecewise_linear")]
 
-    assert embeddings("binary", tmp_path / "t.npz") == ["periodic_embedding"]
-    assert embeddings("regression", tmp_path / "r.npz") == ["piecewise_linear"]
-    assert embeddings("binary", tmp_path / "t.npz", "model.numeric_embedding=piecewise") == ["piecewise_linear"]
-    assert embeddings("regression", tmp_path / "r.npz", "model.numeric_embedding=off") == []
+    assert embeddings("binary") == ["periodic_embedding"]
+    assert embeddings("regression") == ["piecewise_linear"]
+    assert embeddings("binary", "model.numeric_embedding=piecewise") == ["piecewise_linear"]
+    assert embeddings("regression", "model.numeric_embedding=off") == []
     from {{ cookiecutter.package_name }}.table_model import numeric_embedding
 
     assert numeric_embedding("auto", "regression", binned=False) == "periodic"  # a spec without bins
