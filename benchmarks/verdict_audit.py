@@ -82,6 +82,14 @@ def leaking_column(header, rows, at, rng):
     return header + ["outcome_code"], [r + [str(int(r[at]) ^ int(rng.random() < 0.01))] for r in rows]
 
 
+def parts_of_the_label(header, rows, at, rng):
+    """Two columns that sum to the label, split at random (a deposit and a balance beside the
+    price): neither explains it alone."""
+    shares = [rng.uniform(0.2, 0.8) for _ in rows]
+    return header + ["deposit", "balance"], [r + [f"{float(r[at]) * u:.2f}", f"{float(r[at]) * (1 - u):.2f}"]
+                                             for r, u in zip(rows, shares, strict=True)]
+
+
 def sentinel_target(header, rows, at, rng):
     """2% of the targets replaced by 99999, an export's code for 'unknown'."""
     return header, [r[:at] + ["99999"] + r[at + 1:] if rng.random() < 0.02 else r for r in rows]
@@ -122,6 +130,8 @@ TRAPS = {
                                                     flipped_labels), "label", "binary", "D12"),
     "Housing price + sorted, IDs": (lambda: planted("sorted", public.r_csv("Ecdat/Housing"), "price", sorted_with_ids),
                                     "price", "regression", "D11"),
+    "Housing price + two parts of it": (lambda: planted("parts", public.r_csv("Ecdat/Housing"), "price",
+                                                        parts_of_the_label), "price", "regression", "D11"),
 }
 wanted = [n.strip() for n in args.only.split(",") if n.strip()] or [*DATASETS, *TRAPS]
 

@@ -174,6 +174,30 @@ def test_d11_sees_a_categorical_of_many_levels_that_decides_the_target(tmp_path)
     assert verdict.measured["top_columns"]["code"] < 0.2
 
 
+def test_d11_warns_of_a_label_computed_from_two_columns_that_neither_explains_alone(tmp_path):
+    """Cars93's trap: a price that is the mean of a low and a high price, each far from it alone
+    (half its variance). A linear formula of the two explains it all and D11 names both; the
+    honest twin, the same columns with the label's noise as large as its signal, stays quiet."""
+    rng = np.random.default_rng(5)
+    base, spread = rng.normal(size=ROWS), rng.normal(size=ROWS)
+    low, high = base - spread, base + spread
+    verdicts = {}
+    for name, noise, status in (("computed", 0.0, "warn"), ("honest", 1.0, "pass")):
+        target = (low + high) / 2 + rng.normal(scale=noise, size=ROWS)
+        rows = [[round(float(a), 5), round(float(b), 5), round(float(rng.normal()), 3), round(float(t), 5)]
+                for a, b, t in zip(low, high, target, strict=True)]
+        config = table_config(write(tmp_path / f"{name}.csv", ["low", "high", "noise", "price"], rows),
+                              "data.label_column=price", task="regression")
+        verdicts[name] = verdict = check_feature_leakage(prepare(config), config.inspect)
+        assert verdict.status == status, (name, verdict.measured)
+        assert max(verdict.measured["top_columns"].values()) < 0.9, verdict.measured  # no column alone
+    assert verdicts["honest"].measured["linear_out_of_fold"] < 0.6
+    computed = verdicts["computed"]
+    assert computed.measured["linear_out_of_fold"] > 0.999
+    assert "'low', 'high'" in computed.advice or "'high', 'low'" in computed.advice, computed.advice
+    assert "'noise'" not in computed.advice
+
+
 def test_d11_warns_but_does_not_fail_on_irises_honest_petals(tmp_path):
     """Iris' petal width explains 94% to 96% of the species, honestly: close to a copy of the
     label, but over 136 train and val rows its lower bound stays under the fail threshold."""

