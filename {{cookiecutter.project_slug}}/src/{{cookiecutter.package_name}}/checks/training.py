@@ -17,17 +17,31 @@ from ..steps import _data_loss, step_losses, uses_batch_norm
 from ..verdicts import Verdict, verdict
 
 SLOW_FIT_BUDGETS = 2  # a warn when the last steps' rate reaches the goal within this many budgets more
+POOL_PER_EXAMPLE = 8  # T1's examples come from a pool this many times larger, the duplicates left out
 
 
 def overfit_batch(prepared: Prepared, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A few training examples, covering as many classes as fit."""
-    y = prepared.labels("train")  # from the manifest: only the chosen few are read
+    """A few training examples, covering as many classes as fit, no two with the same inputs:
+    rows that look alike to the model but carry different labels cannot all be memorised
+    (Titanic's class, age and sex make 16 combinations for 1,316 passengers, and its first
+    survivor and first casualty were both first-class adult men: T1 failed at log 2, a false
+    fail). Drawn from a pool of POOL_PER_EXAMPLE times as many, read once."""
+    y = prepared.labels("train")  # from the manifest: only the pool is read
+    pool = POOL_PER_EXAMPLE * n
     if prepared.task == "regression":
-        pick = np.random.default_rng(seed).choice(len(y), size=min(n, len(y)), replace=False)
+        order = np.random.default_rng(seed).choice(len(y), size=min(pool, len(y)), replace=False)
     else:
-        by_class = [np.flatnonzero(y == c)[:n] for c in np.unique(y)]
-        pick = np.array([idx[i] for i in range(n) for idx in by_class if i < len(idx)][:n])
-    return prepared.take(prepared.indices["train"][pick])
+        by_class = [np.flatnonzero(y == c)[:pool] for c in np.unique(y)]
+        order = np.array([idx[i] for i in range(pool) for idx in by_class if i < len(idx)][:pool])
+    x_pool, y_pool = prepared.take(prepared.indices["train"][order])
+    kept, seen = [], set()
+    for i, row in enumerate(x_pool):
+        if row.tobytes() not in seen:
+            seen.add(row.tobytes())
+            kept.append(i)
+        if len(kept) == n:
+            break
+    return x_pool[kept], y_pool[kept]
 
 
 def _predictions_match(task: str, y: np.ndarray, outputs: np.ndarray) -> bool:
