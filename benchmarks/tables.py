@@ -58,6 +58,40 @@ def wide_and_short() -> Path:
     return path
 
 
+def wide_correlated() -> Path:
+    """A second wide, short table, built unlike the first (so that the first does not choose the
+    default alone): 300 rows x 1,000 columns in 50 correlated blocks of 20 (each column its
+    block's factor plus noise), the label a logistic draw from 5 of the factors."""
+    path = args.work / "wide_300x1000.csv"
+    if not path.exists():
+        rng = np.random.default_rng(1)
+        factors = rng.normal(size=(300, 50))
+        x = np.repeat(factors, 20, axis=1) + rng.normal(scale=1.0, size=(300, 1000))
+        logit = factors[:, :5] @ np.array([1.5, -1.0, 1.0, 0.8, -0.6])
+        y = (rng.random(300) < 1 / (1 + np.exp(-logit))).astype(int)
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([*(f"g{j // 20}_{j % 20}" for j in range(1000)), "label"])
+            writer.writerows([*np.round(row, 4), label] for row, label in zip(x, y, strict=True))
+    return path
+
+
+def wide_regression() -> Path:
+    """A wide, short regression table: 150 rows x 800 columns, the target a sum over 15 of them
+    with weights from 0.5 to 2, plus noise of a quarter of its spread."""
+    path = args.work / "wide_150x800_regression.csv"
+    if not path.exists():
+        rng = np.random.default_rng(2)
+        x = rng.normal(size=(150, 800))
+        signal = x[:, :15] @ (rng.uniform(0.5, 2.0, 15) * rng.choice([-1, 1], 15))
+        y = signal + rng.normal(scale=0.25 * signal.std(), size=150)
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([*(f"x{j}" for j in range(800)), "target"])
+            writer.writerows([*np.round(row, 4), round(float(t), 4)] for row, t in zip(x, y, strict=True))
+    return path
+
+
 # name: (csv, label column, task, what makes it a test)
 TABLES = {
     "iris": (lambda: public.sklearn_csv("iris"), "label", "classification", "150 rows"),
@@ -65,6 +99,9 @@ TABLES = {
                      "93 rows, Manufacturer of 32 levels, Min/Max.Price near copies"),
     "breast_cancer": (lambda: public.sklearn_csv("breast_cancer"), "label", "binary", "569 rows"),
     "wide 200x500": (wide_and_short, "label", "binary", "500 columns for 140 training rows"),
+    "wide 300x1000 correlated": (wide_correlated, "label", "binary",
+                                 "1,000 columns in 50 correlated blocks, for 210 training rows"),
+    "wide 150x800 regression": (wide_regression, "target", "regression", "800 columns for 105 training rows"),
     "Boston medv": (lambda: public.r_csv("MASS/Boston"), "medv", "regression", "506 rows, a capped target"),
     "Housing price": (lambda: public.r_csv("Ecdat/Housing"), "price", "regression", "546 rows, skewed positive target"),
     "Computers price": (lambda: public.r_csv("Ecdat/Computers"), "price", "regression", "6,259 rows"),

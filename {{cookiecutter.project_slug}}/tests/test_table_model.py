@@ -109,6 +109,42 @@ def test_the_table_model_narrows_on_few_rows_so_that_m4_passes(tmp_path):
     assert build_model(wider, prepared).get_layer("dense_0").units == config.model.tabular_units
 
 
+@pytest.mark.slow
+def test_a_wide_short_table_gets_an_l1_first_layer_and_stays_healthy(tmp_path):
+    """model.tabular_l1 auto: 0.003 on the first hidden layer's kernel where the encoded features
+    outnumber the training rows (300 columns, about 105 rows), on no other layer; M1 and T1 pass
+    on it (T1 memorises with the penalty off, as with dropout); a saved model keeps it; a narrow
+    table gets none unless it is set, and a negative strength is refused with the key's name."""
+    from {{ cookiecutter.package_name }}.errors import UserError
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(150, 300)).astype("float32")
+    np.savez(tmp_path / "wide.npz", x=x, y=(x[:, :5].sum(axis=1) > 0).astype(int))
+    config = load_config(None, ["task=binary", "data.source=npz", f"data.location={tmp_path / 'wide.npz'}"])
+    prepared = prepare(config)
+    model = build_model(config, prepared)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    penalties = {layer.name: layer.kernel_regularizer for layer in dense}
+    assert float(penalties.pop("dense_0").l1) == pytest.approx(0.003) and set(penalties.values()) == {None}
+    assert check_loss_at_init(model, prepared, output_offset(model), 0.5).status == "pass"
+    model.save(tmp_path / "wide.keras")
+    again = keras.models.load_model(tmp_path / "wide.keras")
+    assert float(again.get_layer("dense_0").kernel_regularizer.l1) == pytest.approx(0.003) and again.losses
+    verdict = check_overfit_one_batch(model, prepared, config, tmp_path)
+    assert verdict.status == "pass" and verdict.measured["weight_penalties_turned_off"] == 1, verdict.measured
+    assert small_table_model(tmp_path, "binary").get_layer("dense_0").kernel_regularizer is None
+    chosen = small_table_model(tmp_path, "regression", "model.tabular_l1=0.01")
+    assert float(chosen.get_layer("dense_0").kernel_regularizer.l1) == pytest.approx(0.01)
+    target = 50.0 * x[:, 0]  # regression: the loss is in the target's units, so auto scales by its variance
+    np.savez(tmp_path / "priced.npz", x=x, y=target)
+    config = load_config(None, ["task=regression", "data.source=npz", f"data.location={tmp_path / 'priced.npz'}"])
+    prepared = prepare(config)
+    l1 = float(build_model(config, prepared).get_layer("dense_0").kernel_regularizer.l1)
+    assert l1 == pytest.approx(0.003 * prepared.stats.target_std ** 2, rel=1e-4) and l1 > 1.0
+    with pytest.raises(UserError, match="tabular_l1"):
+        load_config(None, ["model.tabular_l1=-1"])
+
+
 def test_the_table_model_refuses_images():
     from {{ cookiecutter.package_name }}.errors import UserError
 

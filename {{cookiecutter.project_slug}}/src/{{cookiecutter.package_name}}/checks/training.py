@@ -66,13 +66,13 @@ def check_overfit_one_batch(model: keras.Model, prepared: Prepared, config: Conf
     """T1: a model that cannot drive a handful of examples to near-zero loss has a bug.
 
     Trains `model` itself (pass a fresh copy), Adam at check.overfit_learning_rate, no
-    augmentation, its dropout layers at rate 0: regularisation fights memorising (the table
-    model's dropout of 0.15 held Salaries' 8 salaries at 2.8% of their starting loss, "no longer
-    falling", a false fail). Pass when the data loss came within check.overfit_tolerance of the way
-    from its start to 0 and every prediction matches its label (regression: MSE <= 1% of
-    the batch variance). The loss is measured in inference mode, except for models with
-    batch norm: their moving statistics lag far behind a batch of 8 after a few hundred
-    steps, so they are judged in training mode, on the batch's own statistics.
+    augmentation, its dropout layers at rate 0 and its weight penalties off: regularisation
+    fights memorising (the table model's dropout of 0.15 held Salaries' 8 salaries at 2.8% of
+    their starting loss, "no longer falling", a false fail). Pass when the data loss came
+    within check.overfit_tolerance of the way from its start to 0 and every prediction matches
+    its label (regression: MSE <= 1% of the batch variance). The loss is measured in inference
+    mode, except for models with batch norm: their moving statistics lag far behind a batch of 8
+    after a few hundred steps, so they are judged in training mode, on the batch's own statistics.
 
     Not there within the budget is a fail only when the loss has stopped falling or falls
     too slowly: a loss whose last 50 steps' rate would reach the goal within SLOW_FIT_BUDGETS
@@ -85,6 +85,9 @@ def check_overfit_one_batch(model: keras.Model, prepared: Prepared, config: Conf
     dropouts = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
     for layer in dropouts:  # memorising needs no regulariser (the recipe: "turn off regularisation")
         layer.rate = 0.0
+    penalised = [w for w in model.weights if getattr(w, "regularizer", None) is not None]
+    for weight in penalised:  # nor a weight penalty (the table model's L1 on a wide table)
+        weight.regularizer = None
     training_mode = uses_batch_norm(model)
     compile_model(model, config, learning_rate=config.check.overfit_learning_rate, jit_compile=False)
     start, outputs = _data_loss(model, x, y, prepared.task, training_mode)
@@ -124,7 +127,7 @@ def check_overfit_one_batch(model: keras.Model, prepared: Prepared, config: Conf
                   "all_predictions_match": matched,
                   "steps_still_needed": None if math.isinf(still_needed) else round(still_needed),
                   "judged_in": "training mode" if training_mode else "inference mode",
-                  "dropout_layers_turned_off": len(dropouts)},
+                  "dropout_layers_turned_off": len(dropouts), "weight_penalties_turned_off": len(penalised)},
         expected=(f"loss <= {config.check.overfit_tolerance:g} x start within {budget} steps, every prediction "
                   f"right; a loss still falling fast enough to get there within {SLOW_FIT_BUDGETS * budget} steps "
                   "more is a warn"),
