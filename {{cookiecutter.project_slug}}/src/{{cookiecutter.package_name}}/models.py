@@ -53,6 +53,8 @@ class ModelSpec:
     train_examples: int = 0  # the training split's size: the table model's width follows it (0: fixed)
     # tables: each feature's quantile bin edges over train (data/stats.py), for piecewise-linear encoding
     bin_edges: list[list[float]] | None = None
+    # tables: how many columns are numbers (a CSV's numeric columns; None: every feature, an array's)
+    numeric_columns: int | None = None
 
     def normalization(self) -> keras.layers.Layer:
         """Scale inputs by the training split's statistics (D2), inside the model, so that
@@ -162,10 +164,12 @@ def model_spec(config: Config, prepared: Prepared) -> ModelSpec:
     units = prepared.num_classes if config.task == "classification" else 1
     bias = output_bias(config.task, prepared) if config.model.init_output_bias else None
     target_std = prepared.stats.target_std if config.task == "regression" and bias is not None else None
+    columns = getattr(prepared.source, "columns", None)
+    numeric = sum(c.used and c.role == "numeric" for c in columns) if columns else None
     return ModelSpec(prepared.input_shape, prepared.kind, config.task, units, bias,
                      prepared.stats.mean, prepared.stats.std, target_std or None,
                      tuple(prepared.stats.pixel_range), log_target(config, prepared), prepared.level_indices,
-                     prepared.size("train"), prepared.stats.bin_edges)
+                     prepared.size("train"), prepared.stats.bin_edges, numeric)
 
 
 def resolve_builder(config: Config, kind: str) -> str:
