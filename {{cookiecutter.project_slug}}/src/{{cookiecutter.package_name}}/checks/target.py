@@ -47,7 +47,10 @@ def sentinels(y: np.ndarray) -> list[tuple[float, int]]:
         if len(others) < 10:
             continue
         q1, q3 = np.quantile(others, [0.25, 0.75])
-        spread = max(q3 - q1, 1e-12)
+        # Most of the others one value (a count that is mostly 0): their quartiles meet, and with
+        # no spread every other value is "far". Fair's affairs (0, 1, 2, 3, 7, 12; 451 of 601 at 0)
+        # had 1, 2, 3, 7 and 12 all called codes; their standard deviation is the spread then.
+        spread = max(q3 - q1 if q3 > q1 else float(np.std(others)), 1e-12)
         far = value > q3 + SENTINEL_IQRS * spread or value < q1 - SENTINEL_IQRS * spread
         minus_one = value == -1 and others.min() >= 0  # "unknown" among counts, ages, prices
         if (far and (nines(value) or count >= 0.01 * len(y))) or minus_one:
