@@ -44,52 +44,51 @@ env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(project / "sr
 public = PublicTables(args.work)
 
 
-def wide_and_short() -> Path:
-    """Issue #26's wide, short table: 200 rows x 500 columns, 10 of which carry the label."""
-    path = args.work / "wide_200x500.csv"
+def synthetic_table(name: str, header: list[str], make) -> Path:
+    """The CSV `name` under --work, written once from make() -> (x, labels): x rounded to 4
+    places, one label cell a row."""
+    path = args.work / name
     if not path.exists():
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=(200, 500))
-        y = (x[:, :10].sum(axis=1) + rng.normal(scale=1.0, size=200) > 0).astype(int)
+        x, labels = make()
         with path.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow([*(f"x{j}" for j in range(500)), "label"])
-            writer.writerows([*np.round(row, 4), label] for row, label in zip(x, y, strict=True))
+            writer.writerow(header)
+            writer.writerows([*np.round(row, 4), label] for row, label in zip(x, labels, strict=True))
     return path
+
+
+def wide_and_short() -> Path:
+    """Issue #26's wide, short table: 200 rows x 500 columns, 10 of which carry the label."""
+    def make():
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(200, 500))
+        return x, (x[:, :10].sum(axis=1) + rng.normal(scale=1.0, size=200) > 0).astype(int)
+    return synthetic_table("wide_200x500.csv", [*(f"x{j}" for j in range(500)), "label"], make)
 
 
 def wide_correlated() -> Path:
     """A second wide, short table, built unlike the first (so that the first does not choose the
     default alone): 300 rows x 1,000 columns in 50 correlated blocks of 20 (each column its
     block's factor plus noise), the label a logistic draw from 5 of the factors."""
-    path = args.work / "wide_300x1000.csv"
-    if not path.exists():
+    def make():
         rng = np.random.default_rng(1)
         factors = rng.normal(size=(300, 50))
         x = np.repeat(factors, 20, axis=1) + rng.normal(scale=1.0, size=(300, 1000))
         logit = factors[:, :5] @ np.array([1.5, -1.0, 1.0, 0.8, -0.6])
-        y = (rng.random(300) < 1 / (1 + np.exp(-logit))).astype(int)
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([*(f"g{j // 20}_{j % 20}" for j in range(1000)), "label"])
-            writer.writerows([*np.round(row, 4), label] for row, label in zip(x, y, strict=True))
-    return path
+        return x, (rng.random(300) < 1 / (1 + np.exp(-logit))).astype(int)
+    return synthetic_table("wide_300x1000.csv", [*(f"g{j // 20}_{j % 20}" for j in range(1000)), "label"], make)
 
 
 def wide_regression() -> Path:
     """A wide, short regression table: 150 rows x 800 columns, the target a sum over 15 of them
     with weights from 0.5 to 2, plus noise of a quarter of its spread."""
-    path = args.work / "wide_150x800_regression.csv"
-    if not path.exists():
+    def make():
         rng = np.random.default_rng(2)
         x = rng.normal(size=(150, 800))
         signal = x[:, :15] @ (rng.uniform(0.5, 2.0, 15) * rng.choice([-1, 1], 15))
         y = signal + rng.normal(scale=0.25 * signal.std(), size=150)
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([*(f"x{j}" for j in range(800)), "target"])
-            writer.writerows([*np.round(row, 4), round(float(t), 4)] for row, t in zip(x, y, strict=True))
-    return path
+        return x, [round(float(t), 4) for t in y]
+    return synthetic_table("wide_150x800_regression.csv", [*(f"x{j}" for j in range(800)), "target"], make)
 
 
 # name: (csv, label column, task, what makes it a test)

@@ -24,6 +24,11 @@ from .visualise import image_grid, label_text, short_origin
 IMBALANCE_WARN_RATIO = 10.0
 
 
+def split_by_row(prepared: Prepared) -> bool:
+    """Whether the manifest was split by row number (data.split_by=row), not by content."""
+    return prepared.manifest.header.get("split_by") == "row"
+
+
 def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigmas: float = 3.0) -> Verdict:
     """D1: the realised share of each split, over all examples and per class (regression: per
     target decile), against data.split. The hash-bucket split is exact only in expectation:
@@ -69,7 +74,7 @@ def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigma
                        advice=f"The {split} share of {group} is {off:.1f} standard deviations from data.split: "
                        "more than chance puts there. Large groups of exact duplicates (D3) move together; "
                        "otherwise a seed that happens to be unlucky for a small class: look at D3 first."
-                       + ("" if prepared.manifest.header.get("split_by") == "row" else
+                       + ("" if split_by_row(prepared) else
                           " A table whose few coarse columns repeat across different records (the same answers "
                           "from different people) splits them as separate records with data.split_by=row."))
     return verdict("D1", "pass", measured=measured, expected=expected)
@@ -128,13 +133,13 @@ def check_duplicates(prepared: Prepared, run_dir: Path | None = None) -> Verdict
     if conflicts and prepared.kind == "tabular":
         status, advice = "warn", (f"{len(conflicts)} row(s) appear with different labels (listed): either a "
                                   "labelling mistake, or columns too coarse to tell those examples apart"
-                                  + ("." if prepared.manifest.header.get("split_by") == "row" else
+                                  + ("." if split_by_row(prepared) else
                                      " (then data.split_by=row splits such rows as the separate records they "
                                      "are)."))
     elif conflicts:
         status, advice = "fail", (f"{len(conflicts)} input(s) appear with different labels (listed): at most one "
                                   "label can be right; fix or remove them before trusting any score.")
-    elif leaks and prepared.manifest.header.get("split_by") == "row":
+    elif leaks and split_by_row(prepared):
         status, advice = "warn", (f"{len(leaks)} input(s) are in two splits, as data.split_by=row splits rows "
                                   "by their number: right for records that only look alike (a table of coarse "
                                   "columns), wrong for copies of one record, which val and test would then "
