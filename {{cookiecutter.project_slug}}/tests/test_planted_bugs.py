@@ -325,9 +325,9 @@ def test_b2_fails_when_labels_were_shuffled_apart_from_inputs(shuffled, tmp_path
 
 
 @pytest.mark.slow
-def test_b3_warns_when_a_linear_model_cannot_beat_the_priors(shuffled):
+def test_b3_warns_when_a_linear_model_cannot_beat_the_priors(shuffled, tmp_path):
     config, prepared = shuffled
-    verdict = check_simple_model(model_spec(config, prepared), prepared, config)
+    verdict = check_simple_model(model_spec(config, prepared), prepared, config, tmp_path)
     assert verdict.status == "warn", verdict.measured
     assert "does not beat the priors" in verdict.advice
 

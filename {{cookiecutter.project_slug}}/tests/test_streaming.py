@@ -79,7 +79,13 @@ def test_no_stage_holds_more_than_a_bounded_sample(in_tmp, monkeypatch):
     arguments = [part for s in sets for part in ("--set", s)]
     for stage in ("inspect", "check", "train", "evaluate"):
         assert main([stage, "--run-dir", "runs/s", *arguments]) in (0, 1), stage
-    assert json.loads(Path("runs/s/evaluation.json").read_text())["examples"]["val"] > 0
+    evaluation = json.loads(Path("runs/s/evaluation.json").read_text())
+    assert evaluation["examples"]["val"] > 0
+    # Every test score with its interval, and the model against each baseline on the same rows.
+    loss = evaluation["intervals"]["test"]["loss"]
+    assert loss["interval"][0] <= loss["value"] <= loss["interval"][1]
+    assert loss["rows"] == evaluation["examples"]["test"]
+    assert set(evaluation["test_compared_with"]) == {"priors", "linear", "boosting"}
     n_train = int((np.load("runs/s/data/manifest.npz")["splits"] == 0).sum())
     assert held and max(held) <= 100 < n_train, (max(held), n_train)
 

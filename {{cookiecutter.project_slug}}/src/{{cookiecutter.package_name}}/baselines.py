@@ -23,6 +23,7 @@ from .data.pipeline import evaluation_dataset, train_datasets
 from .errors import UserError
 from .models import ModelSpec, compile_model, output_bias, score_predictions
 from .plots import new_figure, save_figure
+from .rundir import RunFiles, writing_whole
 from .steps import data_loss, inference_outputs, step_losses, weights_restored
 from .verdicts import Verdict, verdict
 
@@ -182,7 +183,7 @@ def simple_model(spec: ModelSpec) -> keras.Model:
     return keras.Model(inputs, spec.head(features), name="simple")
 
 
-def check_simple_model(spec: ModelSpec, prepared: Prepared, config: Config) -> Verdict:
+def check_simple_model(spec: ModelSpec, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
     """B3: the references the model must beat, scored on the whole val and test splits.
 
     Inputs small enough to flatten (tables; images up to references.MAX_FEATURES values) get
@@ -192,14 +193,18 @@ def check_simple_model(spec: ModelSpec, prepared: Prepared, config: Config) -> V
     at check.simple_model_learning_rate. Warn when the bar does not beat the priors (B1) by
     1%: the inputs carry no signal these models find, or they do not match the labels (a
     model regularised by cross-validation falls back to the priors on labels it cannot
-    learn, so it lands within a hair of them, on either side)."""
+    learn, so it lands within a hair of them, on either side). The scikit-learn references'
+    outputs on val and test are kept in the run folder (RunFiles.REFERENCE_OUTPUTS), for
+    `evaluate`'s paired comparison on the same rows."""
     prior = dumb_baseline(prepared)["val"]["loss"]
     if references.fits(prepared):
-        found = references.score_references(prepared, config.check.reference_rows, config.seed)
+        found, outputs = references.score_references(prepared, config.check.reference_rows, config.seed)
+        save_reference_outputs(run_dir, outputs)
         bar = min(found, key=lambda name: found[name]["val"].get("loss", np.inf))
         scores, what = found[bar]["val"], found[bar]["what"]
         measured = {"val": scores, "test": found[bar]["test"], "bar": bar, "references": found,
-                    "training_examples": found[bar]["training_examples"]}
+                    "training_examples": found[bar]["training_examples"], "of_training_split": prepared.size("train"),
+                    "capped_by": found[bar]["capped_by"]}
     else:
         model = compile_model(simple_model(spec), config, learning_rate=config.check.simple_model_learning_rate,
                               jit_compile=False)
@@ -214,13 +219,23 @@ def check_simple_model(spec: ModelSpec, prepared: Prepared, config: Config) -> V
         others = "; ".join(f"{r['what']}: {r['val']['loss']:.4g}" for name, r in measured.get("references", {}).items()
                            if name != measured["bar"])
         advice = (f"The bar the real model must clear: {what}, val loss {scores['loss']:.4g}"
-                  + (f" (the other reference, {others})." if others else "."))
+                  + (f" (the other reference, {others})." if others else ".")
+                  + (f" Fitted on {measured['training_examples']:,} of the {prepared.size('train'):,} training rows "
+                     f"(capped by {measured['capped_by']}): the references at full strength may do better."
+                     if measured.get("capped_by") else ""))
     else:
         advice = (f"The best simple model, {what}, does not beat the priors (val loss {scores['loss']:.4g} against "
                   f"{prior:.4g}): the inputs carry no signal it finds, or they do not match the labels (D9).")
     return verdict("B3", "pass" if ok else "warn", measured=measured,
                    expected=f"below {SIMPLE_MODEL_MARGIN:g} x the priors' val loss {prior:.4g} (B1); the model "
                    "must beat these scores", advice=advice)
+
+
+def save_reference_outputs(run_dir: Path, outputs: dict[str, dict[str, np.ndarray]]) -> None:
+    """B3's references' outputs as `<name>_<split>` arrays of one .npz (read by evaluate.py)."""
+    arrays = {f"{name}_{split}": values for name, splits in outputs.items() for split, values in splits.items()}
+    with writing_whole(run_dir / RunFiles.REFERENCE_OUTPUTS) as partial, partial.open("wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def load_human_labels(path: Path, prepared: Prepared) -> np.ndarray:

@@ -7,6 +7,7 @@ fails, 2 on a mistake the user can fix (with one line that says what and where).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -54,10 +55,11 @@ def _train(config: Config, run_dir: Path) -> list[Verdict] | None:
 
 def _evaluate(config: Config, run_dir: Path, ensemble: int = 0) -> list[Verdict]:
     from .data import prepare
-    from .evaluate import check_ensemble, evaluate
+    from .evaluate import check_ensemble, evaluate, score_lines
 
     prepared = prepare(config, run_dir)
     verdicts = evaluate(prepared, run_dir, config)
+    print("\n".join(score_lines(json.loads((run_dir / RunFiles.EVALUATION).read_text()))))
     if ensemble:
         verdicts.append(check_ensemble(prepared, run_dir, ensemble, config.data.batch_size))
     return verdicts

@@ -255,13 +255,17 @@ CHECKS: tuple[Check, ...] = (
     # evaluate
     Check("T13", "evaluate", "Full-set evaluation, test scored once",
           "Every val and test example scored (no truncated batches); the test split scored once, and "
-          "`evaluation.json` records each time it was."),
+          "`evaluation.json` records each time it was. Every score comes with a bootstrap 95% interval (1,000 "
+          "resamples of the split's rows) and the split's size, in `evaluation.json`, the terminal and the report."),
     Check("B1", "evaluate", "Model beats the dumb baseline",
           "The trained model's full-val loss below the priors' / mean's; fail if not."),
     Check("B3", "evaluate", "Model beats the simple model",
-          "The trained model's full-val loss below the best simple model's that `check` scored in the same "
-          "run folder, with the ratio; warn if not (train longer, or at the rate T10 suggests), skip when "
-          "`check` did not run there."),
+          "The trained model against the best simple model that `check` fitted in the same run folder, on "
+          "the same test rows: a paired bootstrap 95% interval of the loss difference. Pass when the model is "
+          "better beyond chance, warn when the simple model is; level on test, the full-val losses decide "
+          "(warn when the simple model's is lower: train longer, or at the rate T10 suggests). Skip when "
+          "`check` did not run there. The report says \"better than\" only when the interval excludes zero, "
+          "otherwise \"level with\"."),
     Check("E1", "evaluate", "Confusion and per-class scores",
           "On val: the confusion matrix in counts and as shares of each true class "
           "(`plots/E1_confusion.png`), per-class precision, recall, F1 and support, the most-confused "

@@ -93,24 +93,42 @@ def _outputs(model, task: str, x: np.ndarray, classes: int) -> np.ndarray:
     return np.log(probs)
 
 
-def score_references(prepared: Prepared, rows: int, seed: int) -> dict[str, dict]:
-    """{"linear": ..., "boosting": ...}, each {"what", "val", "test", "seconds"}: fitted on at most
-    `rows` training examples (and at most MAX_CELLS values: 6,500 images of 32 x 32 RGB),
-    scored on every val and test example."""
+def score_references(prepared: Prepared, rows: int, seed: int) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Fit each reference and score it on every val and test example.
+
+    Args:
+        prepared: the data, split.
+        rows: `check.reference_rows`, the most training examples a reference is fitted on.
+        seed: the seed of the training sample and of the fits.
+
+    Returns:
+        `(found, outputs)`. `found` is {"linear": ..., "boosting": ...}, each {"what", "val",
+        "test", "seconds", "training_examples", "capped_by"}: `capped_by` names what kept a
+        reference from the whole training split (`check.reference_rows`, or MAX_CELLS on wide
+        inputs: 6,500 images of 32 x 32 RGB), None when it saw every training row. `outputs` is
+        {name: {"val": array, "test": array}}, what each reference outputs row by row, for the
+        paired comparison at `evaluate`.
+    """
     features = int(np.prod(prepared.input_shape))
-    rows = min(rows, max(MIN_ROWS, MAX_CELLS // max(features, 1)))
-    x, y = prepared.take(prepared.sample_rows("train", rows, seed=seed))
+    by_cells = max(MIN_ROWS, MAX_CELLS // max(features, 1))
+    available = prepared.size("train")
+    capped_by = (None if available <= min(rows, by_cells) else
+                 f"check.reference_rows ({rows:,})" if rows <= by_cells else
+                 f"at most {MAX_CELLS:,} values ({by_cells:,} rows of {features:,} features)")
+    x, y = prepared.take(prepared.sample_rows("train", min(rows, by_cells), seed=seed))
     x = standardised(prepared, x)
     classes = len(prepared.class_names) if prepared.task != "regression" else 0
-    found = {}
+    found, outputs = {}, {}
     for name, fit in (("linear", _linear), ("boosting", _boosting)):
         start = time.perf_counter()
         model, what = fit(prepared.task, x, y, seed)
-        found[name] = {"what": what, "seconds": 0.0, "training_examples": len(y)}
+        found[name] = {"what": what, "seconds": 0.0, "training_examples": len(y), "capped_by": capped_by}
+        outputs[name] = {}
         for split in ("val", "test"):
-            outputs = [_outputs(model, prepared.task, standardised(prepared, batch), classes)
+            batches = [_outputs(model, prepared.task, standardised(prepared, batch), classes)
                        for batch, _ in prepared.stream(split).batch(4096).as_numpy_iterator()]
-            found[name][split] = (score_predictions(prepared.task, prepared.labels(split), np.concatenate(outputs))
-                                  if outputs else {})
+            outputs[name][split] = np.concatenate(batches) if batches else np.zeros((0,))
+            found[name][split] = (score_predictions(prepared.task, prepared.labels(split), outputs[name][split])
+                                  if batches else {})
         found[name]["seconds"] = round(time.perf_counter() - start, 2)
-    return found
+    return found, outputs

@@ -135,7 +135,7 @@ RUNNERS: dict[tuple[str, str], Runner] = {
     ("check", "T3"): lambda c: check_loss_goes_down(c.new_model(), c.new_model(larger_config(c.config)), c.prepared,
                                                     c.config, c.run_dir),
     ("check", "B2"): lambda c: check_input_independent(c.model, c.prepared, c.config, c.run_dir),
-    ("check", "B3"): lambda c: check_simple_model(c.spec, c.prepared, c.config),
+    ("check", "B3"): lambda c: check_simple_model(c.spec, c.prepared, c.config, c.run_dir),
     ("check", "T14"): lambda c: check_reproducibility(c.config, c.prepared),
     ("check", "T10"): lambda c: check_lr_range(c.model, c.prepared, c.config, c.run_dir) if c.lr_find else None,
 }

@@ -37,7 +37,8 @@ class RunFiles:
     TENSORBOARD = "tensorboard"  # train: train/, validation/, recipe/ (T6-T12); report: report/
     FIRST_LAYER_INITIAL = "first_layer_initial.npy"  # train (T12): the first layer's starting kernel
     NAN_BATCH = "nan_batch.npz"  # train (T9): the batch whose step went non-finite
-    EVALUATION = "evaluation.json"  # evaluate: the full-set scores, and each time test was scored (T13)
+    REFERENCE_OUTPUTS = "references.npz"  # check (B3): each reference's val and test outputs, row by row
+    EVALUATION = "evaluation.json"  # evaluate: the full-set scores with intervals, each time test was scored (T13)
     WORST_PREDICTIONS = "worst_predictions.csv"  # evaluate (E2)
     TUNE_CONFIG = "tune_config.yaml"  # tune: the config the search ran with; evaluate --ensemble reads it
     TUNER = "tuner"  # tune: KerasTuner's own state, for resuming and distributing the search

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
+from ..bootstrap import BASELINE_NAMES, Comparison, comparison_words
 from ..describe import lines
 from ..rundir import RunFiles
 from ..stages import SECTIONS
@@ -177,25 +178,54 @@ def _measured(verdicts: list[Verdict], stage: str, check_id: str, *keys):
     return record
 
 
-def headline(verdicts: list[Verdict]) -> str:
-    """The page's first line once `evaluate` ran: the trained model's test score beside the
-    priors' (B1), the linear model's and gradient boosting's (B3), on the same test rows."""
+SMALL_TEST = 1000  # test rows below which the headline says in words how far the score could move
+
+
+def _with_interval(value: float, interval) -> str:
+    return f"{value:.4g} ({interval[0]:.4g} to {interval[1]:.4g})" if interval else f"{value:.4g}"
+
+
+def headline(verdicts: list[Verdict], evaluation: dict | None = None) -> str:
+    """The page's first lines once `evaluate` ran: the trained model's test scores with their 95%
+    intervals beside the priors' (B1), the linear model's and gradient boosting's (B3) on the same
+    test rows; then, from evaluation.json, the model against each of them by a paired interval:
+    "better than" only when the interval excludes zero, otherwise "level with" (or "worse than")."""
     model = _measured(verdicts, "evaluate", "T13", "scores", "test")
     if not model:
         return ""
+    intervals = _measured(verdicts, "evaluate", "T13", "test_intervals") or {}
+    rows = (_measured(verdicts, "evaluate", "T13", "examples_scored") or {}).get("test")
     metric = next((key for key in model if key != "loss"), None)
     references = _measured(verdicts, "check", "B3", "references") or {}
-    rows = [("trained model", model), ("priors (B1)", _measured(verdicts, "check", "B1", "test")),
-            *[(("linear model" if name == "linear" else "gradient boosting") + " (B3)", found.get("test"))
-              for name, found in references.items()]]
+    named = {"priors": "priors (B1)", "linear": "linear model (B3)", "boosting": "gradient boosting (B3)"}
+    scored = [("trained model", model), (named["priors"], _measured(verdicts, "check", "B1", "test")),
+              *[(named.get(name, name), found.get("test")) for name, found in references.items()]]
     cells = []
-    for label, scores in rows:
+    for label, scores in scored:
         if not scores or "loss" not in scores:
             continue
-        extra = f", {metric} {scores[metric]:.4g}" if metric and metric in scores else ""
-        text = f"{html.escape(label)}: loss {scores['loss']:.4g}{extra}"
-        cells.append(f"<strong>{text}</strong>" if label == "trained model" else text)
-    return f'<p class="headline">Test split: {" · ".join(cells)}</p>'
+        mine = label == "trained model"
+        loss = _with_interval(scores["loss"], intervals.get("loss") if mine else None)
+        extra = (f", {metric} {_with_interval(scores[metric], intervals.get(metric) if mine else None)}"
+                 if metric and metric in scores else "")
+        text = f"{html.escape(label)}: loss {loss}{extra}"
+        cells.append(f"<strong>{text}</strong>" if mine else text)
+    size = f" ({rows:,} rows; the trained model's 95% bootstrap intervals in parentheses)" if rows else ""
+    said = [f"Test split{size}: {' · '.join(cells)}"]
+    for name, found in (evaluation or {}).get("test_compared_with", {}).items():
+        comparison = Comparison(found["difference"], *found["interval"], found["rows"])
+        said.append("The trained model is " + html.escape(comparison_words(BASELINE_NAMES.get(name, name), comparison))
+                    + ".")
+    if rows and rows < SMALL_TEST and "loss" in intervals:
+        low, high = intervals["loss"]
+        said.append(f"A small test split: on another {rows:,} rows like these the model's loss could lie anywhere "
+                     f"from {low:.4g} to {high:.4g}; read the comparisons by their intervals, not their sign.")
+    return '<div class="headline">' + "".join(f"<p>{line}</p>" for line in said) + "</div>"
+
+
+def _evaluation(run_dir: Path) -> dict | None:
+    path = run_dir / RunFiles.EVALUATION
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def html_page(verdicts: list[Verdict], run_dir: Path, figures: list[Figure]) -> str:
@@ -213,7 +243,7 @@ def html_page(verdicts: list[Verdict], run_dir: Path, figures: list[Figure]) -> 
 <style>
 {STYLE}</style></head><body>
 <h1>Recipe report: {name}</h1>
-{headline(verdicts)}
+{headline(verdicts, _evaluation(run_dir))}
 <p class="meta">Run folder <code>{html.escape(str(run_dir.resolve()))}</code>, reported
 {time.strftime("%Y-%m-%d %H:%M:%S")}. Every record in full: <code>verdicts.json</code> beside this page.
 The same verdicts and plots in TensorBoard: <code>tensorboard --logdir {html.escape(str(run_dir))}/tensorboard</code>
