@@ -159,9 +159,10 @@ def check_beats_simple_model(run_dir: Path, model_val_loss: float, compared: dic
     if ok:
         advice = f"{said} Its val loss is {1 - ratio:.1%} below {what}'s ({bar:.4g})." if ratio < 1 else said
     else:
-        advice = (f"{said} {what[0].upper() + what[1:]} (val loss {bar:.4g}, from `check`) still beats or matches the "
-                  f"trained model ({model_val_loss:.4g}, {ratio - 1:+.1%}): train longer, or try the rate that "
-                  "`check --lr-find` (T10) suggests, before adding capacity.")
+        remedy = "train longer, or try the rate that `check --lr-find` (T10) suggests, before adding capacity."
+        advice = (f"{said} " + (remedy[0].upper() + remedy[1:] if outcome == "worse" else
+                                f"On val, {what} (val loss {bar:.4g}, from `check`) still beats or matches the trained "
+                                f"model ({model_val_loss:.4g}, {ratio - 1:+.1%}): {remedy}"))
     return verdict("B3", "pass" if ok else "warn", measured=measured,
                    expected={"below_simple_model_val_loss": round(bar, 5),
                              "on_test": "a paired 95% interval of the loss difference below zero"},
