@@ -130,6 +130,37 @@ def test_d12_does_not_blame_the_labels_of_a_task_that_gives_the_same_inputs_eith
     assert "suspects_with_a_twin_of_another_label" not in verdict.measured
 
 
+def partly_chance(rows=2000, chance=0.8, seed=0):
+    """Inputs and honest labels of a task that is partly chance: a share `chance` of the rows sit
+    where the outcome is 83/17 (logit 1.6), the rest where it is settled (logit 8); the labels
+    drawn from those probabilities, none of them wrong."""
+    rng = np.random.default_rng(seed)
+    side = rng.choice([-1, 1], rows)
+    logit = side * np.where(rng.random(rows) < chance, 1.6, 8.0) + rng.normal(0, 0.1, rows)
+    x = np.stack([logit, rng.normal(size=rows)], axis=1).astype("float32")
+    return x, (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype("int64")
+
+
+def test_d12_tells_a_partly_chance_task_from_labels_flipped_at_random(tmp_path):
+    """Confident learning called 13% of these honest labels wrong (D12 warned); they disagree with
+    the model only where the outcome is chance, and where the inputs settle it none do. A settled
+    task with 20% of its labels flipped at random disagrees there too: that still warns."""
+    x, honest = partly_chance()
+    np.savez(tmp_path / "honest.npz", x=x, y=honest)
+    verdict = check_label_issues(prepare(npz_config(tmp_path / "honest.npz", task="binary")), 5000, 5, 0.1, 0,
+                                 tmp_path)
+    assert verdict.measured["estimated_share"] > 0.1, verdict.measured  # what warned before
+    assert verdict.status == "pass" and "noise in the task" in verdict.advice, verdict.measured
+    assert verdict.measured["surest"]["random_flips_at_most"] <= 0.1
+    x, settled = partly_chance(chance=0.0)
+    flipped = np.where(np.random.default_rng(1).random(len(settled)) < 0.2, 1 - settled, settled)
+    np.savez(tmp_path / "flipped.npz", x=x, y=flipped)
+    verdict = check_label_issues(prepare(npz_config(tmp_path / "flipped.npz", task="binary")), 5000, 5, 0.1, 0,
+                                 tmp_path)
+    assert verdict.status == "warn" and "flipped at random would" in verdict.advice, verdict.measured
+    assert verdict.measured["surest"]["disagreeing"] > 0.1
+
+
 def test_d12_skips_a_regression_target(tmp_path):
     diabetes = prepare(load_config(None, ["task=regression", "data.source=diabetes"]))
     assert check_label_issues(diabetes, 5000, 5, 0.1, 0, tmp_path).status == "skip"
