@@ -109,8 +109,12 @@ def test_the_headline_says_better_only_when_the_interval_excludes_zero():
     evaluation = {"test_compared_with": {
         "priors": Comparison(-0.4, -0.5, -0.3, 180).as_record(),
         "boosting": Comparison(0.01, -0.02, 0.04, 180).as_record()}}
-    page = headline([t13], evaluation)
+    boosting = {"test": {"loss": 0.29, "accuracy": 0.9}, "training_examples": 20_000,
+                "capped_by": "check.reference_rows (20,000)"}
+    b3 = Verdict("B3", "Simple model", "pass", {"references": {"boosting": boosting}}, stage="check")
+    page = headline([t13, b3], evaluation)
     assert "loss 0.3 (0.25 to 0.36), accuracy 0.9 (0.85 to 0.94)" in page
     assert "better than the priors (B1)" in page
     assert "level with gradient boosting (B3)" in page and "better than gradient boosting" not in page
     assert "A small test split" in page and "180 rows" in page
+    assert "gradient boosting (B3): loss 0.29, accuracy 0.9 (fitted on 20,000 training rows, capped by " in page

@@ -198,6 +198,8 @@ def headline(verdicts: list[Verdict], evaluation: dict | None = None) -> str:
     metric = next((key for key in model if key != "loss"), None)
     references = _measured(verdicts, "check", "B3", "references") or {}
     named = {"priors": "priors (B1)", "linear": "linear model (B3)", "boosting": "gradient boosting (B3)"}
+    capped = {named.get(name, name): f" (fitted on {found['training_examples']:,} training rows, capped by "
+              f"{found['capped_by']})" for name, found in references.items() if found.get("capped_by")}
     scored = [("trained model", model), (named["priors"], _measured(verdicts, "check", "B1", "test")),
               *[(named.get(name, name), found.get("test")) for name, found in references.items()]]
     cells = []
@@ -208,7 +210,7 @@ def headline(verdicts: list[Verdict], evaluation: dict | None = None) -> str:
         loss = _with_interval(scores["loss"], intervals.get("loss") if mine else None)
         extra = (f", {metric} {_with_interval(scores[metric], intervals.get(metric) if mine else None)}"
                  if metric and metric in scores else "")
-        text = f"{html.escape(label)}: loss {loss}{extra}"
+        text = f"{html.escape(label)}: loss {loss}{extra}{html.escape(capped.get(label, ''))}"
         cells.append(f"<strong>{text}</strong>" if mine else text)
     size = f" ({rows:,} rows; the trained model's 95% bootstrap intervals in parentheses)" if rows else ""
     said = [f"Test split{size}: {' · '.join(cells)}"]
