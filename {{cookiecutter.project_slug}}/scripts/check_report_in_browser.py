@@ -27,7 +27,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-STATUSES = ("fail", "warn", "pass", "skip")  # the order the report shows them in
+STATUSES = ("fail", "warn", "pass", "info", "skip")  # the order the report shows them in
 PNG_URI = "data:image/png;base64,"
 
 

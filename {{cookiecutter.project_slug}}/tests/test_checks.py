@@ -230,7 +230,7 @@ def test_b4_scores_a_planted_annotation(digits, tmp_path):
     (tmp_path / "all.csv").write_text("label\n" + "".join(f"{names[v]}\n" for v in everything))
     for name in ("test_order.npy", "all.csv"):
         verdict = check_human_baseline(prepared, with_values(config, {"data.human_labels": str(tmp_path / name)}))
-        assert verdict.status == "pass"
+        assert verdict.status == "info"  # a level to aim for, not a judgement
         assert verdict.measured["test"]["accuracy"] == pytest.approx(1 - 3 / len(y_test), abs=1e-6)
         assert "loss" not in verdict.measured["test"]  # hard answers have no meaningful cross-entropy
 

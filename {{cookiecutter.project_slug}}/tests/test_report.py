@@ -38,7 +38,7 @@ def write_run(run_dir: Path) -> None:
         Verdict("D7", "Visualise just before the net", "pass", plots=[tiny_plot(run_dir, "D7_batch")]),
     ])
     write_verdicts(run_dir, "check", [
-        Verdict("B1", "Dumb baseline", "pass", {"val": {"loss": 2.3, "accuracy": 0.1},
+        Verdict("B1", "Dumb baseline", "info", {"val": {"loss": 2.3, "accuracy": 0.1},
                                                 "test": {"loss": 2.3, "accuracy": 0.1}}),
         Verdict("B2", "Input-independent baseline", "pass", {"val_loss": 1.5, "control_val_loss": 2.25, "steps": 20}),
         Verdict("B3", "Simple model", "pass", {"val": {"loss": 0.4, "accuracy": 0.9}, "bar": "boosting", "references": {
@@ -112,6 +112,9 @@ def test_every_verdict_has_its_row_with_failures_first(report):
     assert text.index("Look at the output bias.") < text.index("data.human_labels is not set")
     assert made.table.splitlines()[1].startswith("FAIL")
     assert "B4 (skip): data.human_labels is not set" in made.table  # a skip says why in the terminal too
+    # info: a measurement that judges nothing, after the passes, counted and coloured apart
+    assert ("check", "B1", "info") in page.rows and "INFO" in made.table and "1 info" in made.table
+    assert '<span class="count" style="color:#1565c0">1 info</span>' in text
 
 
 def test_every_image_is_an_embedded_png_of_a_plot_in_the_folder(report):

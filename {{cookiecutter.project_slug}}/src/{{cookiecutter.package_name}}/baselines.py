@@ -45,8 +45,10 @@ def dumb_baseline(prepared: Prepared) -> dict[str, dict[str, float]]:
 
 
 def check_dumb_baseline(prepared: Prepared) -> Verdict:
+    """B1 at `check`: the floor every model must beat, measured; `info`, since nothing is judged
+    until a model exists (`evaluate` judges it: check_beats_dumb_baseline)."""
     what = "target mean" if prepared.task == "regression" else "class priors"
-    return verdict("B1", "pass", measured=dumb_baseline(prepared),
+    return verdict("B1", "info", measured=dumb_baseline(prepared),
                    expected=f"a model must score better than predicting the train {what}",
                    advice=f"The scores of predicting the train {what}: the floor to beat.")
 
@@ -307,7 +309,8 @@ def human_outputs(task: str, labels: np.ndarray, num_classes: int) -> np.ndarray
 def check_human_baseline(prepared: Prepared, config: Config) -> Verdict:
     """B4: a second annotation of the test split scored with the project's metrics. The loss
     of hard answers says little for classes (a wrong answer costs a fixed 30 nats), so
-    only the metrics are kept there; regression keeps its MSE."""
+    only the metrics are kept there; regression keeps its MSE. `info`: a level to aim for, which
+    judges nothing by itself."""
     if not config.data.human_labels:
         return verdict("B4", "skip",
                        advice="data.human_labels is not set: give it a second annotation of the test split to score")
@@ -316,6 +319,6 @@ def check_human_baseline(prepared: Prepared, config: Config) -> Verdict:
     scores = score_predictions(prepared.task, prepared.labels("test"), outputs)
     if prepared.task != "regression":
         scores.pop("loss")
-    return verdict("B4", "pass", measured={"test": scores, "examples": len(labels)},
+    return verdict("B4", "info", measured={"test": scores, "examples": len(labels)},
                    expected="the trained model's test scores (evaluate) against these",
                    advice="A second annotator scores this on the test split: the level a model can aim for.")

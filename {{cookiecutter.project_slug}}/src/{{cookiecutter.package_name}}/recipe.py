@@ -151,12 +151,12 @@ CHECKS: tuple[Check, ...] = (
           " `model.weights` exempt) and when a layer with a built-in ReLU does not start from He "
           "initialisation."),
     Check("B1", "check", "Dumb baseline",
-          "Predicting the train priors / mean, scored on val and test with the project's metrics; after "
-          "`evaluate`, a model that does not beat it fails."),
+          "Predicting the train priors / mean, scored on val and test with the project's metrics: `info`, "
+          "the floor to beat; after `evaluate`, a model that does not beat it fails."),
     Check("B4", "check", "Human baseline",
           "`data.human_labels`: a second annotation (`.npy`, or `.csv` with one label or class name a row) "
           "of the test split in its order, or of every example in the source's order, scored with the "
-          "project's metrics; a skip when not given."),
+          "project's metrics: `info`, the level a model can aim for; a skip when not given."),
     Check("T2", "check", "Batch independence",
           "The gradient of one example's output (a random projection of it) with respect to the whole input"
           " batch, in inference mode, for the first and the last of 8 examples: a fail when another "
@@ -206,12 +206,13 @@ CHECKS: tuple[Check, ...] = (
           "give the same losses and predictions to the last digit; a difference is a fail that points at an"
           " unseeded generator."),
     Check("T10", "check", "Learning-rate range test",
-          "`check --lr-find` (on in `make demo`): one step per rate from 1e-7 to 10 over 200 steps of the "
-          "real pipeline, each step's own loss (not Keras' running mean), stopped when the smoothed loss "
-          "passes 4x its best; suggests `valley`, `minimum/10` and `steepest`, and the rate where the loss "
-          "diverges; fail when no rate lowers the loss by 20%, warn when the suggestions disagree by more "
-          "than 10x or `train.learning_rate` is above the divergence rate / 3 or 10x below every "
-          "suggestion. The weights are put back and the config is never changed. `plots/T10_lr_range.png`."),
+          "`check --lr-find` (on in `make demo`; without it, a skip that says so): one step per rate from "
+          "1e-7 to 10 over 200 steps of the real pipeline, each step's own loss (not Keras' running mean), "
+          "stopped when the smoothed loss passes 4x its best; suggests `valley`, `minimum/10` and "
+          "`steepest`, and the rate where the loss diverges; fail when no rate lowers the loss by 20%, warn "
+          "when the suggestions disagree by more than 10x or `train.learning_rate` is above the divergence "
+          "rate / 3 or 10x below every suggestion. The weights are put back and the config is never "
+          "changed. `plots/T10_lr_range.png`."),
     # train
     Check("O1", "train", "Adam is safe",
           "Adam (or AdamW) at a constant rate passes; a schedule that takes the rate below 1% of its peak "
@@ -276,7 +277,7 @@ CHECKS: tuple[Check, ...] = (
           "The `evaluate.worst_shown` (16) val examples with the highest loss, as the model saw them "
           "(`plots/E2_worst_predictions.png` for images; for tables the file's own cells), with label, "
           "prediction and probability, each named by its origin (file path, `file.csv:line`, example "
-          "index); all in `worst_predictions.csv`."),
+          "index); all in `worst_predictions.csv`. `info`: examples to look at, not a judgement."),
     Check("E3", "evaluate", "Calibration",
           "Top-label expected calibration error on val over `evaluate.calibration_bins` (15) equal-width "
           "bins and a reliability diagram (`plots/E3_reliability.png`); warn above "

@@ -52,7 +52,7 @@ from .data import Prepared
 from .data.batching import settle_for
 from .data.pipeline import train_datasets
 from .models import ModelSpec, build_model, model_spec
-from .verdicts import Verdict
+from .verdicts import Verdict, verdict
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _label_issues(c: Context) -> Verdict:
     return check_label_issues(c.prepared, s.label_sample, s.label_folds, s.label_issues_warn, c.config.seed, c.run_dir)
 
 
-Runner = Callable[[Context], Verdict | None]  # None: the check was not asked for
+Runner = Callable[[Context], Verdict]
 
 RUNNERS: dict[tuple[str, str], Runner] = {
     ("inspect", "D1"): lambda c: check_split(c.prepared, c.config.data.split, c.config.inspect.split_sigmas),
@@ -137,11 +137,11 @@ RUNNERS: dict[tuple[str, str], Runner] = {
     ("check", "B2"): lambda c: check_input_independent(c.model, c.prepared, c.config, c.run_dir),
     ("check", "B3"): lambda c: check_simple_model(c.spec, c.prepared, c.config, c.run_dir),
     ("check", "T14"): lambda c: check_reproducibility(c.config, c.prepared),
-    ("check", "T10"): lambda c: check_lr_range(c.model, c.prepared, c.config, c.run_dir) if c.lr_find else None,
+    ("check", "T10"): lambda c: check_lr_range(c.model, c.prepared, c.config, c.run_dir) if c.lr_find else verdict(
+        "T10", "skip", advice="the sweep costs check.lr_find_steps steps, so it runs when asked: `check --lr-find`"),
 }
 
 
 def run_checks(stage: str, context: Context) -> list[Verdict]:
     """Every recipe check of `stage`, in the recipe's order."""
-    verdicts = (RUNNERS[(stage, check.id)](context) for check in recipe.for_stage(stage))
-    return [v for v in verdicts if v is not None]
+    return [RUNNERS[(stage, check.id)](context) for check in recipe.for_stage(stage)]

@@ -16,8 +16,11 @@ from typing import Any, Literal
 from .recipe import entry
 from .rundir import RunFiles, write_whole
 
-Status = Literal["pass", "warn", "fail", "skip"]
-STATUSES = ("fail", "warn", "pass", "skip")  # worst first: the order the report shows them in
+Status = Literal["pass", "warn", "fail", "info", "skip"]
+# Worst first: the order the report shows them in. `pass` means a judgement was made and held;
+# `info` is a measurement to look at that judges nothing (a floor to beat, the worst predictions),
+# so that a green PASS always means something was checked; `skip` says why nothing was measured.
+STATUSES = ("fail", "warn", "pass", "info", "skip")
 
 
 @dataclass

@@ -27,8 +27,7 @@ from .table import ordered
 STAGES = SECTIONS  # the recipe stages in run order -> the page's section titles (stages.py)
 OTHER = "other"  # plots in plots/ that no verdict of the folder refers to
 # Plots a stage makes only when asked: named when the stage ran without them.
-OPTIONAL = {"T10": ("check", "<code>check --lr-find</code> adds the learning-rate range test (T10)")}
-COLOURS = {"fail": "#c62828", "warn": "#ef6c00", "pass": "#2e7d32", "skip": "#757575"}
+COLOURS = {"fail": "#c62828", "warn": "#ef6c00", "pass": "#2e7d32", "info": "#1565c0", "skip": "#757575"}
 CELL_LINES = 6  # `key: value` lines of measured/expected shown in a page's cell; the record one click away
 WIDE_PX = 700  # figures wider than this take a whole row of the page
 STYLE = files(__package__).joinpath("style.css").read_text()
@@ -163,10 +162,7 @@ def _plot_sections(figures: list[Figure], run_dir: Path) -> str:
 def _not_run(verdicts: list[Verdict]) -> list[str]:
     ran = {v.stage for v in verdicts}
     notes = [f"<code>{stage}</code>" for stage in STAGES if stage not in ran]
-    notes = [f"stages not run in this folder: {', '.join(notes)}"] if notes else []
-    ids = {(v.stage, v.id) for v in verdicts}
-    notes += [hint for verdict_id, (stage, hint) in OPTIONAL.items() if stage in ran and (stage, verdict_id) not in ids]
-    return notes
+    return [f"stages not run in this folder: {', '.join(notes)}"] if notes else []
 
 
 def _measured(verdicts: list[Verdict], stage: str, check_id: str, *keys):

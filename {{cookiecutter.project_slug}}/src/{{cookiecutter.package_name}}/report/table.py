@@ -1,5 +1,5 @@
 """The terminal table of a stage's or a run's verdicts: failures on top, each cell in words
-(describe.py) cut to a width a terminal holds, then the advice of every fail, warn and skip."""
+(describe.py) cut to a width a terminal holds, then the advice of every fail, warn, info and skip."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ TERMINAL_CELL = 48  # characters of measured/expected in a terminal table's cell
 
 
 def ordered(verdicts: list[Verdict]) -> list[Verdict]:
-    """Failures on top, then warnings, passes, skips; stable within a status."""
+    """Failures on top, then warnings, passes, infos, skips; stable within a status."""
     return sorted(verdicts, key=lambda v: STATUSES.index(v.status))
 
 
@@ -22,7 +22,7 @@ def terminal_table(verdicts: list[Verdict]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     # A skip's advice is its reason: without it a skip reads as "null null" and hides a clue.
     advice = [f"  {v.id} ({v.status}): {v.advice}" for v in ordered(verdicts)
-              if v.status in ("fail", "warn", "skip") and v.advice]
+              if v.status in ("fail", "warn", "info", "skip") and v.advice]
     return "\n".join(lines + ([""] + ["advice:"] + advice if advice else []) + ["", counts_line(verdicts)])
 
 
