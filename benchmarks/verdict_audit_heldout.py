@@ -219,8 +219,10 @@ def traps() -> dict:
 
 
 def caught_by(verdicts: list[dict], expected: str, cause: str | None) -> list[dict]:
-    """The warns and fails of the expected ID that name the planted cause."""
-    return [v for v in flags(verdicts) if v["id"] == expected and (cause is None or cause in json.dumps(v))]
+    """The warns and fails of the expected ID that name the planted cause in what they measured or
+    advise (not in `expected`, which may name a sentinel it looks for)."""
+    return [v for v in flags(verdicts) if v["id"] == expected
+            and (cause is None or cause in json.dumps(v.get("measured")) + v.get("advice", ""))]
 
 
 def drawn_labels(base: str, label: str, task: str) -> Path:
@@ -290,9 +292,8 @@ if "traps" in parts:
                   + (f" (also: {', '.join(others)})" if others else ""), flush=True)
             if strength == twin:
                 tally(verdicts)
-        caught = [w for w, s in curve[1:] if s != "quiet"]
-        print(f"trap {trap} ({base}, {expected}): twin {curve[0][1]}; " + ", ".join(f"{w} {s}" for w, s in curve[1:])
-              + f"; weakest caught: {caught[0] if caught else 'none'}", flush=True)
+        print(f"trap {trap} ({base}, {expected}): twin {curve[0][1]}; " + ", ".join(f"{w} {s}" for w, s in curve[1:]),
+              flush=True)
 
 if "chance" in parts:
     for base in ("lending_club Class", "TV16 votetrump", "mn_police force_type"):
