@@ -133,7 +133,7 @@ def score_references(task: str, frame: pd.DataFrame, labels: np.ndarray, splits:
     y_train, y_test = labels[splits["train"]], labels[splits["test"]]
     classes = np.unique(labels) if task != "regression" else np.array([])
     found = {}
-    boosted_train, boosted_test = _capped_categories(train, [test])[0], _capped_categories(train, [test])[1]
+    boosted_train, boosted_test = _capped_categories(train, [test])
     regression = task == "regression"
     boosters = {
         "boosting": (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
