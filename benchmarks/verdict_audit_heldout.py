@@ -239,8 +239,8 @@ def drawn_labels(base: str, label: str, task: str) -> Path:
         table = table[table[label].notna()].reset_index(drop=True)
         x = table.drop(columns=[label])
         for column in x.columns:
-            if x[column].dtype == object:
-                x[column] = x[column].astype("category")
+            if not (pd.api.types.is_numeric_dtype(x[column]) or pd.api.types.is_bool_dtype(x[column])):
+                x[column] = x[column].astype("category")  # object or pandas 3's str dtype
         classes = np.array(sorted(table[label].astype(str).unique()))
         y = np.searchsorted(classes, table[label].astype(str))
         probs = cross_val_predict(LGBMClassifier(verbose=-1, n_jobs=2, random_state=0), x, y, cv=5,
