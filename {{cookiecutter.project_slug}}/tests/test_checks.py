@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 from sklearn.datasets import load_diabetes
 
-from {{ cookiecutter.package_name }}.baselines import check_human_baseline, derange_batch, judge_input_independent
 from {{ cookiecutter.package_name }}.checks.architecture import check_architecture
+from {{ cookiecutter.package_name }}.checks.baselines import check_human_baseline, derange_batch, judge_input_independent
 from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
 from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch, overfit_batch
 from {{ cookiecutter.package_name }}.cli import main
@@ -263,7 +263,7 @@ def test_b4_refuses_a_bad_annotation_file(digits, tmp_path, content, message):
 
 def test_b3_after_training_compares_with_the_simple_model_check_trained(tmp_path):
     from {{ cookiecutter.package_name }}.bootstrap import Comparison
-    from {{ cookiecutter.package_name }}.evaluate import check_beats_simple_model
+    from {{ cookiecutter.package_name }}.checks.baselines import check_beats_simple_model
     from {{ cookiecutter.package_name }}.verdicts import Verdict, write_verdicts
 
     assert check_beats_simple_model(tmp_path, 0.4, {}).status == "skip"

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -5,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.checks.data import check_split
+from {{ cookiecutter.package_name }}.checks.split import check_split, check_train_stats
 from {{ cookiecutter.package_name }}.config import load_config, with_values
-from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data import Prepared, prepare
 from {{ cookiecutter.package_name }}.data.split import SPLITS, array_keys, assign_splits
 from {{ cookiecutter.package_name }}.data.stats import compute_train_stats
 from {{ cookiecutter.package_name }}.errors import UserError
@@ -87,7 +88,7 @@ def test_d1_judges_the_shares_together_not_one_at_a_time():
     """One share tested: 3 standard deviations. 33 shares (ten classes or deciles, three splits,
     and the whole): each at the Bonferroni distance, so that 33 honest shares warn as rarely
     as one did; Boston's 3.1 for one decile is then chance."""
-    from {{ cookiecutter.package_name }}.checks.data import family_sigmas
+    from {{ cookiecutter.package_name }}.checks.split import family_sigmas
 
     assert family_sigmas(3.0, 1) == pytest.approx(3.0)
     assert family_sigmas(3.0, 33) == pytest.approx(3.94, abs=0.01)
@@ -118,3 +119,68 @@ def test_statistics_ignore_shifted_val_and_test(prepared):
     shifted = compute_train_stats(x[train], y[prepared.indices["train"]], prepared.task, prepared.num_classes)
     assert np.allclose(shifted.mean, prepared.stats.mean)
     assert np.allclose(shifted.std, prepared.stats.std)
+
+
+# D2: the saved statistics recomputed from the training split alone
+
+def _every_split_stats(prepared, x=None):
+    """The statistics `prepare` would save had it been given every split: the planted bug."""
+    x = prepared.source.examples.x if x is None else x
+    return compute_train_stats(x[prepared.manifest.positions], prepared.manifest.labels, prepared.task,
+                               prepared.num_classes)
+
+
+def test_d2_passes_when_the_saved_statistics_are_the_training_splits(prepared):
+    found = check_train_stats(prepared)
+    assert found.status == "pass", found.advice
+    assert found.measured["inputs_recomputed_from"] == prepared.size("train")  # a small split: every example
+    assert found.measured["largest_input_mean_offset"]["standard_errors"] < 1.0
+
+
+def test_d2_fails_when_val_and_test_rows_entered_the_statistics(prepared):
+    """Planted bug: the statistics of every split saved as the training split's (counts patched
+    to train's, so that only the labels and inputs can give it away)."""
+    planted = dataclasses.replace(_every_split_stats(prepared), n_train=prepared.size("train"))
+    found = check_train_stats(dataclasses.replace(prepared, stats=planted))
+    assert found.status == "fail"
+    assert "val and test rows entered them" in found.advice
+
+
+def test_d2_fails_on_input_statistics_from_other_rows_with_the_right_labels(prepared):
+    """Planted bug: label statistics right, input means from every split after val and test
+    were shifted (as a pipeline that normalises with the whole dataset's mean would)."""
+    x = prepared.source.examples.x.copy()
+    held_out = prepared.manifest.positions[np.concatenate([prepared.indices["val"], prepared.indices["test"]])]
+    x[held_out] += 1.0
+    planted = dataclasses.replace(prepared.stats, mean=_every_split_stats(prepared, x).mean)
+    found = check_train_stats(dataclasses.replace(prepared, stats=planted))
+    assert found.status == "fail" and found.measured["label_statistics_match_train"]
+    assert "standard errors from that of" in found.advice
+
+
+def test_d2_judges_a_sample_of_a_large_split_by_its_standard_error():
+    """Above STATS_SAMPLE_EXAMPLES training rows the means come from a sample: honest statistics
+    stay within the limit on many seeds, and a mean shifted by a tenth of a standard deviation
+    (val and test rows from another distribution, counted in) does not."""
+    from {{ cookiecutter.package_name }}.checks.split import STATS_SAMPLE_EXAMPLES, judge_train_stats, measure_train_stats
+    from {{ cookiecutter.package_name }}.data.loaders import Examples
+    from {{ cookiecutter.package_name }}.data.manifest import Manifest
+    from {{ cookiecutter.package_name }}.data.streams import ArraySource
+
+    rng = np.random.default_rng(0)
+    n = 2 * STATS_SAMPLE_EXAMPLES
+    x = rng.lognormal(size=(n, 3)).astype("float32")
+    y = rng.integers(0, 2, n)
+    source = ArraySource(Examples(x, y, "tabular", ["0", "1"], feature_names=["a", "b", "c"]), "binary", "a table")
+    splits = np.zeros(n, np.int8)
+    manifest = Manifest(np.arange(n), np.arange(n, dtype=np.uint64), splits, y, np.zeros(n, np.int64), None,
+                        {"facts": {"seen": n}})
+    indices = {"train": np.arange(n), "val": np.arange(0), "test": np.arange(0)}
+    honest = Prepared(source, manifest, indices, compute_train_stats(x, y, "binary", 2), "binary")
+    offsets = [measure_train_stats(honest, seed).largest_mean_offset for seed in range(5)]
+    limit = measure_train_stats(honest).offset_limit
+    assert measure_train_stats(honest).inputs_compared == STATS_SAMPLE_EXAMPLES
+    assert max(offsets) < limit and max(offsets) > 0.05  # a sample: not exact, well inside
+    shifted = dataclasses.replace(honest.stats, mean=(np.asarray(honest.stats.mean) + 0.1 * np.asarray(
+        honest.stats.std) * np.array([0, 0, 1])).tolist())
+    assert judge_train_stats(measure_train_stats(dataclasses.replace(honest, stats=shifted))).status == "fail"

@@ -6,11 +6,9 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from {{ cookiecutter.package_name }}.checks.data import (
-    check_outliers,
-    check_pairs_intact,
-    check_shuffled_batches,
-)
+from {{ cookiecutter.package_name }}.checks.batches import check_pairs_intact, check_shuffled_batches
+from {{ cookiecutter.package_name }}.checks.context import Context
+from {{ cookiecutter.package_name }}.checks.outliers import check_outliers
 from {{ cookiecutter.package_name }}.checks.visualise import check_batch_view
 from {{ cookiecutter.package_name }}.config import with_values
 from {{ cookiecutter.package_name }}.data import Prepared
@@ -20,7 +18,7 @@ from {{ cookiecutter.package_name }}.data.manifest import Manifest
 from {{ cookiecutter.package_name }}.data.pipeline import make_dataset, train_datasets
 from {{ cookiecutter.package_name }}.data.stats import compute_train_stats
 from {{ cookiecutter.package_name }}.data.streams import ArraySource
-from {{ cookiecutter.package_name }}.registry import Context, run_checks
+from {{ cookiecutter.package_name }}.registry import run_checks
 
 
 def _with_inputs(prepared, x):

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from {{ cookiecutter.package_name }}.checks.data import check_duplicates
+from {{ cookiecutter.package_name }}.checks.duplicates import check_duplicates
 from {{ cookiecutter.package_name }}.checks.error_analysis import (
     check_calibration,
     check_confusion,

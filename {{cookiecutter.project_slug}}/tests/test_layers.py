@@ -12,13 +12,13 @@ PACKAGE = Path({{ cookiecutter.package_name }}.__file__).parent
 LAYERS = [
     # leaves: no project imports, or only of each other
     {"errors", "quiet", "progress", "runtime", "rundir", "describe", "plots", "verdicts", "config", "schedule",
-     "stages", "precision", "recipe", "bootstrap", "__init__"},
+     "stages", "precision", "recipe", "bootstrap", "registry", "train_context", "__init__"},
     {"data", "backbones", "table_model"},
     {"models"},
     {"steps", "references"},
-    {"checks", "callbacks", "baselines"},
+    {"checks", "callbacks"},
     {"train", "evaluate", "tune", "distribute", "resume", "checkpoints", "serving", "report",
-     "registry", "multi_worker", "predict"},
+     "multi_worker", "predict"},
     {"cli", "__main__"},
 ]
 SIDE_BY_SIDE = {"checks": "callbacks", "callbacks": "checks"}

@@ -40,7 +40,7 @@ def test_healthy_digits_suggest_a_usable_rate_and_restore_the_model(digits_confi
     model = build_model(digits_config, digits)
     before = [w.copy() for w in model.get_weights()]
     verdict = check_lr_range(model, digits, digits_config, tmp_path)
-    assert verdict.status != "fail", verdict.advice
+    assert verdict.status == "pass", verdict.advice  # the default rate (3e-4) lies below the blow-up
     measured = verdict.measured
     assert 1e-4 <= measured["suggested"] <= 1e-1, measured
     assert measured["divergence_rate"] != "not reached" and measured["divergence_rate"] > measured["suggested"]

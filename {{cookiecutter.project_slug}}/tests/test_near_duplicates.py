@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from sklearn.datasets import load_breast_cancer, load_sample_images
 
-from {{ cookiecutter.package_name }}.checks.data import check_duplicates
+from {{ cookiecutter.package_name }}.checks.duplicates import check_duplicates
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
 

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.baselines import check_input_independent, check_simple_model
+from {{ cookiecutter.package_name }}.checks.baselines import check_input_independent, check_simple_model
 from {{ cookiecutter.package_name }}.checks.batch_independence import check_batch_independence
 from {{ cookiecutter.package_name }}.checks.inference_mode import check_inference_mode
 from {{ cookiecutter.package_name }}.checks.loss_trend import check_loss_goes_down, judge_loss_trend
@@ -216,6 +216,7 @@ def test_t3_fails_when_the_loss_goes_up(digits_config, digits, tmp_path):
     assert verdict.status == "fail", verdict.measured
     assert "did not go down" in verdict.advice
     assert verdict.measured["capacity"].startswith("skipped")
+    assert "capacity not compared" in verdict.advice  # said beside the status, not only in the record
 
 
 @pytest.mark.slow

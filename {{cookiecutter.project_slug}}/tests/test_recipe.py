@@ -11,7 +11,7 @@ import pytest
 import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }} import recipe
 from {{ cookiecutter.package_name }}.cli import build_parser
-from {{ cookiecutter.package_name }}.registry import RUNNERS
+from {{ cookiecutter.package_name }}.registry import RUNNERS, defined_in
 from {{ cookiecutter.package_name }}.stages import ALL
 from {{ cookiecutter.package_name }}.verdicts import verdict
 
@@ -29,9 +29,26 @@ def test_every_check_has_a_known_stage_a_unique_id_there_and_words():
         assert check.title and len(check.verdict) > 30, check
 
 
-def test_inspect_and_check_run_exactly_their_recipe_entries():
-    declared = {(c.stage, c.id) for c in recipe.CHECKS if c.stage in ("inspect", "check")}
-    assert set(RUNNERS) == declared
+def test_every_stage_runs_exactly_its_recipe_entries_through_the_registry():
+    """Each recipe entry has one runner, registered where its check is defined; a newcomer finds
+    the file of any ID under checks/, or in the list of checks/__init__.py for those that watch
+    training or the search."""
+    import importlib
+
+    for stage in ("train", "evaluate", "tune"):  # the stage modules import what registers their checks
+        importlib.import_module(f"{{ cookiecutter.package_name }}.{stage}")
+    importlib.import_module("{{ cookiecutter.package_name }}.checks")
+    assert set(RUNNERS) == {(c.stage, c.id) for c in recipe.CHECKS}
+    elsewhere = {"O1": "schedule", "O2": "schedule", "O5": "resume", "O3": "tune", "O4": "evaluate"}
+    listing = (PACKAGE / "checks" / "__init__.py").read_text()
+    for stage, check_id in RUNNERS:
+        module = defined_in(stage, check_id).removeprefix("{{ cookiecutter.package_name }}.")
+        if module.startswith("checks."):
+            assert f"{module.removeprefix('checks.')}.py (" in listing, (check_id, module)
+        elif module.startswith("callbacks."):
+            assert check_id.startswith("T"), (check_id, module)
+        else:
+            assert elsewhere[check_id] == module, (check_id, module)
 
 
 def test_the_readme_tables_are_the_recipe_list():

@@ -315,7 +315,7 @@ def test_csv_missing_regression_target_is_nan(tmp_path):
 def test_labels_numbered_from_one_and_one_hot_labels_are_read_as_class_ids_and_said(tmp_path):
     """Labels 1..K (R, MATLAB, survey codes) and one-hot rows are what users bring: read as class
     ids 0..K-1 and said in D5, instead of a phantom empty class 0 that D5 called an imbalance."""
-    from {{ cookiecutter.package_name }}.checks.data import check_balance
+    from {{ cookiecutter.package_name }}.checks.balance import check_balance
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 4)).astype("float32")

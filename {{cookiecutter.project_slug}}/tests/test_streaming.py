@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from {{ cookiecutter.package_name }}.checks.context import Context
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare, streams
-from {{ cookiecutter.package_name }}.registry import Context, run_checks
+from {{ cookiecutter.package_name }}.registry import run_checks
 
 
 def write_folder(root: Path, counts=(150, 150), side=8, seed=0) -> Path:

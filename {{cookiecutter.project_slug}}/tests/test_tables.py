@@ -10,8 +10,10 @@ import pytest
 import tensorflow as tf
 from sklearn.datasets import load_iris
 
-from {{ cookiecutter.package_name }}.checks.data import check_columns, check_duplicates, check_split
+from {{ cookiecutter.package_name }}.checks.columns import check_columns
+from {{ cookiecutter.package_name }}.checks.duplicates import check_duplicates
 from {{ cookiecutter.package_name }}.checks.leakage import check_feature_leakage
+from {{ cookiecutter.package_name }}.checks.split import check_split
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
@@ -355,7 +357,7 @@ def test_a_text_column_becomes_tfidf_features_from_train_alone_and_the_model_rea
 def test_d6_leaves_text_features_out_and_still_sees_a_sentinel_beside_them(tmp_path):
     """A few reviews 30 times longer than the rest put common words' TF-IDF far out (z > 10):
     that is the text's length, not an error, and D6 stays quiet; a 99999 in `stars` still warns."""
-    from {{ cookiecutter.package_name }}.checks.data import check_outliers
+    from {{ cookiecutter.package_name }}.checks.outliers import check_outliers
 
     path = reviews(tmp_path)
     with path.open(newline="") as handle:

@@ -43,7 +43,9 @@ def test_a_count_that_is_mostly_zero_is_not_all_codes(tmp_path):
     counts = np.repeat([0.0, 1, 2, 3, 7, 12], [451, 34, 17, 19, 42, 38])
     x = np.random.default_rng(2).normal(size=(len(counts), 3)).astype("float32")
     verdict = judged(tmp_path, counts, x=x)
-    assert [s["value"] for s in verdict.measured["sentinels"]] == [12.0], verdict.measured["sentinels"]
+    named = {s["value"] for s in verdict.measured["sentinels"]}
+    assert not named & {1.0, 2.0, 3.0, 7.0}, named  # honest answers inside the range are never codes
+    assert named <= {counts.max()}, named  # at most the top answer, a cap, is named
     coded = counts.copy()
     coded[:5] = 99999
     assert 99999 in [s["value"] for s in judged(tmp_path, coded, x=x).measured["sentinels"]]

@@ -26,15 +26,17 @@ STAGES = HELP  # stage name -> its help line (stages.py)
 
 
 def _inspect(config: Config, run_dir: Path) -> list[Verdict]:
+    from .checks.context import Context  # the checks package: every runner registered
     from .data import prepare
-    from .registry import Context, run_checks
+    from .registry import run_checks
 
     return run_checks("inspect", Context(config, prepare(config, run_dir), run_dir))
 
 
 def _check(config: Config, run_dir: Path, lr_find: bool = False) -> list[Verdict]:
+    from .checks.context import Context  # the checks package: every runner registered
     from .data import prepare
-    from .registry import Context, run_checks
+    from .registry import run_checks
     from .runtime import seed_everything
 
     prepared = prepare(config, run_dir)
@@ -55,13 +57,10 @@ def _train(config: Config, run_dir: Path) -> list[Verdict] | None:
 
 def _evaluate(config: Config, run_dir: Path, ensemble: int = 0) -> list[Verdict]:
     from .data import prepare
-    from .evaluate import check_ensemble, evaluate, score_lines
+    from .evaluate import evaluate, score_lines
 
-    prepared = prepare(config, run_dir)
-    verdicts = evaluate(prepared, run_dir, config)
+    verdicts = evaluate(prepare(config, run_dir), run_dir, config, ensemble)
     print("\n".join(score_lines(json.loads((run_dir / RunFiles.EVALUATION).read_text()))))
-    if ensemble:
-        verdicts.append(check_ensemble(prepared, run_dir, ensemble, config.data.batch_size))
     return verdicts
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .baselines import check_beats_dumb_baseline, dumb_outputs
 from .bootstrap import (
     BASELINE_NAMES,
     CONFIDENCE,
@@ -22,17 +21,18 @@ from .bootstrap import (
     paired_difference,
     row_losses,
 )
-from .checks.error_analysis import check_errors
-from .checks.label_issues import judge_label_issues
+from .checks.baselines import dumb_outputs  # the checks package: every runner registered
+from .checks.context import EvaluateContext
 from .config import Config
 from .data import Prepared
 from .data.batching import settle_for
 from .data.loaders import import_callable
 from .data.pipeline import evaluation_dataset
 from .errors import UserError
-from .models import class_probabilities, score_predictions
+from .models import score_predictions
+from .registry import registers, run_checks
 from .rundir import RunFiles, write_whole
-from .verdicts import Verdict, read_verdicts, verdict
+from .verdicts import Verdict, verdict
 
 
 def load_trained_model(run_dir: Path, builder: str = "auto") -> keras.Model:
@@ -51,8 +51,18 @@ def predict_split(model: keras.Model, prepared: Prepared, split: str, batch_size
     return model.predict(evaluation_dataset(prepared, split, batch_size), verbose=0)
 
 
-def evaluate(prepared: Prepared, run_dir: Path, config: Config) -> list[Verdict]:
-    """T13, B1, B3, E1-E3 and D12 for the model `train` left in the run folder."""
+def evaluate(prepared: Prepared, run_dir: Path, config: Config, ensemble: int = 0) -> list[Verdict]:
+    """T13, B1, B3, E1-E3, D12 and O4 for the model `train` left in the run folder.
+
+    Args:
+        prepared: The run's data.
+        run_dir: The run folder `train` wrote best.keras to.
+        config: The run's config.
+        ensemble: O4's members (`evaluate --ensemble N`); 0: O4 is skipped.
+
+    Returns:
+        The verdicts of the stage's recipe entries, in the recipe's order.
+    """
     settle_for(config, prepared)
     model = load_trained_model(run_dir, config.model.builder)
     record_path = run_dir / RunFiles.EVALUATION
@@ -70,11 +80,8 @@ def evaluate(prepared: Prepared, run_dir: Path, config: Config) -> list[Verdict]
               "test_compared_with": {name: c.as_record() for name, c in compared.items()},
               "test_scored_at": previous.get("test_scored_at", []) + [time.strftime("%Y-%m-%dT%H:%M:%S")]}
     write_whole(record_path, json.dumps(record, indent=2))
-    return [judge_full_set(prepared, seen, record["test_scored_at"], scores, intervals),
-            check_beats_dumb_baseline(prepared, scores["val"]["loss"]),
-            check_beats_simple_model(run_dir, scores["val"]["loss"], compared),
-            *check_errors(prepared, prepared.labels("val"), outputs["val"], config.evaluate, run_dir),
-            check_held_out_label_issues(prepared, outputs, config.inspect.label_issues_warn, run_dir)]
+    return run_checks("evaluate", EvaluateContext(config, prepared, run_dir, outputs, scores, intervals, seen,
+                                                  record["test_scored_at"], compared, ensemble))
 
 
 def reference_test_outputs(prepared: Prepared, run_dir: Path) -> dict[str, np.ndarray]:
@@ -116,79 +123,12 @@ def score_lines(record: dict) -> list[str]:
     return shown
 
 
-def check_held_out_label_issues(prepared: Prepared, outputs: dict[str, np.ndarray], warn_share: float,
-                          run_dir: Path) -> Verdict:
-    """D12 on val and test together, with the trained model's probabilities: out-of-sample,
-    since it never trained on them, and from the strongest model the run has."""
-    if prepared.task == "regression":
-        return verdict("D12", "skip", stage="evaluate", advice="confident learning needs classes; E1's residuals "
-                       "show the examples a regression model cannot fit")
-    rows = np.concatenate([prepared.indices["val"], prepared.indices["test"]])
-    probs = class_probabilities(np.concatenate([outputs["val"], outputs["test"]]), prepared.task)
-    return judge_label_issues(prepared, rows, probs, warn_share, run_dir, "val+test", "trained model")
-
-
-def check_beats_simple_model(run_dir: Path, model_val_loss: float, compared: dict[str, Comparison]) -> Verdict:
-    """B3 after training: the model against the best simple model that `check` scored in the same
-    run folder (scikit-learn's linear model or gradient boosting on tables and small images; a
-    Keras linear model on larger images).
-
-    On the test rows the two are compared pairwise (`compare_on_test`): pass when the model is
-    better beyond chance, warn when the reference is. Between the two, level on test, the val
-    losses decide as before this comparison existed: warn when the reference's is lower. Warn,
-    never fail: a short run may not have caught up yet, but a model that a simpler one beats is
-    not done."""
-    simple = next((v for v in read_verdicts(run_dir) if v.id == "B3" and v.stage == "check"), None)
-    if simple is None or not isinstance(simple.measured, dict) or "val" not in simple.measured:
-        return verdict("B3", "skip", advice="`check` has not run in this run folder: run it to get the "
-                       "simple model's score to compare with.", stage="evaluate")
-    bar = float(simple.measured["val"]["loss"])
-    name = simple.measured.get("bar", "linear")
-    what = simple.measured.get("references", {}).get(name, {}).get("what", f"the {name} model")
-    ratio = model_val_loss / bar if bar > 0 else float("inf")
-    on_test = compared.get(name)
-    outcome = on_test.outcome if on_test else "level"
-    ok = outcome == "better" or (outcome == "level" and model_val_loss < bar)
-    measured = {"model_val_loss": round(model_val_loss, 5), "against": name, "ratio_to_it": round(ratio, 3),
-                "on_test": on_test.as_record() if on_test else "no per-row outputs of it in this run folder"}
-    if on_test:
-        said = comparison_words(what, on_test)
-        said = f"On the test split the model is {said}."
-    else:
-        said = "No paired comparison on test (`check` kept no outputs of this reference)."
-    if ok:
-        advice = f"{said} Its val loss is {1 - ratio:.1%} below {what}'s ({bar:.4g})." if ratio < 1 else said
-    else:
-        remedy = "train longer, or try the rate that `check --lr-find` (T10) suggests, before adding capacity."
-        advice = (f"{said} " + (remedy[0].upper() + remedy[1:] if outcome == "worse" else
-                                f"On val, {what} (val loss {bar:.4g}, from `check`) still beats or matches the trained "
-                                f"model ({model_val_loss:.4g}, {ratio - 1:+.1%}): {remedy}"))
-    return verdict("B3", "pass" if ok else "warn", measured=measured,
-                   expected={"below_simple_model_val_loss": round(bar, 5),
-                             "on_test": "a paired 95% interval of the loss difference below zero"},
-                   advice=advice, stage="evaluate")
-
-
-def judge_full_set(prepared: Prepared, seen: dict[str, int], test_scored_at: list[str],
-                   scores: dict[str, dict[str, float]], intervals: dict[str, dict] | None = None) -> Verdict:
-    """Every val and test example was scored, and the test split was scored once only. The
-    record carries the test scores' bootstrap intervals, which the report's headline shows."""
-    sizes = {split: len(prepared.indices[split]) for split in seen}
-    complete = seen == sizes
-    once = len(test_scored_at) == 1
-    if not complete:
-        status, advice = "fail", "Some examples were not scored: look for drop_remainder, steps= or repeat()."
-    elif not once:
-        status = "warn"
-        advice = (f"The test split has now been scored {len(test_scored_at)} times; choosing a model "
-                  "by its test score turns the test set into a validation set.")
-    else:
-        status, advice = "pass", ""
-    test_intervals = {name: r["interval"] for name, r in (intervals or {}).get("test", {}).items()}
-    return verdict("T13", status,
-                   measured={"examples_scored": seen, "scores": scores, "test_scored_times": len(test_scored_at),
-                             "test_intervals": test_intervals},
-                   expected={"examples_scored": sizes, "test_scored_times": 1}, advice=advice)
+@registers("evaluate", "O4")
+def _o4(c: EvaluateContext) -> Verdict:
+    if not c.ensemble:
+        return verdict("O4", "skip", advice="averaging the best trials of a search runs when asked: `tune`, then "
+                       "`evaluate --ensemble N`")
+    return check_ensemble(c.prepared, c.run_dir, c.ensemble, c.config.data.batch_size)
 
 
 def check_ensemble(prepared: Prepared, run_dir: Path, members: int, batch_size: int) -> Verdict:
@@ -207,12 +147,29 @@ def check_ensemble(prepared: Prepared, run_dir: Path, members: int, batch_size: 
         raise UserError(f"--ensemble {members}: the search in {run_dir} has {len(models)} completed trial(s)")
     y_val = prepared.labels("val")
     outputs = [predict_split(model, prepared, "val", batch_size) for model in models]
-    single = score_predictions(prepared.task, y_val, outputs[0])
+    each = [score_predictions(prepared.task, y_val, output) for output in outputs]
     together = score_predictions(prepared.task, y_val, ensemble_outputs(prepared.task, outputs))
+    return judge_ensemble(each[0], together, float(np.mean([s["loss"] for s in each])), len(models))
+
+
+def judge_ensemble(single: dict[str, float], together: dict[str, float], members_mean: float,
+                   members: int) -> Verdict:
+    """O4's decision: pass when the ensemble's val loss is at most the best single trial's.
+
+    Args:
+        single: The best trial's val scores.
+        together: The ensemble's val scores.
+        members_mean: The members' mean val loss (the ensemble's is never above it: convexity).
+        members: How many trials were averaged.
+
+    Returns:
+        The O4 verdict.
+    """
     gain = single["loss"] - together["loss"]
     return verdict(
-        "O4", "pass" if gain >= 0 else "warn", title=f"Ensemble of the best {len(models)} trials",
-        measured={"ensemble_val": together, "best_single_val": single, "val_loss_gain": gain},
+        "O4", "pass" if gain >= 0 else "warn", title=f"Ensemble of the best {members} trials",
+        measured={"ensemble_val": together, "best_single_val": single, "val_loss_gain": gain,
+                  "members_mean_val_loss": members_mean},
         expected="ensemble val loss <= the best single trial's",
         advice="" if gain >= 0 else "Averaging did not help on val: the trials may share their mistakes; "
         "keep the best single model.",

@@ -164,7 +164,7 @@ def model_spec(config: Config, prepared: Prepared) -> ModelSpec:
     units = prepared.num_classes if config.task == "classification" else 1
     bias = output_bias(config.task, prepared) if config.model.init_output_bias else None
     target_std = prepared.stats.target_std if config.task == "regression" and bias is not None else None
-    columns = getattr(prepared.source, "columns", None)
+    columns = prepared.source.columns
     numeric = sum(c.used and c.role == "numeric" for c in columns) if columns else None
     return ModelSpec(prepared.input_shape, prepared.kind, config.task, units, bias,
                      prepared.stats.mean, prepared.stats.std, target_std or None,

@@ -4,7 +4,7 @@ README's tables are this text, kept so by tests/test_recipe.py).
 
 The order is the order a stage writes its verdicts in. The same ID can appear under two
 stages when both judge it (B1 before training against the priors, after it against the
-trained model). How each inspect and check entry is run: registry.py.
+trained model). Which function runs each entry: the one marked `@registers(stage, id)` (registry.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ CHECKS: tuple[Check, ...] = (
     Check("D2", "inspect", "Train-only statistics",
           "Input mean/std, class priors, target mean/std from the training split alone, saved as "
           "`stats.json` and built into the model as a `Normalization` layer, so evaluation and serving use "
-          "the same numbers."),
+          "the same numbers. D2 recomputes them apart from that pass: the label statistics exactly from the "
+          "training labels, each input feature's mean from a seeded sample of training examples (every one "
+          "up to 20,000); fail when the count, the label statistics (those of every split together: val "
+          "and test rows entered) or a mean (beyond 5 standard errors of the sample, for all features "
+          "together) is not the training split's."),
     Check("D3", "inspect", "Duplicates and leakage",
           "From the content keys: the same input with different labels (conflicting labels) is a fail for "
           "images and arrays and a warn for table rows (coarse columns repeat by nature: two census rows "

@@ -33,7 +33,9 @@ import keras
 import numpy as np
 
 from .errors import UserError
+from .registry import registers
 from .rundir import write_whole
+from .train_context import TrainContext
 from .verdicts import Verdict, verdict
 
 POINTER = "latest.json"
@@ -156,3 +158,8 @@ class ResumePoint(keras.callbacks.Callback):
             if old.name != name:
                 old.unlink(missing_ok=True)
         self._last_save = time.perf_counter()  # the save's own time is not training time
+
+
+@registers("train", "O5")
+def _o5(c: TrainContext) -> Verdict:
+    return c.watched_verdict("O5", "the resume backup")

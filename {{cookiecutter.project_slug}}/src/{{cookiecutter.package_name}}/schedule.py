@@ -14,6 +14,8 @@ import keras
 import numpy as np
 
 from .config import Config
+from .registry import registers
+from .train_context import TrainContext
 from .verdicts import Verdict, verdict
 
 Rate = float | keras.optimizers.schedules.LearningRateSchedule  # what an optimizer takes as its learning rate
@@ -109,3 +111,13 @@ def check_regularisation(config: Config) -> Verdict:
                        advice=f"{len(on)} regularisers are on at once ({', '.join(on)}): switch them on one at a "
                        "time, a run each, and keep the ones that lower the val loss.")
     return verdict("O2", "pass", measured, "at most one regulariser per run")
+
+
+@registers("train", "O1")
+def _o1(c: TrainContext) -> Verdict:
+    return check_schedule(c.config, c.total_steps, c.rate)
+
+
+@registers("train", "O2")
+def _o2(c: TrainContext) -> Verdict:
+    return check_regularisation(c.config)

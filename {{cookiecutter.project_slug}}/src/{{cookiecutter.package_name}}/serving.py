@@ -27,7 +27,7 @@ def serving_description(prepared, source: str) -> dict:
     """What the export takes and gives (module docstring)."""
     described = {"task": prepared.task, "kind": prepared.kind, "class_names": list(prepared.class_names),
                  "input_shape": list(prepared.input_shape), "source": source}
-    columns = getattr(prepared.source, "columns", None)
+    columns = prepared.source.columns
     if columns:
         used = [c for c in columns if c.used]
         described |= {"inputs": "csv_columns", "columns": [c.name for c in used],
@@ -42,7 +42,7 @@ def serving_description(prepared, source: str) -> dict:
 
 def export_for_serving(model: keras.Model, prepared, path: Path, source: str) -> None:
     """Written whole: a run killed during the export leaves the previous export, or none."""
-    encoder = getattr(prepared.source, "encoder", None)
+    encoder = prepared.source.encoder
     with writing_whole_folder(path) as partial:
         if encoder is None:
             model.export(str(partial), verbose=False)

@@ -11,7 +11,7 @@ from .backbones import fine_tuning, unfreeze_top
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .callbacks.tensorboard import EpochTensorBoard
 from .checkpoints import Checkpoints
-from .checks.loss_trend import judge_training_loss
+from .checks import loss_trend  # noqa: F401  (registers T3's runner)
 from .config import Config, dump_config, load_config
 from .data import Prepared
 from .data.batching import settle_for
@@ -21,11 +21,13 @@ from .errors import UserError
 from .models import build_model, compile_model
 from .multi_worker import discard_worker_run_dir, fit_multi_worker, worker_run_dir
 from .precision import detect_hardware, jit_setting, resolve_precision
+from .registry import run_checks
 from .resume import ResumePoint, restore
 from .rundir import RunFiles, record_git_commit
 from .runtime import seed_everything
-from .schedule import check_regularisation, check_schedule, learning_rate, planned_epochs, steps_per_epoch
+from .schedule import learning_rate, planned_epochs, steps_per_epoch
 from .serving import export_for_serving
+from .train_context import TrainContext
 from .verdicts import Verdict
 
 
@@ -114,8 +116,8 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
         best = out / RunFiles.BEST_MODEL
         served = keras.models.load_model(best, compile=False) if best.exists() else model
         export_for_serving(served, prepared, out / RunFiles.EXPORT, config.data.source)
-    verdicts = [check_schedule(config, total_steps, rate), check_regularisation(config), resume_point.verdict(),
-                judge_training_loss(_epoch_losses(out, history))] + recipe_verdicts(callbacks)
+    watched = {v.id: v for v in [resume_point.verdict(), *recipe_verdicts(callbacks)]}
+    verdicts = run_checks("train", TrainContext(config, total_steps, rate, _epoch_losses(out, history), watched))
     discard_worker_run_dir(out, run_dir)
     return verdicts
 

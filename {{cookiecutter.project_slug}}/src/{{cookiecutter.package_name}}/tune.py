@@ -15,6 +15,7 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -30,6 +31,7 @@ from .errors import UserError
 from .models import build_model, compile_model, metrics_for, probabilities, resolve_builder
 from .plots import new_figure, save_figure
 from .precision import jit_setting
+from .registry import registers, run_checks
 from .rundir import RunFiles, write_whole, writing_whole
 from .runtime import seed_everything
 from .schedule import steps_per_epoch
@@ -208,7 +210,7 @@ def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | N
     tuner.search(epochs=config.tune.epochs, callbacks=[stop_early, progress], shuffle=False, verbose=0)
     if is_worker():
         return None
-    return [check_search(config, prepared, tuner, run_dir)]
+    return run_checks("tune", TuneContext(config, prepared, tuner, run_dir))
 
 
 def trial_table(tuner: keras_tuner.Tuner, run_dir: Path) -> list[dict]:
@@ -229,6 +231,21 @@ def _recipe_summary(trial_dir: Path) -> str:
     verdicts = read_verdicts(trial_dir)
     flagged = [f"{v.id} {v.status}" for v in verdicts if v.status in ("warn", "fail")]
     return "; ".join(flagged) if flagged else ("pass" if verdicts else "")
+
+
+@dataclass
+class TuneContext:
+    """What the search's check judges: the finished search and the run it belongs to."""
+
+    config: Config
+    prepared: Prepared
+    tuner: keras_tuner.Tuner
+    run_dir: Path
+
+
+@registers("tune", "O3")
+def _o3(c: TuneContext) -> Verdict:
+    return check_search(c.config, c.prepared, c.tuner, c.run_dir)
 
 
 def check_search(config: Config, prepared: Prepared, tuner: keras_tuner.Tuner, run_dir: Path) -> Verdict:

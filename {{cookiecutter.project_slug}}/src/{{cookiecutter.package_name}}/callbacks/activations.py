@@ -8,6 +8,8 @@ import keras
 import numpy as np
 
 from ..plots import new_figure, save_figure
+from ..registry import registers
+from ..train_context import TrainContext
 from ..verdicts import Verdict, verdict
 from .common import Monitor, probe_layers, rounded
 
@@ -188,3 +190,8 @@ def plot_activations(steps, history, run_dir: Path) -> str:
             ax.legend(fontsize="x-small")
     fig.suptitle("T7 activations on a fixed sample of training examples")
     return save_figure(fig, run_dir, "T7_activations")
+
+
+@registers("train", "T7")
+def _t7(c: TrainContext) -> Verdict:
+    return c.watched_verdict("T7", "monitor.activation_health")

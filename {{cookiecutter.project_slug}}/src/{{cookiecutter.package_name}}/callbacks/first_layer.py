@@ -9,7 +9,9 @@ import matplotlib
 import numpy as np
 
 from ..plots import new_figure, save_figure
+from ..registry import registers
 from ..rundir import RunFiles, writing_whole
+from ..train_context import TrainContext
 from ..verdicts import Verdict, verdict
 from .common import Monitor, rounded
 
@@ -248,3 +250,8 @@ def plot_first_layer(name: str, start: np.ndarray, end: np.ndarray, input_shape,
     scaled = "the matrix is scaled to its own range" if matrix else "each tile is scaled to its own range"
     fig.supxlabel(scaled + ("" if rgb else ": black lowest, white highest"), fontsize="small", color="dimgray")
     return save_figure(fig, run_dir, "T12_first_layer")
+
+
+@registers("train", "T12")
+def _t12(c: TrainContext) -> Verdict:
+    return c.watched_verdict("T12", "monitor.first_layer")

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 
 from ..plots import plot_per_layer
+from ..registry import registers
+from ..train_context import TrainContext
 from ..verdicts import Verdict, verdict
 from .common import Monitor, data_loss, layer_name, restoring, rounded
 
@@ -181,3 +183,8 @@ def plot_gradient_norms(steps, layers, norms, vanishing_below, exploding_above, 
                           "gradient norm / loss at init (fixed batch)",
                           "T6 per-layer gradient norms (dashed: vanishing and exploding thresholds)",
                           run_dir, "T6_gradient_norms", thresholds=(vanishing_below, exploding_above))
+
+
+@registers("train", "T6")
+def _t6(c: TrainContext) -> Verdict:
+    return c.watched_verdict("T6", "monitor.gradient_health")

@@ -8,7 +8,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..registry import registers
 from ..rundir import RunFiles, writing_whole
+from ..train_context import TrainContext
 from ..verdicts import Verdict, verdict
 from .common import Monitor, data_loss, layer_name, layer_probe, probe_layers, restoring
 
@@ -219,3 +221,8 @@ def judge_nonfinite(event: dict | None, steps_run: int) -> Verdict:
         if "batch" in event else ""
     return verdict("T9", "fail", measured=event, expected="a finite loss at every step",
                    advice=f"The loss went {event['loss']} at step {event['step']}: {where}; {fix}.{saved}")
+
+
+@registers("train", "T9")
+def _t9(c: TrainContext) -> Verdict:
+    return c.watched_verdict("T9", "monitor.nan_diagnosis")

@@ -9,6 +9,8 @@ import numpy as np
 
 from ..models import probabilities
 from ..plots import new_figure, save_figure
+from ..registry import registers
+from ..train_context import TrainContext
 from ..verdicts import Verdict, verdict
 from .common import Monitor, rounded
 
@@ -173,3 +175,8 @@ def plot_prediction_dynamics(steps, outputs, y, task, target_std, run_dir: Path,
     right.set_title("jitter between snapshots (stall --, thrash :)")
     right.legend(fontsize="small")
     return save_figure(fig, run_dir, "T11_prediction_dynamics")
+
+
+@registers("train", "T11")
+def _t11(c: TrainContext) -> Verdict:
+    return c.watched_verdict("T11", "monitor.prediction_dynamics")

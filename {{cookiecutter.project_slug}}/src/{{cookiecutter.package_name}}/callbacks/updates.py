@@ -8,6 +8,8 @@ import keras
 import numpy as np
 
 from ..plots import plot_per_layer
+from ..registry import registers
+from ..train_context import TrainContext
 from ..verdicts import Verdict, verdict
 from .common import Monitor, kernels, layer_name, rounded
 
@@ -141,3 +143,8 @@ def plot_update_ratios(steps, layers, ratios, warn_range, run_dir: Path) -> str:
     return plot_per_layer(steps, layers, ratios, 1e-9, "||dW|| / ||W|| of one step",
                           "T8 update-to-weight ratio per layer (green: healthy band)", run_dir, "T8_update_ratio",
                           band=warn_range)
+
+
+@registers("train", "T8")
+def _t8(c: TrainContext) -> Verdict:
+    return c.watched_verdict("T8", "monitor.update_ratio")

@@ -19,8 +19,10 @@ from ..backbones import FAMILIES
 from ..config import Config
 from ..data import Prepared
 from ..models import BUILTIN, resolve_builder
+from ..registry import registers
 from ..steps import all_layers
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 RELU_ACTIVATIONS = {"relu", "relu6", "leaky_relu"}
 # Initialisers whose configuration is their name; the others show their arguments.
@@ -63,7 +65,20 @@ def check_architecture(model: keras.Model, prepared: Prepared, config: Config) -
     Warns too when a layer with a built-in ReLU starts from anything but He initialisation:
     Glorot halves the activations' variance at every ReLU layer, a fixed RandomNormal(1)
     blows it up by the fan-in. A ReLU as its own layer is not traced (a batch norm usually
-    sits between, which makes the kernel's scale irrelevant); its kernel is only listed."""
+    sits between, which makes the kernel's scale irrelevant); its kernel is only listed.
+
+    Args:
+        model: The built model; its trainable weights are counted and each layer's kernel
+            initialiser and activation are read.
+        prepared: The run's data; only the number of training examples is used.
+        config: The run's configuration: `model.builder`, `model.weights` and
+            `check.max_params_per_example`.
+
+    Returns:
+        The M4 verdict: warn when the trainable parameters per training example exceed
+        `check.max_params_per_example` and the weights are not pretrained, or when a layer with a
+        built-in ReLU does not start from He; pass otherwise.
+    """
     builder = config.model.builder
     resolved = resolve_builder(config, prepared.kind)
     examples = len(prepared.indices["train"])
@@ -105,3 +120,8 @@ def check_architecture(model: keras.Model, prepared: Prepared, config: Config) -
         expected=f"at most {limit:g} trainable parameters per training example (pretrained weights exempt); "
                  "He initialisation on ReLU layers",
         advice="; ".join(problems))
+
+
+@registers("check", "M4")
+def _m4(c: Context) -> Verdict:
+    return check_architecture(c.model, c.prepared, c.config)

@@ -15,17 +15,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import references
-from .config import Config
-from .data import Prepared
-from .data.batching import settle_for
-from .data.pipeline import evaluation_dataset, train_datasets
-from .errors import UserError
-from .models import ModelSpec, compile_model, output_bias, score_predictions
-from .plots import new_figure, save_figure
-from .rundir import RunFiles, writing_whole
-from .steps import data_loss, inference_outputs, step_losses, weights_restored
-from .verdicts import Verdict, verdict
+from .. import references
+from ..bootstrap import Comparison, comparison_words
+from ..config import Config
+from ..data import Prepared
+from ..data.batching import settle_for
+from ..data.pipeline import evaluation_dataset, train_datasets
+from ..errors import UserError
+from ..models import ModelSpec, compile_model, output_bias, score_predictions
+from ..plots import new_figure, save_figure
+from ..registry import registers
+from ..rundir import RunFiles, writing_whole
+from ..steps import data_loss, inference_outputs, step_losses, weights_restored
+from ..verdicts import Verdict, read_verdicts, verdict
+from .context import Context, EvaluateContext
 
 
 def dumb_outputs(prepared: Prepared, n: int) -> np.ndarray:
@@ -45,8 +48,16 @@ def dumb_baseline(prepared: Prepared) -> dict[str, dict[str, float]]:
 
 
 def check_dumb_baseline(prepared: Prepared) -> Verdict:
-    """B1 at `check`: the floor every model must beat, measured; `info`, since nothing is judged
-    until a model exists (`evaluate` judges it: check_beats_dumb_baseline)."""
+    """B1 at `check`: the floor every model must beat, measured.
+
+    Args:
+        prepared: The run's data; the train priors or mean come from its train statistics, and
+            the val and test labels are scored against them.
+
+    Returns:
+        The B1 verdict: the val and test scores of predicting the train priors or mean; `info`,
+        since nothing is judged until a model exists (`evaluate` judges it: check_beats_dumb_baseline).
+    """
     what = "target mean" if prepared.task == "regression" else "class priors"
     return verdict("B1", "info", measured=dumb_baseline(prepared),
                    expected=f"a model must score better than predicting the train {what}",
@@ -54,7 +65,16 @@ def check_dumb_baseline(prepared: Prepared) -> Verdict:
 
 
 def check_beats_dumb_baseline(prepared: Prepared, model_val_loss: float) -> Verdict:
-    """After training: the model's full-val loss against the dumb baseline's."""
+    """B1 after training: the model's full-val loss against the dumb baseline's.
+
+    Args:
+        prepared: The run's data; the dumb baseline's val loss is computed from it.
+        model_val_loss: The trained model's loss on the whole val split.
+
+    Returns:
+        The B1 verdict at `evaluate`: pass when the model's val loss is below the baseline's,
+        fail otherwise.
+    """
     baseline = dumb_baseline(prepared)["val"]["loss"]
     ok = model_val_loss < baseline
     return verdict("B1", "pass" if ok else "fail",
@@ -99,12 +119,28 @@ def input_independent_run(model: keras.Model, prepared: Prepared, config: Config
 
 
 def check_input_independent(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
-    """B2: the model trained on its inputs against the same model, from the same weights,
-    on the same batches, trained on inputs that carry no information about the labels.
+    """B2: the model trained on its inputs against the same model trained on inputs that say nothing about the labels.
+
+    Both start from the same weights and train on the same batches; the control's inputs carry
+    no information about the labels.
 
     The control's inputs are those of other examples of the batch, not zeros: the models
     normalise inside (an adapted Normalization maps 0 to -mean/std) and every input
-    statistic stays as it was (RECIPE notes). Judged by `judge_input_independent`."""
+    statistic stays as it was (RECIPE notes).
+
+    Args:
+        model: The model at its current weights; both runs start from them, and they are put
+            back afterwards.
+        prepared: The run's data: the training batches, the val split, and the priors' val loss.
+        config: The run's configuration: the training pipeline, the optimizer,
+            `check.baseline_steps` and the B2 ratios.
+        run_dir: The run folder the plot of both runs' step losses is saved in.
+
+    Returns:
+        The B2 verdict, with the plot of both runs' step losses. Judged by
+        `judge_input_independent` (pass, warn or fail). Skip when the batch size is 1: the
+        control takes its inputs from the other examples of a batch.
+    """
     if settle_for(config, prepared).data.batch_size < 2:
         return verdict("B2", "skip", advice="data.batch_size is 1: the control takes "
                        "its inputs from the other examples of a batch")
@@ -128,10 +164,21 @@ def judge_input_independent(real: float, control: float, prior: float, config: C
                             weights_per_example: float | None = None) -> Verdict:
     """B2 verdict from the val losses of the real run, the control and the priors (B1).
 
-    Pass when real <= check.input_independent_pass_ratio x control; fail at >=
-    check.input_independent_fail_ratio x control (the model learned nothing from its inputs);
-    warn between. Warn too when the control beats the priors, control < check.control_leak_ratio
-    x prior: labels reach the model through another channel than the inputs."""
+    Args:
+        real: The val loss of the model trained on its own inputs.
+        control: The val loss of the same model trained on the inputs of other examples.
+        prior: The val loss of predicting the train priors or mean (B1).
+        config: The run's configuration; `check` holds the ratios and `check.baseline_steps`.
+        weights_per_example: The model's weights per training example, or None. At
+            MANY_WEIGHTS_PER_EXAMPLE (10) or more, a fail's advice names over-fitting beside the wiring bugs.
+
+    Returns:
+        The B2 verdict. Pass when real <= check.input_independent_pass_ratio x control; fail at >=
+        check.input_independent_fail_ratio x control (the model learned nothing from its inputs);
+        warn between. A control loss of zero or less fails too. Warn too when the control beats
+        the priors, control < check.control_leak_ratio x prior: labels reach the model through
+        another channel than the inputs; a fail stays a fail.
+    """
     c = config.check
     ratio = real / control if control > 0 else float("inf")
     advice = []
@@ -197,7 +244,22 @@ def check_simple_model(spec: ModelSpec, prepared: Prepared, config: Config, run_
     model regularised by cross-validation falls back to the priors on labels it cannot
     learn, so it lands within a hair of them, on either side). The scikit-learn references'
     outputs on val and test are kept in the run folder (RunFiles.REFERENCE_OUTPUTS), for
-    `evaluate`'s paired comparison on the same rows."""
+    `evaluate`'s paired comparison on the same rows.
+
+    Args:
+        spec: The model's spec; its normalisation and output head make the Keras linear model
+            for larger images.
+        prepared: The run's data; the priors' val loss (B1) is computed from it.
+        config: The run's configuration: `check.reference_rows` and `seed` for the scikit-learn
+            references, the training pipeline, `check.baseline_steps` and
+            `check.simple_model_learning_rate` for the Keras model.
+        run_dir: The run folder the scikit-learn references' outputs are saved in.
+
+    Returns:
+        The B3 verdict at `check`: pass when the best simple model's val loss is below
+        SIMPLE_MODEL_MARGIN (0.99) x the priors' val loss, warn otherwise. Its val scores are the
+        bar the trained model must clear at `evaluate`.
+    """
     prior = dumb_baseline(prepared)["val"]["loss"]
     if references.fits(prepared):
         found, outputs = references.score_references(prepared, config.check.reference_rows, config.seed)
@@ -307,10 +369,21 @@ def human_outputs(task: str, labels: np.ndarray, num_classes: int) -> np.ndarray
 
 
 def check_human_baseline(prepared: Prepared, config: Config) -> Verdict:
-    """B4: a second annotation of the test split scored with the project's metrics. The loss
-    of hard answers says little for classes (a wrong answer costs a fixed 30 nats), so
-    only the metrics are kept there; regression keeps its MSE. `info`: a level to aim for, which
-    judges nothing by itself."""
+    """B4: a second annotation of the test split scored with the project's metrics.
+
+    The loss of hard answers says little for classes (a wrong answer costs a fixed 30 nats), so
+    only the metrics are kept there; regression keeps its MSE.
+
+    Args:
+        prepared: The run's data; the test split's labels are the truth the annotation is
+            scored against.
+        config: The run's configuration; `data.human_labels` is the annotation's file (.npy or
+            .csv).
+
+    Returns:
+        The B4 verdict: `info`: a level to aim for, which judges nothing by itself. Skip when
+        `data.human_labels` is not set.
+    """
     if not config.data.human_labels:
         return verdict("B4", "skip",
                        advice="data.human_labels is not set: give it a second annotation of the test split to score")
@@ -322,3 +395,87 @@ def check_human_baseline(prepared: Prepared, config: Config) -> Verdict:
     return verdict("B4", "info", measured={"test": scores, "examples": len(labels)},
                    expected="the trained model's test scores (evaluate) against these",
                    advice="A second annotator scores this on the test split: the level a model can aim for.")
+
+
+def check_beats_simple_model(run_dir: Path, model_val_loss: float, compared: dict[str, Comparison]) -> Verdict:
+    """B3 after training: the model against the best simple model that `check` scored in the same run folder.
+
+    The simple model is scikit-learn's linear model or gradient boosting on tables and small
+    images; a Keras linear model on larger images.
+
+    On the test rows the two are compared pairwise (`compare_on_test`): pass when the model is
+    better beyond chance, warn when the reference is. Between the two, level on test, the val
+    losses decide as before this comparison existed: warn when the reference's is lower. Warn,
+    never fail: a short run may not have caught up yet, but a model that a simpler one beats is
+    not done.
+
+    Args:
+        run_dir: The run folder whose B3 verdict from `check` holds the simple model's val loss.
+        model_val_loss: The trained model's loss on the whole val split.
+        compared: The model against each reference on the test rows, by name (`compare_on_test`);
+            a reference without an entry counts as level, and the val losses decide.
+
+    Returns:
+        The B3 verdict at `evaluate`: pass when the model is better on test beyond chance, or
+        level on test with a val loss below the reference's; warn otherwise. Skip when `check`
+        has not run in `run_dir`.
+    """
+    simple = next((v for v in read_verdicts(run_dir) if v.id == "B3" and v.stage == "check"), None)
+    if simple is None or not isinstance(simple.measured, dict) or "val" not in simple.measured:
+        return verdict("B3", "skip", advice="`check` has not run in this run folder: run it to get the "
+                       "simple model's score to compare with.", stage="evaluate")
+    bar = float(simple.measured["val"]["loss"])
+    name = simple.measured.get("bar", "linear")
+    what = simple.measured.get("references", {}).get(name, {}).get("what", f"the {name} model")
+    ratio = model_val_loss / bar if bar > 0 else float("inf")
+    on_test = compared.get(name)
+    outcome = on_test.outcome if on_test else "level"
+    ok = outcome == "better" or (outcome == "level" and model_val_loss < bar)
+    measured = {"model_val_loss": round(model_val_loss, 5), "against": name, "ratio_to_it": round(ratio, 3),
+                "on_test": on_test.as_record() if on_test else "no per-row outputs of it in this run folder"}
+    if on_test:
+        said = comparison_words(what, on_test)
+        said = f"On the test split the model is {said}."
+    else:
+        said = "No paired comparison on test (`check` kept no outputs of this reference)."
+    if ok:
+        advice = f"{said} Its val loss is {1 - ratio:.1%} below {what}'s ({bar:.4g})." if ratio < 1 else said
+    else:
+        remedy = "train longer, or try the rate that `check --lr-find` (T10) suggests, before adding capacity."
+        advice = (f"{said} " + (remedy[0].upper() + remedy[1:] if outcome == "worse" else
+                                f"On val, {what} (val loss {bar:.4g}, from `check`) still beats or matches the trained "
+                                f"model ({model_val_loss:.4g}, {ratio - 1:+.1%}): {remedy}"))
+    return verdict("B3", "pass" if ok else "warn", measured=measured,
+                   expected={"below_simple_model_val_loss": round(bar, 5),
+                             "on_test": "a paired 95% interval of the loss difference below zero"},
+                   advice=advice, stage="evaluate")
+
+
+@registers("check", "B1")
+def _b1_check(c: Context) -> Verdict:
+    return check_dumb_baseline(c.prepared)
+
+
+@registers("check", "B4")
+def _b4(c: Context) -> Verdict:
+    return check_human_baseline(c.prepared, c.config)
+
+
+@registers("check", "B2")
+def _b2(c: Context) -> Verdict:
+    return check_input_independent(c.model, c.prepared, c.config, c.run_dir)
+
+
+@registers("check", "B3")
+def _b3_check(c: Context) -> Verdict:
+    return check_simple_model(c.spec, c.prepared, c.config, c.run_dir)
+
+
+@registers("evaluate", "B1")
+def _b1_evaluate(c: EvaluateContext) -> Verdict:
+    return check_beats_dumb_baseline(c.prepared, c.scores["val"]["loss"])
+
+
+@registers("evaluate", "B3")
+def _b3_evaluate(c: EvaluateContext) -> Verdict:
+    return check_beats_simple_model(c.run_dir, c.scores["val"]["loss"], c.compared)

@@ -14,8 +14,10 @@ import tensorflow as tf
 
 from ..config import Config
 from ..data import Prepared
+from ..registry import registers
 from ..steps import all_layers
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 TOKEN_LAYERS = (keras.layers.Embedding,)
 
@@ -40,14 +42,26 @@ def input_gradients(model: keras.Model, x: np.ndarray, index: int, seed: int) ->
 
 
 def check_batch_independence(model: keras.Model, prepared: Prepared, config: Config) -> Verdict:
-    """T2: for the first and the last example i of a batch of check.independence_examples
+    """T2: the output of one example must not depend on the other examples of its batch.
+
+    For the first and the last example i of a batch of check.independence_examples
     training examples, the input gradient of example i's output must be non-zero on example i
     and at most check.independence_tolerance of that on every other example.
 
-    Fail when another example's input moves example i's output (the examples are named), or
-    when example i's own input does not (the output ignores the input). Skip when the model
-    mixes the batch by design (check.batch_mixing_expected: in-batch negatives, set attention)
-    or takes token ids (no gradient reaches an integer input)."""
+    Args:
+        model: The model, run in inference mode (batch norm uses its moving statistics).
+        prepared: The run's data; the first check.independence_examples training examples
+            make the batch.
+        config: The run's configuration: `check.independence_examples`,
+            `check.independence_tolerance`, `check.batch_mixing_expected`, and `seed` for the
+            random projections of the outputs.
+
+    Returns:
+        The T2 verdict. Fail when another example's input moves example i's output (the examples
+        are named), or when example i's own input does not (the output ignores the input); pass
+        otherwise. Skip when the model mixes the batch by design (check.batch_mixing_expected:
+        in-batch negatives, set attention) or takes token ids (no gradient reaches an integer input).
+    """
     if config.check.batch_mixing_expected:
         return verdict("T2", "skip", advice="check.batch_mixing_expected is true: the model mixes the "
                        "examples of a batch by design (in-batch negatives, set attention)")
@@ -76,3 +90,8 @@ def check_batch_independence(model: keras.Model, prepared: Prepared, config: Con
         expected=f"own gradient > 0, every other example's <= {tolerance:g} x own (inference mode)",
         advice="; ".join(problems),
     )
+
+
+@registers("check", "T2")
+def _t2(c: Context) -> Verdict:
+    return check_batch_independence(c.model, c.prepared, c.config)

@@ -17,8 +17,10 @@ import numpy as np
 from ..data import Prepared
 from ..models import class_probabilities
 from ..plots import new_figure, save_figure
+from ..registry import registers
 from ..rundir import RunFiles, write_whole
 from ..verdicts import Verdict, verdict
+from .context import EvaluateContext
 from .visualise import image_grid, label_text, short_origin, value_range
 
 PAIRS_SHOWN = 5  # most-confused pairs listed
@@ -42,8 +44,18 @@ def confusion(labels: np.ndarray, predicted: np.ndarray, classes: int) -> np.nda
 
 
 def judge_confusion(prepared: Prepared, labels: np.ndarray, predicted: np.ndarray) -> tuple[Verdict, np.ndarray]:
-    """E1 for classes: per-class precision, recall and F1 from the confusion matrix; warn when
-    a class present in val is never predicted (the model gave up on it)."""
+    """E1 for classes: per-class precision, recall and F1 from the confusion matrix.
+
+    Args:
+        prepared: The run's data: the number of classes and their names.
+        labels: The val labels, as class ids.
+        predicted: The predicted class ids, one per label.
+
+    Returns:
+        The E1 verdict and the confusion matrix (rows true, columns predicted). The verdict warns
+        when a class present in val is never predicted (the model gave up on it), and passes
+        otherwise.
+    """
     classes = prepared.num_classes
     matrix = confusion(labels, predicted, classes)
     support, predicted_count, hits = matrix.sum(axis=1), matrix.sum(axis=0), np.diag(matrix)
@@ -76,6 +88,19 @@ def judge_confusion(prepared: Prepared, labels: np.ndarray, predicted: np.ndarra
 
 
 def check_confusion(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray, run_dir: Path) -> Verdict:
+    """E1: the confusion matrix and per-class scores on val; for regression, the residuals.
+
+    Args:
+        prepared: The run's data: the task, the number of classes and their names.
+        labels: The val labels.
+        outputs: The model's val outputs (logits, or the predictions for regression).
+        run_dir: The run folder the plot is saved in.
+
+    Returns:
+        The E1 verdict of `judge_confusion`, with the confusion plot: warn when a class present
+        in val is never predicted, pass otherwise. For regression, the verdict of
+        `check_residuals`.
+    """
     if prepared.task == "regression":
         return check_residuals(prepared, labels, outputs, run_dir)
     predicted = class_probabilities(outputs, prepared.task).argmax(axis=1)
@@ -109,8 +134,18 @@ def _plot_confusion(prepared: Prepared, matrix: np.ndarray, run_dir: Path) -> st
 
 
 def check_residuals(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray, run_dir: Path) -> Verdict:
-    """E1 for regression: predicted against true and residuals against the target. Warn when
-    the predictions hardly vary (std below 10% of the target's): the model predicts the mean."""
+    """E1 for regression: predicted against true and residuals against the target.
+
+    Args:
+        prepared: The run's data; not read (it takes the same arguments as `check_confusion`).
+        labels: The val targets.
+        outputs: The model's val predictions.
+        run_dir: The run folder the two plots are saved in.
+
+    Returns:
+        The E1 verdict, with the plots. Warn when the predictions hardly vary (std below 10% of
+        the target's): the model predicts the mean. Pass otherwise.
+    """
     y = labels.astype("float64")
     predicted = np.asarray(outputs, "float64").reshape(-1)
     residual = predicted - y
@@ -148,9 +183,22 @@ def check_residuals(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray,
 
 def check_worst_predictions(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray, shown: int,
                             run_dir: Path) -> Verdict:
-    """E2: the val examples with the highest loss, as the model saw them (images drawn on the
-    val range, table rows with their columns' raw values), with label, prediction and
-    probability, each named by its origin; every one also in `worst_predictions.csv`."""
+    """E2: the val examples with the highest loss, as the model saw them.
+
+    Images are drawn on the val range, table rows with their columns' raw values, each with
+    label, prediction and probability, and named by its origin; every one is also in
+    `worst_predictions.csv`.
+
+    Args:
+        prepared: The run's data; the shown examples are read back by their manifest rows.
+        labels: The val labels.
+        outputs: The model's val outputs.
+        shown: How many examples are listed (`evaluate.worst_shown`).
+        run_dir: The run folder the CSV file and, for images, the grid are written to.
+
+    Returns:
+        The E2 verdict, always `info`: it judges nothing; a person looks at the examples.
+    """
     losses = per_example_loss(prepared.task, labels, outputs)
     order = np.argsort(-np.nan_to_num(losses, nan=np.inf), kind="stable")[:shown]
     rows = prepared.indices["val"][order]
@@ -241,12 +289,26 @@ NULL_DRAWS = 200  # E3: label draws from the model's own confidences, for the EC
 
 def check_calibration(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray, bins: int, warn: float,
                       run_dir: Path) -> Verdict:
-    """E3: top-label expected calibration error on val, and a reliability diagram; above
-    `warn`, the advice names the temperature that would calibrate the model on val. On a few
-    dozen val rows ECE is mostly noise (60 rows drawn from a perfectly calibrated model's own
-    probabilities gave ECE above 0.1 for 12 of 40 seeds), so it warns only beyond the 99th
-    percentile of the ECE that a calibrated model would show on the same confidences (labels
-    drawn from them, NULL_DRAWS times: Broecker and Smith's consistency resampling)."""
+    """E3: top-label expected calibration error on val, and a reliability diagram.
+
+    On a few dozen val rows ECE is mostly noise (60 rows drawn from a perfectly calibrated
+    model's own probabilities gave ECE above 0.1 for 12 of 40 seeds), so it warns only beyond
+    the 99th percentile of the ECE that a calibrated model would show on the same confidences
+    (labels drawn from them, NULL_DRAWS times: Broecker and Smith's consistency resampling).
+
+    Args:
+        prepared: The run's data: the task.
+        labels: The val labels, as class ids.
+        outputs: The model's val outputs (logits).
+        bins: How many equal-width confidence bins (`evaluate.calibration_bins`).
+        warn: The ECE above which it may warn (`evaluate.calibration_warn`).
+        run_dir: The run folder the reliability diagram is saved in.
+
+    Returns:
+        The E3 verdict: warn when the ECE is above both `warn` and that 99th percentile; above
+        `warn`, the advice names the temperature that would calibrate the model on val. Pass
+        otherwise; skip for regression.
+    """
     if prepared.task == "regression":
         return verdict("E3", "skip", advice="calibration is about probabilities; a regression model's errors "
                        "are in E1's residuals")
@@ -299,10 +361,19 @@ def _plot_reliability(accuracy, mean_confidence, count, bins: int, ece: float, r
     return save_figure(fig, run_dir, "E3_reliability")
 
 
-def check_errors(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray, settings, run_dir: Path
-                 ) -> list[Verdict]:
-    """E1, E2 and E3 on the val outputs of the trained model."""
-    return [check_confusion(prepared, labels, outputs, run_dir),
-            check_worst_predictions(prepared, labels, outputs, settings.worst_shown, run_dir),
-            check_calibration(prepared, labels, outputs, settings.calibration_bins, settings.calibration_warn,
-                              run_dir)]
+@registers("evaluate", "E1")
+def _e1(c: EvaluateContext) -> Verdict:
+    return check_confusion(c.prepared, c.prepared.labels("val"), c.outputs["val"], c.run_dir)
+
+
+@registers("evaluate", "E2")
+def _e2(c: EvaluateContext) -> Verdict:
+    return check_worst_predictions(c.prepared, c.prepared.labels("val"), c.outputs["val"],
+                                   c.config.evaluate.worst_shown, c.run_dir)
+
+
+@registers("evaluate", "E3")
+def _e3(c: EvaluateContext) -> Verdict:
+    s = c.config.evaluate
+    return check_calibration(c.prepared, c.prepared.labels("val"), c.outputs["val"], s.calibration_bins,
+                             s.calibration_warn, c.run_dir)

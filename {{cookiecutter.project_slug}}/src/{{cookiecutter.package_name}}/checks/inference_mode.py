@@ -12,8 +12,10 @@ import keras
 import numpy as np
 
 from ..data import Prepared
+from ..registry import registers
 from ..steps import all_layers, weights_restored
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 # Layers whose output depends on `training`. Every Keras layer's call takes the argument
 # (Dense too), so its signature says nothing: the list is by type.
@@ -39,14 +41,23 @@ def mode_dependent_layers(model: keras.Model) -> list[str]:
 
 
 def check_inference_mode(model: keras.Model, prepared: Prepared, examples: int = 16) -> Verdict:
-    """T4: list the mode-dependent layers; show that inference is deterministic (the same
-    batch twice through model(x, training=False) gives identical outputs), that `predict`
-    (what `evaluate` and serving run) gives those outputs, and whether training mode differs.
+    """T4: list the mode-dependent layers; show that inference is deterministic and `predict` agrees.
 
-    Fail when inference is not deterministic or `predict` disagrees: a layer keeps its
-    training behaviour at evaluation. Training mode equal to inference mode although such
-    layers exist is reported, not judged (dropout at rate 0). The model's weights are put
-    back afterwards: training mode updates the batch-norm moving statistics."""
+    Inference is deterministic when the same batch twice through model(x, training=False) gives
+    identical outputs; `predict` (what `evaluate` and serving run) must give those outputs. Whether
+    training mode differs is shown too.
+
+    Args:
+        model: The model. Its weights are put back afterwards: training mode updates the
+            batch-norm moving statistics.
+        prepared: The run's data; the first `examples` val examples make the batch.
+        examples: How many val examples make the batch.
+
+    Returns:
+        The T4 verdict. Fail when inference is not deterministic or `predict` disagrees: a layer
+        keeps its training behaviour at evaluation. Pass otherwise. Training mode equal to
+        inference mode although such layers exist is reported, not judged (dropout at rate 0).
+    """
     x = prepared.head("val", examples)[0].astype("float32")
     layers = mode_dependent_layers(model)
     with weights_restored(model):
@@ -71,3 +82,8 @@ def check_inference_mode(model: keras.Model, prepared: Prepared, examples: int =
         expected="inference mode deterministic and used by predict/evaluate",
         advice="; ".join(problems),
     )
+
+
+@registers("check", "T4")
+def _t4(c: Context) -> Verdict:
+    return check_inference_mode(c.model, c.prepared)

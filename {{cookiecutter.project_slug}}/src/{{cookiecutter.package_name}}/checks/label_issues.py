@@ -71,7 +71,10 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Prepared
+from ..models import class_probabilities
+from ..registry import registers
 from ..verdicts import Verdict, verdict
+from .context import Context, EvaluateContext
 from .visualise import image_grid, label_text, short_origin, value_range
 
 KAPPA_FLOOR = 0.2  # below: the model has learned too little to contradict anyone
@@ -206,7 +209,29 @@ def ambiguous(keys: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def judge_label_issues(prepared: Prepared, rows: np.ndarray, probs: np.ndarray, warn_share: float,
                        run_dir: Path, where: str, model: str) -> Verdict:
-    """D12 for the manifest `rows` with out-of-sample `probs` (from `model`, scoring `where`)."""
+    """D12 for the manifest `rows` with out-of-sample `probs` (from `model`, scoring `where`).
+
+    Args:
+        prepared: The run's data; the labels of `rows` come from its manifest, and the suspects
+            are named by their origin.
+        rows: The manifest rows judged.
+        probs: Out-of-sample class probabilities, one row for each of `rows`.
+        warn_share: The estimated share of wrong labels above which it may warn
+            (`inspect.label_issues_warn`).
+        run_dir: The run folder the suspects are drawn in (images only).
+        where: The rows as the advice names them ("train (sampled)", "val+test"); its first word
+            names the plot.
+        model: The model that gave `probs`, as the advice names it.
+
+    Returns:
+        The D12 verdict. Skip when there are fewer than 50 examples or 2 classes, when the model
+        barely beats the priors out of fold (skill below SKILL_FLOOR), when it agrees with the
+        labels little beyond chance (kappa below KAPPA_FLOOR), or when the share is above
+        `warn_share` but the suspects' median sureness is below SURE. Warn when the share, less
+        the suspects with an exact twin of another label, is above `warn_share` and the examples
+        the model is surest of do not bound the labels flipped at random to `warn_share` or less.
+        Pass otherwise, with the suspects listed.
+    """
     labels = prepared.manifest.labels[rows].astype(np.int64)
     if len(labels) < 50 or len(np.unique(labels)) < 2:
         return verdict("D12", "skip", advice=f"{len(labels)} example(s) of {len(np.unique(labels))} class(es) "
@@ -340,8 +365,22 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, classes:
 
 def check_label_issues(prepared: Prepared, limit: int, folds: int, warn_share: float, seed: int,
                        run_dir: Path) -> Verdict:
-    """D12 at `inspect`: a seeded sample of at most `limit` training examples, scored by
-    K-fold cross-validated logistic regression."""
+    """D12 at `inspect`: a seeded sample of at most `limit` training examples.
+
+    The sample is scored by K-fold cross-validated logistic regression.
+
+    Args:
+        prepared: The run's data; the sample is drawn from its training split.
+        limit: The most training examples sampled (`inspect.label_sample`).
+        folds: K, the folds of the cross-validation (`inspect.label_folds`).
+        warn_share: The estimated share of wrong labels above which it may warn
+            (`inspect.label_issues_warn`).
+        seed: The seed of the sample and of the folds.
+        run_dir: The run folder the suspects are drawn in (images only).
+
+    Returns:
+        The D12 verdict of `judge_label_issues`: pass, warn or skip. Skip for regression.
+    """
     if prepared.task == "regression":
         return verdict("D12", "skip", advice="confident learning needs classes; for a regression target, "
                        "E1's residuals at `evaluate` show the examples the model cannot fit")
@@ -353,3 +392,39 @@ def check_label_issues(prepared: Prepared, limit: int, folds: int, warn_share: f
     probs = out_of_fold_probabilities(cheap_features(prepared, rows), labels, prepared.num_classes, folds, seed)
     return judge_label_issues(prepared, rows, probs, warn_share, run_dir, "train (sampled)",
                               f"{folds}-fold cross-validated logistic regression")
+
+
+@registers("inspect", "D12")
+def _d12(c: Context) -> Verdict:
+    s = c.config.inspect
+    return check_label_issues(c.prepared, s.label_sample, s.label_folds, s.label_issues_warn, c.config.seed, c.run_dir)
+
+
+@registers("evaluate", "D12")
+def _d12_evaluate(c: EvaluateContext) -> Verdict:
+    return check_held_out_label_issues(c.prepared, c.outputs, c.config.inspect.label_issues_warn, c.run_dir)
+
+
+def check_held_out_label_issues(prepared: Prepared, outputs: dict[str, np.ndarray], warn_share: float,
+                          run_dir: Path) -> Verdict:
+    """D12 on val and test together, with the trained model's probabilities.
+
+    The probabilities are out-of-sample, since it never trained on them, and from the strongest
+    model the run has.
+
+    Args:
+        prepared: The run's data: the val and test splits' manifest rows.
+        outputs: The trained model's outputs on "val" and "test", by split name.
+        warn_share: The estimated share of wrong labels above which it may warn
+            (`inspect.label_issues_warn`).
+        run_dir: The run folder the suspects are drawn in (images only).
+
+    Returns:
+        The D12 verdict of `judge_label_issues`: pass, warn or skip. Skip for regression.
+    """
+    if prepared.task == "regression":
+        return verdict("D12", "skip", stage="evaluate", advice="confident learning needs classes; E1's residuals "
+                       "show the examples a regression model cannot fit")
+    rows = np.concatenate([prepared.indices["val"], prepared.indices["test"]])
+    probs = class_probabilities(np.concatenate([outputs["val"], outputs["test"]]), prepared.task)
+    return judge_label_issues(prepared, rows, probs, warn_share, run_dir, "val+test", "trained model")

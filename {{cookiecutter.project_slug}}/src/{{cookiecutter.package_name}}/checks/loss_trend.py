@@ -20,8 +20,11 @@ from ..data import Prepared
 from ..data.pipeline import train_datasets
 from ..models import compile_model, loss_for
 from ..plots import new_figure, save_figure
+from ..registry import registers
 from ..steps import inference_outputs, step_losses
+from ..train_context import TrainContext
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 
 def larger_config(config: Config) -> Config:
@@ -79,20 +82,35 @@ def _drop(start: float, end: float) -> float:
 def judge_loss_trend(losses: list[float], before: float, fitted: float, window: int, min_drop: float,
                      rise: tuple[float, float] | None = None, fall: tuple[float, float] | None = None
                      ) -> tuple[str, dict, list[str]]:
-    """T3's trend, from each step's loss, the loss on fixed training examples before and after,
-    and `rise`: how much those examples' loss rose from the middle of the run to its end, with
-    its standard error (short_run). The fixed examples are the measure: fail when their loss did
-    not fall, warn when it fell by less than `min_drop`; fail too when it rose in the second
-    half by more than twice its standard error and 1% (a run diverging as it ends, which the
-    endpoints cannot see). The step windows (the mean of the first and the last `window`
-    steps) fail only when they are not finite or grew BLOW_UP-fold: per-batch losses are heavy
-    tailed (a rare positive in a batch multiplies its loss), so a noise estimated from their
-    spread is too small, and a healthy table with 3% positives failed T3 on it (the fixed
-    examples' loss fell from 0.139 to 0.115). `fall`: the mean change of each fixed example's
-    loss from before to after, with its standard error: a loss that did not fall but rose
-    within twice its error and FLOOR_JITTER warns instead of failing (a target that is mostly noise starts at
-    its floor, the output bias at the mean, and the short run only jitters around it: a false
-    fail on 3,000 rows explaining 1% of the target's variance). Returns (status, measured, advice)."""
+    """T3's trend, from each step's loss and the loss on fixed training examples before and after.
+
+    The fixed examples are the measure: fail when their loss did not fall, warn when it fell by
+    less than `min_drop`; fail too when it rose in the second half by more than twice its
+    standard error and 1% (a run diverging as it ends, which the endpoints cannot see). The step
+    windows (the mean of the first and the last `window` steps) fail only when they are not
+    finite or grew BLOW_UP-fold: per-batch losses are heavy tailed (a rare positive in a batch
+    multiplies its loss), so a noise estimated from their spread is too small, and a healthy
+    table with 3% positives failed T3 on it (the fixed examples' loss fell from 0.139 to 0.115).
+    A loss that did not fall but rose within twice its error and FLOOR_JITTER warns instead of
+    failing (a target that is mostly noise starts at its floor, the output bias at the mean, and
+    the short run only jitters around it: a false fail on 3,000 rows explaining 1% of the
+    target's variance).
+
+    Args:
+        losses: Each step's training loss.
+        before: The mean loss of the fixed training examples before the run.
+        fitted: Their mean loss after it.
+        window: How many steps the first and the last step windows average.
+        min_drop: The relative drop of the fixed examples' loss below which it warns.
+        rise: How much those examples' loss rose from the middle of the run to its end, with
+            its standard error (short_run); None leaves the second half unjudged.
+        fall: The mean change of each fixed example's loss from before to after, with its
+            standard error; None: a loss that did not fall always fails.
+
+    Returns:
+        (status, measured, advice): "pass", "warn" or "fail" as above, what was measured, and
+        one line of advice for each problem (none on a pass).
+    """
     first_steps, last_steps = np.asarray(losses[:window], float), np.asarray(losses[-window:], float)
     first, last = float(np.mean(first_steps)), float(np.mean(last_steps))
     exploded = not (math.isfinite(first) and math.isfinite(last)) or (first > 0 and last > BLOW_UP * first)
@@ -128,14 +146,29 @@ def judge_loss_trend(losses: list[float], before: float, fitted: float, window: 
 
 def check_loss_goes_down(model: keras.Model, larger: keras.Model | None, prepared: Prepared, config: Config,
                          run_dir: Path) -> Verdict:
-    """T3 (before training). Trains `model` (pass a fresh one) and `larger` the same short run;
-    the trend is `judge_loss_trend`'s. Capacity: warn (not fail: a short budget can favour the
-    smaller model) when `larger` fits the same training examples worse by over twice the paired
-    standard error. Not merely "no better": on a noisy target both reach its floor in the short
-    run and the order is a coin toss (the verdict audit's Wages1: 9.866 against 9.789, a false
-    warn); a larger model that ignores the input is worse by many errors. Skipped when it has no
-    more parameters than `model` (a builder that ignores the width keys, or the table model
-    already at its size for the rows) or is None."""
+    """T3 (before training): the loss goes down in a short run, and a 2x wider model fits no worse.
+
+    Trains `model` and `larger` the same short run; the trend is `judge_loss_trend`'s.
+    Capacity: warn (not fail: a short budget can favour the smaller model) when `larger` fits
+    the same training examples worse by over twice the paired standard error. Not merely "no
+    better": on a noisy target both reach its floor in the short run and the order is a coin
+    toss (the verdict audit's Wages1: 9.866 against 9.789, a false warn); a larger model that
+    ignores the input is worse by many errors.
+
+    Args:
+        model: The model to train (pass a fresh one).
+        larger: The same model at twice the width (larger_config), or None. The capacity
+            comparison is skipped when it has no more parameters than `model` (a builder that
+            ignores the width keys, or the table model already at its size for the rows) or is None.
+        prepared: The run's data: the training pipeline and the fixed training examples.
+        config: The run's configuration: `check.loss_trend_steps`, `check.loss_trend_window`,
+            `check.loss_trend_min_drop`, `check.capacity_examples`, the pipeline and the optimizer.
+        run_dir: The run folder the plot of the step losses is saved in.
+
+    Returns:
+        The T3 verdict, with the plot: the trend's pass, warn or fail from `judge_loss_trend`; a
+        pass becomes a warn when `larger` fits worse, a fail stays a fail.
+    """
     window, min_drop = config.check.loss_trend_window, config.check.loss_trend_min_drop
     losses, before_each, after, rise = short_run(model, prepared, config)
     before, fitted = float(np.mean(before_each)), float(np.mean(after))
@@ -146,6 +179,10 @@ def check_loss_goes_down(model: keras.Model, larger: keras.Model | None, prepare
         measured["capacity"] = ("skipped: no larger model (the builder ignores model.hidden_units, "
                                 "model.tabular_units and model.filters, or the table model is at its size for "
                                 "the rows)")
+        # said beside the status, not only in the record: a PASS that compared no capacity must say so
+        advice.append(f"capacity not compared: the 2x wider model has no more parameters than this one "
+                      f"({model.count_params():,}), so only the loss trend was judged"
+                      if larger is not None else "capacity not compared: no wider model to build")
     else:
         larger_losses, _, larger_after, _ = short_run(larger, prepared, config)
         larger_fitted = float(np.mean(larger_after))
@@ -180,8 +217,15 @@ def _plot(losses: list[float], larger: list[float] | None, run_dir: Path) -> str
 
 
 def judge_training_loss(losses: list[float]) -> Verdict:
-    """T3 during the real run, from every epoch's training loss (`train` passes them): the
-    loss came down from the first epoch to the last."""
+    """T3 during the real run: the loss came down from the first epoch to the last.
+
+    Args:
+        losses: Every epoch's training loss, first to last (`train` passes them).
+
+    Returns:
+        The T3 verdict: pass when the last epoch's loss is finite and below the first's, fail
+        otherwise; skip when fewer than two epochs ran.
+    """
     if len(losses) < 2:
         return verdict("T3", "skip",
                        advice="fewer than two epochs ran in this call (resumed at the end, or epochs=1)")
@@ -192,3 +236,13 @@ def judge_training_loss(losses: list[float]) -> Verdict:
                    expected="last < first",
                    advice="" if ok else "The training loss did not go down: run `check` (T1 overfit one "
                    "batch) and try a smaller learning rate.")
+
+
+@registers("check", "T3")
+def _t3(c: Context) -> Verdict:
+    return check_loss_goes_down(c.new_model(), c.new_model(larger_config(c.config)), c.prepared, c.config, c.run_dir)
+
+
+@registers("train", "T3")
+def _t3_train(c: TrainContext) -> Verdict:
+    return judge_training_loss(c.epoch_losses)

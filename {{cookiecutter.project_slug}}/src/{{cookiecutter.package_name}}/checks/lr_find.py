@@ -20,8 +20,10 @@ from ..data import Prepared
 from ..data.pipeline import train_datasets
 from ..models import make_optimizer
 from ..plots import new_figure, save_figure
+from ..registry import registers
 from ..steps import tape_step, weights_restored
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 DIVERGENCE_FACTOR = 4.0  # RECIPE: stop when the smoothed loss exceeds 4x the best seen
 DISAGREEMENT = 10.0  # RECIPE: warn when the suggestions span more than 10x
@@ -112,17 +114,29 @@ def suggestions(rates: np.ndarray, smoothed: np.ndarray, start: float) -> tuple[
 
 
 def check_lr_range(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
-    """T10. Sweeps the rate from check.lr_find_min to check.lr_find_max in check.lr_find_steps
+    """T10: the learning-rate range test (`check --lr-find`).
+
+    Sweeps the rate from check.lr_find_min to check.lr_find_max in check.lr_find_steps
     steps of the real training pipeline, with the configured optimizer; the model's weights
     (batch-norm statistics included) are put back afterwards and a compiled model keeps its
     own optimizer untouched.
 
-    Fail when the loss never falls: the best smoothed loss is less than check.lr_find_min_drop
-    below the first steps' (nothing learns at any rate), or no step gave a finite loss.
-    Warn when the suggestions span more than 10x (a noisy or odd-shaped curve: read the plot),
-    when the loss did not diverge within the sweep, when train.learning_rate is above the
-    divergence rate / 3 (training would sit at the edge of blowing up), or below the smallest
-    suggestion / 10 (training far slower than it could). Otherwise pass, suggesting `valley`."""
+    Args:
+        model: The model swept; it is left as it was found.
+        prepared: The run's data: the training pipeline.
+        config: The run's configuration: `check.lr_find_min`, `check.lr_find_max`,
+            `check.lr_find_steps`, `check.lr_find_min_drop`, `train.learning_rate` and the optimizer.
+        run_dir: The run folder the plot of the loss against the rate is saved in.
+
+    Returns:
+        The T10 verdict, with the plot. Fail when the loss never falls: the best smoothed loss is
+        less than check.lr_find_min_drop below the first steps' (nothing learns at any rate), or
+        no step gave a finite loss. Warn when the suggestions span more than 10x (a noisy or
+        odd-shaped curve: read the plot), when the loss did not diverge within the sweep, when
+        train.learning_rate is above the divergence rate / 3 (training would sit at the edge of
+        blowing up), or below the smallest suggestion / 10 (training far slower than it could).
+        Otherwise pass, suggesting `valley`.
+    """
     with weights_restored(model):
         rates, raw, stopped = run_sweep(model, prepared, config)
     finite = np.isfinite(raw)  # NaNs dropped: the curve and the suggestions use finite steps only
@@ -133,7 +147,7 @@ def check_lr_range(model: keras.Model, prepared: Prepared, config: Config, run_d
         return verdict("T10", "fail", measured={"finite_steps": int(len(raw)), "stopped": stopped},
                        expected="a finite loss at the smallest rates",
                        advice=f"The loss is not finite from the first steps (at {_rate_text(nan_rate)}): look for "
-                       "NaN/Inf in the data (D5) or a broken loss before searching for a rate.")
+                       "NaN/Inf in the data (D4, D7) or a broken loss before searching for a rate.")
     span = _span(config.check.lr_find_steps)
     smoothed = centred_average(raw, span)
     start = float(np.mean(raw[:span]))
@@ -203,3 +217,11 @@ def _plot(rates, raw, smoothed, found, diverged, configured, run_dir: Path) -> s
     ax.set(xscale="log", xlabel="learning rate", ylabel="training loss", title="T10 learning-rate range test")
     ax.legend(fontsize=7)
     return save_figure(fig, run_dir, "T10_lr_range")
+
+
+@registers("check", "T10")
+def _t10(c: Context) -> Verdict:
+    if not c.lr_find:
+        return verdict("T10", "skip", advice="the sweep costs check.lr_find_steps steps, so it runs when asked: "
+                       "`check --lr-find`")
+    return check_lr_range(c.model, c.prepared, c.config, c.run_dir)

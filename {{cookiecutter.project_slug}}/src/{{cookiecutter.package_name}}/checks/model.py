@@ -10,8 +10,10 @@ import numpy as np
 from ..data import Prepared
 from ..data.pipeline import evaluation_dataset
 from ..models import LogLink, expected_init_loss, loss_for
+from ..registry import registers
 from ..table_model import MemberMean
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
 
@@ -28,8 +30,20 @@ def check_loss_at_init(model: keras.Model, prepared: Prepared, bias: list[float]
                        warn_nats: float, batch_size: int = 256) -> Verdict:
     """M1: measured loss of the untrained model on the whole val split against the expected.
 
-    Softmax adds about Var(logits)/2 nats above the bias-only value from the random kernel:
-    warn above expected + warn_nats (regression: 25% above), fail above 2x or below 0.5x."""
+    Softmax adds about Var(logits)/2 nats above the bias-only value from the random kernel.
+
+    Args:
+        model: The untrained model.
+        prepared: The run's data: the val split.
+        bias: The model's output bias (what it outputs when its final kernel is zero), from
+            which the expected loss is computed; None gives zero logits, or 0 for regression.
+        warn_nats: The nats above the expected loss that warn (`check.init_loss_warn_nats`).
+        batch_size: The batch size of the pass over val.
+
+    Returns:
+        The M1 verdict: warn above expected + warn_nats (regression: 25% above), fail above 2x
+        or below 0.5x, or when the loss is not finite; pass otherwise.
+    """
     y_val = prepared.labels("val")
     outputs = model.predict(evaluation_dataset(prepared, "val", batch_size), verbose=0)
     measured = float(loss_for(prepared.task)(y_val, outputs))
@@ -48,8 +62,19 @@ def check_loss_at_init(model: keras.Model, prepared: Prepared, bias: list[float]
 
 
 def check_loss_input(model: keras.Model, prepared: Prepared) -> Verdict:
-    """M3: the loss takes logits (from_logits=True), so the model must not end in a softmax or
-    sigmoid; the output width must match the task. Loss at init cannot see a double softmax."""
+    """M3: the loss takes logits (from_logits=True), so the model must not end in a softmax or sigmoid.
+
+    The output width must match the task. Loss at init cannot see a double softmax.
+
+    Args:
+        model: The model; its final layer's activation and its output width are read.
+        prepared: The run's data: the task and the number of classes.
+
+    Returns:
+        The M3 verdict: fail when a classifier ends in a softmax or sigmoid, when a regression
+        output is not linear, or when the output width is not the task's (the number of classes,
+        or 1 for binary and regression); pass otherwise.
+    """
     activation = None if isinstance(model.layers[-1], (keras.layers.Rescaling, LogLink)) else _final_activation(model)
     units = model.outputs[0].shape[-1]
     wanted_units = prepared.num_classes if prepared.task == "classification" else 1
@@ -68,7 +93,17 @@ def check_loss_input(model: keras.Model, prepared: Prepared) -> Verdict:
 
 
 def check_output_bias(model: keras.Model, bias: list[float] | None) -> Verdict:
-    """M2: the output layer's bias holds the train statistics it was meant to."""
+    """M2: the output layer's bias holds the train statistics it was meant to.
+
+    Args:
+        model: The model; what it outputs when its final kernel is zero is read (output_offset).
+        bias: The output bias it was meant to hold, from the train priors or mean; None when
+            model.init_output_bias is false.
+
+    Returns:
+        The M2 verdict: pass when the final layer's offset equals `bias`, warn when it differs
+        or the final layer has no bias, skip when `bias` is None.
+    """
     if bias is None:
         return verdict("M2", "skip", advice="model.init_output_bias is false")
     actual = output_offset(model)
@@ -97,3 +132,18 @@ def output_offset(model: keras.Model) -> list[float] | None:
         return (np.expm1(offset) if link else offset).tolist()
     bias = getattr(layers[-1], "bias", None)
     return None if bias is None else keras.ops.convert_to_numpy(bias).astype("float64").tolist()
+
+
+@registers("check", "M3")
+def _m3(c: Context) -> Verdict:
+    return check_loss_input(c.model, c.prepared)
+
+
+@registers("check", "M2")
+def _m2(c: Context) -> Verdict:
+    return check_output_bias(c.model, c.spec.output_bias)
+
+
+@registers("check", "M1")
+def _m1(c: Context) -> Verdict:
+    return check_loss_at_init(c.model, c.prepared, output_offset(c.model), c.config.check.init_loss_warn_nats)

@@ -6,7 +6,9 @@ import numpy as np
 
 from ..config import Config
 from ..data import Prepared
+from ..registry import registers
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 
 def short_run(config: Config, prepared: Prepared, steps: int) -> tuple[list[float], np.ndarray]:
@@ -24,9 +26,21 @@ def short_run(config: Config, prepared: Prepared, steps: int) -> tuple[list[floa
 
 
 def check_reproducibility(config: Config, prepared: Prepared, steps: int = 20) -> Verdict:
-    """Two short runs from the same seed must agree to the last digit (CPU, op determinism on).
+    """T14: two short runs from the same seed must agree to the last digit (CPU, op determinism on).
+
     A difference means something draws randomness the seed does not reach: an unseeded
-    generator in the model or data code, or a non-deterministic op."""
+    generator in the model or data code, or a non-deterministic op.
+
+    Args:
+        config: The run's configuration; each run builds a fresh model from it, seeded with
+            `seed` and `train.deterministic`.
+        prepared: The run's data: the training pipeline and the first 256 val examples.
+        steps: The training steps of each run.
+
+    Returns:
+        The T14 verdict: pass when both runs give identical step losses and val predictions,
+        fail otherwise.
+    """
     first_loss, first_out = short_run(config, prepared, steps)
     second_loss, second_out = short_run(config, prepared, steps)
     largest = float(np.max(np.abs(first_out - second_out)))
@@ -38,3 +52,8 @@ def check_reproducibility(config: Config, prepared: Prepared, steps: int = 20) -
         advice="" if same else "Two runs with the same seed differ: look for an unseeded random generator "
         "(numpy, random, time) in your model or data code, or set train.deterministic=true.",
     )
+
+
+@registers("check", "T14")
+def _t14(c: Context) -> Verdict:
+    return check_reproducibility(c.config, c.prepared)

@@ -21,8 +21,10 @@ import numpy as np
 from ..config import InspectConfig
 from ..data import Prepared
 from ..data.stats import SKEW_LOG_SHARE, SKEW_RAW, skewness
+from ..registry import registers
 from ..verdicts import Verdict, verdict
-from .data import robust_z
+from .context import Context
+from .outliers import robust_z
 
 SENTINEL_SHARE = 0.002  # a value repeated in this share of the rows (and SENTINEL_ROWS) may be a code...
 SENTINEL_ROWS = 3
@@ -59,6 +61,18 @@ def sentinels(y: np.ndarray) -> list[tuple[float, int]]:
 
 
 def check_target(prepared: Prepared, settings: InspectConfig) -> Verdict:
+    """D13: a regression target's sentinels, far values and skew (module docstring).
+
+    Args:
+        prepared: The run's data; the target of every split is read from its manifest, no input
+            is read.
+        settings: The `inspect` settings; `outlier_z` is the robust z beyond which a value is far.
+
+    Returns:
+        The D13 verdict: warn when the target holds sentinels, or is positive and long-tailed;
+        far values are listed but not judged. Pass otherwise; skip for classes, whose labels are
+        D5's.
+    """
     if prepared.task != "regression":
         return verdict("D13", "skip", advice="classes: labels numbered 1..K or one-hot are read as class ids and "
                        "said in D5; a label set that cannot fit the task is refused at load")
@@ -98,3 +112,8 @@ def check_target(prepared: Prepared, settings: InspectConfig) -> Verdict:
                       "relative errors are what matter, judge on log(1 + y) too (RMSLE)")
     return verdict("D13", "warn" if advice else "pass", measured=measured, expected=expected,
                    advice="; ".join(advice) + ("." if advice else ""))
+
+
+@registers("inspect", "D13")
+def _d13(c: Context) -> Verdict:
+    return check_target(c.prepared, c.config.inspect)

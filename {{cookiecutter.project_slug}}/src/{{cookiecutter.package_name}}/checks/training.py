@@ -13,8 +13,10 @@ from ..config import Config
 from ..data import Prepared
 from ..models import compile_model
 from ..plots import new_figure, save_figure
+from ..registry import registers
 from ..steps import _data_loss, step_losses, uses_batch_norm
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 SLOW_FIT_BUDGETS = 2  # a warn when the last steps' rate reaches the goal within this many budgets more
 POOL_PER_EXAMPLE = 8  # T1's examples come from a pool this many times larger, the duplicates left out
@@ -65,8 +67,9 @@ def _steps_still_needed(goal: float, loss: float, previous: float, chunk: int) -
 def check_overfit_one_batch(model: keras.Model, prepared: Prepared, config: Config, run_dir: Path) -> Verdict:
     """T1: a model that cannot drive a handful of examples to near-zero loss has a bug.
 
-    Trains `model` itself (pass a fresh copy), Adam at check.overfit_learning_rate, no
-    augmentation, its dropout layers at rate 0 and its weight penalties off: regularisation
+    Trains `model` itself (pass a fresh copy), with the run's optimizer (train.optimizer; AdamW
+    keeps its decay) at check.overfit_learning_rate, no augmentation, its dropout layers at rate 0
+    and its weight penalties (kernel regularizers) off: regularisation
     fights memorising (the table model's dropout of 0.15 held Salaries' 8 salaries at 2.8% of
     their starting loss, "no longer falling", a false fail). Pass when the data loss came
     within check.overfit_tolerance of the way from its start to 0 and every prediction matches
@@ -80,7 +83,23 @@ def check_overfit_one_batch(model: keras.Model, prepared: Prepared, config: Conf
     values, say), and gets a warn. The rate of the last steps underestimates a fall that
     is still speeding up, hence more than one budget; the planted bugs this check exists
     for (a cut-off branch, a rate of 0, stopped gradients) leave the loss flat, or need
-    tens of budgets."""
+    tens of budgets.
+
+    Args:
+        model: The model trained; pass a fresh copy, since its dropout and weight penalties are
+            turned off and its weights trained.
+        prepared: The run's data; check.overfit_examples training examples with distinct inputs
+            are taken from it.
+        config: The run's configuration: `check.overfit_examples`, `check.overfit_steps`,
+            `check.overfit_learning_rate`, `check.overfit_tolerance`, `seed` and the optimizer.
+        run_dir: The run folder the plot of labels and predictions is saved in.
+
+    Returns:
+        The T1 verdict, with the plot: pass when the loss reached check.overfit_tolerance x its
+        start and every prediction matches its label within check.overfit_steps; warn when it did
+        not but would within SLOW_FIT_BUDGETS (2) more budgets at the last steps' rate; fail
+        otherwise.
+    """
     x, y = overfit_batch(prepared, config.check.overfit_examples, config.seed)
     dropouts = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
     for layer in dropouts:  # memorising needs no regulariser (the recipe: "turn off regularisation")
@@ -151,3 +170,8 @@ def _plot_overfit(prepared: Prepared, y: np.ndarray, outputs: np.ndarray, run_di
     ax.set_title("T1 overfit one batch: labels and predictions after training")
     ax.legend()
     return save_figure(fig, run_dir, "T1_overfit_one_batch")
+
+
+@registers("check", "T1")
+def _t1(c: Context) -> Verdict:
+    return check_overfit_one_batch(c.new_model(), c.prepared, c.config, c.run_dir)

@@ -14,7 +14,9 @@ import tensorflow as tf
 
 from ..data import Prepared
 from ..plots import new_figure, save_figure
+from ..registry import registers
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 MAX_SHOWN = 32  # images in the D7 grid: enough to see a pattern, small enough to read
 
@@ -76,8 +78,20 @@ def check_batch_view(dataset: tf.data.Dataset, prepared: Prepared, run_dir: Path
 
     Images are drawn on the batch's own value range, with their labels; a table becomes a
     heatmap of the batch's rows in train standard deviations from the train mean (what the
-    model's Normalization layer hands on), labelled by row. A "look at it" check: it passes
-    with its plot, and fails only when the batch holds NaN or Inf."""
+    model's Normalization layer hands on), labelled by row.
+
+    Args:
+        dataset: The training pipeline; only its first batch is taken.
+        prepared: The run's data: the label names, the train statistics of the table heatmap,
+            and what the source converted at load.
+        run_dir: The run folder the plot is saved in.
+        augmented: Whether the pipeline augments (data.augment); said in the plot's heading and
+            the record, for images only.
+
+    Returns:
+        The D7 verdict. A "look at it" check: it passes with its plot, and fails only when the
+        batch holds NaN or Inf.
+    """
     x, y = _first_batch(dataset)
     bad = int((~np.isfinite(x)).sum() + (~np.isfinite(y.astype("float64"))).sum())
     low, high = value_range(x)
@@ -96,7 +110,7 @@ def check_batch_view(dataset: tf.data.Dataset, prepared: Prepared, run_dir: Path
         augmentation = "off"
     measured = {"batch_shape": list(x.shape), "dtype": str(x.dtype), "min": low, "max": high,
                 "non_finite_values": bad, "labels": labels[:16], "augmentation": augmentation}
-    converted = getattr(prepared.source, "converted", "")
+    converted = prepared.source.converted
     if converted:
         measured["converted"] = converted
     if bad:
@@ -126,3 +140,8 @@ def _table_heatmap(x: np.ndarray, labels: list[str], prepared: Prepared, heading
         ax.set_xlabel("feature")
     ax.set_title(heading, fontsize=9)
     return fig
+
+
+@registers("inspect", "D7")
+def _d7(c: Context) -> Verdict:
+    return check_batch_view(c.train_batches, c.prepared, c.run_dir, augmented=c.config.data.augment)

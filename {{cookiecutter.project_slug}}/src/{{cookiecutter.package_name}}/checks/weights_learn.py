@@ -16,8 +16,10 @@ from ..config import Config
 from ..data import Prepared
 from ..data.pipeline import train_datasets
 from ..models import make_optimizer
+from ..registry import registers
 from ..steps import all_layers, tape_step, weights_restored
 from ..verdicts import Verdict, verdict
+from .context import Context
 
 # Non-trainable by design: statistics computed from the data (D2) or tracked while training,
 # not weights someone froze.
@@ -73,11 +75,21 @@ def learning_steps(model: keras.Model, prepared: Prepared, config: Config) -> di
 
 
 def check_every_weight_learns(model: keras.Model, prepared: Prepared, config: Config) -> Verdict:
-    """T5: fail when a trainable variable gets no gradient, a gradient that is zero on every
-    one of check.weight_steps batches, or does not change; warn when a variable is frozen
-    (non-trainable, less batch-norm moving statistics and adapted preprocessing statistics)
-    without being listed in check.expected_frozen, or a listed entry matches no frozen
-    variable (it still trains). The model's weights are put back afterwards."""
+    """T5: after a few steps every trainable variable has moved.
+
+    Args:
+        model: The model. The model's weights are put back afterwards.
+        prepared: The run's data: the real training batches.
+        config: The run's configuration: `check.weight_steps`, `check.expected_frozen` (a
+            pretrained backbone frozen by design counts as listed), the pipeline and the optimizer.
+
+    Returns:
+        The T5 verdict: fail when a trainable variable gets no gradient, a gradient that is zero
+        on every one of check.weight_steps batches, or does not change; warn when a variable is
+        frozen (non-trainable, less batch-norm moving statistics and adapted preprocessing
+        statistics) without being listed in check.expected_frozen, or a listed entry matches no
+        frozen variable (it still trains). Pass otherwise.
+    """
     by_design = frozen_by_design(model, config)
     expected = [*config.check.expected_frozen, *by_design]
     frozen = frozen_variables(model)
@@ -112,3 +124,8 @@ def check_every_weight_learns(model: keras.Model, prepared: Prepared, config: Co
                   "frozen": [*config.check.expected_frozen, *(["the pretrained backbone"] if by_design else [])]},
         advice="; ".join(advice),
     )
+
+
+@registers("check", "T5")
+def _t5(c: Context) -> Verdict:
+    return check_every_weight_learns(c.model, c.prepared, c.config)

@@ -18,9 +18,10 @@ from ..config import Config
 from ..errors import UserError
 from .batching import settle_auto_batch
 from .manifest import Manifest, load_manifest
+from .source import Source
 from .split import SPLITS, assign_splits, row_keys
 from .stats import TrainStats, compute_train_stats, stream_train_stats
-from .streams import open_source
+from .streams import ArraySource, open_source
 
 # A sample drawn for a check is bounded by this unless the check asks for fewer.
 SAMPLE_LIMIT = 10_000
@@ -30,7 +31,7 @@ SAMPLE_LIMIT = 10_000
 class Prepared:
     """Everything a stage needs to know about the data; examples come by `stream` or `sample`."""
 
-    source: object  # streams.ArraySource | ImageFolderSource | StreamSource | tables.CsvSource
+    source: Source  # streams.ArraySource | ImageFolderSource | StreamSource | tables.CsvSource
     manifest: Manifest
     indices: dict[str, np.ndarray]  # split name -> manifest rows, in the source's order
     stats: TrainStats
@@ -57,7 +58,7 @@ class Prepared:
     def level_indices(self) -> list[tuple[int, int]]:
         """Tables: (feature position, levels + 1) of each identifier-like integer column's level
         index (data/columns.py), which the built-in models embed; none for other sources."""
-        return list(getattr(self.source, "level_indices", []))
+        return list(self.source.level_indices)
 
     @property
     def num_classes(self) -> int:
@@ -74,7 +75,7 @@ class Prepared:
     @property
     def source_size(self) -> int:
         """How many examples the source yields, the invalid ones included."""
-        return int(self.manifest.header["facts"]["seen"])
+        return int(self.manifest.facts.seen)
 
     def origin(self, row: int) -> str:
         return self.manifest.origin(row)
@@ -135,14 +136,14 @@ def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
     if loaded is not None:
         manifest, stats = loaded
         if {k: manifest.header.get(k) for k in header_wanted} == _jsonable(header_wanted):
-            source.settle(manifest.header["facts"])
+            source.settle(manifest.facts)
             settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
             _refuse_empty_splits(manifest, source.where, config)  # data.batch_size may have changed
             return _prepared(source, manifest, stats, config, run_dir)
         print(f"{source.where} changed since this run's manifest ({run_dir / 'data'}) was written, or the "
               "split settings did: scanning it again", file=sys.stderr)
     manifest = scan(source, config, header_wanted)
-    source.settle(manifest.header["facts"])
+    source.settle(manifest.facts)
     settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
     _refuse_empty_splits(manifest, source.where, config)  # before the statistics, which need train
     stats = train_stats(source, manifest, config)
@@ -179,18 +180,18 @@ def scan(source, config: Config, header: dict) -> Manifest:
     else:
         split_keys = row_keys(found.positions) if config.data.split_by == "row" else found.keys
     splits = assign_splits(split_keys, config.seed, config.data.split)
-    header = _jsonable(header) | {"facts": _jsonable(found.facts), "dropped": dropped[:1000],
+    header = _jsonable(header) | {"facts": _jsonable(found.facts.record()), "dropped": dropped[:1000],
                                   "dropped_count": len(dropped), "kind": source.kind,
                                   "class_names": source.class_names, "where": source.where}
     return Manifest(found.positions, found.keys, splits, found.labels, found.sizes, found.origins, header)
 
 
-def train_stats(source, manifest: Manifest, config: Config) -> TrainStats:
+def train_stats(source: Source, manifest: Manifest, config: Config) -> TrainStats:
     """D2 from the training split alone: in memory for arrays, one streaming pass otherwise."""
     rows = np.flatnonzero(manifest.splits == 0)
     positions, labels = manifest.positions[rows], manifest.labels[rows]
     classes = len(source.class_names)
-    if hasattr(source, "examples"):  # ArraySource: already in memory
+    if isinstance(source, ArraySource):  # already in memory, as arrays
         return compute_train_stats(source.take(positions), labels, config.task, classes)
     return stream_train_stats(source.stream(positions, labels), labels, config.task, classes)
 
@@ -217,7 +218,7 @@ def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None
         )
 
 
-def _prepared(source, manifest: Manifest, stats: TrainStats, config: Config, run_dir: Path | None) -> Prepared:
+def _prepared(source: Source, manifest: Manifest, stats: TrainStats, config: Config, run_dir: Path | None) -> Prepared:
     indices = {name: manifest.rows(name) for name in SPLITS}
     return Prepared(source, manifest, indices, stats, config.task, run_dir)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..progress import ProgressLine
-from .scan import Scan
+from .scan import Scan, ScanFacts
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
@@ -109,7 +109,7 @@ def scan_files(paths: list[str], labels: np.ndarray) -> Scan:
     all_gray = bool(np.concatenate(gray).all()) if gray else False
     return Scan(positions, np.concatenate(keys) if keys else np.zeros(0, np.uint64), labels[positions],
                 np.concatenate(sizes).astype(np.int64) if sizes else np.zeros(0, np.int64),
-                np.asarray(paths)[positions], invalid, {"grayscale": all_gray, "seen": len(paths)})
+                np.asarray(paths)[positions], invalid, ScanFacts(len(paths), grayscale=all_gray))
 
 
 def _why_unreadable(path: str) -> str:

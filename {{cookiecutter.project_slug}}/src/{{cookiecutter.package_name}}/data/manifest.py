@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..rundir import RunFiles, write_whole, writing_whole
+from .scan import ScanFacts
 from .split import SPLITS
 from .stats import TrainStats
 
@@ -41,6 +42,11 @@ class Manifest:
     origins: np.ndarray | None  # str: file path or CSV line per example; None: "example #position"
     header: dict = field(default_factory=dict)  # fingerprint, kind, names, input shape, dropped
 
+    @property
+    def facts(self) -> ScanFacts:
+        """What the scan learnt besides keys and labels (scan.py)."""
+        return ScanFacts.from_record(self.header.get("facts", {"seen": len(self.positions)}))
+
     def __len__(self) -> int:
         return len(self.positions)
 
@@ -51,7 +57,7 @@ class Manifest:
     def origin(self, row: int) -> str:
         """Where a person finds the example: its file, its CSV line, or its place in the source."""
         if self.origins is not None and self.origins.dtype.kind in "iu":  # CSV lines
-            return f"{self.header['facts']['path']}:{int(self.origins[row])}"
+            return f"{self.facts.path}:{int(self.origins[row])}"
         if self.origins is not None:
             return str(self.origins[row])
         line_offset = self.header.get("line_offset")

@@ -60,7 +60,7 @@ def split_dataset(prepared, split: str, batch_size: int, *, training: bool, seed
     positions, labels = prepared.manifest.positions[rows], prepared.manifest.labels[rows]
     mode = resolve_cache(cache, prepared, positions, cache_budget) if training else "off"
     source = prepared.source
-    if getattr(source, "reads_files", False):  # image files: shuffled and cached before decoding
+    if source.reads_files:  # image files: shuffled and cached before decoding
         examples = source.stream(positions, labels, shuffle_seed=seed if training else None,
                                  cache_files=mode == "memory")
         shuffled_already = True
@@ -91,13 +91,13 @@ def resolve_cache(setting: str, prepared, positions: np.ndarray, budget: int = C
     already); decoded examples of other streams in memory when they fit, else read again
     each epoch. `disk` (asked for) caches decoded examples in the run folder."""
     source = prepared.source
-    if setting == "disk" and (prepared.run_dir is None or getattr(source, "reads_files", False)):
+    if setting == "disk" and (prepared.run_dir is None or source.reads_files):
         return "off"
     if setting != "auto":
         return setting
-    if hasattr(source, "examples") or getattr(source, "in_memory", False):
+    if source.in_memory:
         return "off"
-    if getattr(source, "reads_files", False):
+    if source.reads_files:
         return "memory" if source.bytes_of(positions) <= budget else "off"
     decoded = len(positions) * math.prod(prepared.input_shape) * 4
     # Too large for memory: read again each epoch. Not the disk: tf.data's file cache more

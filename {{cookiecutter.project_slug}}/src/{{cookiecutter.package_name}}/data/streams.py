@@ -26,13 +26,16 @@ from ..errors import UserError
 from . import images
 from .loaders import Examples, call_user_loader, check_label_set, invalid_inputs, invalid_labels, load_examples
 from .pipeline import stack_inputs
-from .scan import Scan
+from .scan import Scan, ScanFacts
+from .source import Source
 from .split import array_keys
 from .tables import CsvSource
 
 
-class ArraySource:
+class ArraySource(Source):
     """In-memory examples: they came as arrays, so streaming them copies no file."""
+
+    in_memory = True
 
     def __init__(self, examples: Examples, task: str, where: str):
         self.examples, self.task, self.where = examples, task, where
@@ -55,10 +58,10 @@ class ArraySource:
         good = np.setdiff1d(np.arange(len(y)), sorted(invalid))
         origins = np.asarray(self.examples.origins)[good] if self.examples.origins else None
         sizes = np.full(len(good), x[0].nbytes if len(x) else 0, np.int64)
-        facts = {"seen": len(y)} | ({"labels_read": self.examples.labels_read} if self.examples.labels_read else {})
-        return Scan(good, array_keys(x[good]), y[good], sizes, origins, invalid, facts)
+        return Scan(good, array_keys(x[good]), y[good], sizes, origins, invalid,
+                    ScanFacts(len(y), labels_read=self.examples.labels_read))
 
-    def settle(self, facts: dict) -> None:
+    def settle(self, facts: ScanFacts) -> None:
         pass
 
     def origin_of(self, position: int) -> str:
@@ -73,7 +76,7 @@ class ArraySource:
         return tf.data.Dataset.from_tensor_slices((self.examples.x[positions], labels))
 
 
-class ImageFolderSource:
+class ImageFolderSource(Source):
     """One sub-folder per class; images decoded and resized as they are read."""
 
     kind = "image"
@@ -101,9 +104,9 @@ class ImageFolderSource:
     def scan(self) -> Scan:
         return images.scan_files(self.paths, self.labels)
 
-    def settle(self, facts: dict) -> None:
+    def settle(self, facts: ScanFacts) -> None:
         if self.channels_setting == "auto":
-            self.channels = 1 if facts.get("grayscale") else 3
+            self.channels = 1 if facts.grayscale else 3
 
     def origin_of(self, position: int) -> str:
         return self.paths[position]
@@ -138,7 +141,7 @@ class ImageFolderSource:
         return stack_inputs(self.stream(positions, self.labels[positions]), len(positions), self.input_shape)
 
 
-class StreamSource:
+class StreamSource(Source):
     """A `tf.data.Dataset` of (input, label), read front to back: tfds, or a user loader's.
 
     `factory()` makes a fresh pass; it must yield the same elements in the same order each
@@ -209,10 +212,10 @@ class StreamSource:
         good = np.setdiff1d(np.arange(len(labels)), sorted(invalid))
         check_label_set(labels[good], self.class_names, self.task, self.where)
         return Scan(good, keys[good], labels[good], sizes[good].astype(np.int64), None, invalid,
-                    {"seen": len(labels), "class_names": self.class_names})
+                    ScanFacts(len(labels), class_names=self.class_names))
 
-    def settle(self, facts: dict) -> None:
-        self.class_names = list(facts.get("class_names", self.class_names))
+    def settle(self, facts: ScanFacts) -> None:
+        self.class_names = list(facts.class_names or self.class_names)
 
     def origin_of(self, position: int) -> str:
         return f"example #{position}"

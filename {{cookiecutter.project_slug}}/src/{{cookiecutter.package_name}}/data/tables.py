@@ -38,7 +38,8 @@ from .columns import (
 )
 from .loaders import check_label_set
 from .pipeline import stack_inputs
-from .scan import Scan
+from .scan import Scan, ScanFacts
+from .source import Source
 from .split import assign_splits, bytes_key, row_keys
 
 BLOCK_BYTES = 4 << 20  # 4 MiB of text per block at least: tens of thousands of narrow rows
@@ -79,7 +80,7 @@ def block_bytes(path: Path) -> int:
     return int(max(BLOCK_BYTES, min(BLOCK_ROWS * row_bytes, MAX_BLOCK_BYTES)))
 
 
-class CsvSource:
+class CsvSource(Source):
     """Rows of a CSV file as (features float32, label); the label column by name."""
 
     kind = "tabular"
@@ -226,10 +227,10 @@ class CsvSource:
             raise UserError(f"{self.where}: no column is left to learn from: "
                             + "; ".join(f"{c.name}: {c.role} ({c.why})" for c in self.columns)
                             + ". Set a role in data.columns, e.g. data.columns={name: numeric}")
-        found = {"seen": len(labels), "path": str(self.path), "columns": [c.record() for c in self.columns],
-                 "class_names": self.class_names, "ragged_rows": list(self.bad_rows)}
+        found = ScanFacts(len(labels), path=str(self.path), columns=[c.record() for c in self.columns],
+                          class_names=self.class_names, ragged_rows=list(self.bad_rows))
         if self.group is None:
-            found["group_candidates"] = [name for name in self.features if looks_like_a_group(facts[name])]
+            found.group_candidates = [name for name in self.features if looks_like_a_group(facts[name])]
         if self.bad_rows:
             invalid |= {-(i + 1): f"a row with {text}" for i, text in enumerate(self.bad_rows)}
         grouped = np.concatenate(split_keys)[good] if self.group is not None else None
@@ -237,7 +238,7 @@ class CsvSource:
             sizes_of_groups = np.unique(grouped, return_counts=True)[1]
             # Whole groups move together, so a split's share varies as if there were fewer, larger
             # draws: by the design effect sum(m^2) / sum(m) of the group sizes m (D1 scales by it).
-            found["groups"] = {"column": self.group, "count": len(sizes_of_groups),
+            found.groups = {"column": self.group, "count": len(sizes_of_groups),
                                "design_effect": float((sizes_of_groups.astype(float) ** 2).sum() / len(grouped))}
         return Scan(good, np.concatenate(keys)[good], labels[good], np.concatenate(sizes).astype(np.int64)[good],
                     self.lines[good], invalid, found, grouped)
@@ -364,13 +365,13 @@ class CsvSource:
                 found.append((position - 1, len(column.levels) + 1))
         return found
 
-    def settle(self, facts: dict) -> None:
+    def settle(self, facts: ScanFacts) -> None:
         from .encoder import TableEncoder
 
-        self.columns = [from_record(record) for record in facts["columns"]]
-        self.class_names = list(facts.get("class_names", []))
+        self.columns = [from_record(record) for record in facts.columns]
+        self.class_names = list(facts.class_names or [])
         self.encoder = TableEncoder(self.columns)
-        self.rows_in_file = int(facts["seen"])
+        self.rows_in_file = int(facts.seen)
         self.encoded = None
 
     @property
@@ -418,12 +419,31 @@ class CsvSource:
         table fits (`in_memory`), else in increasing order from the file (`_streamed`)."""
         import tensorflow as tf
 
-        if self.in_memory:
-            labels = np.asarray(labels, self._label_dtype)
-            return tf.data.Dataset.from_tensor_slices((self._encoded_rows()[np.asarray(positions, np.int64)], labels))
         # Its length is known: Keras then counts batches instead of running the iterator dry
         # and warning "Your input ran out of data" at the end of every first epoch.
-        return self._streamed(positions, labels).apply(tf.data.experimental.assert_cardinality(len(positions)))
+        known_length = tf.data.experimental.assert_cardinality(len(positions))
+        if self.in_memory:
+            return self._from_memory(positions, labels).apply(known_length)
+        return self._streamed(positions, labels).apply(known_length)
+
+    def _from_memory(self, positions: np.ndarray, labels: np.ndarray):
+        """Rows of the encoded table, gathered a chunk at a time. Not from_tensor_slices over
+        table[positions]: that held a copy of the rows per dataset and TensorFlow a second one
+        (flights, 336,776 x 163: 2 x 147 MiB for train per dataset; inspect builds four)."""
+        import tensorflow as tf
+
+        table = self._encoded_rows()
+        positions = np.asarray(positions, np.int64)
+        labels = np.asarray(labels, self._label_dtype)
+
+        def chunks():
+            for first in range(0, len(positions), MEMORY_CHUNK_ROWS):
+                last = first + MEMORY_CHUNK_ROWS
+                yield table[positions[first:last]], labels[first:last]
+
+        signature = (tf.TensorSpec((None, table.shape[1]), tf.float32),
+                     tf.TensorSpec((None,), tf.as_dtype(self._label_dtype)))
+        return tf.data.Dataset.from_generator(chunks, output_signature=signature).unbatch()
 
     def _streamed(self, positions: np.ndarray, labels: np.ndarray):
         """Encoded rows of `positions` (in increasing order), with `labels`: the file read block
@@ -443,7 +463,7 @@ class CsvSource:
                 stop = np.searchsorted(sorted_positions, end)
                 # A few thousand cells at a time: each becomes a Python string on its way into
                 # TensorFlow (a whole block of a 10,000-column file was 20 million of them).
-                chunk = max(1, STREAM_CELLS // max(len(used), 1))
+                chunk = max(1, min(STREAM_ROWS, STREAM_CELLS // max(len(used), 1)))
                 for first in range(cursor, stop, chunk):
                     last = min(first + chunk, stop)
                     chosen = block.take(pa_ints(sorted_positions[first:last] - offset))
@@ -523,6 +543,8 @@ def pa_ints(values: np.ndarray):
 SAMPLE_ROWS = 50_000  # training rows kept to judge the shape of each column's values...
 SAMPLE_CELLS = 5_000_000  # ...and at most this many cells: 500 rows of a 10,000-column file
 STREAM_CELLS = 1_000_000  # cells a stream hands to TensorFlow at once
+STREAM_ROWS = 8192  # ...and rows: 71,000 rows of a narrow file left ~240 MiB of strings' heap behind
+MEMORY_CHUNK_ROWS = 4096  # rows of the in-memory table handed to TensorFlow at once
 COUNT_CAP = 20_000  # distinct values counted per column; past it the column is high-cardinality
 
 

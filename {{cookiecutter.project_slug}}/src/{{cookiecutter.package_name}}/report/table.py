@@ -1,5 +1,5 @@
 """The terminal table of a stage's or a run's verdicts: failures on top, each cell in words
-(describe.py) cut to a width a terminal holds, then the advice of every fail, warn, info and skip."""
+(describe.py) cut to a width a terminal holds, then the advice of every verdict that has one."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def terminal_table(verdicts: list[Verdict]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     # A skip's advice is its reason: without it a skip reads as "null null" and hides a clue.
-    advice = [f"  {v.id} ({v.status}): {v.advice}" for v in ordered(verdicts)
-              if v.status in ("fail", "warn", "info", "skip") and v.advice]
+    # A pass speaks only when part of it was not judged (T3's capacity skipped).
+    advice = [f"  {v.id} ({v.status}): {v.advice}" for v in ordered(verdicts) if v.advice]
     return "\n".join(lines + ([""] + ["advice:"] + advice if advice else []) + ["", counts_line(verdicts)])
 
 
