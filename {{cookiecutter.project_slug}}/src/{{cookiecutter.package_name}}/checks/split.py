@@ -158,10 +158,16 @@ def measure_train_stats(prepared: Prepared, seed: int = 0) -> TrainStatsMeasurem
         total = total + channels.sum(axis=0)
         squares = squares + (channels ** 2).sum(axis=0)
     mean = total / max(count, 1)
-    spread = np.sqrt(np.maximum(squares / max(count, 1) - mean ** 2, 0.0))
+    saved_mean, saved_std = np.asarray(stats.mean, "float64"), np.asarray(stats.std, "float64")
+    if count and saved_mean.shape != np.shape(mean):  # statistics of other inputs altogether
+        return TrainStatsMeasurement(int(stats.n_train), n_train, labels_match, every_split, count, math.inf,
+                                     f"{saved_mean.size} saved means for {np.size(mean)} input features",
+                                     family_sigmas(STATS_SIGMAS, np.size(mean)))
+    # The larger of the sample's spread and the saved one: a rare level (32 of 336,776 flights by one
+    # carrier) is often absent from the sample, whose spread is then 0 and every offset infinite.
+    spread = np.maximum(np.sqrt(np.maximum(squares / max(count, 1) - mean ** 2, 0.0)), saved_std)
     share_left = max(0.0, 1.0 - count / max(n_train, 1))  # the finite-population correction
     error = spread / np.sqrt(max(count, 1)) * np.sqrt(share_left)
-    saved_mean, saved_std = np.asarray(stats.mean, "float64"), np.asarray(stats.std, "float64")
     rounding = STATS_ROUNDING * np.maximum(saved_std, np.abs(saved_mean)) + 1e-12
     offsets = np.abs(mean - saved_mean) / (error + rounding) if count else np.zeros(1)
     worst = int(np.argmax(offsets))
@@ -211,7 +217,9 @@ def judge_train_stats(found: TrainStatsMeasurement) -> Verdict:
         problems.append("their label statistics (class counts, or the target's mean and std) are "
                         + ("those of train, val and test together: val and test rows entered them"
                            if found.labels_match_every_split else "not those of the training labels"))
-    if found.largest_mean_offset > found.offset_limit:
+    if math.isinf(found.largest_mean_offset):
+        problems.append(f"they hold {found.worst_feature}")
+    elif found.largest_mean_offset > found.offset_limit:
         problems.append(f"the saved mean of {found.worst_feature} lies {found.largest_mean_offset:.1f} standard "
                         f"errors from that of {found.inputs_compared} training examples")
     if problems:
