@@ -93,3 +93,19 @@ def machine() -> str:
     import platform
 
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def digits_png(folder: Path) -> Path:
+    """The bundled digits as 32x32 grayscale PNGs, one folder per class."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    if (folder / ".complete").exists():
+        return folder
+    bunch = load_digits()
+    for i, (image, label) in enumerate(zip(bunch.images, bunch.target, strict=True)):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255 / 16).astype("uint8")).resize((32, 32), Image.BILINEAR).save(
+            folder / str(label) / f"{i}.png")
+    (folder / ".complete").touch()
+    return folder

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import machine, package, project_from_args
+from common import digits_png, machine, package, project_from_args
 
 
 def more(parser):
@@ -29,23 +29,6 @@ def more(parser):
 args, project = project_from_args(__doc__, epochs=False, more=more)
 name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
 env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(project / "src")}
-
-
-def digits_png(folder: Path) -> Path:
-    """The bundled digits as 32x32 grayscale PNGs, one folder per class."""
-    import numpy as np
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    if (folder / ".complete").exists():
-        return folder
-    bunch = load_digits()
-    for i, (image, label) in enumerate(zip(bunch.images, bunch.target, strict=True)):
-        (folder / str(label)).mkdir(parents=True, exist_ok=True)
-        Image.fromarray((image * 255 / 16).astype("uint8")).resize((32, 32), Image.BILINEAR).save(
-            folder / str(label) / f"{i}.png")
-    (folder / ".complete").touch()
-    return folder
 
 
 def stage(stage_name: str, run_dir: Path, sets: list[str]) -> float:

@@ -124,3 +124,18 @@ def test_check_is_green_on_a_backbone_pretrained_into_a_local_file(config, prepa
     assert judged and set(judged.values()) <= {"pass", "info", "skip"}, {v.id: v.advice for v in verdicts
                                                                 if v.status not in ("pass", "info", "skip")}
     assert judged["T5"] == "pass" and judged["T1"] == "pass"
+
+
+def test_a_backbone_from_scratch_sets_its_batch_norms_momentum_from_the_run(config, prepared):
+    """model.weights null: every batch norm's moving average spans at most 2% of the planned run
+    (MobileNetV3's own 0.999 spans 1,000 steps, far more than a short run on the digits has);
+    with weights the backbone's momentum is the family's (its batch norms run in inference mode)."""
+    from {{ cookiecutter.package_name }}.backbones import MOVING_WINDOW_SHARE, _planned_steps
+
+    scratch = with_values(config, {"model.builder": "mobilenetv3small"})
+    spec = model_spec(scratch, prepared)
+    norms = [layer for layer in build_model(scratch, prepared, spec).get_layer(BACKBONE).layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    steps = _planned_steps(spec, scratch)
+    assert norms and all(1 / (1 - layer.momentum) <= max(5, MOVING_WINDOW_SHARE * steps) + 1e-6 for layer in norms)
+    assert steps > 100  # the digits' planned run: train.min_steps at least

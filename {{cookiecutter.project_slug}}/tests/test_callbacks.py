@@ -64,7 +64,7 @@ def test_healthy_project_passes_every_check(small_config, prepared, tmp_path):
     callbacks = recipe_callbacks(config, prepared, tmp_path)
     model.fit(train_ds, epochs=3, callbacks=callbacks, verbose=0)
     verdicts = {v.id: v for v in recipe_verdicts(callbacks)}
-    assert set(verdicts) == {"T6", "T7", "T8", "T9", "T11", "T12"}
+    assert set(verdicts) == {"T4", "T6", "T7", "T8", "T9", "T11", "T12"}
     for verdict in verdicts.values():
         assert verdict.status == "pass", (verdict.id, verdict.measured, verdict.advice)
         assert all((tmp_path / plot).is_file() for plot in verdict.plots)

@@ -201,6 +201,20 @@ def test_b2_names_over_fitting_when_the_model_has_many_weights_per_example(confi
     assert "over-fitting" not in narrow.advice and narrow.measured["weights_per_training_example"] == 2.0
 
 
+def test_b2_fails_a_model_that_ignores_signal_but_warns_where_no_simple_model_finds_any(config):
+    """No better than the control: a fail when B3's references beat the priors (the signal is there
+    and the model misses it), a warn when they do not (weak signal: held-out seattlepets and
+    debates_2016 failed B2, and their trained models later matched their references). Labels
+    leaking around the inputs are still named."""
+    missed = judge_input_independent(1.0, 1.0, 1.1, config, signal_found=True)
+    weak = judge_input_independent(1.0, 1.0, 1.1, config, signal_found=False)
+    unknown = judge_input_independent(1.0, 1.0, 1.1, config)
+    assert missed.status == unknown.status == "fail" and weak.status == "warn"
+    assert "no simple model (B3) beats the priors" in weak.advice
+    leaking = judge_input_independent(1.0, 0.5, 1.0, config, signal_found=False)
+    assert leaking.status == "warn" and "labels reach the model another way" in leaking.advice
+
+
 # --- B4: a second annotation of the test split -------------------------------------------------
 
 

@@ -116,6 +116,25 @@ def build_wiped_input(input_shape, spec, config):
     return keras.Model(inputs, spec.head(keras.layers.Dense(16, activation="relu")(x)))
 
 
+def _batch_norm_after_wide_relu(input_shape, spec, momentum: float):
+    """A ReLU layer whose outputs sit far from mean 0 and variance 1 (a bias of 50), then a batch
+    norm: its moving statistics start at (0, 1), and only its momentum decides how soon they move."""
+    inputs, x = _trunk(input_shape, spec)
+    x = keras.layers.Dense(64, activation="relu", bias_initializer=keras.initializers.Constant(50.0))(x)
+    x = keras.layers.BatchNormalization(momentum=momentum, name="norm_after_relu")(x)
+    return keras.Model(inputs, spec.head(x))
+
+
+def build_lagging_batch_norm(input_shape, spec, config):
+    """MobileNetV3's momentum, 0.999: its moving averages span 1,000 steps."""
+    return _batch_norm_after_wide_relu(input_shape, spec, 0.999)
+
+
+def build_keeping_batch_norm(input_shape, spec, config):
+    """The healthy twin: momentum 0.5, a window of 2 steps."""
+    return _batch_norm_after_wide_relu(input_shape, spec, 0.5)
+
+
 def build_output_ignores_input(input_shape, spec, config):
     """Many parameters, none of which sees the input."""
     inputs, x = _trunk(input_shape, spec)
@@ -260,6 +279,58 @@ def test_t4_fails_when_inference_is_random(digits_config, digits):
     verdict = check_inference_mode(model, digits)
     assert verdict.status == "fail"
     assert verdict.measured["inference_deterministic"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("builder, status", [("build_lagging_batch_norm", "fail"),
+                                             ("build_keeping_batch_norm", "pass")])
+def test_t4_at_check_fails_a_batch_norm_whose_momentum_the_run_cannot_wash_out(digits_config, digits, tmp_path,
+                                                                                builder, status):
+    """Planted: momentum 0.999 on a run of a few thousand steps (a window of 1,000 steps: more than
+    5% of it): after the short run inference mode is far worse, and T4 fails naming the layer.
+    The twin at momentum 0.5 keeps its statistics current and passes."""
+    from {{ cookiecutter.package_name }}.checks.context import Context
+    from {{ cookiecutter.package_name }}.registry import RUNNERS
+
+    keras.utils.set_random_seed(0)
+    config = with_values(digits_config, {"model.builder": f"test_planted_bugs:{builder}", "train.learning_rate": 1e-2,
+                                         "check.loss_trend_steps": 80})
+    verdict = RUNNERS[("check", "T4")](Context(config, digits, tmp_path))
+    assert verdict.status == status, verdict.advice
+    after = verdict.measured["after_short_run"]
+    if status == "fail":
+        assert "norm_after_relu" in verdict.advice and "momentum 0.999" in verdict.advice
+        assert after["inference_mode_loss"] > 2 * after["training_mode_loss"]
+    else:
+        assert after["inference_mode_loss"] < after["training_mode_loss"] + 0.1 * after["priors_loss"]
+
+
+@pytest.mark.slow
+def test_t4_at_train_fails_the_lagging_batch_norm_at_the_end_of_fit_and_b2_defers_to_it(digits_config, digits):
+    """The end-of-fit measurement (callbacks/mode_gap.py) on the planted model after 60 steps of
+    `fit`: inference mode far worse, T4 fails; its twin passes. A warn of B2 that follows is led
+    by T4's cause."""
+    from {{ cookiecutter.package_name }}.mode_gap import judge_mode_gap, measure_mode_gap, mode_gap_first
+    from {{ cookiecutter.package_name }}.models import compile_model, expected_init_loss, output_bias
+    from {{ cookiecutter.package_name }}.verdicts import verdict as make_verdict
+
+    keras.utils.set_random_seed(0)
+    x, y = digits.sample("train", 256, 0)
+    unit = expected_init_loss(digits, output_bias(digits.task, digits))
+    found = {}
+    for builder in ("build_lagging_batch_norm", "build_keeping_batch_norm"):
+        model, config = planted(with_values(digits_config, {"train.learning_rate": 1e-2}), builder, digits)
+        compile_model(model, config, jit_compile=False)
+        model.fit(x, y, batch_size=32, epochs=8, verbose=0, shuffle=False)  # 64 steps
+        found[builder] = judge_mode_gap(measure_mode_gap(model, x, y, digits.task, unit, 32), 0.1, 3.0)
+    assert found["build_lagging_batch_norm"].status == "fail", found["build_lagging_batch_norm"].measured
+    assert "momentum 0.999" in found["build_lagging_batch_norm"].advice
+    assert found["build_keeping_batch_norm"].status == "pass", found["build_keeping_batch_norm"].measured
+    b2 = make_verdict("B2", "fail", {"ratio": 1.0}, advice="The model does no better than the control.")
+    led = mode_gap_first(b2, [found["build_lagging_batch_norm"]])
+    assert led.advice.startswith("T4 failed first") and led.measured["explained_by"] == "T4"
+    quiet = mode_gap_first(make_verdict("B2", "fail", {}, advice="x"), [found["build_keeping_batch_norm"]])
+    assert quiet.advice == "x"
 
 
 def test_t4_lists_dropout_and_batch_norm_and_passes(digits_config, digits):

@@ -309,6 +309,11 @@ class CheckConfig(Section):
     loss_trend_min_drop: float = Field(0.01, ge=0, lt=1, description="T3: warn below this relative drop")
     capacity_examples: int = Field(1024, ge=1, description=(
         "T3: the training examples the model and its 2x wider copy are compared on"))
+    mode_gap_share: float = Field(0.1, gt=0, description=(
+        "T4: fail when inference mode's loss on the same training examples exceeds training mode's by more "
+        "than this share of the priors' loss (the loss of knowing nothing)..."))
+    mode_gap_sigmas: float = Field(3.0, gt=0, description=(
+        "T4: ...and by more than this many standard errors of the paired difference"))
     weight_steps: int = Field(5, ge=1, le=50, description=(
         "T5: steps on copied weights; every trainable variable must change"))
     expected_frozen: list[str] = Field([], description=(
@@ -473,6 +478,9 @@ class MonitorConfig(Section):
     first_layer: bool = Field(True, description="T12: the first layer's kernel at the start and the end")
     first_layer_min_change: float = Field(0.01, ge=0, description=(
         "T12: warn when ||W_end - W_start|| / ||W_start|| is below this"))
+    mode_gap: bool = Field(True, description=(
+        "T4: at the end of `fit`, the loss of fixed training examples (check.capacity_examples) in training "
+        "mode against inference mode"))
 
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> MonitorConfig:

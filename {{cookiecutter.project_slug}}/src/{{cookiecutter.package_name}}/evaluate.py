@@ -32,7 +32,7 @@ from .errors import UserError
 from .models import score_predictions
 from .registry import registers, run_checks
 from .rundir import RunFiles, write_whole
-from .verdicts import Verdict, verdict
+from .verdicts import Verdict, read_verdicts, verdict
 
 
 def load_trained_model(run_dir: Path, builder: str = "auto") -> keras.Model:
@@ -80,8 +80,9 @@ def evaluate(prepared: Prepared, run_dir: Path, config: Config, ensemble: int = 
               "test_compared_with": {name: c.as_record() for name, c in compared.items()},
               "test_scored_at": previous.get("test_scored_at", []) + [time.strftime("%Y-%m-%dT%H:%M:%S")]}
     write_whole(record_path, json.dumps(record, indent=2))
+    trained = [v for v in read_verdicts(run_dir) if v.stage == "train"]  # T4 there explains B1 and B3 here
     return run_checks("evaluate", EvaluateContext(config, prepared, run_dir, outputs, scores, intervals, seen,
-                                                  record["test_scored_at"], compared, ensemble))
+                                                  record["test_scored_at"], compared, ensemble, trained))
 
 
 def reference_test_outputs(prepared: Prepared, run_dir: Path) -> dict[str, np.ndarray]:

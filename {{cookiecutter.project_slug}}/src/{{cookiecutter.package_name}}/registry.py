@@ -57,7 +57,8 @@ def run_checks(stage: str, context) -> list:
     Args:
         stage: The stage's name.
         context: What its runners pick their arguments from (checks/context.py for `inspect`
-            and `check`; each other stage defines its own).
+            and `check`; each other stage defines its own), with an `earlier` list that each
+            verdict joins as it is given.
 
     Returns:
         The verdicts, one per recipe entry of the stage.
@@ -65,4 +66,8 @@ def run_checks(stage: str, context) -> list:
     missing = [c.id for c in recipe.for_stage(stage) if (stage, c.id) not in RUNNERS]
     if missing:  # a module that registers them was not imported
         raise LookupError(f"no runner registered for {stage} {', '.join(missing)}")
-    return [RUNNERS[(stage, check.id)](context) for check in recipe.for_stage(stage)]
+    found = []
+    for check in recipe.for_stage(stage):
+        found.append(RUNNERS[(stage, check.id)](context))
+        context.earlier.append(found[-1])  # a later check may defer to an earlier one (T4 first)
+    return found

@@ -18,7 +18,8 @@ class TrainContext:
         total_steps: The optimizer steps the run was planned for.
         rate: The learning rate or schedule its optimizer was given (schedule.Rate).
         epoch_losses: Every epoch's training loss, those before a resume included.
-        watched: The verdicts the run's callbacks gave at its end (T6-T12, O5), by ID.
+        watched: The verdicts the run's callbacks gave at its end (T4, T6-T12, O5), by ID.
+        earlier: The verdicts given so far (registry.run_checks).
     """
 
     config: Config
@@ -26,6 +27,7 @@ class TrainContext:
     rate: object
     epoch_losses: list[float]
     watched: dict[str, Verdict] = field(default_factory=dict)
+    earlier: list[Verdict] = field(default_factory=list)
 
     def watched_verdict(self, check_id: str, switch: str) -> Verdict:
         """The verdict a callback gave, or a skip that names the setting that switched it off."""

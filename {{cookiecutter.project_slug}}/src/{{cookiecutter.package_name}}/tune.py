@@ -15,7 +15,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -241,6 +241,7 @@ class TuneContext:
     prepared: Prepared
     tuner: keras_tuner.Tuner
     run_dir: Path
+    earlier: list = field(default_factory=list)
 
 
 @registers("tune", "O3")

@@ -20,11 +20,12 @@ from .activations import ActivationHealth
 from .common import Monitor, recipe_verdicts
 from .first_layer import FirstLayerWeights
 from .gradients import GradientHealth
+from .mode_gap import ModeGapMonitor
 from .nonfinite import NonFiniteGuard
 from .predictions import PredictionDynamics
 from .updates import UpdateRatio
 
-__all__ = ["ActivationHealth", "FirstLayerWeights", "GradientHealth", "Monitor", "NonFiniteGuard",
+__all__ = ["ActivationHealth", "FirstLayerWeights", "GradientHealth", "ModeGapMonitor", "Monitor", "NonFiniteGuard",
            "PredictionDynamics", "UpdateRatio", "recipe_callbacks", "recipe_verdicts"]
 
 
@@ -62,6 +63,11 @@ def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[
     if monitor.first_layer:
         callbacks.append(FirstLayerWeights(min_change=monitor.first_layer_min_change,
                                            input_shape=prepared.input_shape, run_dir=run_dir))
+    if monitor.mode_gap:
+        x, y = prepared.sample("train", config.check.capacity_examples, seed + 3)
+        callbacks.append(ModeGapMonitor(
+            x, y, task=prepared.task, unit=expected_init_loss(prepared, output_bias(prepared.task, prepared)),
+            batch_size=config.data.batch_size, share=config.check.mode_gap_share, sigmas=config.check.mode_gap_sigmas))
     if monitor.nan_diagnosis:
         callbacks.append(NonFiniteGuard(batch_size=config.data.batch_size, run_dir=run_dir))
     else:

@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..mode_gap import mode_gap_first
 from ..models import probabilities
 from ..plots import new_figure, save_figure
 from ..registry import registers
@@ -179,4 +180,4 @@ def plot_prediction_dynamics(steps, outputs, y, task, target_std, run_dir: Path,
 
 @registers("train", "T11")
 def _t11(c: TrainContext) -> Verdict:
-    return c.watched_verdict("T11", "monitor.prediction_dynamics")
+    return mode_gap_first(c.watched_verdict("T11", "monitor.prediction_dynamics"), c.earlier)

@@ -4,7 +4,7 @@ for `evaluate`, the trained model's outputs and scores on val and test."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -29,6 +29,7 @@ class Context:
     prepared: Prepared
     run_dir: Path
     lr_find: bool = False  # T10 runs only when asked (`check --lr-find`)
+    earlier: list = field(default_factory=list)  # the verdicts given so far (registry.run_checks)
 
     def __post_init__(self):
         settle_for(self.config, self.prepared)  # data.batch_size auto, for a config prepare did not see
@@ -70,3 +71,4 @@ class EvaluateContext:
     test_scored_at: list[str]  # every time the test split was scored in this run folder
     compared: dict[str, Comparison]  # baseline -> the paired difference on the test rows
     ensemble: int = 0  # O4: average the best trials of the run's search (`evaluate --ensemble N`)
+    earlier: list = field(default_factory=list)  # `train`'s verdicts, then this stage's so far
