@@ -50,7 +50,9 @@ def accuracy_in_both_modes(run_dir: Path, sets: list[str]) -> dict[str, float]:
     prepared = package(project, "data").prepare(config, run_dir)
     model = keras.models.load_model(run_dir / "checkpoints" / "best.keras")
     batch = config.data.batch_size
-    x, y = prepared.take(prepared.indices["val"])
+    # Shuffled: the val rows come in folder order, one class after another, and a batch of one
+    # class would give training mode batch statistics that no training batch had.
+    x, y = prepared.take(np.random.default_rng(0).permutation(prepared.indices["val"]))
     found = {}
     for mode in (True, False):
         right = 0
