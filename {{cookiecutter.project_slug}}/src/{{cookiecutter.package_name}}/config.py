@@ -479,8 +479,8 @@ class MonitorConfig(Section):
     first_layer_min_change: float = Field(0.01, ge=0, description=(
         "T12: warn when ||W_end - W_start|| / ||W_start|| is below this"))
     mode_gap: bool = Field(True, description=(
-        "T4: at the end of `fit`, the loss of 256 fixed training examples in training mode against inference "
-        "mode"))
+        "T4: at the end of `fit`, the loss of 256 fixed training examples (at most check.capacity_examples) in "
+        "training mode against inference mode"))
 
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> MonitorConfig:

@@ -22,8 +22,9 @@ from .steps import all_layers, weights_restored
 from .verdicts import Verdict, verdict
 
 TRAINING_REPEATS = 4  # training-mode passes averaged: dropout draws anew at each
-# Training examples measured: a standard error of the mean difference of a few hundredths of the
-# priors' loss, and 150 MB at most for 224 x 224 photos, held for the whole of `fit`.
+# Training examples measured (fewer when check.capacity_examples is lower): a standard error of the
+# mean difference of a few hundredths of the priors' loss, and 150 MB at most for 224 x 224 photos,
+# held for the whole of `fit`.
 EXAMPLES = 256
 # A batch norm's moving average spans about 1 / (1 - momentum) steps; longer than this share of
 # the run, it averages statistics of weights long gone (momentum 0.99 failed a 410-step run too).

@@ -65,7 +65,7 @@ def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[
         callbacks.append(FirstLayerWeights(min_change=monitor.first_layer_min_change,
                                            input_shape=prepared.input_shape, run_dir=run_dir))
     if monitor.mode_gap:
-        x, y = prepared.sample("train", MODE_GAP_EXAMPLES, seed + 3)
+        x, y = prepared.sample("train", min(MODE_GAP_EXAMPLES, config.check.capacity_examples), seed + 3)
         callbacks.append(ModeGapMonitor(
             x, y, task=prepared.task, unit=expected_init_loss(prepared, output_bias(prepared.task, prepared)),
             batch_size=config.data.batch_size, share=config.check.mode_gap_share, sigmas=config.check.mode_gap_sigmas))

@@ -129,7 +129,7 @@ def _t4(c: Context) -> Verdict:
     if any(layer.trainable for layer in batch_norms(c.model)):
         trained = c.new_model()
         short_run(trained, c.prepared, c.config)
-        x, y = c.prepared.sample("train", MODE_GAP_EXAMPLES, c.config.seed)
+        x, y = c.prepared.sample("train", min(MODE_GAP_EXAMPLES, s.capacity_examples), c.config.seed)
         unit = expected_init_loss(c.prepared, output_bias(c.prepared.task, c.prepared))
         gap = measure_mode_gap(trained, x, y, c.prepared.task, unit, batch)
     return check_inference_mode(c.model, c.prepared, gap=gap, planned_steps=planned, share=s.mode_gap_share,
