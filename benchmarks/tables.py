@@ -75,6 +75,16 @@ def wide_and_short() -> Path:
     return synthetic_table("wide_200x500.csv", [*(f"x{j}" for j in range(500)), "label"], make)
 
 
+def wide_2000() -> Path:
+    """Issue #37's wide table: 2,000 rows x 2,000 columns, 10 of which carry the label, built as
+    `wide_and_short` (its 200 x 500 sibling) is; 1,400 training rows, 2,000 columns."""
+    def make():
+        rng = np.random.default_rng(3)
+        x = rng.normal(size=(2000, 2000))
+        return x, (x[:, :10].sum(axis=1) + rng.normal(scale=1.0, size=2000) > 0).astype(int)
+    return synthetic_table("wide_2000x2000.csv", [*(f"x{j}" for j in range(2000)), "label"], make)
+
+
 def wide_correlated() -> Path:
     """A second wide, short table, built unlike the first (so that the first does not choose the
     default alone): 300 rows x 1,000 columns in 50 correlated blocks of 20 (each column its
@@ -107,6 +117,7 @@ DEV = {
                      "93 rows, Manufacturer of 32 levels, Min/Max.Price near copies"),
     "breast_cancer": (lambda: public.sklearn_csv("breast_cancer"), "label", "binary", "569 rows"),
     "wide 200x500": (wide_and_short, "label", "binary", "500 columns for 140 training rows"),
+    "wide 2000x2000": (wide_2000, "label", "binary", "2,000 columns for 1,400 training rows"),
     "wide 300x1000 correlated": (wide_correlated, "label", "binary",
                                  "1,000 columns in 50 correlated blocks, for 210 training rows"),
     "wide 150x800 regression": (wide_regression, "target", "regression", "800 columns for 105 training rows"),

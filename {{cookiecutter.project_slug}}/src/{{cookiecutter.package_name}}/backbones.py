@@ -27,7 +27,7 @@ import numpy as np
 
 from .data.batching import auto_batch_size
 from .errors import UserError
-from .schedule import planned_epochs, steps_per_epoch
+from .schedule import planned_steps
 
 MIN_SIDE = 32  # every family here downsamples 32x
 BACKBONE = "backbone"  # the nested model's name: its variables are `backbone/...` whatever the family
@@ -123,7 +123,7 @@ def _planned_steps(spec, config) -> int:
     """The optimizer steps `train` plans (schedule.py), from the training split's size."""
     examples = max(spec.train_examples, 1)
     batch = config.data.batch_size if isinstance(config.data.batch_size, int) else auto_batch_size("image", examples)
-    return planned_epochs(config, examples, batch) * steps_per_epoch(examples, batch)
+    return planned_steps(config, examples, batch)
 
 
 def _constructed(name: str, family: Family, shape: tuple[int, int, int], weights: str | None) -> keras.Model:

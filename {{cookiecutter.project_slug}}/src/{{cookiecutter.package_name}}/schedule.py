@@ -37,6 +37,22 @@ def planned_epochs(config: Config, examples: int, batch_size: int) -> int:
     return max(config.train.epochs, math.ceil(config.train.min_steps / steps_per_epoch(examples, batch_size)))
 
 
+def planned_steps(config: Config, examples: int, batch_size: int) -> int:
+    """The optimizer steps `train` plans for `examples` training examples at `batch_size`:
+    `planned_epochs` full epochs. What the learning-rate schedule decays over, what a backbone
+    from scratch fits its batch norms' momentum to, and what T4 measures a lag against.
+
+    Args:
+        config: The run's config (`train.epochs`, `train.min_steps`).
+        examples: Training examples an epoch.
+        batch_size: Examples a step.
+
+    Returns:
+        The planned steps, at least 1.
+    """
+    return planned_epochs(config, examples, batch_size) * steps_per_epoch(examples, batch_size)
+
+
 def learning_rate(config: Config, total_steps: int) -> Rate:
     """The configured rate: a float when constant, else a Keras schedule over optimizer steps.
     `train.schedule_decay_steps` null decays over the whole run (`total_steps`)."""

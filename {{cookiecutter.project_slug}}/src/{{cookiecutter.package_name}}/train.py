@@ -7,6 +7,8 @@ from pathlib import Path
 
 import keras
 
+from .autos import HEADER as AUTOS_HEADER
+from .autos import decided_autos
 from .backbones import fine_tuning, unfreeze_top
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .callbacks.tensorboard import EpochTensorBoard
@@ -25,7 +27,7 @@ from .registry import run_checks
 from .resume import ResumePoint, restore
 from .rundir import RunFiles, record_git_commit
 from .runtime import seed_everything
-from .schedule import learning_rate, planned_epochs, steps_per_epoch
+from .schedule import learning_rate, planned_epochs, planned_steps
 from .serving import export_for_serving
 from .train_context import TrainContext
 from .verdicts import Verdict
@@ -79,18 +81,19 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     seed_everything(config.seed, config.train.deterministic)
     keras.mixed_precision.set_global_policy(precision)
     out = worker_run_dir(run_dir, strategy)  # the chief writes the run folder, other workers a temporary one
-    dump_config(config, out / RunFiles.TRAIN_CONFIG)
     prepared.stats.save(out / RunFiles.STATS)
     record_git_commit(out)
 
     batch = global_batch_size(config, strategy)  # data.batch_size per replica
     epochs = planned_epochs(config, prepared.size("train"), batch)  # at least train.min_steps steps
-    total_steps = epochs * steps_per_epoch(prepared.size("train"), batch)
+    total_steps = planned_steps(config, prepared.size("train"), batch)
     with strategy.scope():
         rate = learning_rate(config, total_steps)  # the optimizer's, and the one O1 judges
         model = compile_model(build_model(config, prepared), config, learning_rate=rate,
                               jit_compile=jit_setting(config))
         backup = restore(model, run_dir / RunFiles.BACKUP)  # every worker reads the chief's backup when it can
+    dump_config(config, out / RunFiles.TRAIN_CONFIG, header=AUTOS_HEADER,
+                notes=decided_autos(config, prepared, model, precision=precision, strategy=strategy))
     if backup:
         print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
               f"{epochs}, restarted from its first batch)")

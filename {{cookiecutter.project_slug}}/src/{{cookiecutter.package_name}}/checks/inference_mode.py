@@ -16,7 +16,7 @@ from ..mode_gap import EXAMPLES as MODE_GAP_EXAMPLES
 from ..mode_gap import ModeGap, batch_norms, describe_norms, far_worse, lagging_norms, measure_mode_gap
 from ..models import expected_init_loss, output_bias
 from ..registry import registers
-from ..schedule import planned_epochs, steps_per_epoch
+from ..schedule import planned_steps
 from ..steps import all_layers, weights_restored
 from ..verdicts import Verdict, verdict
 from .context import Context
@@ -98,15 +98,15 @@ def check_inference_mode(model: keras.Model, prepared: Prepared, examples: int =
                                        "standard_error": round(gap.standard_error, 5),
                                        "priors_loss": round(gap.unit, 5)}
         measured["planned_steps"] = planned_steps
-        lagging = lagging_norms(gap.batch_norms, planned_steps)
-        if far_worse(gap, share, sigmas) and lagging:
+        lagging, worse = lagging_norms(gap.batch_norms, planned_steps), far_worse(gap, share, sigmas)
+        if worse and lagging:
             problems.append(
                 f"after {gap.steps} steps the loss of the same training examples is {gap.inference_loss:.3g} in "
                 f"inference mode against {gap.training_loss:.3g} in training mode, and the planned run of "
                 f"{planned_steps:,} steps is too short for {describe_norms(lagging, planned_steps)}: their moving "
                 "averages span more than 5% of it. Lower their momentum (the built-in backbones from scratch set it "
                 "from the run's length), or plan a longer run")
-        elif far_worse(gap, share, sigmas):
+        elif worse:
             notes.append(f"inference mode was worse after the {gap.steps}-step short run ({gap.inference_loss:.3g} "
                          f"against {gap.training_loss:.3g}), as batch norms' moving statistics are that early; "
                          f"their momentum suits the planned {planned_steps:,} steps, and T4 at `train` measures "
@@ -123,8 +123,7 @@ def check_inference_mode(model: keras.Model, prepared: Prepared, examples: int =
 def _t4(c: Context) -> Verdict:
     s, gap = c.config.check, None
     batch = c.config.data.batch_size
-    planned = planned_epochs(c.config, c.prepared.size("train"), batch) * steps_per_epoch(c.prepared.size("train"),
-                                                                                         batch)
+    planned = planned_steps(c.config, c.prepared.size("train"), batch)
     # A short run first: moving statistics only lag once the weights move.
     if any(layer.trainable for layer in batch_norms(c.model)):
         trained = c.new_model()

@@ -9,7 +9,7 @@ source's fingerprint still matches, and scan again, saying so, when it does not.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,9 @@ class Prepared:
     stats: TrainStats
     task: str
     run_dir: Path | None = None
+    # What `prepare` decided of the config's autos for these data (setting -> "auto -> value (why)"),
+    # for the run's train_config.yaml (autos.py).
+    settled: dict[str, str] = field(default_factory=dict)
 
     @property
     def keys(self) -> np.ndarray:
@@ -137,17 +140,17 @@ def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
         manifest, stats = loaded
         if {k: manifest.header.get(k) for k in header_wanted} == _jsonable(header_wanted):
             source.settle(manifest.facts)
-            settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
+            settled = settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
             _refuse_empty_splits(manifest, source.where, config)  # data.batch_size may have changed
-            return _prepared(source, manifest, stats, config, run_dir)
+            return _prepared(source, manifest, stats, config, run_dir, settled)
         print(f"{source.where} changed since this run's manifest ({run_dir / 'data'}) was written, or the "
               "split settings did: scanning it again", file=sys.stderr)
     manifest = scan(source, config, header_wanted)
     source.settle(manifest.facts)
-    settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
+    settled = settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
     _refuse_empty_splits(manifest, source.where, config)  # before the statistics, which need train
     stats = train_stats(source, manifest, config)
-    prepared = _prepared(source, manifest, stats, config, run_dir)
+    prepared = _prepared(source, manifest, stats, config, run_dir, settled)
     if run_dir is not None:
         manifest.save(run_dir, stats)
     return prepared
@@ -218,9 +221,10 @@ def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None
         )
 
 
-def _prepared(source: Source, manifest: Manifest, stats: TrainStats, config: Config, run_dir: Path | None) -> Prepared:
+def _prepared(source: Source, manifest: Manifest, stats: TrainStats, config: Config, run_dir: Path | None,
+              settled: dict[str, str]) -> Prepared:
     indices = {name: manifest.rows(name) for name in SPLITS}
-    return Prepared(source, manifest, indices, stats, config.task, run_dir)
+    return Prepared(source, manifest, indices, stats, config.task, run_dir, settled)
 
 
 __all__ = ["SPLITS", "Prepared", "TrainStats", "prepare"]

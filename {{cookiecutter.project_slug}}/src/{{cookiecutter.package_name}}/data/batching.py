@@ -48,12 +48,30 @@ def settle_for(config: Config, prepared) -> Config:
     return config
 
 
-def settle_auto_batch(config: Config, kind: str, train_rows: int) -> None:
+def settle_auto_batch(config: Config, kind: str, train_rows: int) -> dict[str, str]:
     """`data.batch_size: auto` becomes a number, and `train.learning_rate` is scaled with it,
     in the config the stage goes on with (train writes both to train_config.yaml, which then
-    reruns as it is). A number given for data.batch_size leaves both as they are."""
+    reruns as it is). A number given for data.batch_size leaves both as they are.
+
+    Args:
+        config: The config to settle, in place.
+        kind: "image" or "tabular".
+        train_rows: Examples in the training split.
+
+    Returns:
+        What was decided, setting -> "auto -> value (why)": empty when nothing was auto.
+    """
     if config.data.batch_size != "auto":
-        return
+        return {}
     batch = auto_batch_size(kind, train_rows)
+    rate = config.train.learning_rate
     config.data.batch_size = batch
-    config.train.learning_rate *= math.sqrt(batch / IMAGE_BATCH)
+    config.train.learning_rate = rate * math.sqrt(batch / IMAGE_BATCH)
+    low, high = TABLE_BATCH_RANGE
+    why = (f"{IMAGE_BATCH} for images" if kind != "tabular" else
+           f"a table: about {TABLE_BATCHES_PER_EPOCH} batches an epoch, from {low} to {high:,}")
+    settled = {"data.batch_size": f"auto -> {batch} ({why}, at most the {train_rows:,} training rows)"}
+    if batch != IMAGE_BATCH:
+        settled["train.learning_rate"] = (f"{rate:g} -> {config.train.learning_rate:.4g} (the rate at {IMAGE_BATCH}, "
+                                          f"times sqrt({batch} / {IMAGE_BATCH}), with data.batch_size auto)")
+    return settled
