@@ -168,7 +168,8 @@ class ModelConfig(Section):
         "target's variance for regression, whose loss is in its units) where the numeric columns outnumber "
         "the training rows (a wide, short table: 500 columns, 140 rows, 10 carrying the label: log loss 0.62 "
         "to 0.36, beating an L1 logistic regression's 0.45), else 0 (a bag of words is as wide, but its rare "
-        "words lose every weight to the penalty)"))
+        "words lose every weight to the penalty). Above 0, a linear path with an L1 of its own at the lasso's "
+        "scale, 0.1 x sqrt(2 ln(columns) / rows), sits beside the MLP (table_model.linear_path)"))
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description=(
         "O2: dropout after each hidden layer (mlp) or before the output layer (cnn, backbones); 0: none"))
     weights: str | None = Field(None, description=(

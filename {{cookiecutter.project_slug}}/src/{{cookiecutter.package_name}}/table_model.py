@@ -338,7 +338,8 @@ def tabular_l1(setting: float | str, numeric_columns: int, train_examples: int, 
     regression: 0.448). Then held out: 1,000 columns in 50 correlated blocks, 0.734 to 0.648; a
     regression of 800 columns, RMSE 4.29 to 2.63 at 0.003 times its variance (0.082; unscaled,
     4.00), ahead of boosting's 3.62, behind the lasso's 1.66.
-    No other benchmark table is wide enough to get it. A number set is used as it is."""
+    No other benchmark table is wide enough to get it. A number set is used as it is. Where it is
+    above 0, a linear path with its own L1 sits beside the MLP (`linear_path`)."""
     if setting != "auto":
         return float(setting)
     return WIDE_L1 * loss_scale if train_examples and numeric_columns > train_examples else 0.0
@@ -371,7 +372,7 @@ def _tabular(spec, config, units: int, embedding: str) -> keras.Model:
     inputs = keras.Input(spec.input_shape, name="inputs")
     scaled, embedded = table_features(spec, inputs, config.model.id_embedding)
     dropout = tabular_dropout(config.model.tabular_dropout, spec.task)
-    x = SmoothClip(name="smooth_clip")(scaled)
+    clipped = x = SmoothClip(name="smooth_clip")(scaled)
     if embedding == "periodic":
         x = PeriodicEmbedding(name="periodic_embedding")(x)
     encoding = piecewise_encoding(spec, {p for p, _ in spec.level_indices}) if embedding == "piecewise" else None
@@ -394,4 +395,66 @@ def _tabular(spec, config, units: int, embedding: str) -> keras.Model:
     outputs = spec.head(x)
     if members > 1:
         outputs = MemberMean(spec.task, dtype="float32", name="member_mean")(outputs)
+    if l1 and spec.log_target is None:
+        outputs = keras.layers.Add(name="with_linear_path", dtype="float32")(
+            [outputs, linear_path(spec, clipped, numeric, loss_scale)])
     return keras.Model(inputs, outputs, name="tabular")
+
+
+# The layers of the linear path, which checks of the head (M2) look past.
+LINEAR_PATH_LAYERS = ("linear_path", "linear_path_gain", "with_linear_path")
+# The linear path's L1 in units of the lasso's universal threshold sqrt(2 ln p / n) (chosen on the
+# dev wide tables, BENCHMARKS.md), and the gain its outputs are multiplied by.
+LINEAR_PATH_STRENGTH = 0.1
+LINEAR_PATH_GAIN = 10.0
+
+
+def linear_path_l1(numeric_columns: int, train_examples: int, loss_scale: float = 1.0) -> float:
+    """The L1 strength, per unit of the linear path's coefficients, that the table model's
+    linear path gets on a wide table: LINEAR_PATH_STRENGTH x sqrt(2 ln p / n) x `loss_scale`,
+    the lasso's universal threshold (Bickel, Ritov and Tsybakov 2009) for p numeric columns and
+    n training rows, which grows with the columns a noise column could be picked from and
+    shrinks with the rows that tell them apart.
+
+    Args:
+        numeric_columns: p, the numeric columns.
+        train_examples: n, the training rows.
+        loss_scale: 1 for log loss; the target's variance for squared error.
+
+    Returns:
+        The strength on the mean loss.
+    """
+    return LINEAR_PATH_STRENGTH * math.sqrt(2 * math.log(max(numeric_columns, 2)) / max(train_examples, 1)) * loss_scale
+
+
+def linear_path(spec, clipped, numeric_columns: int, loss_scale: float):
+    """A lasso beside the MLP on a wide table: one linear map of the clipped inputs to the
+    outputs (logits, or the target in its units), zero at the start, with an L1 penalty at
+    `linear_path_l1`, added to the head's output (LassoNet's residual layer, Lemhadri et al.
+    2021, without its hierarchy). With more columns than rows, an MLP with L1 on its first layer
+    alone learned nothing of issue #37's 2,000 x 2,000 table (test log loss 0.697, the priors'
+    0.693), where a cross-validated L1 logistic regression reached 0.317; with this path beside
+    it, 0.311. The MLP can pay its L1 by shrinking its first layer while its second grows; a
+    linear map cannot, so the penalty selects columns there as the lasso's does.
+
+    Its outputs are multiplied by LINEAR_PATH_GAIN (and the target's std for a regression), with
+    the penalty scaled to match: a coefficient of 1.6, what a column that sets a label needs,
+    is out of reach of Adam at 3e-4 in a run's few thousand steps otherwise.
+
+    Args:
+        spec: The model's ModelSpec (task, outputs, the target's std).
+        clipped: The scaled, clipped numeric inputs.
+        numeric_columns: The numeric columns (the p of the penalty).
+        loss_scale: 1 for log loss; the target's variance for squared error.
+
+    Returns:
+        The path's outputs, in the head's units.
+    """
+    gain = LINEAR_PATH_GAIN * (spec.target_std if spec.task == "regression" and spec.target_std else 1.0)
+    strength = linear_path_l1(numeric_columns, spec.train_examples, loss_scale)
+    # The penalty is `strength` per unit of LINEAR_PATH_GAIN x w, the coefficient in the head's
+    # standard units (on the logit, or on the target in standard deviations).
+    coefficients = keras.layers.Dense(spec.units, use_bias=False, kernel_initializer="zeros", dtype="float32",
+                                      kernel_regularizer=keras.regularizers.L1(strength * LINEAR_PATH_GAIN),
+                                      name="linear_path")(clipped)
+    return keras.layers.Rescaling(gain, dtype="float32", name="linear_path_gain")(coefficients)

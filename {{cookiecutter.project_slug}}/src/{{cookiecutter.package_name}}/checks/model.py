@@ -11,7 +11,7 @@ from ..data import Prepared
 from ..data.pipeline import evaluation_dataset
 from ..models import LogLink, expected_init_loss, loss_for
 from ..registry import registers
-from ..table_model import MemberMean
+from ..table_model import LINEAR_PATH_LAYERS, MemberMean
 from ..verdicts import Verdict, verdict
 from .context import Context
 
@@ -119,8 +119,9 @@ def check_output_bias(model: keras.Model, bias: list[float] | None) -> Verdict:
 
 def output_offset(model: keras.Model) -> list[float] | None:
     """What the model outputs when its final kernel is zero: the final bias, or for a head
-    that scales back to target units, offset + scale * bias. None when there is no bias."""
-    layers = model.layers
+    that scales back to target units, offset + scale * bias. None when there is no bias. A wide
+    table's linear path, zero at the start, is left out: the head's offset is the model's."""
+    layers = [layer for layer in model.layers if layer.name not in LINEAR_PATH_LAYERS]
     if isinstance(layers[-1], MemberMean):  # an ensemble's members share the head, and so its offset
         layers = layers[:-1]
     link = isinstance(layers[-1], LogLink)  # a log scale: the offset is read through exp(z) - 1
