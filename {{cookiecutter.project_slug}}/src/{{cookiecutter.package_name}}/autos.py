@@ -21,7 +21,7 @@ from .data.pipeline import resolve_cache
 from .data.streams import ImageFolderSource
 from .data.tables import CsvSource
 from .models import log_target, model_spec, resolve_builder
-from .table_model import linear_path_l1
+from .table_model import LINEAR_PATH_GAIN
 
 HEADER = "# What each auto setting above became in this run, and why (auto decides the same way again):"
 
@@ -107,9 +107,10 @@ def _model_lines(config: Config, prepared: Prepared, model: keras.Model | None) 
         regulariser = first.kernel_regularizer
         strength = float(np.asarray(regulariser.l1)) if regulariser is not None else 0.0
         numeric = model_spec(config, prepared).numeric_columns or prepared.input_shape[0]
-        path = (f"; beside the MLP a linear path, its L1 {linear_path_l1(numeric, prepared.size('train'), 1.0):.3g}"
-                f"{' x the target variance' if config.task == 'regression' else ''}"
-                if "linear_path" in names else "")
+        path = ""
+        if "linear_path" in names:  # its penalty per unit of gain x coefficient (table_model.linear_path)
+            beside = float(np.asarray(model.get_layer("linear_path").kernel_regularizer.l1)) / LINEAR_PATH_GAIN
+            path = f"; beside the MLP a linear path, its L1 {beside:.3g}"
         lines.append(f"model.tabular_l1: auto -> {strength:.3g} ({numeric:,} numeric columns "
                      f"{'outnumber' if strength else 'do not outnumber'} {prepared.size('train'):,} training rows"
                      f"{'; times the target variance' if strength and config.task == 'regression' else ''}{path})")

@@ -592,7 +592,7 @@ def _section_at(loc: tuple) -> type[BaseModel] | None:
 def dump_config(config: Config, path: Path, notes: list[str] = (), header: str = "") -> None:
     """`config` as YAML at `path`, then `notes` as comments under `header`: the file still loads
     as the config it was written from."""
-    comments = "".join(f"\n{header}\n" + "".join(f"#   {line}\n" for line in notes)) if notes else ""
+    comments = f"\n{header}\n" + "".join(f"#   {line}\n" for line in notes) if notes else ""
     write_whole(path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False) + comments)
 
 
