@@ -356,6 +356,12 @@ CORPUS = [all_identical, duplicated_three_times, one_example_per_class, a_class_
           sequential_without_input_shape, model_with_two_outputs, output_width_mismatch, builder_that_raises]
 
 
+# CSV files that differ only in how they spell a healthy table: the scan is what they test, and
+# after it every stage reads the same encoded rows. They skip `check`, whose training runs are
+# the same for every table and cost about 12 s a kind (inspect, train and evaluate still read them).
+SPELLINGS = {semicolons, utf8_with_bom, latin1, quoted_newlines}
+
+
 @pytest.fixture(scope="module")
 def hostile_code(tmp_path_factory):
     folder = tmp_path_factory.mktemp("code")
@@ -376,7 +382,7 @@ def test_every_stage_ends_with_a_verdict_or_one_clear_line(kind, hostile_code, t
     monkeypatch.chdir(tmp_path)
     settings = kind(tmp_path)
     arguments = [f"--set={value}" for value in TINY + settings]
-    for stage in STAGES:
+    for stage in [s for s in STAGES if not (kind in SPELLINGS and s == "check")]:
         code = main([stage, "--run-dir", "runs/corpus", *arguments])
         out, err = capfd.readouterr()
         assert code in (0, 1, 2), f"{stage}: exit {code}"

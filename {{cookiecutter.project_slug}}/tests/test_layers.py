@@ -15,7 +15,7 @@ LAYERS = [
      "stages", "precision", "recipe", "bootstrap", "registry", "train_context", "__init__"},
     {"data", "backbones", "table_model"},
     {"models"},
-    {"steps", "references", "mode_gap", "autos"},
+    {"steps", "references", "mode_gap", "autos", "cross_validation"},
     {"checks", "callbacks"},
     {"train", "evaluate", "tune", "distribute", "resume", "checkpoints", "serving", "report",
      "multi_worker", "predict"},

@@ -69,18 +69,18 @@ class Checkpoints(keras.callbacks.Callback):
         if self._best_weights is not None:
             current = self.model.get_weights()
             self.model.set_weights(self._best_weights)
-            _save_whole(self.model, self.run_dir / RunFiles.BEST_MODEL)
+            save_model_whole(self.model, self.run_dir / RunFiles.BEST_MODEL)
             self.model.set_weights(current)
             record = {"epoch": self._best_epoch, "monitor": self.monitor, "value": self.best_value}
             write_whole(self.run_dir / RunFiles.BEST_RECORD, json.dumps(record))
             self._best_weights = None
-        _save_whole(self.model, self.run_dir / RunFiles.LAST_MODEL)
+        save_model_whole(self.model, self.run_dir / RunFiles.LAST_MODEL)
         self.writes += 1
         self._unwritten = False
         self._last_write = time.monotonic()
 
 
-def _save_whole(model: keras.Model, path: Path) -> None:
+def save_model_whole(model: keras.Model, path: Path) -> None:
     """A kill during the write leaves the previous file: write beside it, then rename (atomic)."""
     partial = path.with_name(f".{path.stem}.partial.keras")  # Keras wants the .keras suffix
     model.save(partial)

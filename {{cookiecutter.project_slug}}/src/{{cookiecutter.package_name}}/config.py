@@ -267,6 +267,10 @@ class TrainConfig(Section):
         "checkpoints/best.keras and last.keras are written at most this often (0: every epoch) and at the "
         "end; resuming needs only the backup"))
     export: bool = Field(True, description="write a SavedModel for serving into <run>/export")
+    folds: int = Field(1, ge=1, le=20, description=(
+        "k-fold cross-validation over train and val (test untouched): one model a fold, early-stopped on its "
+        "fold, scored out of fold (cross_validation.json); the export averages the k models (a bag). Costs k "
+        "runs: worth it below a few thousand rows, where one val split is mostly noise. 1: one split"))
     deterministic: bool = Field(True, description=(
         "T14: TensorFlow op determinism (the same seed gives the same metrics to the last digit); it turns "
         "off automatic XLA: set false on GPUs when speed matters more"))

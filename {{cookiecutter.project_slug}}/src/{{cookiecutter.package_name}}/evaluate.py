@@ -24,6 +24,7 @@ from .bootstrap import (
 from .checks.baselines import dumb_outputs  # the checks package: every runner registered
 from .checks.context import EvaluateContext
 from .config import Config
+from .cross_validation import cross_validation_line, out_of_fold_outputs
 from .data import Prepared
 from .data.batching import settle_for
 from .data.loaders import import_callable
@@ -68,8 +69,10 @@ def evaluate(prepared: Prepared, run_dir: Path, config: Config, ensemble: int = 
     record_path = run_dir / RunFiles.EVALUATION
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
     scores, seen, outputs, intervals = {}, {}, {}, {}
+    out_of_fold = out_of_fold_outputs(run_dir, prepared.indices["val"])  # a bag has trained on val (train.folds)
     for split in ("val", "test"):
-        outputs[split] = predict_split(model, prepared, split, config.data.batch_size)
+        outputs[split] = (out_of_fold if split == "val" and out_of_fold is not None
+                          else predict_split(model, prepared, split, config.data.batch_size))
         labels = prepared.labels(split)
         scores[split] = score_predictions(prepared.task, labels, outputs[split])
         intervals[split] = {name: found.as_record() for name, found in
@@ -79,6 +82,9 @@ def evaluate(prepared: Prepared, run_dir: Path, config: Config, ensemble: int = 
     record = {"scores": scores, "intervals": intervals, "confidence": CONFIDENCE, "examples": seen,
               "test_compared_with": {name: c.as_record() for name, c in compared.items()},
               "test_scored_at": previous.get("test_scored_at", []) + [time.strftime("%Y-%m-%dT%H:%M:%S")]}
+    if out_of_fold is not None:
+        record["val_outputs"] = "out of fold: each val row scored by the fold model that did not train on it"
+        record["cross_validation"] = json.loads((run_dir / RunFiles.CROSS_VALIDATION).read_text())
     write_whole(record_path, json.dumps(record, indent=2))
     trained = [v for v in read_verdicts(run_dir) if v.stage == "train"]  # T4 there explains B1 and B3 here
     return run_checks("evaluate", EvaluateContext(config, prepared, run_dir, outputs, scores, intervals, seen,
@@ -118,6 +124,8 @@ def score_lines(record: dict) -> list[str]:
                  for name, r in found.items()]
         rows = record["examples"][split]
         shown.append(f"{split} ({rows:,} rows, {record['confidence']:.0%} bootstrap intervals): " + ", ".join(cells))
+    if "cross_validation" in record:
+        shown.append(cross_validation_line(record["cross_validation"]))
     for name, comparison in record.get("test_compared_with", {}).items():
         shown.append("  model " + comparison_words(BASELINE_NAMES.get(name, name), Comparison(
             comparison["difference"], *comparison["interval"], comparison["rows"])))

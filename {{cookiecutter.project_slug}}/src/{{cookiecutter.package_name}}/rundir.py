@@ -34,6 +34,9 @@ class RunFiles:
     LAST_MODEL = "checkpoints/last.keras"  # the last epoch
     BACKUP = "backup"  # train: the resume state while a run is going (resume.py); gone when it ends
     EXPORT = "export"  # train: the SavedModel for serving (serving.py)
+    FOLDS = "folds"  # train with train.folds > 1: one run folder per fold, 1..k (cross_validation.py)
+    CROSS_VALIDATION = "cross_validation.json"  # train.folds > 1: the out-of-fold score, its interval, each fold's
+    OUT_OF_FOLD = "out_of_fold.npz"  # train.folds > 1: each train and val row's output from the fold that held it out
     TENSORBOARD = "tensorboard"  # train: train/, validation/, recipe/ (T6-T12); report: report/
     FIRST_LAYER_INITIAL = "first_layer_initial.npy"  # train (T12): the first layer's starting kernel
     NAN_BATCH = "nan_batch.npz"  # train (T9): the batch whose step went non-finite

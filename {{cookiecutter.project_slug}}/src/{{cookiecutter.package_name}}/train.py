@@ -1,23 +1,36 @@
-"""One training run: seed, precision, fit with checkpoints and resume, export for serving."""
+"""One training run: seed, precision, fit with checkpoints and resume (or one fit a fold and their
+bag, train.folds), export for serving."""
 
 from __future__ import annotations
 
 import csv
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from .autos import HEADER as AUTOS_HEADER
 from .autos import decided_autos
 from .backbones import fine_tuning, unfreeze_top
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .callbacks.tensorboard import EpochTensorBoard
-from .checkpoints import Checkpoints
+from .checkpoints import Checkpoints, save_model_whole
 from .checks import loss_trend  # noqa: F401  (registers T3's runner)
 from .config import Config, dump_config, load_config
+from .cross_validation import (
+    bag_model,
+    cross_validation_line,
+    fold_finished,
+    fold_ids,
+    fold_prepared,
+    save_fold_outputs,
+    write_cross_validation,
+)
 from .data import Prepared
 from .data.batching import settle_for
-from .data.pipeline import fit_inputs, train_datasets, train_shards
+from .data.pipeline import evaluation_dataset, fit_inputs, train_datasets, train_shards
 from .distribute import global_batch_size, is_multi_worker, strategy_for
 from .errors import UserError
 from .models import build_model, compile_model
@@ -30,14 +43,15 @@ from .runtime import seed_everything
 from .schedule import learning_rate, planned_epochs, planned_steps
 from .serving import export_for_serving
 from .train_context import TrainContext
-from .verdicts import Verdict
+from .verdicts import Verdict, read_verdicts, write_verdicts
 
 
 def _refuse_to_overwrite(config: Config, run_dir: Path) -> None:
     """A backup left by a run with another config would resume the wrong experiment, and a
     finished run's checkpoints would be overwritten by a new one: both are refused."""
     snapshot = run_dir / RunFiles.TRAIN_CONFIG
-    if (run_dir / RunFiles.BACKUP).exists() and snapshot.exists():
+    folds_unfinished = (run_dir / RunFiles.FOLDS).is_dir() and not (run_dir / RunFiles.LAST_MODEL).exists()
+    if ((run_dir / RunFiles.BACKUP).exists() or folds_unfinished) and snapshot.exists():
         previous = load_config(snapshot)
         if previous != config:
             raise UserError(
@@ -49,10 +63,24 @@ def _refuse_to_overwrite(config: Config, run_dir: Path) -> None:
                         "--run-dir (or delete that folder) to train again")
 
 
-def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[keras.callbacks.Callback]:
+def callbacks_for(config: Config, run_dir: Path, prepared: Prepared, *, watch: bool = True,
+                  watch_dir: Path | None = None) -> list[keras.callbacks.Callback]:
     """The checkpoints and Keras' logs, the recipe checks that watch training (T6-T12,
     `monitor:`) after them, so that they see the weights EarlyStopping restores; `train` adds
-    the resume backup (O5) last, so that an epoch's backup comes after its log line."""
+    the resume backup (O5) last, so that an epoch's backup comes after its log line.
+
+    Args:
+        config: The run's config.
+        run_dir: Where the checkpoints and logs go (a fold's folder, with train.folds).
+        prepared: The data this fit trains on.
+        watch: Whether the recipe callbacks watch this fit; with train.folds only the first
+            fold is watched, and the others are stopped by TerminateOnNaN alone.
+        watch_dir: Where the recipe callbacks write their plots and logs: `run_dir` by default;
+            with train.folds, the run folder.
+
+    Returns:
+        The callbacks, in order.
+    """
     callbacks = [
         # best.json: a resumed run's best so far
         Checkpoints(run_dir, every_seconds=config.train.checkpoint_every_seconds),
@@ -68,37 +96,84 @@ def callbacks_for(config: Config, run_dir: Path, prepared: Prepared) -> list[ker
         # changes what the run costs, not the model it leaves (not a regulariser: O2).
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.train.min_steps_patience, start_from_epoch=config.train.epochs))
-    return callbacks + recipe_callbacks(config, prepared, run_dir)  # T9 (or TerminateOnNaN) among them
+    watched = recipe_callbacks(config, prepared, watch_dir or run_dir) if watch else [
+        keras.callbacks.TerminateOnNaN()]
+    return callbacks + watched  # T9 (or TerminateOnNaN) among them
+
+
+@dataclass
+class Fitted:
+    """One fit, as the checks of `train` read it."""
+
+    model: keras.Model
+    history: keras.callbacks.History
+    callbacks: list[keras.callbacks.Callback]
+    total_steps: int
+    rate: object
+    resume_point: ResumePoint
 
 
 def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> list[Verdict]:
-    """One run. `strategy`: distribute.strategy_for(config), made before the data were loaded
-    (multi_worker needs that); None makes it here."""
+    """One run: a fit, or with train.folds one fit a fold and their bag (cross_validation.py).
+
+    Args:
+        config: The run's config.
+        prepared: The run's data.
+        run_dir: The run folder.
+        strategy: distribute.strategy_for(config), made before the data were loaded
+            (multi_worker needs that); None makes it here.
+
+    Returns:
+        The verdicts of `train`.
+    """
     strategy = strategy or strategy_for(config)
+    if config.train.folds > 1 and is_multi_worker(strategy):
+        raise UserError("train.folds runs on one machine (or one machine's GPUs); set train.folds=1 to train on "
+                        "several")
     settle_for(config, prepared)  # data.batch_size auto, as the run's train_config.yaml records it
     _refuse_to_overwrite(config, run_dir)
     precision = resolve_precision(config.train.precision, detect_hardware())
-    seed_everything(config.seed, config.train.deterministic)
     keras.mixed_precision.set_global_policy(precision)
     out = worker_run_dir(run_dir, strategy)  # the chief writes the run folder, other workers a temporary one
     prepared.stats.save(out / RunFiles.STATS)
     record_git_commit(out)
-
     batch = global_batch_size(config, strategy)  # data.batch_size per replica
+    if config.train.folds > 1:
+        return _train_folds(config, prepared, out, strategy, batch, precision)
+    fitted = _fit(config, prepared, out, strategy, batch, precision, seed=config.seed, watch_dir=out,
+                  config_to=out / RunFiles.TRAIN_CONFIG)
+    if config.train.export:  # the best epoch, as `evaluate` scores it and `predict` serves it
+        best = out / RunFiles.BEST_MODEL
+        served = keras.models.load_model(best, compile=False) if best.exists() else fitted.model
+        export_for_serving(served, prepared, out / RunFiles.EXPORT, config.data.source)
+    watched = {v.id: v for v in [fitted.resume_point.verdict(), *recipe_verdicts(fitted.callbacks)]}
+    verdicts = run_checks("train", TrainContext(config, fitted.total_steps, fitted.rate,
+                                                _epoch_losses(out, fitted.history), watched))
+    discard_worker_run_dir(out, run_dir)
+    return verdicts
+
+
+def _fit(config: Config, prepared: Prepared, out: Path, strategy, batch: int, precision: str, *, seed: int,
+         watch_dir: Path | None, config_to: Path | None) -> Fitted:
+    """Build, compile, resume from `out`'s backup if there is one, and fit (then fine-tune a
+    backbone); checkpoints and logs go to `out`, the recipe callbacks' plots to `watch_dir`, and
+    the config with what its autos became to `config_to`."""
+    seed_everything(seed, config.train.deterministic)
     epochs = planned_epochs(config, prepared.size("train"), batch)  # at least train.min_steps steps
     total_steps = planned_steps(config, prepared.size("train"), batch)
     with strategy.scope():
         rate = learning_rate(config, total_steps)  # the optimizer's, and the one O1 judges
         model = compile_model(build_model(config, prepared), config, learning_rate=rate,
                               jit_compile=jit_setting(config))
-        backup = restore(model, run_dir / RunFiles.BACKUP)  # every worker reads the chief's backup when it can
-    dump_config(config, out / RunFiles.TRAIN_CONFIG, header=AUTOS_HEADER,
-                notes=decided_autos(config, prepared, model, precision=precision, strategy=strategy))
+        backup = restore(model, out / RunFiles.BACKUP)  # every worker reads the chief's backup when it can
+    if config_to is not None:
+        dump_config(config, config_to, header=AUTOS_HEADER,
+                    notes=decided_autos(config, prepared, model, precision=precision, strategy=strategy))
     if backup:
         print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
               f"{epochs}, restarted from its first batch)")
     train_ds, val_ds = train_datasets(config, prepared, batch, for_fit=True)
-    callbacks = callbacks_for(config, out, prepared)
+    callbacks = callbacks_for(config, out, prepared, watch=watch_dir is not None, watch_dir=watch_dir)
     if fine_tuning(config):
         callbacks.insert(0, Phase(1))  # before CSVLogger: history.csv's `phase` column
     resume_point = ResumePoint(out / RunFiles.BACKUP, every_steps=config.train.backup_every_steps, start=backup)
@@ -115,14 +190,51 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     if fine_tuning(config) and not is_multi_worker(strategy):
         history = _fine_tune(model, config, prepared, history, callbacks, strategy, batch,
                              done=(backup.epoch if backup else 0) + len(history.history.get("loss", [])))
-    if config.train.export:  # the best epoch, as `evaluate` scores it and `predict` serves it
-        best = out / RunFiles.BEST_MODEL
-        served = keras.models.load_model(best, compile=False) if best.exists() else model
-        export_for_serving(served, prepared, out / RunFiles.EXPORT, config.data.source)
-    watched = {v.id: v for v in [resume_point.verdict(), *recipe_verdicts(callbacks)]}
-    verdicts = run_checks("train", TrainContext(config, total_steps, rate, _epoch_losses(out, history), watched))
-    discard_worker_run_dir(out, run_dir)
-    return verdicts
+    return Fitted(model, history, callbacks, total_steps, rate, resume_point)
+
+
+def _train_folds(config: Config, prepared: Prepared, out: Path, strategy, batch: int,
+                 precision: str) -> list[Verdict]:
+    """train.folds: one fit a fold into <run>/folds/<i>/, each resumed or kept as a killed run
+    left it; then the out-of-fold score and the bag (cross_validation.py). The recipe callbacks
+    watch the first fold, whose history is the run's history.csv."""
+    k = config.train.folds
+    folds = fold_ids(prepared, config.data.split, k)
+    fold_dirs = [out / RunFiles.FOLDS / str(i + 1) for i in range(k)]
+    first = None
+    for i, fold_dir in enumerate(fold_dirs):
+        if fold_finished(fold_dir):
+            print(f"fold {i + 1} of {k}: finished before, kept ({fold_dir})")
+            continue
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        held_out = fold_prepared(prepared, folds, i, config)
+        print(f"fold {i + 1} of {k}: trains on {held_out.size('train'):,} rows, early-stops on its "
+              f"{held_out.size('val'):,}")
+        fitted = _fit(config, held_out, fold_dir, strategy, batch, precision, seed=config.seed + i,
+                      watch_dir=out if i == 0 else None, config_to=out / RunFiles.TRAIN_CONFIG if i == 0 else None)
+        if i == 0:
+            first = fitted
+            watched = [fitted.resume_point.verdict(), *recipe_verdicts(fitted.callbacks)]
+            write_verdicts(fold_dir, "train", watched)  # for a run resumed after this fold
+        best = fold_dir / RunFiles.BEST_MODEL
+        member = keras.models.load_model(best, compile=False) if best.exists() else fitted.model
+        outputs = member.predict(evaluation_dataset(held_out, "val", batch), verbose=0)
+        save_fold_outputs(fold_dir, held_out.indices["val"], outputs)
+    record = write_cross_validation(out, prepared, fold_dirs, config.seed)
+    print(cross_validation_line(record))
+    bag = bag_model([keras.models.load_model(d / RunFiles.BEST_MODEL, compile=False) for d in fold_dirs],
+                    prepared.task)
+    (out / RunFiles.CHECKPOINTS).mkdir(exist_ok=True)
+    for name in (RunFiles.BEST_MODEL, RunFiles.LAST_MODEL):
+        save_model_whole(bag, out / name)
+    if config.train.export:
+        export_for_serving(bag, prepared, out / RunFiles.EXPORT, config.data.source)
+    shutil.copyfile(fold_dirs[0] / RunFiles.HISTORY, out / RunFiles.HISTORY)  # the watched fold's curves
+    watched = {v.id: v for v in read_verdicts(fold_dirs[0])}
+    total_steps = first.total_steps if first else planned_steps(config, int(np.sum((folds >= 0) & (folds != 0))), batch)
+    rate = first.rate if first else learning_rate(config, total_steps)
+    return run_checks("train", TrainContext(config, total_steps, rate,
+                                            _epoch_losses(out, first.history if first else None), watched))
 
 
 class Phase(keras.callbacks.Callback):
@@ -159,10 +271,12 @@ def _fine_tune(model: keras.Model, config: Config, prepared: Prepared, history, 
                      initial_epoch=done, callbacks=kept, shuffle=False, verbose=2)
 
 
-def _epoch_losses(run_dir: Path, history: keras.callbacks.History) -> list[float]:
+def _epoch_losses(run_dir: Path, history: keras.callbacks.History | None) -> list[float]:
     """Every epoch's training loss, those before a resume included (the CSV log holds them)."""
     rows = _history_rows(run_dir)
-    return [float(row["loss"]) for row in rows] if rows else history.history.get("loss", [])
+    if rows or history is None:
+        return [float(row["loss"]) for row in rows]
+    return history.history.get("loss", [])
 
 
 def _history_rows(run_dir: Path) -> list[dict]:

@@ -19,7 +19,7 @@ from ..errors import UserError
 from .batching import settle_auto_batch
 from .manifest import Manifest, load_manifest
 from .source import Source
-from .split import SPLITS, assign_splits, row_keys
+from .split import SPLITS, buckets, row_keys, splits_of
 from .stats import TrainStats, compute_train_stats, stream_train_stats
 from .streams import ArraySource, open_source
 
@@ -182,16 +182,19 @@ def scan(source, config: Config, header: dict) -> Manifest:
         split_keys = found.split_keys
     else:
         split_keys = row_keys(found.positions) if config.data.split_by == "row" else found.keys
-    splits = assign_splits(split_keys, config.seed, config.data.split)
+    bucket = buckets(split_keys, config.seed)
+    splits = splits_of(bucket, config.data.split)
     header = _jsonable(header) | {"facts": _jsonable(found.facts.record()), "dropped": dropped[:1000],
                                   "dropped_count": len(dropped), "kind": source.kind,
                                   "class_names": source.class_names, "where": source.where}
-    return Manifest(found.positions, found.keys, splits, found.labels, found.sizes, found.origins, header)
+    return Manifest(found.positions, found.keys, splits, found.labels, found.sizes, found.origins, header,
+                    bucket.astype(np.int16))
 
 
-def train_stats(source: Source, manifest: Manifest, config: Config) -> TrainStats:
-    """D2 from the training split alone: in memory for arrays, one streaming pass otherwise."""
-    rows = np.flatnonzero(manifest.splits == 0)
+def train_stats(source: Source, manifest: Manifest, config: Config, rows: np.ndarray | None = None) -> TrainStats:
+    """D2 from the training split alone (or from the manifest `rows` a fold trains on): in
+    memory for arrays, one streaming pass otherwise."""
+    rows = np.flatnonzero(manifest.splits == 0) if rows is None else rows
     positions, labels = manifest.positions[rows], manifest.labels[rows]
     classes = len(source.class_names)
     if isinstance(source, ArraySource):  # already in memory, as arrays
@@ -227,4 +230,4 @@ def _prepared(source: Source, manifest: Manifest, stats: TrainStats, config: Con
     return Prepared(source, manifest, indices, stats, config.task, run_dir, settled)
 
 
-__all__ = ["SPLITS", "Prepared", "TrainStats", "prepare"]
+__all__ = ["SPLITS", "Prepared", "TrainStats", "prepare", "train_stats"]

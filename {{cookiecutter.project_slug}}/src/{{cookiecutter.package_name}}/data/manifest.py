@@ -41,6 +41,8 @@ class Manifest:
     sizes: np.ndarray  # int64 bytes on disk (files) or in memory (arrays, rows)
     origins: np.ndarray | None  # str: file path or CSV line per example; None: "example #position"
     header: dict = field(default_factory=dict)  # fingerprint, kind, names, input shape, dropped
+    # int16: each example's hash bucket (split.buckets of its split key), which train.folds cuts
+    buckets: np.ndarray | None = None
 
     @property
     def facts(self) -> ScanFacts:
@@ -76,6 +78,8 @@ class Manifest:
                    "labels": self.labels, "sizes": self.sizes}
         if self.origins is not None:
             columns["origins"] = self.origins
+        if self.buckets is not None:
+            columns["buckets"] = self.buckets
         with writing_whole(folder / COLUMNS) as partial, partial.open("wb") as handle:
             np.savez(handle, **columns)
         for name, record in ((STATS, asdict(stats) | {"priors": stats.priors}), (HEADER, self.header)):
@@ -89,6 +93,9 @@ def load_manifest(run_dir: Path) -> tuple[Manifest, TrainStats] | None:
         return None
     header = json.loads((folder / HEADER).read_text())
     with np.load(folder / COLUMNS, allow_pickle=False) as columns:
+        if "buckets" not in columns:  # written before train.folds: scanned again
+            return None
         manifest = Manifest(columns["positions"], columns["keys"], columns["splits"], columns["labels"],
-                            columns["sizes"], columns["origins"] if "origins" in columns else None, header)
+                            columns["sizes"], columns["origins"] if "origins" in columns else None, header,
+                            columns["buckets"])
     return manifest, TrainStats.load(folder / STATS)

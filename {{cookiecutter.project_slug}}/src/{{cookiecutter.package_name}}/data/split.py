@@ -70,8 +70,28 @@ def buckets(keys: np.ndarray, seed: int) -> np.ndarray:
 def assign_splits(keys: np.ndarray, seed: int, fractions=(0.7, 0.2, 0.1)) -> np.ndarray:
     """Split id of each example (0 train, 1 val, 2 test): buckets below 700 train, below
     900 val, the rest test (for the default fractions)."""
-    bounds = np.round(np.cumsum(fractions)[:2] * BUCKETS).astype(np.int64)
-    return np.searchsorted(bounds, buckets(keys, seed), side="right").astype(np.int8)
+    return splits_of(buckets(keys, seed), fractions)
+
+
+def _bounds(fractions) -> np.ndarray:
+    return np.round(np.cumsum(fractions)[:2] * BUCKETS).astype(np.int64)
+
+
+def splits_of(bucket: np.ndarray, fractions=(0.7, 0.2, 0.1)) -> np.ndarray:
+    """Split id (0 train, 1 val, 2 test) of each bucket (`buckets`)."""
+    return np.searchsorted(_bounds(fractions), bucket, side="right").astype(np.int8)
+
+
+def folds_of(bucket: np.ndarray, fractions, k: int) -> np.ndarray:
+    """train.folds: the fold (0..k-1) of each example of train and val, -1 for test.
+
+    The buckets of train and val (below 900 for the default fractions) cut into k equal runs,
+    so that a fold is a pure function of the example's split key and the seed, like its split:
+    exact duplicates and a group's rows share a fold, adding examples moves none, and the test
+    split is never inside one."""
+    pooled = _bounds(fractions)[1]
+    bucket = np.asarray(bucket, np.int64)
+    return np.where(bucket < pooled, bucket * k // max(pooled, 1), -1).astype(np.int8)
 
 
 def strata(y: np.ndarray, task: str, bins: int = 10) -> np.ndarray:

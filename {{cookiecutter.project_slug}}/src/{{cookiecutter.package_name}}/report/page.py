@@ -17,6 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from ..bootstrap import BASELINE_NAMES, Comparison, comparison_words
+from ..cross_validation import cross_validation_line
 from ..describe import lines
 from ..rundir import RunFiles
 from ..stages import SECTIONS
@@ -214,6 +215,8 @@ def headline(verdicts: list[Verdict], evaluation: dict | None = None) -> str:
         comparison = Comparison(found["difference"], *found["interval"], found["rows"])
         said.append("The trained model is " + html.escape(comparison_words(BASELINE_NAMES.get(name, name), comparison))
                     + ".")
+    if (evaluation or {}).get("cross_validation"):  # train.folds: the score of every train and val row
+        said.append(html.escape(cross_validation_line(evaluation["cross_validation"])) + ".")
     if rows and rows < SMALL_TEST and "loss" in intervals:
         low, high = intervals["loss"]
         said.append(f"A small test split: on another {rows:,} rows like these the model's loss could lie anywhere "
