@@ -50,12 +50,21 @@ class DataConfig(Section):
         "csv: rows that share this column's value (a patient, a customer, a session) go to one split "
         "together, so that val and test hold groups the model never saw; the column is not a feature. "
         "null: each row is split by its own content"))
-    split_by: Literal["content", "row"] = Field("content", description=(
-        "D1: what the split hashes. content: each example's own cells, bytes or values (exact duplicates "
-        "share a split; adding or reordering examples never moves one). row: its place in the file or "
-        "array, for a table whose few coarse columns repeat across records that are not copies (the same "
-        "answers from different people): they spread over the splits as separate records, but inserting "
-        "or reordering rows moves the split of those after them"))
+    split_by: Literal["content", "row", "time"] = Field("content", description=(
+        "D1: what decides the split. content: a hash of each example's own cells, bytes or values (exact "
+        "duplicates share a split; adding or reordering examples never moves one). row: a hash of its place "
+        "in the file or array, for a table whose few coarse columns repeat across records that are not copies "
+        "(the same answers from different people): they spread over the splits as separate records, but "
+        "inserting or reordering rows moves the split of those after them. time (csv): data.time_column "
+        "orders the rows: train the earliest 70%, val the next 20%, test the latest 10%, rows of one time "
+        "together, for records over time whose test should be the future (README, Tables)"))
+    time_column: str | None = Field(None, description=(
+        "csv: the column of each row's time (an ISO date, 2024-05-31 or 2024-05-31 13:45, or a number: a year, "
+        "a Unix time); data.split_by=time splits by it. It stays a feature unless data.columns excludes it"))
+    time_cuts: list[str] | None = Field(None, min_length=2, max_length=2, description=(
+        "data.split_by=time: the first time of val and the first time of test, e.g. [2013-10-01, 2013-12-01]; "
+        "null: the times at data.split's fractions of the rows (printed, and kept in the run's manifest). "
+        "Pinned, rows added later land by their own time and no earlier row moves"))
     delimiter: str = Field("auto", description=(
         'csv: the delimiter ("," ";" "\\t" "|"); auto detects it from the first 64 KiB'))
     encoding: str = Field("auto", description=(
@@ -126,10 +135,27 @@ class DataConfig(Section):
         """YAML reads a bare `off` as false (and `on` as true, the default)."""
         return ("tfidf" if value else "off") if isinstance(value, bool) else value
 
+    @field_validator("time_cuts", mode="before")
+    @classmethod
+    def _cuts_as_text(cls, value: Any) -> Any:
+        """YAML reads 2013-10-01 as a date and 2012 as a number: both are times here."""
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else value
+
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> DataConfig:
         if abs(sum(self.split) - 1.0) > 1e-6 or min(self.split) <= 0:
             raise ValueError(f"data.split must be three positive fractions summing to 1, got {list(self.split)}")
+        return self
+
+    @model_validator(mode="after")
+    def _time_split_needs_its_column(self) -> DataConfig:
+        if self.split_by == "time" and not self.time_column:
+            raise ValueError("data.split_by=time needs data.time_column, the column of each row's time")
+        if self.split_by == "time" and self.group_column:
+            raise ValueError("data.split_by=time splits by time, data.group_column by group: choose one (a group's "
+                             "rows at several times would straddle the cut)")
+        if self.time_cuts and self.split_by != "time":
+            raise ValueError("data.time_cuts is for data.split_by=time")
         return self
 
 

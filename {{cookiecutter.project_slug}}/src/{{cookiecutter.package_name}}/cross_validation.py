@@ -35,6 +35,9 @@ FOLD_ROWS = "fold_rows.npz"  # in a fold's folder: the manifest rows it held out
 
 def fold_ids(prepared: Prepared, fractions, k: int) -> np.ndarray:
     """The fold (0..k-1) of every manifest row of train and val, -1 for test (`folds_of`)."""
+    if prepared.manifest.header.get("split_by") == "time":
+        raise UserError("train.folds with data.split_by=time: folds that respect time (train on the past, validate "
+                        "on the next period) are not built yet; use train.folds=1, or split by content")
     if prepared.manifest.buckets is None:
         raise UserError("this run's manifest was written before train.folds existed: delete its data/ folder "
                         "(or choose a new --run-dir) to scan again")

