@@ -165,7 +165,7 @@ def test_d9_warns_when_an_epoch_loses_examples(prepared):
 
 def test_inspect_runs_every_d_check_without_a_failure(prepared, config, tmp_path):
     verdicts = run_checks("inspect", Context(config, prepared, tmp_path))
-    assert [v.id for v in verdicts] == [f"D{i}" for i in range(1, 14)]
+    assert [v.id for v in verdicts] == [f"D{i}" for i in range(1, 15)]
     assert "fail" not in {v.status for v in verdicts}, [(v.id, v.measured) for v in verdicts]
 
 

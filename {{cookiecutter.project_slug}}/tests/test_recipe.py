@@ -92,5 +92,5 @@ def test_each_stage_help_lists_its_checks():
     text = choices["check"].format_help()
     for check in recipe.for_stage("check"):
         assert f"{check.id} " in text and check.title in text
-    assert recipe.id_ranges("inspect") == "D1-D13"
+    assert recipe.id_ranges("inspect") == "D1-D14"
     assert recipe.id_ranges("check") == "M1-M4, B1-B4, T1-T5, T10, T14"

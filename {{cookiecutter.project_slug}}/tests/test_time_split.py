@@ -109,3 +109,47 @@ def test_settings_that_cannot_go_together_are_refused(tmp_path):
         fold_ids(prepare(config), config.data.split, 3)
     with pytest.raises(UserError, match="no such column"):
         prepare(with_values(time_config(path), {"data.time_column": "date"}))
+
+
+def drifting_rows(n: int = 800, seed: int = 0) -> list[list]:
+    """A daily target that drifts upward (a slow walk) beside one honest feature, in file order."""
+    rng = np.random.default_rng(seed)
+    walk = np.cumsum(rng.normal(0.0, 0.15, n)) + np.linspace(0, 6, n)
+    rows = []
+    for day in range(n):
+        x = rng.normal()
+        rows.append([str(np.datetime64("2020-01-01") + day), f"{x:.3f}", rng.choice(["red", "blue"]),
+                     f"{x + walk[day] + rng.normal(0, 0.3):.4f}"])
+    return rows
+
+
+def test_d14_warns_on_drift_over_time_and_stays_quiet_on_its_shuffled_twin(tmp_path):
+    from {{ cookiecutter.package_name }}.checks.order_and_time import check_order_and_time
+
+    rows = drifting_rows()
+    twin = [list(r) for r in rows]
+    for row, when in zip(twin, np.random.default_rng(1).permutation([r[0] for r in rows]), strict=True):
+        row[0] = str(when)
+    found = {}
+    for name, table in (("real", rows), ("twin", twin)):
+        config = load_config(None, ["task=regression", "data.source=csv",
+                                    f"data.location={write_rows(tmp_path / f'{name}.csv', table)}",
+                                    "data.time_column=when"])
+        found[name] = check_order_and_time(prepare(config), config, config.inspect, seed=0)
+    real, quiet = found["real"], found["twin"]
+    assert real.status == "warn" and "data.split_by: time" in real.advice
+    assert real.measured["interval"][0] > 1.2 and real.measured["label_trend"].startswith("Spearman +")
+    assert quiet.status == "pass" and quiet.measured["interval"][0] < 1.2 < real.measured["interval"][0]
+
+
+def test_d14_needs_a_time_column_and_judges_by_the_low_end_of_the_interval(tmp_path):
+    from {{ cookiecutter.package_name }}.checks.order_and_time import check_order_and_time, judge_order_and_time
+
+    rows = [[f"{i}", f"{i % 7}", "red", "yes" if i % 3 else "no"] for i in range(300)]  # `when` read as a number
+    path = write_rows(tmp_path / "n.csv", rows)
+    config = load_config(None, ["task=binary", "data.source=csv", f"data.location={path}"])
+    skipped = check_order_and_time(prepare(config), config, config.inspect, seed=0)
+    assert skipped.status == "skip" and "data.time_column" in skipped.advice
+    measured = {"time_column": "when"}
+    assert judge_order_and_time(3.0, 1.1, 6.0, 1.2, measured).status == "pass"  # far above 1, but not surely
+    assert judge_order_and_time(1.5, 1.25, 1.8, 1.2, measured).status == "warn"

@@ -408,6 +408,11 @@ class InspectConfig(Section):
         "D8: a single-label batch fails when shuffled data would give one less often than this"))
     adjacent_same_margin: float = Field(0.05, ge=0, description=(
         "D8: fail when neighbours share a label this much more often than twice chance"))
+    time_warn_ratio: float = Field(1.2, gt=1, description=(
+        "D14: warn when a reference trained on the earliest 70% and tested on the latest 10% has a test loss "
+        "this many times a random split's, at the low end of its 95% interval"))
+    time_sample: int = Field(20_000, ge=200, description=(
+        "D14: the rows (a seeded sample of every split) the two reference fits share"))
 
 
 class EvaluateConfig(Section):

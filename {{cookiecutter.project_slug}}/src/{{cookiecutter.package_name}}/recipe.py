@@ -132,6 +132,14 @@ CHECKS: tuple[Check, ...] = (
           "scale for a long-tailed target) are listed; a positive target whose skewness is above 1 and "
           "less than half of that on a log scale warns that log(1 + y) would serve it. Classes: skip (labels "
           "numbered 1..K or one-hot are D5's)."),
+    Check("D14", "inspect", "Order and time",
+          "Tables with a time column (`data.time_column`, or the one datetime column): scikit-learn's histogram "
+          "gradient boosting on a seeded sample of every split's rows (`inspect.time_sample`, 20,000), trained on "
+          "a random 70% and tested on a random 10%, then trained on the earliest 70% and tested on the latest "
+          "10%; the ratio of the two test losses with a bootstrap 95% interval (both test sets resampled) and the "
+          "label's Spearman correlation with time. Warns, naming `data.split_by: time`, when the interval's low "
+          "end passes `inspect.time_warn_ratio` (1.2): a random split then flatters the model for the future. "
+          "Skips without a time column: a file's row order alone proves nothing (a CSV sorted by its label)."),
     Check("M3", "check", "Output activation and loss agree",
           "The model outputs logits and the loss takes logits (`from_logits=True`); a final softmax/sigmoid"
           " or a wrong output width is a fail."),

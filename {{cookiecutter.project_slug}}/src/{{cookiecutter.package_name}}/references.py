@@ -74,14 +74,14 @@ def _linear(task: str, x: np.ndarray, y: np.ndarray, seed: int):
     return model, what
 
 
-def _boosting(task: str, x: np.ndarray, y: np.ndarray, seed: int):
+def fit_boosting(task: str, x: np.ndarray, y: np.ndarray, seed: int):
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     kind = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
     return kind(random_state=seed).fit(x, y), "histogram gradient boosting (scikit-learn defaults)"
 
 
-def _outputs(model, task: str, x: np.ndarray, classes: int) -> np.ndarray:
+def reference_outputs(model, task: str, x: np.ndarray, classes: int) -> np.ndarray:
     """What the project's model would output: logits, one logit, or the target."""
     if task == "regression":
         return model.predict(x)
@@ -119,13 +119,13 @@ def score_references(prepared: Prepared, rows: int, seed: int) -> tuple[dict[str
     x = standardised(prepared, x)
     classes = len(prepared.class_names) if prepared.task != "regression" else 0
     found, outputs = {}, {}
-    for name, fit in (("linear", _linear), ("boosting", _boosting)):
+    for name, fit in (("linear", _linear), ("boosting", fit_boosting)):
         start = time.perf_counter()
         model, what = fit(prepared.task, x, y, seed)
         found[name] = {"what": what, "seconds": 0.0, "training_examples": len(y), "capped_by": capped_by}
         outputs[name] = {}
         for split in ("val", "test"):
-            batches = [_outputs(model, prepared.task, standardised(prepared, batch), classes)
+            batches = [reference_outputs(model, prepared.task, standardised(prepared, batch), classes)
                        for batch, _ in prepared.stream(split).batch(4096).as_numpy_iterator()]
             outputs[name][split] = np.concatenate(batches) if batches else np.zeros((0,))
             found[name][split] = (score_predictions(prepared.task, prepared.labels(split), outputs[name][split])

@@ -8,7 +8,7 @@ Importing this package imports every family, and so registers every runner of `i
 
 - split.py (D1, D2), duplicates.py and near_duplicates.py (D3), invalid.py (D4), balance.py (D5),
   outliers.py (D6), visualise.py (D7), batches.py (D8, D9), columns.py (D10), leakage.py (D11),
-  label_issues.py (D12), target.py (D13);
+  label_issues.py (D12), target.py (D13), order_and_time.py (D14);
 - model.py (M1-M3), architecture.py (M4);
 - training.py (T1), batch_independence.py (T2), loss_trend.py (T3), inference_mode.py (T4),
   weights_learn.py (T5), lr_find.py (T10), reproducibility.py (T14), evaluation.py (T13);
@@ -36,6 +36,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     loss_trend,
     lr_find,
     model,
+    order_and_time,
     outliers,
     reproducibility,
     split,
