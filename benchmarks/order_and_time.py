@@ -32,6 +32,7 @@ def more(parser):
     parser.add_argument("--set", dest="which", choices=("dev", "heldout"), default="dev")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--train", action="store_true", help="also train on a content and on a time split")
+    parser.add_argument("--only", default="", help="comma-separated table names (default: the whole set)")
     parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "order_and_time")
 
 
@@ -105,7 +106,9 @@ def trained_score(path: Path, label: str, task: str, column: str, split_by: str)
 
 tables = DEV if args.which == "dev" else HELDOUT
 results = {}
-for table, (make, label, task, column) in tables.items():
+wanted = [n.strip() for n in args.only.split(",") if n.strip()] or list(tables)
+for table in wanted:
+    make, label, task, column = tables[table]
     path = make()
     found = {"real": [], "shuffled": []}
     for seed in range(1, args.seeds + 1):

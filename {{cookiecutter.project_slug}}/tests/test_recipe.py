@@ -25,7 +25,7 @@ def test_every_check_has_a_known_stage_a_unique_id_there_and_words():
     assert len(keys) == len(set(keys))
     for check in recipe.CHECKS:
         assert check.stage in stages, check
-        assert re.fullmatch(r"[DMBTOE]\d{1,2}", check.id), check
+        assert re.fullmatch(r"[DMBTOEP]\d{1,2}", check.id), check
         assert check.title and len(check.verdict) > 30, check
 
 

@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                                help="a CSV file, an image folder or file, or an .npz with an array x")
             stage.add_argument("--out", type=Path, default=None,
                                help="where to write the predictions (default: RUN/predictions.csv)")
+            stage.add_argument("--strict", action="store_true",
+                               help="P1: new rows unlike the training rows fail (exit 1) instead of warning")
         if name == "check":
             stage.add_argument("--lr-find", action="store_true",
                                help="T10: also sweep the learning rate over check.lr_find_steps steps and "
@@ -181,8 +183,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage == "predict":
             from .predict import predict
 
-            print(f"predictions: {predict(run_dir, args.input, args.out)}")
-            return 0
+            path, verdicts = predict(run_dir, args.input, args.out, args.strict)
+            from .report import terminal_table
+
+            print(terminal_table(verdicts))
+            print(f"\nverdicts: {write_verdicts(run_dir, 'predict', verdicts)}")
+            print(f"predictions: {path}")
+            return 1 if any_failed(verdicts) else 0
         config = load_config(_config_path(args, run_dir), args.overrides)
         options = ({"ensemble": args.ensemble} if args.stage == "evaluate"
                    else {"lr_find": args.lr_find} if args.stage == "check" else {})

@@ -25,21 +25,35 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks.new_data import PredictContext
 from .data.columns import MISSING, NUMBER
 from .data.images import IMAGE_SUFFIXES
 from .data.tables import sniff
 from .errors import UserError
 from .models import class_probabilities
+from .registry import run_checks
 from .rundir import RunFiles, write_whole
 from .serving import DESCRIPTION
+from .verdicts import Verdict
 
 BATCH = 256
+NOTHING_SEEN = {"cells": {}, "lines": [], "unread": {}}  # images and arrays: no cells for P1 and P3
 FILE_SOURCES = ("image_folder", "tfds")  # image runs whose pixels came decoded from image files
 
 
-def predict(run_dir: Path, source: Path, out: Path | None = None) -> Path:
+def predict(run_dir: Path, source: Path, out: Path | None = None, strict: bool = False) -> tuple[Path, list[Verdict]]:
     """Predict every example of `source` (a CSV, an image folder or file, an .npz) with the
-    run's export; returns the path of the predictions written."""
+    run's export, and check the new rows against the training rows (P1, P3).
+
+    Args:
+        run_dir: The run folder whose export serves.
+        source: The new data.
+        out: Where predictions.csv goes (default: in the run folder).
+        strict: A P1 warning fails (`predict --strict`); the predictions are written either way.
+
+    Returns:
+        The path of the predictions written, and the verdicts of P1 and P3.
+    """
     import tensorflow as tf
 
     export = run_dir / RunFiles.EXPORT
@@ -48,7 +62,15 @@ def predict(run_dir: Path, source: Path, out: Path | None = None) -> Path:
     described = json.loads((export / DESCRIPTION).read_text())
     if not source.exists():
         raise UserError(f"predict: {source} does not exist")
-    ids, inputs = read_inputs(described, source)
+    ids, inputs, seen = read_inputs(described, source)
+    verdicts = run_checks("predict", PredictContext(described, seen["cells"], seen["lines"], seen["unread"], strict))
+    unread = None
+    if seen["cells"] and described.get("numeric_columns"):  # P3: each row's imputed cells, named
+        unread_at: dict[int, list[str]] = {}
+        for name, lines in seen["unread"].items():
+            for line in lines:
+                unread_at.setdefault(line, []).append(name)
+        unread = [";".join(unread_at.get(line, [])) for line in seen["lines"]]
     served = tf.saved_model.load(str(export))  # held: its functions need its variables alive
     outputs = []
     for start in range(0, len(ids), BATCH):
@@ -59,19 +81,21 @@ def predict(run_dir: Path, source: Path, out: Path | None = None) -> Path:
         outputs.append(np.asarray(served.serve(batch)))
     outputs = np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
     path = out or run_dir / RunFiles.PREDICTIONS
-    write_whole(path, predictions_csv(described, ids, outputs))
-    return path
+    write_whole(path, predictions_csv(described, ids, outputs, unread))
+    return path, verdicts
 
 
-def read_inputs(described: dict, source: Path) -> tuple[list[dict], dict[str, np.ndarray] | np.ndarray]:
-    """(one identifier record per example, the inputs the export takes), or a UserError."""
+def read_inputs(described: dict, source: Path) -> tuple[list[dict], dict[str, np.ndarray] | np.ndarray, dict]:
+    """(one identifier record per example, the inputs the export takes, what P1 and P3 look at:
+    {"cells": column -> the CSV's cells as text, "lines", "unread": column -> lines read as
+    missing}), or a UserError."""
     if source.suffix.lower() == ".npz":
-        return _npz(described, source)
+        return (*_npz(described, source), NOTHING_SEEN)
     if described["inputs"] == "images":
         if source.suffix.lower() == ".csv":
             raise UserError(f"predict: {source} is a CSV, but this run's model takes images: give an image folder, "
                             "one image file or an .npz of arrays")
-        return _images(described, source)
+        return (*_images(described, source), NOTHING_SEEN)
     if source.is_dir() or source.suffix.lower() != ".csv":
         raise UserError(f"predict: this run's model takes table rows: give a CSV file, not {source}")
     header, rows = _csv_rows(source)
@@ -106,11 +130,13 @@ def _identifiers(source: Path, header: list[str], rows: list[list[str]], id_colu
             for line, row in enumerate(rows, start=2)]
 
 
-def _check_cells(source: Path, rows: list[list[str]], at: dict[str, int], width: int, numeric: list[str]) -> None:
+def _check_cells(source: Path, rows: list[list[str]], at: dict[str, int], width: int,
+                 numeric: list[str]) -> dict[str, list[int]]:
     """Every row as wide as the header; every numeric column mostly numbers. A column whose
     non-missing cells are mostly not numbers is the wrong kind of column (text where the model
     learnt numbers): one line, exit 2. A few odd cells are read as missing, as the training
-    reader read them (D10), and counted on stderr."""
+    reader read them (D10), counted on stderr, and returned (column -> their lines) for P3."""
+    unread = {}
     number = re.compile(NUMBER)
     for line, row in enumerate(rows, start=2):
         if len(row) != width:
@@ -126,19 +152,26 @@ def _check_cells(source: Path, rows: list[list[str]], at: dict[str, int], width:
         if odd:
             print(f"predict: {source}: {len(odd)} cell(s) of column {name!r} are not numbers (first {odd[0][1][:40]!r}"
                   f" at line {odd[0][0]}): read as missing, as in training", file=sys.stderr)
+            unread[name] = [line for line, _ in odd]
+    return unread
 
 
 def _csv_cells(described: dict, source: Path, header: list[str], rows: list[list[str]]):
     at = _columns_present(described, source, header, described["columns"])
-    _check_cells(source, rows, at, len(header), described["numeric_columns"])
+    unread = _check_cells(source, rows, at, len(header), described["numeric_columns"])
     cells = {name: np.asarray([row[index] for row in rows], dtype=object) for name, index in at.items()}
-    return _identifiers(source, header, rows, described["identifiers"]), cells
+    return _identifiers(source, header, rows, described["identifiers"]), cells, _seen(rows, at, unread)
+
+
+def _seen(rows: list[list[str]], at: dict[str, int], unread: dict[str, list[int]]) -> dict:
+    return {"cells": {name: [row[index] for row in rows] for name, index in at.items()},
+            "lines": list(range(2, len(rows) + 2)), "unread": unread}
 
 
 def _csv_features(described: dict, source: Path, header: list[str], rows: list[list[str]]):
     names = described["feature_names"] or [f"feature {j}" for j in range(described["input_shape"][0])]
     at = _columns_present(described, source, header, names)
-    _check_cells(source, rows, at, len(header), names)
+    _check_cells(source, rows, at, len(header), names)  # a cell read as missing is refused below
     number = re.compile(NUMBER)
     values = np.array([[float(row[at[name]]) if number.fullmatch(row[at[name]]) else np.nan for name in names]
                        for row in rows], np.float32).reshape(len(rows), len(names))
@@ -146,7 +179,7 @@ def _csv_features(described: dict, source: Path, header: list[str], rows: list[l
         line = int(np.flatnonzero(np.isnan(values).any(axis=1))[0]) + 2
         raise UserError(f"predict: {source}:{line} has a missing or non-numeric cell; this model was trained on "
                         "arrays of numbers without missing values")
-    return _identifiers(source, header, rows, []), values
+    return _identifiers(source, header, rows, []), values, _seen(rows, at, {})
 
 
 def _images(described: dict, source: Path):
@@ -198,20 +231,23 @@ def _npz(described: dict, source: Path):
     return [{"index": i} for i in range(len(x))], x
 
 
-def predictions_csv(described: dict, ids: list[dict], outputs: np.ndarray) -> str:
-    """The CSV text: identifiers, the prediction, and per-class probabilities for classes."""
+def predictions_csv(described: dict, ids: list[dict], outputs: np.ndarray, unread: list[str] | None = None) -> str:
+    """The CSV text: identifiers, the prediction, per-class probabilities for classes, and for
+    tables with numeric columns `unread_cells`, the columns whose cell was imputed (P3)."""
     task, names = described["task"], described["class_names"]
     handle = io.StringIO()
     writer = csv.writer(handle, lineterminator="\n")
     id_names = list(ids[0]) if ids else []
+    flags = [[cells] for cells in unread] if unread is not None else [[] for _ in ids]
+    flag_name = ["unread_cells"] if unread is not None else []
     if task == "regression":
-        writer.writerow([*id_names, "prediction"])
-        for record, value in zip(ids, outputs.reshape(len(outputs), -1)[:, 0], strict=True):
-            writer.writerow([*record.values(), f"{float(value):.6g}"])
+        writer.writerow([*id_names, "prediction", *flag_name])
+        for record, value, flag in zip(ids, outputs.reshape(len(outputs), -1)[:, 0], flags, strict=True):
+            writer.writerow([*record.values(), f"{float(value):.6g}", *flag])
         return handle.getvalue()
     probs = class_probabilities(outputs, task)
     names = names or [str(i) for i in range(probs.shape[1])]
-    writer.writerow([*id_names, "prediction", *(f"p_{name}" for name in names)])
-    for record, row in zip(ids, probs, strict=True):
-        writer.writerow([*record.values(), names[int(row.argmax())], *(f"{p:.6f}" for p in row)])
+    writer.writerow([*id_names, "prediction", *(f"p_{name}" for name in names), *flag_name])
+    for record, row, flag in zip(ids, probs, flags, strict=True):
+        writer.writerow([*record.values(), names[int(row.argmax())], *(f"{p:.6f}" for p in row), *flag])
     return handle.getvalue()

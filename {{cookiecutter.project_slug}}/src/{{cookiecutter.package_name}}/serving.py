@@ -18,6 +18,7 @@ from pathlib import Path
 
 import keras
 
+from .checks.new_data import training_profile
 from .rundir import writing_whole_folder
 
 DESCRIPTION = "predict.json"
@@ -37,6 +38,8 @@ def serving_description(prepared, source: str) -> dict:
         described |= {"inputs": "images", "pixel_range": list(prepared.stats.pixel_range)}
     else:
         described |= {"inputs": "features", "feature_names": list(prepared.feature_names or [])}
+    if prepared.kind == "tabular":
+        described["profile"] = training_profile(prepared)  # P1 compares new rows with it
     return described
 
 

@@ -12,7 +12,8 @@ Importing this package imports every family, and so registers every runner of `i
 - model.py (M1-M3), architecture.py (M4);
 - training.py (T1), batch_independence.py (T2), loss_trend.py (T3), inference_mode.py (T4),
   weights_learn.py (T5), lr_find.py (T10), reproducibility.py (T14), evaluation.py (T13);
-- baselines.py (B1-B4), error_analysis.py (E1-E3).
+- baselines.py (B1-B4), error_analysis.py (E1-E3);
+- new_data.py (P1, P3: new rows at `predict`).
 
 What `train` watches lives in ../callbacks/ (T6-T9, T11, T12), ../schedule.py (O1, O2) and
 ../resume.py (O5); the search in ../tune.py (O3) and the ensemble in ../evaluate.py (O4), which
@@ -36,6 +37,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     loss_trend,
     lr_find,
     model,
+    new_data,
     order_and_time,
     outliers,
     reproducibility,

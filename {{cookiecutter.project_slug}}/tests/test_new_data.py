@@ -1,0 +1,119 @@
+"""P1 and P3 at `predict`: the test split fed through `predict` stays quiet; a column in other units,
+a category never seen in training, ten times training's missing cells (each P1, with the column and
+rows named) and text in a numeric column (P3, named on its row) are flagged; the predictions are
+written either way, and --strict makes a P1 warning fail."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.checks.new_data import compare_columns, psi, psi_bar
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.config import load_config
+from {{ cookiecutter.package_name }}.data import prepare
+
+TINY = ["train.epochs=2", "train.min_steps=0", "model.hidden_units=8"]
+HEADER = ["key", "size", "colour", "label"]
+
+
+def table_rows(n: int, seed: int = 0) -> list[list[str]]:
+    """A size (3% missing), a colour of three levels, a label that follows both."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        size = rng.lognormal(3, 0.5)
+        colour = rng.choice(["red", "green", "blue"])
+        label = "yes" if size + 10 * (colour == "red") + rng.normal(0, 5) > 25 else "no"
+        rows.append([f"id{i}", "" if rng.random() < 0.03 else f"{size:.3f}", colour, label])
+    return rows
+
+
+def write(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([HEADER, *rows])
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One CSV-trained table, shared: (run folder, the file's rows, the test rows' positions)."""
+    folder = tmp_path_factory.mktemp("new_data")
+    rows = table_rows(1200)
+    sets = ["task=binary", "data.source=csv", f"data.location={write(folder / 'table.csv', rows)}", *TINY]
+    run_dir = folder / "run"
+    assert main(["train", "--run-dir", str(run_dir), *[p for s in sets for p in ("--set", s)]]) in (0, 1)
+    prepared = prepare(load_config(None, sets), run_dir)
+    return run_dir, rows, prepared.manifest.positions[prepared.indices["test"]]
+
+
+def predicted(run_dir: Path, path: Path, *extra: str) -> tuple[int, dict, list[dict]]:
+    out = path.with_suffix(".out.csv")
+    code = main(["predict", "--run", str(run_dir), "--out", str(out), *extra, str(path)])
+    verdicts = {v["id"]: v for v in json.loads((run_dir / "verdicts.json").read_text()) if v["stage"] == "predict"}
+    with out.open(newline="") as handle:
+        return code, verdicts, list(csv.DictReader(handle))
+
+
+def test_the_test_split_through_predict_stays_quiet(trained, tmp_path):
+    run_dir, rows, test = trained
+    code, verdicts, written = predicted(run_dir, write(tmp_path / "test.csv", [rows[i] for i in test]))
+    assert code == 0 and verdicts["P1"]["status"] == "pass" and verdicts["P3"]["status"] == "pass"
+    assert len(written) == len(test) and all(row["unread_cells"] == "" for row in written)
+
+
+@pytest.mark.parametrize("planted, column, what", [
+    ("units", "size", "distribution shift"),
+    ("new_level", "colour", "levels never seen in training"),
+    ("missing", "size", "missing cells"),
+])
+def test_p1_names_the_column_and_rows_and_strict_fails(trained, tmp_path, planted, column, what):
+    run_dir, _, _ = trained
+    new = table_rows(200, seed=7)
+    for i, row in enumerate(new):
+        if planted == "units" and row[1]:
+            row[1] = f"{float(row[1]) * 1000:.1f}"
+        elif planted == "new_level" and i % 4 == 0:
+            row[2] = "purple"
+        elif planted == "missing" and i % 3 == 0:
+            row[1] = ""
+    path = write(tmp_path / f"{planted}.csv", new)
+    code, verdicts, written = predicted(run_dir, path)
+    p1 = verdicts["P1"]
+    assert code == 0 and p1["status"] == "warn" and len(written) == len(new)  # written either way
+    found = {(f["column"], f["what"]): f for f in p1["measured"]["columns_off"]}
+    assert (column, what) in found, found
+    lines = found[(column, what)]["rows"]
+    assert lines and all(2 <= line <= len(new) + 1 for line in lines)
+    if planted == "new_level":
+        assert all(new[line - 2][2] == "purple" for line in lines)
+    if planted == "missing":
+        assert all(new[line - 2][1] == "" for line in lines)
+    code, verdicts, _ = predicted(run_dir, path, "--strict")
+    assert code == 1 and verdicts["P1"]["status"] == "fail"
+
+
+def test_p3_names_the_cells_read_as_missing_on_their_rows(trained, tmp_path):
+    run_dir, rows, test = trained
+    new = [list(rows[i]) for i in test]
+    new[3][1] = "large"
+    code, verdicts, written = predicted(run_dir, write(tmp_path / "odd.csv", new))
+    assert code == 0 and verdicts["P3"]["status"] == "warn"
+    assert verdicts["P3"]["measured"]["first_lines"] == [5]
+    assert [row["unread_cells"] for row in written] == ["size" if i == 3 else "" for i in range(len(new))]
+
+
+def test_psi_is_small_on_rows_like_training_and_its_bar_follows_their_number():
+    rng = np.random.default_rng(0)
+    training = rng.normal(size=5000)
+    edges = np.quantile(training, np.linspace(0.1, 0.9, 9))
+    shares = np.bincount(np.searchsorted(edges, training, side="right"), minlength=10) / 5000
+    same = [psi(edges, shares, rng.normal(size=n)) for n in (30, 300, 3000)]
+    assert all(value < psi_bar(10, n) for value, n in zip(same, (30, 300, 3000), strict=True))
+    assert psi(edges, shares, rng.normal(1.0, 1.0, 300)) > psi_bar(10, 300)  # a shift of one std
+    assert psi_bar(10, 30) > psi_bar(10, 3000) == 0.25
+    profile = {"x": {"kind": "numeric", "edges": edges.tolist(), "shares": shares.tolist(), "low": -4.0,
+                     "high": 4.0, "missing_share": 0.0}}
+    assert compare_columns(profile, {"x": [f"{v:.3f}" for v in rng.normal(size=40)]}, list(range(2, 42))) == []
