@@ -39,7 +39,7 @@ def test_folds_are_disjoint_cover_train_and_val_and_never_hold_test(config):
     assert sizes.min() > 0.6 * len(pooled) / 5  # equal runs of buckets: about a fifth each
     held_out_once = []
     for fold in range(5):
-        held_out = fold_prepared(prepared, folds, fold, config)
+        held_out = fold_prepared(prepared, folds, fold, config, 5)
         train, val = held_out.indices["train"], held_out.indices["val"]
         assert not np.intersect1d(train, val).size
         assert np.array_equal(np.sort(np.concatenate([train, val])), pooled)
@@ -49,6 +49,23 @@ def test_folds_are_disjoint_cover_train_and_val_and_never_hold_test(config):
         np.testing.assert_allclose(held_out.stats.priors, shares, atol=1e-6)
         held_out_once.append(val)
     assert np.array_equal(np.sort(np.concatenate(held_out_once)), pooled)  # every pooled row held out once
+
+
+def test_folds_auto_bags_small_tables_only(config, prepared, tmp_path):
+    from {{ cookiecutter.package_name }}.cross_validation import AUTO_FOLDS, AUTO_MAX_ROWS, folds_for
+
+    auto = with_values(config, {"train.folds": "auto"})
+    assert folds_for(auto, prepared)[0] == 1  # the bundled digits are images: one split
+    table = with_values(auto, {"data.source": "breast_cancer", "task": "binary"})
+    small = prepare(table)
+    chosen, why = folds_for(table, small)
+    assert chosen == AUTO_FOLDS and f"{small.size('train') + small.size('val'):,} train and val rows" in why
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(int(AUTO_MAX_ROWS / 0.85), 3)), rng.integers(0, 2, int(AUTO_MAX_ROWS / 0.85))
+    np.savez(tmp_path / "big.npz", x=x.astype("float32"), y=y)
+    big = with_values(auto, {"data.source": "npz", "data.location": str(tmp_path / "big.npz"), "task": "binary"})
+    assert folds_for(big, prepare(big))[0] == 1
+    assert folds_for(with_values(table, {"train.folds": 3}), small) == (3, "set")
 
 
 @pytest.mark.parametrize("task, units", [("classification", 3), ("binary", 1), ("regression", 1)])

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from .config import Config
+from .cross_validation import folds_for
 from .data import Prepared
 from .data.pipeline import resolve_cache
 from .data.streams import ImageFolderSource
@@ -61,6 +62,9 @@ def decided_autos(config: Config, prepared: Prepared, model: keras.Model | None 
         lines.append(f"data.cache: auto -> {cached} ({why})")
     lines.extend(_model_lines(config, prepared, model))
     train = config.train
+    if train.folds == "auto":
+        folds, why = folds_for(config, prepared)
+        lines.append(f"train.folds: auto -> {folds} ({why})")
     if train.precision == "auto" and precision is not None:
         lines.append(f"train.precision: auto -> {precision} (the machine's accelerators: precision.py)")
     if train.jit_compile == "auto" and model is not None and model.compiled:

@@ -293,10 +293,11 @@ class TrainConfig(Section):
         "checkpoints/best.keras and last.keras are written at most this often (0: every epoch) and at the "
         "end; resuming needs only the backup"))
     export: bool = Field(True, description="write a SavedModel for serving into <run>/export")
-    folds: int = Field(1, ge=1, le=20, description=(
+    folds: int | Literal["auto"] = Field(1, description=(
         "k-fold cross-validation over train and val (test untouched): one model a fold, early-stopped on its "
         "fold, scored out of fold (cross_validation.json); the export averages the k models (a bag). Costs k "
-        "runs: worth it below a few thousand rows, where one val split is mostly noise. 1: one split"))
+        "runs: worth it below a few thousand rows, where one val split is mostly noise. 1: one split; auto: 5 "
+        "for a table of at most 5,000 train and val rows, else 1 (train_config.yaml says which)"))
     deterministic: bool = Field(True, description=(
         "T14: TensorFlow op determinism (the same seed gives the same metrics to the last digit); it turns "
         "off automatic XLA: set false on GPUs when speed matters more"))
@@ -308,6 +309,13 @@ class TrainConfig(Section):
     @classmethod
     def _yaml_on_off(cls, value: Any) -> Any:
         return yaml_on_off(value)
+
+    @field_validator("folds")
+    @classmethod
+    def _folds_in_range(cls, value: int | str) -> int | str:
+        if value != "auto" and not 1 <= value <= 20:
+            raise ValueError("must be auto or a number of folds from 1 (one split) to 20")
+        return value
 
     @model_validator(mode="after")
     def _warmup_needs_cosine(self) -> TrainConfig:

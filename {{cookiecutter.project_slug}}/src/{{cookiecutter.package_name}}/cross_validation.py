@@ -31,6 +31,27 @@ from .models import score_predictions
 from .rundir import RunFiles, write_whole, writing_whole
 
 FOLD_ROWS = "fold_rows.npz"  # in a fold's folder: the manifest rows it held out and its outputs on them
+# train.folds auto: AUTO_FOLDS folds for a table of at most AUTO_MAX_ROWS train and val rows. There a
+# fit costs train.min_steps steps whatever the rows (about 15-30 s on 2 cores), so k fits cost k
+# times that; on the dev tables of 93 to 569 rows the bag lowered the test loss on most splits
+# (BENCHMARKS.md). Above it one val split holds a thousand rows or more, and the bag's gain no
+# longer pays for five runs of a longer fit.
+AUTO_FOLDS = 5
+AUTO_MAX_ROWS = 5_000
+
+
+def folds_for(config, prepared: Prepared) -> tuple[int, str]:
+    """train.folds as a number, and why: the value given, or what `auto` chose for these data."""
+    if config.train.folds != "auto":
+        return int(config.train.folds), "set"
+    pooled = prepared.size("train") + prepared.size("val")
+    if prepared.manifest.header.get("split_by") == "time":
+        return 1, "split by time: folds that respect time are not built yet"
+    if prepared.kind != "tabular":
+        return 1, f"{prepared.kind} data: one split (bagging is for small tables)"
+    if pooled > AUTO_MAX_ROWS:
+        return 1, f"{pooled:,} train and val rows, more than {AUTO_MAX_ROWS:,}: one val split is large enough"
+    return AUTO_FOLDS, f"a table of {pooled:,} train and val rows, at most {AUTO_MAX_ROWS:,}: a bag of {AUTO_FOLDS}"
 
 
 def fold_ids(prepared: Prepared, fractions, k: int) -> np.ndarray:
@@ -44,12 +65,12 @@ def fold_ids(prepared: Prepared, fractions, k: int) -> np.ndarray:
     return folds_of(prepared.manifest.buckets, fractions, k)
 
 
-def fold_prepared(prepared: Prepared, folds: np.ndarray, fold: int, config) -> Prepared:
+def fold_prepared(prepared: Prepared, folds: np.ndarray, fold: int, config, k: int) -> Prepared:
     """The data of one fold's run: train is the other folds, val is this one, test is unchanged;
     the statistics (normalisation, priors) come from this fold's training rows alone."""
     train_rows, val_rows = np.flatnonzero((folds >= 0) & (folds != fold)), np.flatnonzero(folds == fold)
     if len(val_rows) == 0 or len(train_rows) < config.data.batch_size:
-        raise UserError(f"train.folds={config.train.folds}: fold {fold + 1} holds {len(val_rows)} rows and trains on "
+        raise UserError(f"train.folds={k}: fold {fold + 1} holds {len(val_rows)} rows and trains on "
                         f"{len(train_rows)}, too few for data.batch_size={config.data.batch_size}; use fewer folds")
     indices = {"train": train_rows, "val": val_rows, "test": prepared.indices["test"]}
     stats = train_stats(prepared.source, prepared.manifest, config, rows=train_rows)

@@ -25,6 +25,7 @@ from .cross_validation import (
     fold_finished,
     fold_ids,
     fold_prepared,
+    folds_for,
     save_fold_outputs,
     write_cross_validation,
 )
@@ -127,9 +128,12 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
         The verdicts of `train`.
     """
     strategy = strategy or strategy_for(config)
-    if config.train.folds > 1 and is_multi_worker(strategy):
-        raise UserError("train.folds runs on one machine (or one machine's GPUs); set train.folds=1 to train on "
-                        "several")
+    folds, _ = folds_for(config, prepared)
+    if folds > 1 and is_multi_worker(strategy):
+        if config.train.folds != "auto":
+            raise UserError("train.folds runs on one machine (or one machine's GPUs); set train.folds=1 to train on "
+                            "several")
+        folds = 1
     settle_for(config, prepared)  # data.batch_size auto, as the run's train_config.yaml records it
     _refuse_to_overwrite(config, run_dir)
     precision = resolve_precision(config.train.precision, detect_hardware())
@@ -138,8 +142,8 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     prepared.stats.save(out / RunFiles.STATS)
     record_git_commit(out)
     batch = global_batch_size(config, strategy)  # data.batch_size per replica
-    if config.train.folds > 1:
-        return _train_folds(config, prepared, out, strategy, batch, precision)
+    if folds > 1:
+        return _train_folds(config, prepared, out, strategy, batch, precision, folds)
     fitted = _fit(config, prepared, out, strategy, batch, precision, seed=config.seed, watch_dir=out,
                   config_to=out / RunFiles.TRAIN_CONFIG)
     if config.train.export:  # the best epoch, as `evaluate` scores it and `predict` serves it
@@ -193,12 +197,11 @@ def _fit(config: Config, prepared: Prepared, out: Path, strategy, batch: int, pr
     return Fitted(model, history, callbacks, total_steps, rate, resume_point)
 
 
-def _train_folds(config: Config, prepared: Prepared, out: Path, strategy, batch: int,
-                 precision: str) -> list[Verdict]:
+def _train_folds(config: Config, prepared: Prepared, out: Path, strategy, batch: int, precision: str,
+                 k: int) -> list[Verdict]:
     """train.folds: one fit a fold into <run>/folds/<i>/, each resumed or kept as a killed run
     left it; then the out-of-fold score and the bag (cross_validation.py). The recipe callbacks
     watch the first fold, whose history is the run's history.csv."""
-    k = config.train.folds
     folds = fold_ids(prepared, config.data.split, k)
     fold_dirs = [out / RunFiles.FOLDS / str(i + 1) for i in range(k)]
     first = None
@@ -207,7 +210,7 @@ def _train_folds(config: Config, prepared: Prepared, out: Path, strategy, batch:
             print(f"fold {i + 1} of {k}: finished before, kept ({fold_dir})")
             continue
         fold_dir.mkdir(parents=True, exist_ok=True)
-        held_out = fold_prepared(prepared, folds, i, config)
+        held_out = fold_prepared(prepared, folds, i, config, k)
         print(f"fold {i + 1} of {k}: trains on {held_out.size('train'):,} rows, early-stops on its "
               f"{held_out.size('val'):,}")
         fitted = _fit(config, held_out, fold_dir, strategy, batch, precision, seed=config.seed + i,
