@@ -98,11 +98,17 @@ def test_p1_names_the_column_and_rows_and_strict_fails(trained, tmp_path, plante
 def test_p3_names_the_cells_read_as_missing_on_their_rows(trained, tmp_path):
     run_dir, rows, test = trained
     new = [list(rows[i]) for i in test]
-    new[3][1] = "large"
-    code, verdicts, written = predicted(run_dir, write(tmp_path / "odd.csv", new))
-    assert code == 0 and verdicts["P3"]["status"] == "warn"
-    assert verdicts["P3"]["measured"]["first_lines"] == [5]
+    new[3][1] = "large"  # one cell: named on its row, and no more than chance allows (training had none of 5,000)
+    code, verdicts, written = predicted(run_dir, write(tmp_path / "one.csv", new))
+    assert code == 0 and verdicts["P3"]["status"] == "pass" and verdicts["P3"]["measured"]["first_lines"] == [5]
     assert [row["unread_cells"] for row in written] == ["size" if i == 3 else "" for i in range(len(new))]
+    odd = [3, 10, 20, 30]
+    for i in odd:
+        new[i][1] = "large"
+    code, verdicts, written = predicted(run_dir, write(tmp_path / "odd.csv", new))
+    assert code == 0 and verdicts["P3"]["status"] == "warn" and "'size'" in verdicts["P3"]["advice"]
+    assert verdicts["P3"]["measured"]["first_lines"] == [i + 2 for i in odd]
+    assert [row["unread_cells"] for row in written] == ["size" if i in odd else "" for i in range(len(new))]
 
 
 def test_psi_is_small_on_rows_like_training_and_its_bar_follows_their_number():

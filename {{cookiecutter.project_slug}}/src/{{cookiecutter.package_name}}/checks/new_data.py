@@ -15,7 +15,7 @@ per categorical column the levels seen and the share of sampled rows whose level
   measures on n rows from the training distribution.
 - P3 counts the cells read as missing because they were not numbers in a numeric column, and
   predictions.csv names them on their row (`unread_cells`): those predictions came from an
-  imputed value.
+  imputed value. It warns when a column holds more of them than its training rows did.
 
 Predictions are written either way; `predict --strict` turns a P1 warning into a failure (exit 1).
 Images and text columns are not profiled yet (P1 says so).
@@ -63,7 +63,8 @@ def training_profile(prepared: Prepared, seed: int = 0) -> dict:
             counts = np.bincount(np.searchsorted(edges, known, side="right"), minlength=len(edges) + 1)
             profile[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": (counts / counts.sum()).tolist(),
                              "low": float(known.min()), "high": float(known.max()),
-                             "missing_share": float(missing.mean())}
+                             "missing_share": float(missing.mean()),
+                             "unread_share": float((~missing & ~np.isfinite(numbers)).mean())}
         elif role == "categorical":
             levels, counts = np.unique([c.strip() for c, m in zip(cells, missing, strict=True) if not m],
                                        return_counts=True)
@@ -202,15 +203,36 @@ def _p1(c: PredictContext) -> Verdict:
     return judge_new_columns(compare_columns(profile, c.cells, c.lines), len(c.lines), c.strict)
 
 
+def judge_unread_cells(unread: dict[str, list[int]], rows: int, profile: dict) -> Verdict:
+    """P3's decision: the rows whose numeric cells held text were imputed (predictions.csv names
+    them either way); warn when a column holds more such cells than its training rows did, beyond
+    chance (a column whose training rows had some, a zip code spelt 98117-1234 now and then, passes
+    with the count).
+
+    Args:
+        unread: Column -> the lines whose cell was read as missing.
+        rows: The new rows.
+        profile: The training profile (its `unread_share` per numeric column).
+
+    Returns:
+        The P3 verdict.
+    """
+    lines = sorted({line for found in unread.values() for line in found})
+    measured = {"rows_with_unread_cells": len(lines), "cells": {k: len(v) for k, v in unread.items() if v},
+                "first_lines": lines[:SHOWN]}
+    expected = "no more text in a numeric column than its training rows held, beyond chance"
+    more = [name for name, found in unread.items() if found and _surprising(
+        len(found), rows, profile.get(name, {}).get("unread_share", 0.0))]
+    if not more:
+        return verdict("P3", "pass", measured=measured, expected=expected)
+    return verdict("P3", "warn", measured=measured, expected=expected,
+                   advice=f"{len(lines)} row(s) hold text in a numeric column ({', '.join(map(repr, more))}, more than "
+                   f"in training; first at lines {lines[:SHOWN]}): their cells were imputed as in training, and "
+                   "predictions.csv names them in `unread_cells`.")
+
+
 @registers("predict", "P3")
 def _p3(c: PredictContext) -> Verdict:
     if not c.cells:
         return verdict("P3", "skip", advice="no table cells: images and arrays are read whole or refused")
-    rows = sorted({line for lines in c.unread.values() for line in lines})
-    measured = {"rows_with_unread_cells": len(rows), "cells": {k: len(v) for k, v in c.unread.items() if v},
-                "first_lines": rows[:SHOWN]}
-    if not rows:
-        return verdict("P3", "pass", measured=measured, expected="every numeric cell read as a number or missing")
-    return verdict("P3", "warn", measured=measured, expected="every numeric cell read as a number or missing",
-                   advice=f"{len(rows)} row(s) hold text in a numeric column (first at lines {rows[:SHOWN]}): their "
-                   "cells were imputed as in training, and predictions.csv names them in `unread_cells`.")
+    return judge_unread_cells(c.unread, len(c.lines), c.described.get("profile") or {})
