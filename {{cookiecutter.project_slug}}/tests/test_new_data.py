@@ -123,3 +123,38 @@ def test_psi_is_small_on_rows_like_training_and_its_bar_follows_their_number():
     profile = {"x": {"kind": "numeric", "edges": edges.tolist(), "shares": shares.tolist(), "low": -4.0,
                      "high": 4.0, "missing_share": 0.0}}
     assert compare_columns(profile, {"x": [f"{v:.3f}" for v in rng.normal(size=40)]}, list(range(2, 42))) == []
+
+
+def test_a_zero_one_column_times_1000_is_caught_beyond_training_range():
+    """Deciles of a 0/1 column are two bins: x1000 stays in the top one, but beyond training's range."""
+    rng = np.random.default_rng(0)
+    training = rng.integers(0, 2, 5000).astype(float)
+    edges = np.unique(np.quantile(training, np.linspace(0.1, 0.9, 9)))
+    shares = np.bincount(np.searchsorted(edges, training, side="right"), minlength=len(edges) + 1) / 5000
+    profile = {"flag": {"kind": "numeric", "edges": edges.tolist(), "shares": shares.tolist(), "low": 0.0,
+                        "high": 1.0, "values": 5000, "missing_share": 0.0}}
+    new = rng.integers(0, 2, 24) * 1000
+    found = compare_columns(profile, {"flag": [str(v) for v in new]}, list(range(2, 26)))
+    assert [f["what"] for f in found] == ["distribution shift"] and "outside training's range" in found[0]["measured"]
+    assert compare_columns(profile, {"flag": [str(v) for v in rng.integers(0, 2, 24)]}, list(range(2, 26))) == []
+
+
+def test_a_csv_read_in_many_blocks_gives_one_row_per_row_and_a_ragged_row_leaves_nothing(trained, tmp_path,
+                                                                                          monkeypatch, capsys):
+    from {{ cookiecutter.package_name }} import predict as predict_module
+
+    run_dir, _, _ = trained
+    monkeypatch.setattr(predict_module, "block_bytes", lambda path: 1 << 14)  # 16 KiB blocks: about 30 here
+    new = table_rows(20_000, seed=3)
+    new[15_000][1] = "large"
+    code, verdicts, written = predicted(run_dir, write(tmp_path / "many.csv", new))
+    assert code == 0 and [int(row["line"]) for row in written] == list(range(2, len(new) + 2))
+    assert [row["key"] for row in written] == [row[0] for row in new]
+    assert [i for i, row in enumerate(written) if row["unread_cells"]] == [15_000]
+    assert verdicts["P1"]["status"] == "pass" and verdicts["P3"]["measured"]["first_lines"] == [15_002]
+    with (tmp_path / "ragged.csv").open("w") as handle:
+        handle.write("key,size,colour,label\n" + "".join(f"id{i},{i % 40}.5,red,no\n" for i in range(3000))
+                     + "id,1.0,red\n")
+    out = tmp_path / "ragged.out.csv"
+    assert main(["predict", "--run", str(run_dir), "--out", str(out), str(tmp_path / "ragged.csv")]) == 2
+    assert "Expected 4 columns, got 3: id,1.0,red" in capsys.readouterr().err and not out.exists()

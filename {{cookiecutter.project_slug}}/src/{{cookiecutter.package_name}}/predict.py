@@ -9,9 +9,12 @@ takes (`export/predict.json`), and writes one row per example: where it came fro
 prediction (a class name, or the value in the target's own units) and, for classes, each
 class's probability.
 
-Every input is checked before anything is written, and the file is written whole: a bad input
-(a missing column, a numeric column of text, an unreadable image, the wrong number of channels)
-stops with one line and exit 2, and leaves no `predictions.csv` behind.
+A CSV is read in blocks, as training reads it, so a file of any size fits in memory; the
+predictions go to a file beside `predictions.csv` that replaces it once every row is done: a bad
+input anywhere (a missing column, a numeric column of text, a ragged row, an unreadable image,
+the wrong number of channels) stops with one line and exit 2, and leaves no `predictions.csv`
+behind. The new rows are checked against a profile of the training rows (P1, P3:
+checks/new_data.py).
 """
 
 from __future__ import annotations
@@ -25,19 +28,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks.new_data import PredictContext
+from .checks.new_data import NewRows, PredictContext
 from .data.columns import MISSING, NUMBER
 from .data.images import IMAGE_SUFFIXES
-from .data.tables import sniff
+from .data.tables import block_bytes, sniff
 from .errors import UserError
 from .models import class_probabilities
+from .progress import ProgressLine
 from .registry import run_checks
-from .rundir import RunFiles, write_whole
+from .rundir import RunFiles, write_whole, writing_whole
 from .serving import DESCRIPTION
 from .verdicts import Verdict
 
 BATCH = 256
-NOTHING_SEEN = {"cells": {}, "lines": [], "unread": {}}  # images and arrays: no cells for P1 and P3
+ROWS_BATCH = 4096  # a CSV block's rows served this many at a time: the export's call costs more than its rows
 FILE_SOURCES = ("image_folder", "tfds")  # image runs whose pixels came decoded from image files
 
 
@@ -62,57 +66,115 @@ def predict(run_dir: Path, source: Path, out: Path | None = None, strict: bool =
     described = json.loads((export / DESCRIPTION).read_text())
     if not source.exists():
         raise UserError(f"predict: {source} does not exist")
-    ids, inputs, seen = read_inputs(described, source)
-    verdicts = run_checks("predict", PredictContext(described, seen["cells"], seen["lines"], seen["unread"], strict))
-    unread = None
-    if seen["cells"] and described.get("numeric_columns"):  # P3: each row's imputed cells, named
-        unread_at: dict[int, list[str]] = {}
-        for name, lines in seen["unread"].items():
-            for line in lines:
-                unread_at.setdefault(line, []).append(name)
-        unread = [";".join(unread_at.get(line, [])) for line in seen["lines"]]
-    served = tf.saved_model.load(str(export))  # held: its functions need its variables alive
-    outputs = []
-    for start in range(0, len(ids), BATCH):
-        if isinstance(inputs, dict):
-            batch = {name: tf.constant(cells[start:start + BATCH]) for name, cells in inputs.items()}
-        else:
-            batch = tf.constant(inputs[start:start + BATCH])
-        outputs.append(np.asarray(served.serve(batch)))
-    outputs = np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
     path = out or run_dir / RunFiles.PREDICTIONS
-    write_whole(path, predictions_csv(described, ids, outputs, unread))
-    return path, verdicts
+    new_rows = None
+    if _takes_rows(described, source):
+        new_rows = NewRows(described.get("profile") or {})
+        _predict_csv(described, source, tf.saved_model.load(str(export)), new_rows, path)
+    else:
+        ids, inputs = read_inputs(described, source)
+        served = tf.saved_model.load(str(export))  # held: its functions need its variables alive
+        outputs = [np.asarray(served.serve(tf.constant(inputs[start:start + BATCH])))
+                   for start in range(0, len(ids), BATCH)]
+        outputs = np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
+        write_whole(path, predictions_csv(described, ids, outputs))
+    return path, run_checks("predict", PredictContext(described, new_rows, strict))
 
 
-def read_inputs(described: dict, source: Path) -> tuple[list[dict], dict[str, np.ndarray] | np.ndarray, dict]:
-    """(one identifier record per example, the inputs the export takes, what P1 and P3 look at:
-    {"cells": column -> the CSV's cells as text, "lines", "unread": column -> lines read as
-    missing}), or a UserError."""
+def _takes_rows(described: dict, source: Path) -> bool:
+    """A CSV for a model of table rows (read in blocks by `_predict_csv`); every other pairing
+    is read whole, or refused, by `read_inputs`."""
+    return described["inputs"] in ("csv_columns", "features") and source.is_file() and source.suffix.lower() == ".csv"
+
+
+def read_inputs(described: dict, source: Path) -> tuple[list[dict], np.ndarray]:
+    """Images and arrays: (one identifier record per example, the inputs the export takes), or
+    a UserError (a table model given something other than a CSV included)."""
     if source.suffix.lower() == ".npz":
-        return (*_npz(described, source), NOTHING_SEEN)
+        return _npz(described, source)
     if described["inputs"] == "images":
         if source.suffix.lower() == ".csv":
             raise UserError(f"predict: {source} is a CSV, but this run's model takes images: give an image folder, "
                             "one image file or an .npz of arrays")
-        return (*_images(described, source), NOTHING_SEEN)
-    if source.is_dir() or source.suffix.lower() != ".csv":
-        raise UserError(f"predict: this run's model takes table rows: give a CSV file, not {source}")
-    header, rows = _csv_rows(source)
-    if described["inputs"] == "csv_columns":
-        return _csv_cells(described, source, header, rows)
-    return _csv_features(described, source, header, rows)
+        return _images(described, source)
+    raise UserError(f"predict: this run's model takes table rows: give a CSV file, not {source}")
 
 
-def _csv_rows(source: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and rows, with the delimiter and encoding sniffed as the training reader does."""
+def _predict_csv(described: dict, source: Path, served, new_rows: NewRows, path: Path) -> None:
+    """A CSV read block by block, as training reads it (pyarrow, the delimiter and encoding
+    sniffed): each block checked (`_unread_cells`), watched for P1 and P3, served, and its
+    predictions appended to a file that replaces `path` once every row is done (a bad row
+    anywhere leaves no predictions behind). Memory holds one block, whatever the file's size."""
+    import tensorflow as tf
+
+    blocks, header = _open_csv(source)
+    wanted = described["columns"] if described["inputs"] == "csv_columns" else (
+        described["feature_names"] or [f"feature {j}" for j in range(described["input_shape"][0])])
+    at = _columns_present(described, source, header, wanted)
+    numeric = described["numeric_columns"] if described["inputs"] == "csv_columns" else wanted
+    id_columns = [n for n in described.get("identifiers", []) if n in header]
+    flagged = described["inputs"] == "csv_columns" and bool(described.get("numeric_columns"))
+    progress = ProgressLine(f"predicting {source.name}", max(source.stat().st_size // 2**20, 1), "MiB")
+    line, done = 2, 0  # line 1 is the header; a row's line counts rows, as `predict` has always named them
+    with writing_whole(path) as partial, partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = PredictionsWriter(described, handle, ["line", *id_columns], flagged)
+        for block in blocks:
+            lines = np.arange(line, line + block.num_rows)
+            line += block.num_rows
+            cells = {name: block.column(index).to_pylist() for name, index in at.items()}
+            unread = _unread_cells(source, cells, numeric, lines)
+            new_rows.add(cells, lines, unread)
+            inputs = ({name: np.asarray(cells[name], dtype=object) for name in at}
+                      if described["inputs"] == "csv_columns" else _feature_values(source, cells, wanted, lines))
+            kept = [block.column(header.index(name)).to_pylist() for name in id_columns]
+            ids = [{"line": int(n), **{name: column[i] for name, column in zip(id_columns, kept, strict=True)}}
+                   for i, n in enumerate(lines)]
+            for start in range(0, len(lines), ROWS_BATCH):
+                piece = slice(start, start + ROWS_BATCH)
+                batch = ({name: tf.constant(values[piece]) for name, values in inputs.items()}
+                         if isinstance(inputs, dict) else tf.constant(inputs[piece]))
+                writer.write(ids[piece], np.asarray(served.serve(batch)),
+                             _unread_at(unread, lines[piece]) if flagged else None)
+            done += block.nbytes
+            progress.update(min(done // 2**20, progress.total))
+        writer.finish()
+
+
+def _open_csv(source: Path):
+    """(the CSV's blocks of text cells, its header), read as the training reader reads: pyarrow,
+    the delimiter and encoding sniffed, quoted newlines kept; a row with another number of cells
+    than the header is one line ("Expected 4 columns, got 3: ..."), exit 2."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     delimiter, encoding = sniff(source, "auto", "auto")
-    text = source.read_text(encoding=encoding).lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        raise UserError(f"predict: {source} is empty: a CSV needs a header row")
-    return [h.strip() for h in header], list(reader)
+    read = pacsv.ReadOptions(block_size=block_bytes(source), encoding=encoding)
+    parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)  # a ragged row: ArrowInvalid
+    try:
+        names = pacsv.open_csv(source, read_options=read, parse_options=parse).schema.names
+        convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                       quoted_strings_can_be_null=False, null_values=[])
+        reader = pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as err:
+        raise UserError(f"predict: {source} is empty or not a CSV: a CSV needs a header row "
+                        f"({str(err).splitlines()[0]})") from None
+
+    def blocks():
+        try:
+            yield from reader
+        except pa.ArrowInvalid as err:
+            raise UserError(f"predict: {source}: {str(err).splitlines()[0]}") from None
+
+    return blocks(), [n.strip().lstrip("\ufeff") for n in names]
+
+
+def _unread_at(unread: dict[str, list[int]], lines: np.ndarray) -> list[str]:
+    """Each of these rows' columns read as missing, joined (predictions.csv's `unread_cells`)."""
+    named: dict[int, list[str]] = {}
+    for name, found in unread.items():
+        for n in found:
+            named.setdefault(n, []).append(name)
+    return [";".join(named.get(int(n), [])) for n in lines]
 
 
 def _columns_present(described: dict, source: Path, header: list[str], wanted: list[str]) -> dict[str, int]:
@@ -123,63 +185,38 @@ def _columns_present(described: dict, source: Path, header: list[str], wanted: l
     return {name: header.index(name) for name in wanted}
 
 
-def _identifiers(source: Path, header: list[str], rows: list[list[str]], id_columns: list[str]) -> list[dict]:
-    """Each row's CSV line and, when the training file had identifier columns, their cells."""
-    kept = [name for name in id_columns if name in header]
-    return [{"line": line, **{name: row[header.index(name)] if header.index(name) < len(row) else "" for name in kept}}
-            for line, row in enumerate(rows, start=2)]
-
-
-def _check_cells(source: Path, rows: list[list[str]], at: dict[str, int], width: int,
-                 numeric: list[str]) -> dict[str, list[int]]:
-    """Every row as wide as the header; every numeric column mostly numbers. A column whose
-    non-missing cells are mostly not numbers is the wrong kind of column (text where the model
-    learnt numbers): one line, exit 2. A few odd cells are read as missing, as the training
-    reader read them (D10), counted on stderr, and returned (column -> their lines) for P3."""
+def _unread_cells(source: Path, cells: dict[str, list[str]], numeric: list[str],
+                  lines: np.ndarray) -> dict[str, list[int]]:
+    """Every numeric column mostly numbers. A column whose non-missing cells are mostly not
+    numbers is the wrong kind of column (text where the model learnt numbers): one line, exit 2.
+    A few odd cells are read as missing, as the training reader read them (D10), counted on
+    stderr, and returned (column -> their lines) for P3."""
     unread = {}
     number = re.compile(NUMBER)
-    for line, row in enumerate(rows, start=2):
-        if len(row) != width:
-            raise UserError(f"predict: {source}:{line} has {len(row)} cells where the header names {width}")
     for name in numeric:
-        cells = [(line, row[at[name]]) for line, row in enumerate(rows, start=2)
-                 if row[at[name]].strip().lower() not in MISSING]
-        odd = [(line, cell) for line, cell in cells if not number.fullmatch(cell)]
-        if odd and len(odd) * 2 >= len(cells):
-            line, cell = odd[0]
-            raise UserError(f"predict: {source}: column {name!r} holds text ({len(odd)} of {len(cells)} cells, "
-                            f"{cell[:40]!r} at line {line}) where the model was trained on numbers")
+        filled = [(n, cell) for n, cell in zip(lines, cells[name], strict=True) if cell.strip().lower() not in MISSING]
+        odd = [(int(n), cell) for n, cell in filled if not number.fullmatch(cell)]
+        if odd and len(odd) * 2 >= len(filled):
+            n, cell = odd[0]
+            raise UserError(f"predict: {source}: column {name!r} holds text ({len(odd)} of {len(filled)} cells, "
+                            f"{cell[:40]!r} at line {n}) where the model was trained on numbers")
         if odd:
             print(f"predict: {source}: {len(odd)} cell(s) of column {name!r} are not numbers (first {odd[0][1][:40]!r}"
                   f" at line {odd[0][0]}): read as missing, as in training", file=sys.stderr)
-            unread[name] = [line for line, _ in odd]
+            unread[name] = [n for n, _ in odd]
     return unread
 
 
-def _csv_cells(described: dict, source: Path, header: list[str], rows: list[list[str]]):
-    at = _columns_present(described, source, header, described["columns"])
-    unread = _check_cells(source, rows, at, len(header), described["numeric_columns"])
-    cells = {name: np.asarray([row[index] for row in rows], dtype=object) for name, index in at.items()}
-    return _identifiers(source, header, rows, described["identifiers"]), cells, _seen(rows, at, unread)
-
-
-def _seen(rows: list[list[str]], at: dict[str, int], unread: dict[str, list[int]]) -> dict:
-    return {"cells": {name: [row[index] for row in rows] for name, index in at.items()},
-            "lines": list(range(2, len(rows) + 2)), "unread": unread}
-
-
-def _csv_features(described: dict, source: Path, header: list[str], rows: list[list[str]]):
-    names = described["feature_names"] or [f"feature {j}" for j in range(described["input_shape"][0])]
-    at = _columns_present(described, source, header, names)
-    _check_cells(source, rows, at, len(header), names)  # a cell read as missing is refused below
+def _feature_values(source: Path, cells: dict[str, list[str]], names: list[str], lines: np.ndarray) -> np.ndarray:
+    """A model trained on arrays of numbers (named features): every cell a number."""
     number = re.compile(NUMBER)
-    values = np.array([[float(row[at[name]]) if number.fullmatch(row[at[name]]) else np.nan for name in names]
-                       for row in rows], np.float32).reshape(len(rows), len(names))
+    values = np.array([[float(c) if number.fullmatch(c) else np.nan for c in cells[name]] for name in names],
+                      np.float32).T.reshape(len(lines), len(names))
     if np.isnan(values).any():
-        line = int(np.flatnonzero(np.isnan(values).any(axis=1))[0]) + 2
+        line = int(lines[np.flatnonzero(np.isnan(values).any(axis=1))[0]])
         raise UserError(f"predict: {source}:{line} has a missing or non-numeric cell; this model was trained on "
                         "arrays of numbers without missing values")
-    return _identifiers(source, header, rows, []), values, _seen(rows, at, {})
+    return values
 
 
 def _images(described: dict, source: Path):
@@ -231,23 +268,45 @@ def _npz(described: dict, source: Path):
     return [{"index": i} for i in range(len(x))], x
 
 
-def predictions_csv(described: dict, ids: list[dict], outputs: np.ndarray, unread: list[str] | None = None) -> str:
-    """The CSV text: identifiers, the prediction, per-class probabilities for classes, and for
-    tables with numeric columns `unread_cells`, the columns whose cell was imputed (P3)."""
-    task, names = described["task"], described["class_names"]
+class PredictionsWriter:
+    """predictions.csv, row by row: identifiers, the prediction, per-class probabilities for
+    classes, and for tables with numeric columns `unread_cells`, the columns whose cell was
+    imputed (P3)."""
+
+    def __init__(self, described: dict, handle, id_names: list[str], flagged: bool):
+        self.task, self.names = described["task"], described["class_names"]
+        self.writer, self.flagged, self.started = csv.writer(handle, lineterminator="\n"), flagged, False
+        self.id_names = id_names
+
+    def write(self, ids: list[dict], outputs: np.ndarray, unread: list[str] | None = None) -> None:
+        flags = [[cells] for cells in unread] if unread is not None else [[] for _ in ids]
+        if self.task == "regression":
+            self._header()
+            for record, value, flag in zip(ids, outputs.reshape(len(outputs), -1)[:, 0], flags, strict=True):
+                self.writer.writerow([*record.values(), f"{float(value):.6g}", *flag])
+            return
+        probs = class_probabilities(outputs, self.task)
+        self.names = self.names or [str(i) for i in range(probs.shape[1])]
+        self._header()
+        for record, row, flag in zip(ids, probs, flags, strict=True):
+            self.writer.writerow([*record.values(), self.names[int(row.argmax())], *(f"{p:.6f}" for p in row), *flag])
+
+    def finish(self) -> None:
+        """The header alone when no row came (a CSV of a header)."""
+        self._header()
+
+    def _header(self) -> None:
+        if not self.started:
+            outputs = ["prediction"] if self.task == "regression" else [
+                "prediction", *(f"p_{name}" for name in self.names)]
+            self.writer.writerow([*self.id_names, *outputs, *(["unread_cells"] if self.flagged else [])])
+            self.started = True
+
+
+def predictions_csv(described: dict, ids: list[dict], outputs: np.ndarray) -> str:
+    """The CSV text of examples read whole (images, arrays)."""
     handle = io.StringIO()
-    writer = csv.writer(handle, lineterminator="\n")
-    id_names = list(ids[0]) if ids else []
-    flags = [[cells] for cells in unread] if unread is not None else [[] for _ in ids]
-    flag_name = ["unread_cells"] if unread is not None else []
-    if task == "regression":
-        writer.writerow([*id_names, "prediction", *flag_name])
-        for record, value, flag in zip(ids, outputs.reshape(len(outputs), -1)[:, 0], flags, strict=True):
-            writer.writerow([*record.values(), f"{float(value):.6g}", *flag])
-        return handle.getvalue()
-    probs = class_probabilities(outputs, task)
-    names = names or [str(i) for i in range(probs.shape[1])]
-    writer.writerow([*id_names, "prediction", *(f"p_{name}" for name in names), *flag_name])
-    for record, row, flag in zip(ids, probs, flags, strict=True):
-        writer.writerow([*record.values(), names[int(row.argmax())], *(f"{p:.6f}" for p in row), *flag])
+    writer = PredictionsWriter(described, handle, list(ids[0]) if ids else [], False)
+    writer.write(ids, outputs)
+    writer.finish()
     return handle.getvalue()

@@ -338,7 +338,8 @@ CHECKS: tuple[Check, ...] = (
     Check("P1", "predict", "Columns as in training",
           "Tables: each column of the new rows against a profile of the training rows saved in the export "
           "(a seeded sample of 5,000): numeric columns by the population stability index over the training "
-          "deciles, with the median and the share outside the training range; missing cells against training's "
+          "deciles, or by the share beyond the training range (more than 1%, and more than the 2 / (n + 1) that "
+          "chance puts beyond n training values); missing cells against training's "
           "share; categorical levels never seen in training against Good-Turing's estimate (the share of levels "
           "seen once). Each bar is an effect and a significance together (PSI above both 0.25 and chi-square's "
           "99.9th percentile over the rows; counts at p < 0.001), so the test split fed through `predict` stays "

@@ -7,7 +7,8 @@ per categorical column the levels seen and the share of sampled rows whose level
 (Good-Turing's estimate of how often a row brings a level never seen). At `predict`:
 
 - P1 judges each column of the new rows: a distribution shift by the population stability index
-  over the training deciles (PSI; units x1000 put every row in the top bin), missing cells far
+  over the training deciles (PSI; units x1000 put every row in the top bin) or by values beyond
+  training's range (a 0/1 column times 1000 stays in its top bin), missing cells far
   above training's share, levels never seen in training far above Good-Turing's share. Each bar
   is a significance level over the new rows' count as well as an effect size, so that a few dozen
   healthy rows (the test split fed through `predict`) stay quiet: PSI counts only beyond both 0.25
@@ -37,6 +38,7 @@ PROFILE_ROWS = 5_000
 PSI_MAJOR = 0.25  # the usual bar of a major shift (below 0.1: none, 0.1-0.25: some)
 SIGNIFICANCE = 1e-3  # how surprising a count must be under the training rows' own shares
 MISSING_MARGIN = 0.05  # the new missing share must also pass training's by this much
+OUTSIDE_SHARE = 0.01  # values outside training's range count beyond this share (and chance)
 SHOWN = 5  # rows named per finding
 
 
@@ -62,7 +64,7 @@ def training_profile(prepared: Prepared, seed: int = 0) -> dict:
             edges = np.unique(np.quantile(known, np.linspace(0.1, 0.9, 9)))
             counts = np.bincount(np.searchsorted(edges, known, side="right"), minlength=len(edges) + 1)
             profile[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": (counts / counts.sum()).tolist(),
-                             "low": float(known.min()), "high": float(known.max()),
+                             "low": float(known.min()), "high": float(known.max()), "values": int(len(known)),
                              "missing_share": float(missing.mean()),
                              "unread_share": float((~missing & ~np.isfinite(numbers)).mean())}
         elif role == "categorical":
@@ -85,9 +87,7 @@ def psi(edges: list[float], expected: list[float], values: np.ndarray) -> float:
     """The population stability index of `values` over the training bins: sum (a - e) ln(a / e),
     each share smoothed by half a row so that an empty bin is finite."""
     counts = np.bincount(np.searchsorted(np.asarray(edges), values, side="right"), minlength=len(expected))
-    actual = (counts + 0.5) / (counts.sum() + 0.5 * len(expected))
-    wanted = np.maximum(np.asarray(expected), 1e-4)
-    return float(np.sum((actual - wanted) * np.log(actual / wanted)))
+    return _psi_of_counts(counts, expected)
 
 
 def psi_bar(bins: int, rows: int) -> float:
@@ -104,54 +104,112 @@ def _surprising(count: int, rows: int, share: float) -> bool:
     return count > 0 and float(binom.sf(count - 1, rows, min(max(share, 1.0 / PROFILE_ROWS), 1.0))) < SIGNIFICANCE
 
 
-def compare_columns(profile: dict, cells: dict[str, list[str]], lines: list[int]) -> list[dict]:
-    """Every column of the new rows that strays from the training rows, worst first.
+class NewRows:
+    """What P1 and P3 need of the new rows, gathered block by block (a CSV of any size is read in
+    blocks): per profiled column the counts of its training bins, missing cells, values outside
+    training's range and levels never seen, with the first lines of each; the cells read as
+    missing. Memory stays bounded by the columns, not the rows.
 
     Args:
-        profile: `training_profile`'s record, from predict.json.
-        cells: Column -> the new rows' cells, as the CSV spells them.
-        lines: Each new row's CSV line, for naming rows.
-
-    Returns:
-        One finding per column and kind: {"column", "what", "measured", "rows"}.
+        profile: `training_profile`'s record, from predict.json ({} when there is none).
     """
-    found = []
-    for name, known in profile.items():
-        if name not in cells or not cells[name]:
-            continue
-        column = cells[name]
-        rows = len(column)
-        missing = np.array([c.strip().lower() in MISSING for c in column])
-        if missing.mean() > known["missing_share"] + MISSING_MARGIN and _surprising(
-                int(missing.sum()), rows, known["missing_share"]):
-            found.append({"column": name, "what": "missing cells", "measured": f"{missing.mean():.0%} of the rows, "
-                          f"training {known['missing_share']:.0%}", "rows": _lines(missing, lines)})
-        if known["kind"] == "numeric":
-            values = _numbers(column)
-            filled = np.isfinite(values)
-            if filled.sum() == 0:
+
+    MEDIAN_VALUES = 10_000  # the new median is the first values' (a bounded sample)
+
+    def __init__(self, profile: dict):
+        self.profile, self.rows = profile, 0
+        self.state = {name: {"missing": 0, "missing_lines": [], "filled": 0, "lines": [], "outside": 0,
+                             "outside_lines": [], "bins": np.zeros(len(known.get("shares", [])), np.int64),
+                             "values": [], "new": 0, "new_lines": [], "levels": set()}
+                      for name, known in profile.items()}
+        self.unread: dict[str, list[int]] = {}  # column -> the first lines read as missing
+        self.unread_counts: dict[str, int] = {}
+
+    def add(self, cells: dict[str, list[str]], lines: np.ndarray, unread: dict[str, list[int]]) -> None:
+        """One block: `cells` column -> the block's cells as text, `lines` their CSV lines,
+        `unread` column -> the lines whose numeric cell was not a number."""
+        self.rows += len(lines)
+        for name, found in unread.items():
+            self.unread_counts[name] = self.unread_counts.get(name, 0) + len(found)
+            self.unread.setdefault(name, []).extend(found[:SHOWN - len(self.unread.get(name, []))])
+        for name, known in self.profile.items():
+            if name not in cells:
                 continue
-            shift = psi(known["edges"], known["shares"], values[filled])
-            if shift > psi_bar(len(known["shares"]), int(filled.sum())):
+            column, state = cells[name], self.state[name]
+            missing = np.array([c.strip().lower() in MISSING for c in column], bool)
+            state["missing"] += int(missing.sum())
+            _first(state["missing_lines"], lines[missing])
+            if known["kind"] == "numeric":
+                values = _numbers(list(column))
+                filled = np.isfinite(values)
+                state["filled"] += int(filled.sum())
+                _first(state["lines"], lines[filled])
+                state["bins"] += np.bincount(np.searchsorted(np.asarray(known["edges"]), values[filled], side="right"),
+                                             minlength=len(known["shares"]))
                 outside = filled & ((values < known["low"]) | (values > known["high"]))
-                found.append({"column": name, "what": "distribution shift", "measured": f"PSI {shift:.2f}; "
-                              f"median {np.median(values[filled]):.4g}, training's {_median(known):.4g}; "
-                              f"{outside.mean():.0%} outside training's range {known['low']:.4g}..{known['high']:.4g}",
-                              "rows": _lines(outside if outside.any() else filled, lines), "psi": shift})
-        else:
-            seen = set(known["levels"])
-            new = np.array([not m and c.strip() not in seen for c, m in zip(column, missing, strict=True)])
-            if new.sum() >= 3 and _surprising(int(new.sum()), rows, known["unseen_share"]):
-                levels = sorted({column[i].strip() for i in np.flatnonzero(new)})
+                state["outside"] += int(outside.sum())
+                _first(state["outside_lines"], lines[outside])
+                room = self.MEDIAN_VALUES - len(state["values"])
+                if room > 0:
+                    state["values"].extend(values[filled][:room].tolist())
+            else:
+                seen = set(known["levels"])
+                new = np.array([not m and c.strip() not in seen for c, m in zip(column, missing, strict=True)], bool)
+                state["new"] += int(new.sum())
+                _first(state["new_lines"], lines[new])
+                if len(state["levels"]) < 1000:
+                    state["levels"].update(column[i].strip() for i in np.flatnonzero(new)[:1000])
+
+    def findings(self) -> list[dict]:
+        """Every column of the new rows that strays from the training rows: {"column", "what",
+        "measured", "rows"} (the first lines)."""
+        found = []
+        for name, known in self.profile.items():
+            state, rows = self.state[name], self.rows
+            if rows == 0:
+                continue
+            share = state["missing"] / rows
+            if share > known["missing_share"] + MISSING_MARGIN and _surprising(state["missing"], rows,
+                                                                             known["missing_share"]):
+                found.append({"column": name, "what": "missing cells", "measured": f"{share:.0%} of the rows, "
+                              f"training {known['missing_share']:.0%}", "rows": state["missing_lines"]})
+            if known["kind"] == "numeric" and state["filled"]:
+                shift = _psi_of_counts(state["bins"], known["shares"])
+                # A new value beyond the extremes of n training values: 2 / (n + 1) of the time.
+                beyond = 2.0 / (known.get("values", PROFILE_ROWS) + 1)
+                outside = state["outside"] / state["filled"]
+                if shift > psi_bar(len(known["shares"]), state["filled"]) or (
+                        outside > OUTSIDE_SHARE and _surprising(state["outside"], state["filled"], beyond)):
+                    found.append({"column": name, "what": "distribution shift", "measured": f"PSI {shift:.2f}; "
+                                  f"median {np.median(state['values']):.4g}, training's {_median(known):.4g}; "
+                                  f"{state['outside'] / state['filled']:.0%} outside training's range "
+                                  f"{known['low']:.4g}..{known['high']:.4g}",
+                                  "rows": state["outside_lines"] or state["lines"]})
+            elif known["kind"] == "categorical" and state["new"] >= 3 and _surprising(state["new"], rows,
+                                                                                      known["unseen_share"]):
+                levels = sorted(state["levels"])
                 found.append({"column": name, "what": "levels never seen in training",
-                              "measured": f"{new.mean():.0%} of the rows ({', '.join(map(repr, levels[:5]))}"
+                              "measured": f"{state['new'] / rows:.0%} of the rows ({', '.join(map(repr, levels[:5]))}"
                               f"{' ...' if len(levels) > 5 else ''}), expected about {known['unseen_share']:.1%}",
-                              "rows": _lines(new, lines)})
-    return found
+                              "rows": state["new_lines"]})
+        return found
 
 
-def _lines(flags: np.ndarray, lines: list[int]) -> list[int]:
-    return [lines[i] for i in np.flatnonzero(flags)[:SHOWN]]
+def compare_columns(profile: dict, cells: dict[str, list[str]], lines: list[int]) -> list[dict]:
+    """`NewRows` over one block: the columns of these rows that stray from the training rows."""
+    watched = NewRows(profile)
+    watched.add(cells, np.asarray(lines), {})
+    return watched.findings()
+
+
+def _first(kept: list[int], lines: np.ndarray) -> None:
+    kept.extend(int(line) for line in lines[:SHOWN - len(kept)])
+
+
+def _psi_of_counts(counts: np.ndarray, expected: list[float]) -> float:
+    actual = (counts + 0.5) / (counts.sum() + 0.5 * len(expected))
+    wanted = np.maximum(np.asarray(expected), 1e-4)
+    return float(np.sum((actual - wanted) * np.log(actual / wanted)))
 
 
 def _median(known: dict) -> float:
@@ -165,16 +223,12 @@ class PredictContext:
 
     Args:
         described: predict.json (serving.py), with the training profile.
-        cells: Column -> the new rows' cells as text (CSV inputs); empty for images and arrays.
-        lines: Each new row's CSV line.
-        unread: Column -> the lines whose cell in that numeric column was not a number.
+        new_rows: What the CSV's rows held (`NewRows`); None for images and arrays.
         strict: `predict --strict`: a P1 warning fails.
     """
 
     described: dict
-    cells: dict[str, list[str]]
-    lines: list[int]
-    unread: dict[str, list[int]]
+    new_rows: NewRows | None
     strict: bool = False
     earlier: list = field(default_factory=list)
 
@@ -196,43 +250,43 @@ def judge_new_columns(found: list[dict], rows: int, strict: bool) -> Verdict:
 
 @registers("predict", "P1")
 def _p1(c: PredictContext) -> Verdict:
-    profile = c.described.get("profile")
-    if profile is None or not c.cells:
+    if c.described.get("profile") is None or c.new_rows is None:
         return verdict("P1", "skip", advice="no profile of the training rows to compare with: images, arrays and "
                        "exports written before P1 are not checked yet")
-    return judge_new_columns(compare_columns(profile, c.cells, c.lines), len(c.lines), c.strict)
+    return judge_new_columns(c.new_rows.findings(), c.new_rows.rows, c.strict)
 
 
-def judge_unread_cells(unread: dict[str, list[int]], rows: int, profile: dict) -> Verdict:
+def judge_unread_cells(unread: dict[str, int], first: dict[str, list[int]], rows: int, profile: dict) -> Verdict:
     """P3's decision: the rows whose numeric cells held text were imputed (predictions.csv names
     them either way); warn when a column holds more such cells than its training rows did, beyond
     chance (a column whose training rows had some, a zip code spelt 98117-1234 now and then, passes
     with the count).
 
     Args:
-        unread: Column -> the lines whose cell was read as missing.
+        unread: Column -> how many of its cells were read as missing.
+        first: Column -> the first lines of those.
         rows: The new rows.
         profile: The training profile (its `unread_share` per numeric column).
 
     Returns:
         The P3 verdict.
     """
-    lines = sorted({line for found in unread.values() for line in found})
-    measured = {"rows_with_unread_cells": len(lines), "cells": {k: len(v) for k, v in unread.items() if v},
-                "first_lines": lines[:SHOWN]}
+    lines = sorted({line for found in first.values() for line in found})[:SHOWN]
+    measured = {"cells": {k: v for k, v in unread.items() if v}, "first_lines": lines}
     expected = "no more text in a numeric column than its training rows held, beyond chance"
-    more = [name for name, found in unread.items() if found and _surprising(
-        len(found), rows, profile.get(name, {}).get("unread_share", 0.0))]
+    more = [name for name, count in unread.items() if count and _surprising(
+        count, rows, profile.get(name, {}).get("unread_share", 0.0))]
     if not more:
         return verdict("P3", "pass", measured=measured, expected=expected)
     return verdict("P3", "warn", measured=measured, expected=expected,
-                   advice=f"{len(lines)} row(s) hold text in a numeric column ({', '.join(map(repr, more))}, more than "
-                   f"in training; first at lines {lines[:SHOWN]}): their cells were imputed as in training, and "
-                   "predictions.csv names them in `unread_cells`.")
+                   advice=f"{sum(unread.values())} cell(s) of text in a numeric column ({', '.join(map(repr, more))}, "
+                   f"more than in training; first at lines {lines}): they were imputed as in training, and "
+                   "predictions.csv names them on their rows in `unread_cells`.")
 
 
 @registers("predict", "P3")
 def _p3(c: PredictContext) -> Verdict:
-    if not c.cells:
+    if c.new_rows is None:
         return verdict("P3", "skip", advice="no table cells: images and arrays are read whole or refused")
-    return judge_unread_cells(c.unread, len(c.lines), c.described.get("profile") or {})
+    return judge_unread_cells(c.new_rows.unread_counts, c.new_rows.unread, c.new_rows.rows,
+                              c.described.get("profile") or {})
