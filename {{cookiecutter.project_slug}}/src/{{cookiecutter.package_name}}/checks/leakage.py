@@ -48,6 +48,7 @@ import numpy as np
 
 from ..config import InspectConfig
 from ..data import Prepared
+from ..data.time_split import parse_times, time_column
 from ..registry import registers
 from ..verdicts import Verdict, verdict
 from .context import Context
@@ -57,6 +58,10 @@ FULL_MODEL_COLUMNS = 200
 OUT_OF_FOLD_FROM = 0.5
 # R^2 of a ridge regression on every column (out of fold) that warns of a label computed from them.
 LINEAR_LEAK = 0.999
+# A date column after the row's time in this share of the rows (of at least DATES_AFTER_ROWS with
+# both dates) warns: recorded after the record, it may be known only after the outcome.
+DATES_AFTER_SHARE = 0.9
+DATES_AFTER_ROWS = 20
 # The ridge sees the strongest columns alone up to this many features (one-hot levels count):
 # its cost grows with their square.
 FORMULA_FEATURES = 500
@@ -179,7 +184,28 @@ def linear_formula(x: np.ndarray, y: np.ndarray, groups: dict[str, list[int]],
     return explained("regression", y, predicted, np.full(len(y), float(np.mean(y)))), named
 
 
-def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdict:
+def dates_after(prepared: Prepared, rows: np.ndarray, time_column: str | None) -> dict[str, float]:
+    """Each other date column's share of rows (with both dates) whose date falls after the row's
+    time (data.time_column, or the table's one date column): a date recorded after the time of the
+    record, such as a closing or discharge date, is often known only after the outcome."""
+    columns = getattr(prepared.source, "columns", None) or []
+    others = [c.name for c in columns if c.role == "datetime" and c.name != time_column]
+    if time_column is None or not others:
+        return {}
+    import pyarrow as pa
+
+    cells = prepared.raw_rows(rows)
+    when, _ = parse_times(pa.array([row.get(time_column, "") for row in cells], pa.string()))
+    found = {}
+    for name in others:
+        other, _ = parse_times(pa.array([row.get(name, "") for row in cells], pa.string()))
+        both = np.isfinite(when) & np.isfinite(other)
+        if both.sum() >= DATES_AFTER_ROWS:
+            found[name] = round(float(np.mean(other[both] > when[both])), 3)
+    return found
+
+
+def check_feature_leakage(prepared: Prepared, settings: InspectConfig, time_column: str | None = None) -> Verdict:
     """D11: each column alone, and the row order, scored by a cheap model fitted on train and judged on val.
 
     The module docstring says how a column is scored and why the thresholds are where they are.
@@ -188,12 +214,15 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
         prepared: The run's data; a seeded sample of at most `inspect.sample` rows of train and
             of val is read.
         settings: The `inspect` settings: `sample`, `leakage_warn` and `leakage_fail`.
+        time_column: The column of each row's time (order_and_time.time_column), against which
+            the other date columns are read (`dates_after`); None: not looked at.
 
     Returns:
         The D11 verdict. Fail when a column's one-sided 95% lower bound, out of fold over train
         and val, reaches `leakage_fail`. Warn when a ridge regression on the strongest columns
         explains LINEAR_LEAK (0.999) of a regression label out of fold, when one column explains
-        `leakage_warn`, or when the row order does. Pass otherwise; skip for images.
+        `leakage_warn`, or when the row order does, or when a date column falls after the time
+        column in DATES_AFTER_SHARE of the rows. Pass otherwise; skip for images.
     """
     if prepared.kind != "tabular":
         return verdict("D11", "skip", advice="images: a single pixel explains nothing alone; leakage "
@@ -261,6 +290,9 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
                 "train_rows": len(train_rows), "val_rows": len(val_rows)}
     if regression:
         measured["linear_out_of_fold"] = round(formula, 5)
+    later = dates_after(prepared, np.r_[train_rows, val_rows], time_column)
+    if later:
+        measured["dates_after_time_column"] = {"time_column": time_column, **later}
     expected = (f"no column alone explains >= {settings.leakage_fail:g} at 95% confidence (fail) or "
                 f"{settings.leakage_warn:g} (warn)" + (f"; no linear formula of them >= {LINEAR_LEAK:g} (warn)"
                                                        if regression else ""))
@@ -293,6 +325,14 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig) -> Verdic
         return verdict("D11", "warn", measured=measured, expected=expected,
                        advice=f"The row order alone explains {row_order:.0%} of the label: the file is sorted by "
                        "it, so any row number or ID column leaks it (D10 lists the ones it left out).")
+    after = {name: share for name, share in later.items() if share >= DATES_AFTER_SHARE}
+    if after:
+        name = max(after, key=after.get)
+        return verdict("D11", "warn", measured=measured, expected=expected,
+                       advice=f"Column {_shown(name)} holds a date after the row's time ({time_column!r}) in "
+                       f"{after[name]:.0%} of the rows: recorded later (a closing, payment or discharge date), it "
+                       "may be known only after the outcome. Exclude it (data.columns, "
+                       f"{name!r}: exclude) unless it is known when the model predicts.")
     return verdict("D11", "pass", measured=measured, expected=expected)
 
 
@@ -304,4 +344,4 @@ def _shown(column: str) -> str:
 
 @registers("inspect", "D11")
 def _d11(c: Context) -> Verdict:
-    return check_feature_leakage(c.prepared, c.config.inspect)
+    return check_feature_leakage(c.prepared, c.config.inspect, time_column(c.prepared, c.config))

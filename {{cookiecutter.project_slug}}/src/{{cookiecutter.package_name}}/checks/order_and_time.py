@@ -23,7 +23,7 @@ import numpy as np
 from ..bootstrap import row_losses
 from ..config import InspectConfig
 from ..data import SPLITS, Prepared
-from ..data.time_split import parse_times, time_words
+from ..data.time_split import parse_times, time_column, time_words
 from ..references import fit_boosting, reference_outputs
 from ..registry import registers
 from ..verdicts import Verdict, verdict
@@ -32,15 +32,6 @@ from .context import Context
 # Fewer rows than this with a time give two test sets of a dozen rows: nothing to judge.
 MIN_ROWS = 200
 RESAMPLES = 1000
-
-
-def time_column(prepared: Prepared, config) -> str | None:
-    """data.time_column, else the one datetime column of a table (none for other sources)."""
-    if config.data.time_column:
-        return config.data.time_column
-    columns = getattr(prepared.source, "columns", None) or []
-    dated = [c.name for c in columns if c.role == "datetime"]
-    return dated[0] if len(dated) == 1 else None
 
 
 def split_losses(x: np.ndarray, y: np.ndarray, order: np.ndarray, task: str, classes: int,

@@ -93,3 +93,13 @@ def time_words(value: float, kind: str) -> str:
         return f"{value:g}"
     return str(np.datetime64(int(value * 1e6), "us")).replace("T", " ").removesuffix(":00.000000").removesuffix(
         " 00:00")
+
+
+def time_column(prepared, config) -> str | None:
+    """The column of each row's time, for D14 and D11: data.time_column, else the table's one
+    datetime column (D10's role); None for other sources, or with several date columns."""
+    if config.data.time_column:
+        return config.data.time_column
+    columns = getattr(prepared.source, "columns", None) or []
+    dated = [c.name for c in columns if c.role == "datetime"]
+    return dated[0] if len(dated) == 1 else None
