@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
 from {{ cookiecutter.package_name }}.data.pipeline import evaluation_dataset
+from {{ cookiecutter.package_name }}.verdicts import read_verdicts
 
 TINY = ["train.epochs=2", "train.min_steps=0", "model.hidden_units=8", "model.filters=4", "model.depth=1",
         "data.image_size=[16,16]"]
@@ -145,6 +146,20 @@ def test_an_image_folder_and_an_unreadable_image(image_folder, capsys):
     origins = [str(Path(prepared.origin(int(r))).relative_to(image_folder)) for r in test]
     np.testing.assert_allclose(probs[[files.index(o) for o in origins]],
                                softmax(evaluated(run_dir, prepared, "test")), rtol=1e-4, atol=1e-5)
+    p1 = {v.id: v for v in read_verdicts(run_dir) if v.stage == "predict"}["P1"]
+    assert p1.status == "pass"  # the training folder itself, against its own profile
+    # P1 on image files: brighter, grayscale copies of the test images, each named.
+    new = image_folder.parent / "new"
+    new.mkdir()
+    for o in origins:
+        with Image.open(image_folder / o) as image:
+            brighter = np.clip(np.asarray(image, np.int16) + 110, 0, 255).astype(np.uint8)
+            Image.fromarray(brighter).convert("L").save(new / o.replace("/", "_"))
+    assert main(["predict", "--run", str(run_dir), "--out", "new.csv", str(new)]) == 0
+    p1 = {v.id: v for v in read_verdicts(run_dir) if v.stage == "predict"}["P1"]
+    named = {f["column"]: f for f in p1.measured["columns_off"]}
+    assert p1.status == "warn" and {"brightness", "mode"} <= set(named), named
+    assert set(named["brightness"]["rows"]) <= {o.replace("/", "_") for o in origins}
     assert main(["predict", "--run", str(run_dir), "--out", "one.csv", str(image_folder / "dog" / "3.png")]) == 0
     assert probabilities(Path("one.csv"))[0][0]["file"] == "3.png"
     (image_folder / "dog" / "broken.png").write_bytes(b"not an image at all")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks.new_data import NewRows, PredictContext
+from .checks.new_data import NewRows, PredictContext, image_cells
 from .data.columns import MISSING, NUMBER
 from .data.images import IMAGE_SUFFIXES
 from .data.tables import block_bytes, sniff
@@ -67,7 +67,7 @@ def predict(run_dir: Path, source: Path, out: Path | None = None, strict: bool =
     if not source.exists():
         raise UserError(f"predict: {source} does not exist")
     path = out or run_dir / RunFiles.PREDICTIONS
-    new_rows = None
+    new_rows, names = None, None
     if _takes_rows(described, source):
         new_rows = NewRows(described.get("profile") or {})
         _predict_csv(described, source, tf.saved_model.load(str(export)), new_rows, path)
@@ -78,7 +78,12 @@ def predict(run_dir: Path, source: Path, out: Path | None = None, strict: bool =
                    for start in range(0, len(ids), BATCH)]
         outputs = np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
         write_whole(path, predictions_csv(described, ids, outputs))
-    return path, run_checks("predict", PredictContext(described, new_rows, strict))
+        if described["inputs"] == "images" and described.get("profile") and source.suffix.lower() != ".npz":
+            root = source if source.is_dir() else source.parent
+            names = [record["file"] for record in ids]
+            new_rows = NewRows(described["profile"])
+            new_rows.add(image_cells([root / name for name in names]), np.arange(len(names)), {})
+    return path, run_checks("predict", PredictContext(described, new_rows, strict, names))
 
 
 def _takes_rows(described: dict, source: Path) -> bool:

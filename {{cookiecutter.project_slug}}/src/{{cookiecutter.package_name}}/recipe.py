@@ -346,7 +346,9 @@ CHECKS: tuple[Check, ...] = (
           "seen once). Each bar is an effect and a significance together (PSI above both 0.25 and chi-square's "
           "99.9th percentile over the rows; counts at p < 0.001), so the test split fed through `predict` stays "
           "quiet. Warns naming the columns and the rows' lines; the predictions are written either way, and "
-          "`predict --strict` fails (exit 1). Images and text columns: not profiled yet (skip)."),
+          "`predict --strict` fails (exit 1). Image folders: each image's brightness, pixel count before resizing "
+          "and mode (grayscale, RGB, 16-bit), judged the same way on 2,000 training files, naming the files. Text "
+          "columns, and images from arrays or tfds: not profiled (skip)."),
     Check("P3", "predict", "Inputs read as missing",
           "Cells that are not numbers in a numeric column are imputed as in training, counted, and named on "
           "their row in predictions.csv (`unread_cells`); warns when a column holds more of them than its "

@@ -38,8 +38,8 @@ def serving_description(prepared, source: str) -> dict:
         described |= {"inputs": "images", "pixel_range": list(prepared.stats.pixel_range)}
     else:
         described |= {"inputs": "features", "feature_names": list(prepared.feature_names or [])}
-    if prepared.kind == "tabular":
-        described["profile"] = training_profile(prepared)  # P1 compares new rows with it
+    if prepared.kind == "tabular" or source == "image_folder":
+        described["profile"] = training_profile(prepared)  # P1 compares new rows (or image files) with it
     return described
 
 

@@ -18,14 +18,18 @@ per categorical column the levels seen and the share of sampled rows whose level
   predictions.csv names them on their row (`unread_cells`): those predictions came from an
   imputed value. It warns when a column holds more of them than its training rows did.
 
+For an image folder the profile's columns are each training image's brightness, size (the log of
+its pixel count, before resizing) and mode (grayscale, RGB, 16-bit ...), from at most
+IMAGE_PROFILE_FILES files, and P1 judges new files on them the same way, naming the files.
 Predictions are written either way; `predict --strict` turns a P1 warning into a failure (exit 1).
-Images and text columns are not profiled yet (P1 says so).
+Text columns, and images that came as arrays or from tfds, are not profiled.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -43,21 +47,33 @@ SHOWN = 5  # rows named per finding
 
 
 def training_profile(prepared: Prepared, seed: int = 0) -> dict:
-    """What P1 compares new rows with: {column: {"kind": "numeric", "edges", "shares",
-    "missing_share"} or {"kind": "categorical", "levels", "unseen_share", "missing_share"}},
-    from a seeded sample of training rows; {} for images and arrays of unnamed features."""
+    """What P1 compares new rows with: {column: {"kind": "numeric", "edges", "shares", "low",
+    "high", "values", "missing_share", "unread_share"} or {"kind": "categorical", "levels",
+    "unseen_share", "missing_share"}}, from a seeded sample of training rows; for an image
+    folder, the same of each image's brightness, size and mode (`image_stats`); {} otherwise."""
+    if prepared.kind == "image":
+        rows = prepared.sample_rows("train", IMAGE_PROFILE_FILES, seed)
+        files = [Path(prepared.origin(int(r))) for r in rows]
+        if not files or not all(f.is_file() for f in files[:5]):
+            return {}  # images from arrays or tfds: no files to read sizes and modes from
+        return profile_cells(image_cells(files), IMAGE_ROLES)
     rows = prepared.raw_rows(prepared.sample_rows("train", PROFILE_ROWS, seed))
     if not rows:
         return {}
     columns = getattr(prepared.source, "columns", None)
     roles = ({c.name: c.role for c in columns if c.used} if columns else
              {name: "numeric" for name in rows[0]})
+    return profile_cells({name: [row.get(name, "") for row in rows] for name in roles}, roles)
+
+
+def profile_cells(cells: dict[str, list[str]], roles: dict[str, str]) -> dict:
+    """`training_profile` of some columns' training cells, by role (numeric or categorical)."""
     profile = {}
     for name, role in roles.items():
-        cells = [row.get(name, "") for row in rows]
-        missing = np.array([c.strip().lower() in MISSING for c in cells])
+        column = cells[name]
+        missing = np.array([c.strip().lower() in MISSING for c in column])
         if role == "numeric":
-            numbers = _numbers(cells)
+            numbers = _numbers(column)
             if np.isfinite(numbers).sum() < 20:
                 continue
             known = numbers[np.isfinite(numbers)]
@@ -68,7 +84,7 @@ def training_profile(prepared: Prepared, seed: int = 0) -> dict:
                              "missing_share": float(missing.mean()),
                              "unread_share": float((~missing & ~np.isfinite(numbers)).mean())}
         elif role == "categorical":
-            levels, counts = np.unique([c.strip() for c, m in zip(cells, missing, strict=True) if not m],
+            levels, counts = np.unique([c.strip() for c, m in zip(column, missing, strict=True) if not m],
                                        return_counts=True)
             if len(levels) == 0:
                 continue
@@ -76,6 +92,32 @@ def training_profile(prepared: Prepared, seed: int = 0) -> dict:
                              "unseen_share": float((counts == 1).sum() / counts.sum()),
                              "missing_share": float(missing.mean())}
     return profile
+
+
+IMAGE_PROFILE_FILES = 2_000
+# An image file's facts as P1 compares them, each a column of the profile.
+IMAGE_ROLES = {"brightness": "numeric", "log pixels": "numeric", "mode": "categorical"}
+
+
+def image_cells(files: list[Path]) -> dict[str, list[str]]:
+    """Each image file's mean brightness (0-255, of a 32 x 32 grayscale copy), the log of its
+    pixel count (its size before resizing) and its mode (L, RGB, RGBA, P, I;16 ...), as text
+    cells; an unreadable file gives missing cells (`predict` refuses it anyway)."""
+    from PIL import Image
+
+    found = {name: [] for name in IMAGE_ROLES}
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                mode, (width, height) = image.mode, image.size
+                gray = np.asarray(image.convert("L").resize((32, 32)), np.float64)
+            found["brightness"].append(f"{gray.mean():.3f}")
+            found["log pixels"].append(f"{np.log(width * height):.4f}")
+            found["mode"].append(mode)
+        except (OSError, ValueError):
+            for column in found.values():
+                column.append("")
+    return found
 
 
 def _numbers(cells: list[str]) -> np.ndarray:
@@ -223,13 +265,15 @@ class PredictContext:
 
     Args:
         described: predict.json (serving.py), with the training profile.
-        new_rows: What the CSV's rows held (`NewRows`); None for images and arrays.
+        new_rows: What the CSV's rows held, or the image files' facts (`NewRows`); None for arrays.
         strict: `predict --strict`: a P1 warning fails.
+        names: Images: the files, by the index `new_rows` was given.
     """
 
     described: dict
     new_rows: NewRows | None
     strict: bool = False
+    names: list[str] | None = None  # images: each example's file, which P1 names instead of a line
     earlier: list = field(default_factory=list)
 
 
@@ -250,10 +294,14 @@ def judge_new_columns(found: list[dict], rows: int, strict: bool) -> Verdict:
 
 @registers("predict", "P1")
 def _p1(c: PredictContext) -> Verdict:
-    if c.described.get("profile") is None or c.new_rows is None:
-        return verdict("P1", "skip", advice="no profile of the training rows to compare with: images, arrays and "
-                       "exports written before P1 are not checked yet")
-    return judge_new_columns(c.new_rows.findings(), c.new_rows.rows, c.strict)
+    if not c.described.get("profile") or c.new_rows is None:
+        return verdict("P1", "skip", advice="no profile of the training examples to compare with: arrays (.npz), "
+                       "images from tfds or arrays, and exports written before P1 are not checked")
+    found = c.new_rows.findings()
+    if c.names:  # images: the files, not lines
+        for finding in found:
+            finding["rows"] = [c.names[line] for line in finding["rows"]]
+    return judge_new_columns(found, c.new_rows.rows, c.strict)
 
 
 def judge_unread_cells(unread: dict[str, int], first: dict[str, list[int]], rows: int, profile: dict) -> Verdict:
@@ -286,7 +334,7 @@ def judge_unread_cells(unread: dict[str, int], first: dict[str, list[int]], rows
 
 @registers("predict", "P3")
 def _p3(c: PredictContext) -> Verdict:
-    if c.new_rows is None:
+    if c.new_rows is None or c.described.get("inputs") == "images":
         return verdict("P3", "skip", advice="no table cells: images and arrays are read whole or refused")
     return judge_unread_cells(c.new_rows.unread_counts, c.new_rows.unread, c.new_rows.rows,
                               c.described.get("profile") or {})
