@@ -24,6 +24,9 @@ from .context import EvaluateContext
 from .visualise import image_grid, label_text, short_origin, value_range
 
 PAIRS_SHOWN = 5  # most-confused pairs listed
+# E1 for regression: predictions whose spread is below this share of the target's predict about the
+# mean for every input (a model whose inputs do not reach its output).
+FLAT_PREDICTIONS = 0.1
 CLASSES_LISTED = 20  # per-class scores in the verdict; beyond this, the worst by F1
 
 
@@ -170,8 +173,9 @@ def check_residuals(prepared: Prepared, labels: np.ndarray, outputs: np.ndarray,
     fig.suptitle("E1 on val: predicted against true, and the residuals", fontsize=9)
     plots = [save_figure(fig, run_dir, "E1_residuals")]
     title = "Predicted against true"  # E1 for regression: no confusion to show
-    if target_std > 0 and predicted_std < 0.1 * target_std:
-        return verdict("E1", "warn", measured=measured, expected={"prediction_std_over_target_std": ">= 0.1"},
+    if target_std > 0 and predicted_std < FLAT_PREDICTIONS * target_std:
+        return verdict("E1", "warn", measured=measured,
+                       expected={"prediction_std_over_target_std": f">= {FLAT_PREDICTIONS:g}"},
                        title=title, plots=plots, advice="The predictions hardly vary: the model predicts about the "
                        "mean for every input. Check that inputs reach the output (T5) and that the target's scale "
                        "suits the head (D2).")

@@ -54,6 +54,11 @@ from ..verdicts import Verdict, verdict
 from .context import Context
 
 FULL_MODEL_COLUMNS = 200
+# A column alone is scored by a tree this deep (16 leaves: enough for a threshold, a few levels or
+# a step function, too few to memorise an identifier); the full model, context only, by
+# histogram boosting of this many rounds.
+ALONE_DEPTH = 4
+FULL_MODEL_ROUNDS = 100
 # Columns that explain at least this share of leakage_warn on val are scored again out of fold.
 OUT_OF_FOLD_FROM = 0.5
 # R^2 of a ridge regression on every column (out of fold) that warns of a label computed from them.
@@ -244,7 +249,8 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig, time_colu
 
     def alone(x_fit: np.ndarray, y_fit: np.ndarray, x_judged: np.ndarray) -> list[np.ndarray]:
         """A column's predictions on x_judged: by the tree, and by its levels when it has them."""
-        model = tree(max_depth=4, min_samples_leaf=max(5, len(y_fit) // 200), random_state=0).fit(x_fit, y_fit)
+        model = tree(max_depth=ALONE_DEPTH, min_samples_leaf=max(5, len(y_fit) // 200),
+                     random_state=0).fit(x_fit, y_fit)
         if x_fit.shape[1] <= 2:
             return [model.predict(x_judged)]
         # a one-hot or hashed column: also its levels as levels (module docstring)
@@ -259,7 +265,7 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig, time_colu
     rescored = out_of_fold_scores(prepared.task, np.r_[x_train, x_val], np.r_[y_train, y_val], alone, strong)
     scores |= {name: score for name, (score, _) in rescored.items()}
     surely = {name: lower for name, (_, lower) in rescored.items()}
-    order = tree(max_depth=4, min_samples_leaf=leaf, random_state=0).fit(
+    order = tree(max_depth=ALONE_DEPTH, min_samples_leaf=leaf, random_state=0).fit(
         prepared.manifest.positions[train_rows][:, None].astype(float), y_train)
     row_order = explained(prepared.task, y_val, order.predict(prepared.manifest.positions[val_rows][:, None]
                                                              .astype(float)), baseline)
@@ -269,7 +275,7 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig, time_colu
     # columns that explain most alone (100 rounds over 2,000 columns were half of inspect's time).
     kept = [j for name, _ in ranked[:FULL_MODEL_COLUMNS] for j in groups[name]]
     full_model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
-        max_iter=100, random_state=0).fit(x_train[:, kept], y_train)
+        max_iter=FULL_MODEL_ROUNDS, random_state=0).fit(x_train[:, kept], y_train)
     full = explained(prepared.task, y_val, full_model.predict(x_val[:, kept]), baseline)
     formula, formula_columns = 0.0, []
     if regression:

@@ -42,6 +42,12 @@ BLOW_UP = 4.0  # the last steps' mean loss this many times the first steps': div
 # rule (it was 0.05 until that false fail); a learning rate far too high multiplies it (8x on the
 # digits at rate 30), with an error as large as the rise.
 FLOOR_JITTER = 0.25
+# A change counts when it passes this many of its standard errors (the fixed examples' rise in the
+# second half, their fall, the wider model's gap)...
+SIGNIFICANT_ERRORS = 2.0
+# ...and, for the second half's rise, this share of the loss too (a rise of 1e-9 nats on a loss
+# fitted to its floor is real and harmless).
+RISE_SHARE = 0.01
 
 
 def example_losses(model: keras.Model, x: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
@@ -114,7 +120,8 @@ def judge_loss_trend(losses: list[float], before: float, fitted: float, window: 
     first_steps, last_steps = np.asarray(losses[:window], float), np.asarray(losses[-window:], float)
     first, last = float(np.mean(first_steps)), float(np.mean(last_steps))
     exploded = not (math.isfinite(first) and math.isfinite(last)) or (first > 0 and last > BLOW_UP * first)
-    diverging = rise is not None and rise[0] > 2 * rise[1] and rise[0] > 0.01 * max(fitted, 1e-12)
+    diverging = (rise is not None and rise[0] > SIGNIFICANT_ERRORS * rise[1]
+                 and rise[0] > RISE_SHARE * max(fitted, 1e-12))
     drop = _drop(before, fitted)
     measured = {"steps": len(losses), f"first_{window}_steps": round(first, 5), f"last_{window}_steps": round(last, 5),
                 "train_sample_before": round(before, 5), "train_sample_after": round(fitted, 5)}
@@ -122,7 +129,7 @@ def judge_loss_trend(losses: list[float], before: float, fitted: float, window: 
         measured["second_half_rise"] = {"mean": round(rise[0], 5), "standard_error": round(rise[1], 5)}
     if fall is not None:
         measured["fixed_examples_change"] = {"mean": round(fall[0], 5), "standard_error": round(fall[1], 5)}
-    jitter = (fall is not None and 0 < fall[1] and fall[0] <= 2 * fall[1]
+    jitter = (fall is not None and 0 < fall[1] and fall[0] <= SIGNIFICANT_ERRORS * fall[1]
               and math.isfinite(fitted) and fitted <= (1 + FLOOR_JITTER) * before)
     if drop <= 0 and not (exploded or diverging) and jitter:
         return "warn", measured, [f"the loss on fixed training examples did not fall measurably in {len(losses)} "
@@ -190,7 +197,7 @@ def check_loss_goes_down(model: keras.Model, larger: keras.Model | None, prepare
         measured["capacity"] = {"params": [model.count_params(), larger.count_params()],
                                 "train_sample_after": [round(fitted, 5), round(larger_fitted, 5)],
                                 "larger_minus_model": {"mean": round(worse, 5), "standard_error": round(error, 5)}}
-        if worse > 0 and worse > 2 * error:
+        if worse > 0 and worse > SIGNIFICANT_ERRORS * error:
             status = "fail" if status == "fail" else "warn"
             advice.append(f"a model with {larger.count_params()} parameters fits the training data worse "
                           f"({larger_fitted:.4g}) than one with {model.count_params()} ({fitted:.4g}) in the same "
