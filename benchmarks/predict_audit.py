@@ -1,5 +1,5 @@
-"""P1 and P3 on real tables: their test split fed through `predict` must stay quiet, and the same
-rows with the first numeric column in other units (x1000) must be flagged.
+"""P1-P3 on real tables: their test split fed through `predict` must stay quiet, and the same rows
+with the first numeric column in other units (x1000) must be flagged.
 
 For each public table (tables.py's dev set and the held-out set; those above --max-rows are
 left out, as training them costs minutes): a short `train` (P1 does not depend on the model's
@@ -78,7 +78,8 @@ def audit(table: str, path: Path, label: str, task: str) -> dict:
             found[kind] = {"error": done.stderr.strip().splitlines()[-1:]}
             continue
         judged = verdicts(run_dir)
-        found[kind] = {"P1": judged["P1"]["status"], "P3": judged["P3"]["status"], "rows": len(lines),
+        found[kind] = {"P1": judged["P1"]["status"], "P2": judged["P2"]["status"], "P3": judged["P3"]["status"],
+                       "far_share": (judged["P2"].get("measured") or {}).get("share"), "rows": len(lines),
                        "named": [f"{f['column']}: {f['what']}" for f in
                                  (judged["P1"].get("measured") or {}).get("columns_off", [])]}
         if kind == "x1000":
@@ -105,6 +106,8 @@ for table in wanted:
     print(f"{table} ({count:,} rows): {json.dumps(results[table])}", flush=True)
     (args.work / "predict_audit.json").write_text(json.dumps(results, indent=1))
 quiet = [t for t, r in results.items() if r.get("test split", {}).get("P1") == "pass"]
+quiet_p2 = [t for t, r in results.items() if r.get("test split", {}).get("P2") == "pass"]
 caught = [t for t, r in results.items() if r.get("x1000", {}).get("P1") == "warn"]
-print(f"\ntest split quiet (P1 pass): {len(quiet)} of {len(results)}; x1000 flagged: {len(caught)} of "
+print(f"\ntest split quiet (P1 pass): {len(quiet)} of {len(results)} (P2 pass: {len(quiet_p2)}); x1000 flagged: "
+      f"{len(caught)} of "
       f"{sum('x1000' in r for r in results.values())}")

@@ -158,3 +158,18 @@ def test_a_csv_read_in_many_blocks_gives_one_row_per_row_and_a_ragged_row_leaves
     out = tmp_path / "ragged.out.csv"
     assert main(["predict", "--run", str(run_dir), "--out", str(out), str(tmp_path / "ragged.csv")]) == 2
     assert "Expected 4 columns, got 3: id,1.0,red" in capsys.readouterr().err and not out.exists()
+
+
+def test_p2_scores_rows_far_from_training_and_stays_quiet_on_the_test_split(trained, tmp_path):
+    run_dir, rows, test = trained
+    code, verdicts, written = predicted(run_dir, write(tmp_path / "near.csv", [rows[i] for i in test]))
+    assert verdicts["P2"]["status"] == "pass" and all(row["ood_score"] for row in written)
+    near = np.array([float(row["ood_score"]) for row in written])
+    far = [list(rows[i]) for i in test]
+    for row in far[::2]:  # half the rows with a size no training row came near
+        row[1] = "5000.0"
+    code, verdicts, written = predicted(run_dir, write(tmp_path / "far.csv", far))
+    scores = np.array([float(row["ood_score"]) for row in written])
+    assert verdicts["P2"]["status"] == "warn" and verdicts["P2"]["measured"]["share"] > 0.4
+    assert scores[::2].min() > 1 > np.median(near) and np.median(scores[1::2]) == pytest.approx(np.median(near[1::2]))
+    assert {f["line"] for f in verdicts["P2"]["measured"]["farthest"]} <= set(range(2, len(far) + 2, 2))

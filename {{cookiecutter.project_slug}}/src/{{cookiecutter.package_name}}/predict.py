@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks.new_data import NewRows, PredictContext, image_cells
+from .checks.new_data import OOD_FILE, NewRows, PredictContext, image_cells, ood_scores
 from .data.columns import MISSING, NUMBER
 from .data.images import IMAGE_SUFFIXES
 from .data.tables import block_bytes, sniff
@@ -67,10 +67,13 @@ def predict(run_dir: Path, source: Path, out: Path | None = None, strict: bool =
     if not source.exists():
         raise UserError(f"predict: {source} does not exist")
     path = out or run_dir / RunFiles.PREDICTIONS
-    new_rows, names = None, None
+    new_rows, names, reference = None, None, None
+    if (export / OOD_FILE).is_file():
+        with np.load(export / OOD_FILE) as saved:
+            reference = {key: saved[key] for key in saved.files}
     if _takes_rows(described, source):
         new_rows = NewRows(described.get("profile") or {})
-        _predict_csv(described, source, tf.saved_model.load(str(export)), new_rows, path)
+        _predict_csv(described, source, tf.saved_model.load(str(export)), new_rows, path, reference)
     else:
         ids, inputs = read_inputs(described, source)
         served = tf.saved_model.load(str(export))  # held: its functions need its variables alive
@@ -83,7 +86,8 @@ def predict(run_dir: Path, source: Path, out: Path | None = None, strict: bool =
             names = [record["file"] for record in ids]
             new_rows = NewRows(described["profile"])
             new_rows.add(image_cells([root / name for name in names]), np.arange(len(names)), {})
-    return path, run_checks("predict", PredictContext(described, new_rows, strict, names))
+    p99 = float(reference["val_p99"]) if reference is not None else None
+    return path, run_checks("predict", PredictContext(described, new_rows, strict, names, p99))
 
 
 def _takes_rows(described: dict, source: Path) -> bool:
@@ -105,11 +109,13 @@ def read_inputs(described: dict, source: Path) -> tuple[list[dict], np.ndarray]:
     raise UserError(f"predict: this run's model takes table rows: give a CSV file, not {source}")
 
 
-def _predict_csv(described: dict, source: Path, served, new_rows: NewRows, path: Path) -> None:
+def _predict_csv(described: dict, source: Path, served, new_rows: NewRows, path: Path,
+                 reference: dict | None) -> None:
     """A CSV read block by block, as training reads it (pyarrow, the delimiter and encoding
     sniffed): each block checked (`_unread_cells`), watched for P1 and P3, served, and its
     predictions appended to a file that replaces `path` once every row is done (a bad row
-    anywhere leaves no predictions behind). Memory holds one block, whatever the file's size."""
+    anywhere leaves no predictions behind). Memory holds one block, whatever the file's size.
+    With P2's `reference` (the export's ood.npz), each row's `ood_score` goes beside them."""
     import tensorflow as tf
 
     blocks, header = _open_csv(source)
@@ -121,8 +127,9 @@ def _predict_csv(described: dict, source: Path, served, new_rows: NewRows, path:
     flagged = described["inputs"] == "csv_columns" and bool(described.get("numeric_columns"))
     progress = ProgressLine(f"predicting {source.name}", max(source.stat().st_size // 2**20, 1), "MiB")
     line, done = 2, 0  # line 1 is the header; a row's line counts rows, as `predict` has always named them
+    extra = (["unread_cells"] if flagged else []) + (["ood_score"] if reference is not None else [])
     with writing_whole(path) as partial, partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = PredictionsWriter(described, handle, ["line", *id_columns], flagged)
+        writer = PredictionsWriter(described, handle, ["line", *id_columns], extra)
         for block in blocks:
             lines = np.arange(line, line + block.num_rows)
             line += block.num_rows
@@ -138,8 +145,14 @@ def _predict_csv(described: dict, source: Path, served, new_rows: NewRows, path:
                 piece = slice(start, start + ROWS_BATCH)
                 batch = ({name: tf.constant(values[piece]) for name, values in inputs.items()}
                          if isinstance(inputs, dict) else tf.constant(inputs[piece]))
-                writer.write(ids[piece], np.asarray(served.serve(batch)),
-                             _unread_at(unread, lines[piece]) if flagged else None)
+                columns = [_unread_at(unread, lines[piece])] if flagged else []
+                if reference is not None:  # P2: the encoded row the model takes, or the numbers themselves
+                    features = (np.asarray(served.features(batch)) if isinstance(inputs, dict) else inputs[piece])
+                    scores = ood_scores(reference, features)
+                    new_rows.add_scores(scores, lines[piece])
+                    columns.append([f"{score:.3f}" for score in scores])
+                rows = list(zip(*columns, strict=True)) if columns else None
+                writer.write(ids[piece], np.asarray(served.serve(batch)), rows)
             done += block.nbytes
             progress.update(min(done // 2**20, progress.total))
         writer.finish()
@@ -275,26 +288,27 @@ def _npz(described: dict, source: Path):
 
 class PredictionsWriter:
     """predictions.csv, row by row: identifiers, the prediction, per-class probabilities for
-    classes, and for tables with numeric columns `unread_cells`, the columns whose cell was
-    imputed (P3)."""
+    classes, then `extra` columns: for tables with numeric columns `unread_cells`, the columns
+    whose cell was imputed (P3); for tables, `ood_score` (P2)."""
 
-    def __init__(self, described: dict, handle, id_names: list[str], flagged: bool):
+    def __init__(self, described: dict, handle, id_names: list[str], extra: list[str] | None = None):
         self.task, self.names = described["task"], described["class_names"]
-        self.writer, self.flagged, self.started = csv.writer(handle, lineterminator="\n"), flagged, False
+        self.writer, self.extra, self.started = csv.writer(handle, lineterminator="\n"), extra or [], False
         self.id_names = id_names
 
-    def write(self, ids: list[dict], outputs: np.ndarray, unread: list[str] | None = None) -> None:
-        flags = [[cells] for cells in unread] if unread is not None else [[] for _ in ids]
+    def write(self, ids: list[dict], outputs: np.ndarray, extra: list[tuple] | None = None) -> None:
+        """Rows of predictions; `extra` holds each row's cells of the extra columns."""
+        cells = [list(row) for row in extra] if extra is not None else [[] for _ in ids]
         if self.task == "regression":
             self._header()
-            for record, value, flag in zip(ids, outputs.reshape(len(outputs), -1)[:, 0], flags, strict=True):
-                self.writer.writerow([*record.values(), f"{float(value):.6g}", *flag])
+            for record, value, more in zip(ids, outputs.reshape(len(outputs), -1)[:, 0], cells, strict=True):
+                self.writer.writerow([*record.values(), f"{float(value):.6g}", *more])
             return
         probs = class_probabilities(outputs, self.task)
         self.names = self.names or [str(i) for i in range(probs.shape[1])]
         self._header()
-        for record, row, flag in zip(ids, probs, flags, strict=True):
-            self.writer.writerow([*record.values(), self.names[int(row.argmax())], *(f"{p:.6f}" for p in row), *flag])
+        for record, row, more in zip(ids, probs, cells, strict=True):
+            self.writer.writerow([*record.values(), self.names[int(row.argmax())], *(f"{p:.6f}" for p in row), *more])
 
     def finish(self) -> None:
         """The header alone when no row came (a CSV of a header)."""
@@ -304,14 +318,14 @@ class PredictionsWriter:
         if not self.started:
             outputs = ["prediction"] if self.task == "regression" else [
                 "prediction", *(f"p_{name}" for name in self.names)]
-            self.writer.writerow([*self.id_names, *outputs, *(["unread_cells"] if self.flagged else [])])
+            self.writer.writerow([*self.id_names, *outputs, *self.extra])
             self.started = True
 
 
 def predictions_csv(described: dict, ids: list[dict], outputs: np.ndarray) -> str:
     """The CSV text of examples read whole (images, arrays)."""
     handle = io.StringIO()
-    writer = PredictionsWriter(described, handle, list(ids[0]) if ids else [], False)
+    writer = PredictionsWriter(described, handle, list(ids[0]) if ids else [])
     writer.write(ids, outputs)
     writer.finish()
     return handle.getvalue()

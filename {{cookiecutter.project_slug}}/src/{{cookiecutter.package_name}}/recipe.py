@@ -349,6 +349,12 @@ CHECKS: tuple[Check, ...] = (
           "`predict --strict` fails (exit 1). Image folders: each image's brightness, pixel count before resizing "
           "and mode (grayscale, RGB, 16-bit), judged the same way on 2,000 training files, naming the files. Text "
           "columns, and images from arrays or tfds: not profiled (skip)."),
+    Check("P2", "predict", "Rows far from training",
+          "Tables: each new row's mean distance to its 5 nearest training rows (a seeded sample of 2,000, in the "
+          "encoded features the model takes, standardised), over the 99th percentile of the same distance for "
+          "1,000 val rows: `ood_score` in predictions.csv (above 1: farther than 99% of val rows). Warns when "
+          "more than 5% of the new rows score above 1 and that many is beyond chance against the 1% expected "
+          "(p < 0.001), naming the farthest rows. Images and .npz inputs: skip."),
     Check("P3", "predict", "Inputs read as missing",
           "Cells that are not numbers in a numeric column are imputed as in training, counted, and named on "
           "their row in predictions.csv (`unread_cells`); warns when a column holds more of them than its "

@@ -17,8 +17,9 @@ import json
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from .checks.new_data import training_profile
+from .checks.new_data import OOD_FILE, ood_reference, training_profile
 from .rundir import writing_whole_folder
 
 DESCRIPTION = "predict.json"
@@ -44,17 +45,24 @@ def serving_description(prepared, source: str) -> dict:
 
 
 def export_for_serving(model: keras.Model, prepared, path: Path, source: str) -> None:
-    """Written whole: a run killed during the export leaves the previous export, or none."""
+    """Written whole: a run killed during the export leaves the previous export, or none. A CSV
+    model's export has a second endpoint, `features` (the encoded row the model takes), which
+    P2 measures distances in; tables carry ood.npz, P2's sample of training rows."""
     encoder = prepared.source.encoder
+    reference = ood_reference(prepared)
     with writing_whole_folder(path) as partial:
         if encoder is None:
             model.export(str(partial), verbose=False)
-            (partial / DESCRIPTION).write_text(json.dumps(serving_description(prepared, source), indent=2))
-            return
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.track(encoder)
-        archive.add_endpoint(name="serve", fn=lambda cells: model(encoder(cells), training=False),
-                             input_signature=[prepared.source.raw_signature()])
-        archive.write_out(str(partial), verbose=False)
+        else:
+            archive = keras.export.ExportArchive()
+            archive.track(model)
+            archive.track(encoder)
+            archive.add_endpoint(name="serve", fn=lambda cells: model(encoder(cells), training=False),
+                                 input_signature=[prepared.source.raw_signature()])
+            archive.add_endpoint(name="features", fn=lambda cells: encoder(cells),
+                                 input_signature=[prepared.source.raw_signature()])
+            archive.write_out(str(partial), verbose=False)
         (partial / DESCRIPTION).write_text(json.dumps(serving_description(prepared, source), indent=2))
+        if reference is not None:
+            with (partial / OOD_FILE).open("wb") as handle:
+                np.savez(handle, **reference)

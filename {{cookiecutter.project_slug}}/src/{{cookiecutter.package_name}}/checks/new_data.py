@@ -1,4 +1,4 @@
-"""P1 and P3: new rows at `predict`, checked against the training rows before their predictions go out.
+"""P1-P3: new rows at `predict`, checked against the training rows before their predictions go out.
 
 `train` saves a profile of the training rows' columns in the export's predict.json
 (`training_profile`, from a seeded sample of at most PROFILE_ROWS training rows): per numeric
@@ -14,6 +14,10 @@ per categorical column the levels seen and the share of sampled rows whose level
   healthy rows (the test split fed through `predict`) stay quiet: PSI counts only beyond both 0.25
   (the usual "major shift") and the 99.9th percentile of chi-square over n, which is what PSI
   measures on n rows from the training distribution.
+- P2 scores each row by its distance to the nearest training rows (in the features the model
+  takes, standardised), over the 99th percentile of the same distance for val rows: above 1, the
+  row is farther from training than 99% of val rows (`ood_score` in predictions.csv); it warns when
+  far more than 1% of the new rows are.
 - P3 counts the cells read as missing because they were not numbers in a numeric column, and
   predictions.csv names them on their row (`unread_cells`): those predictions came from an
   imputed value. It warns when a column holds more of them than its training rows did.
@@ -166,6 +170,14 @@ class NewRows:
                       for name, known in profile.items()}
         self.unread: dict[str, list[int]] = {}  # column -> the first lines read as missing
         self.unread_counts: dict[str, int] = {}
+        self.far, self.scored, self.farthest = 0, 0, []  # P2: rows beyond 1, rows scored, (line, score)
+
+    def add_scores(self, scores: np.ndarray, lines: np.ndarray) -> None:
+        """P2: one block's out-of-distribution scores (`ood_scores`)."""
+        self.far += int((scores > 1).sum())
+        self.scored += len(scores)
+        pairs = zip(lines.tolist(), scores.tolist(), strict=True)
+        self.farthest = sorted([*self.farthest, *pairs], key=lambda p: -p[1])[:SHOWN]
 
     def add(self, cells: dict[str, list[str]], lines: np.ndarray, unread: dict[str, list[int]]) -> None:
         """One block: `cells` column -> the block's cells as text, `lines` their CSV lines,
@@ -259,6 +271,79 @@ def _median(known: dict) -> float:
     return float(edges[len(edges) // 2]) if edges else float("nan")
 
 
+# P2: each new row's distance to its OOD_NEIGHBOURS nearest training rows (a seeded sample of
+# OOD_TRAIN_ROWS, standardised by its own means and spreads, in the encoded features the model
+# takes), over the 99th percentile of the same distance for val rows: a score above 1 is farther
+# from training than 99% of val rows are. It warns when more than OOD_SHARE of the new rows score
+# above 1, beyond chance against the 1% expected (p < SIGNIFICANCE).
+OOD_TRAIN_ROWS = 2_000
+OOD_VAL_ROWS = 1_000
+OOD_NEIGHBOURS = 5
+OOD_SHARE = 0.05
+OOD_FILE = "ood.npz"  # in the export: the training sample, its means and spreads, val's 99th percentile
+
+
+def ood_reference(prepared: Prepared, seed: int = 0) -> dict[str, np.ndarray] | None:
+    """What P2 measures new rows against, from the run's tables (None for images)."""
+    if prepared.kind != "tabular" or prepared.size("val") < 20:
+        return None
+    train = np.asarray(prepared.take(prepared.sample_rows("train", OOD_TRAIN_ROWS, seed))[0], np.float64)
+    val = np.asarray(prepared.take(prepared.sample_rows("val", OOD_VAL_ROWS, seed))[0], np.float64)
+    train, val = train.reshape(len(train), -1), val.reshape(len(val), -1)
+    mean, spread = train.mean(axis=0), train.std(axis=0)
+    kept = spread > 1e-9
+    reference = {"train": ((train - mean) / np.where(kept, spread, 1.0))[:, kept].astype(np.float32),
+                 "mean": mean.astype(np.float32), "spread": spread.astype(np.float32), "kept": kept}
+    distances = _neighbour_distances(reference, val)
+    reference["val_p99"] = np.float64(max(np.quantile(distances, 0.99), 1e-9))
+    return reference
+
+
+def _neighbour_distances(reference: dict, features: np.ndarray) -> np.ndarray:
+    """Each row's mean distance to its OOD_NEIGHBOURS nearest rows of the training sample."""
+    kept = reference["kept"].astype(bool)
+    rows = np.asarray(features, np.float64).reshape(len(features), -1)
+    scaled = ((rows - reference["mean"]) / np.where(kept, reference["spread"], 1.0))[:, kept]
+    train = reference["train"].astype(np.float64)
+    squared = (scaled ** 2).sum(axis=1)[:, None] + (train ** 2).sum(axis=1)[None, :] - 2 * scaled @ train.T
+    k = min(OOD_NEIGHBOURS, train.shape[0])
+    nearest = np.partition(np.maximum(squared, 0.0), k - 1, axis=1)[:, :k]
+    return np.sqrt(nearest).mean(axis=1)
+
+
+def ood_scores(reference: dict, features: np.ndarray) -> np.ndarray:
+    """P2's score of each row: its neighbour distance over val's 99th percentile (above 1: farther
+    from the training rows than 99% of val rows are)."""
+    return _neighbour_distances(reference, features) / float(reference["val_p99"])
+
+
+def judge_far_rows(scores_above: int, rows: int, farthest: list, p99: float) -> Verdict:
+    """P2's decision: warn when more than OOD_SHARE of the new rows lie beyond val's 99th
+    percentile and that many is beyond chance against 1% (p < SIGNIFICANCE).
+
+    Args:
+        scores_above: New rows scoring above 1.
+        rows: New rows scored.
+        farthest: (line, score) of the farthest rows.
+        p99: Val's 99th percentile of the neighbour distance.
+
+    Returns:
+        The P2 verdict.
+    """
+    share = scores_above / max(rows, 1)
+    measured = {"rows": rows, "beyond_val_99th_percentile": scores_above, "share": round(share, 4),
+                "farthest": [{"line": int(line), "score": round(float(score), 2)} for line, score in farthest],
+                "val_99th_percentile_distance": round(float(p99), 4)}
+    expected = f"at most {OOD_SHARE:.0%} of the rows beyond val's 99th percentile (1% expected)"
+    if share > OOD_SHARE and _surprising(scores_above, rows, 0.01):
+        return verdict("P2", "warn", measured=measured, expected=expected,
+                       advice=f"{share:.0%} of the new rows lie farther from the training rows than 99% of val rows "
+                       f"do (the farthest at lines {[f['line'] for f in measured['farthest']]}): the model was not "
+                       "tested on rows like these, so its predictions there are guesses. predictions.csv gives each "
+                       "row's `ood_score`.")
+    return verdict("P2", "pass", measured=measured, expected=expected)
+
+
 @dataclass
 class PredictContext:
     """What `predict` read: the export's description and the new rows, for P1 and P3.
@@ -268,12 +353,14 @@ class PredictContext:
         new_rows: What the CSV's rows held, or the image files' facts (`NewRows`); None for arrays.
         strict: `predict --strict`: a P1 warning fails.
         names: Images: the files, by the index `new_rows` was given.
+        p99: P2's calibration, from the export's ood.npz (None: no P2).
     """
 
     described: dict
     new_rows: NewRows | None
     strict: bool = False
     names: list[str] | None = None  # images: each example's file, which P1 names instead of a line
+    p99: float | None = None  # P2: val's 99th percentile of the neighbour distance, from the export
     earlier: list = field(default_factory=list)
 
 
@@ -330,6 +417,14 @@ def judge_unread_cells(unread: dict[str, int], first: dict[str, list[int]], rows
                    advice=f"{sum(unread.values())} cell(s) of text in a numeric column ({', '.join(map(repr, more))}, "
                    f"more than in training; first at lines {lines}): they were imputed as in training, and "
                    "predictions.csv names them on their rows in `unread_cells`.")
+
+
+@registers("predict", "P2")
+def _p2(c: PredictContext) -> Verdict:
+    if c.new_rows is None or not c.new_rows.scored or c.p99 is None:
+        return verdict("P2", "skip", advice="tables only: images, and exports written before P2, carry no sample "
+                       "of training rows to measure distances to")
+    return judge_far_rows(c.new_rows.far, c.new_rows.scored, c.new_rows.farthest, c.p99)
 
 
 @registers("predict", "P3")
