@@ -96,8 +96,9 @@ def trained_score(path: Path, label: str, task: str, column: str, split_by: str)
     sets = [f"task={task}", "data.source=csv", f"data.location={path}", f"data.label_column={label}",
             "data.drop_invalid=true", f"data.split_by={split_by}", f"data.time_column={column}"]
     for stage in ("train", "evaluate"):
-        done = subprocess.run([sys.executable, "-m", name, stage, "--run-dir", str(run_dir),
-                               *[p for s in sets for p in ("--set", s)]], cwd=project, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", name, stage, "--run-dir", str(run_dir), 
+                               *[p for s in sets for p in ("--set", s)]], cwd=project, capture_output=True, text=True,
+                              check=False)
         if done.returncode not in (0, 1):
             raise RuntimeError(done.stderr[-2000:])
     loss = json.loads((run_dir / "evaluation.json").read_text())["scores"]["test"]["loss"]

@@ -65,7 +65,8 @@ for mb in args.mb:
         write_table(big, rows, mb)
     out = args.work / f"predictions_{mb}mb.csv"
     done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", name, "predict", "--run", str(run_dir),
-                           "--out", str(out), str(big)], cwd=project, capture_output=True, text=True)
+                           "--out", str(out), str(big)], cwd=project, capture_output=True, text=True,
+                          check=False)
     peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 1024
     seconds = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
     parts = [float(p) for p in seconds.split(":")]
