@@ -28,7 +28,8 @@ ALL = (
     Stage("report", "", "gather every verdict of a run into a terminal table, report.html (plots embedded) and "
           "TensorBoard"),
     Stage("predict", "", "predict new data (a CSV, an image folder or file, an .npz) with the run's exported "
-          "model and its training preprocessing, into predictions.csv"),
+          "model and its training preprocessing, into predictions.csv, checking the new rows against the "
+          "training rows (P1-P3; --strict fails on P1)"),
 )
 HELP = {stage.name: stage.help for stage in ALL}
 SECTIONS = {stage.name: stage.section for stage in ALL if stage.section}  # the stages that write verdicts
