@@ -181,3 +181,15 @@ def test_d11_names_a_date_recorded_after_the_rows_time(tmp_path):
     unnamed = load_config(None, ["task=binary", "data.source=csv", f"data.location={path}"])
     quiet = prepare(unnamed)
     assert check_feature_leakage(quiet, unnamed.inspect, time_column(quiet, unnamed)).status == "pass"
+
+
+def test_d14_warns_when_the_earliest_rows_hold_one_class(tmp_path):
+    from {{ cookiecutter.package_name }}.checks.order_and_time import check_order_and_time
+
+    rng = np.random.default_rng(0)
+    rows = [[str(np.datetime64("2020-01-01") + day), f"{rng.normal():.3f}", "red",
+             "no" if day < 240 else rng.choice(["yes", "no"])] for day in range(300)]
+    config = load_config(None, ["task=binary", "data.source=csv",
+                                f"data.location={write_rows(tmp_path / 'late.csv', rows)}", "data.time_column=when"])
+    found = check_order_and_time(prepare(config), config, config.inspect, seed=0)
+    assert found.status == "warn" and "hold only the class 'no'" in found.advice

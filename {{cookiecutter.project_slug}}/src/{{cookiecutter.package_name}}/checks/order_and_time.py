@@ -125,7 +125,20 @@ def check_order_and_time(prepared: Prepared, config, inspect: InspectConfig, see
     x = standardised(prepared, x)
     classes = prepared.num_classes if prepared.task != "regression" else 0
     order = np.argsort(times, kind="stable")
-    random_losses, time_losses = split_losses(x, y, order, prepared.task, classes, seed)
+    earliest = y[order[:int(0.7 * len(y))]]
+    if prepared.task != "regression" and len(np.unique(earliest)) < 2:  # boosting cannot fit one class
+        named = prepared.class_names[int(earliest[0])] if len(earliest) else "?"
+        return verdict("D14", "warn", measured={"time_column": column, "rows": len(rows),
+                                                "earliest_70_percent_classes": [named]},
+                       expected="the earliest 70% of the rows hold more than one class",
+                       advice=f"The earliest 70% of the rows by {column!r} hold only the class {named!r}: the label "
+                       "depends on time, and a random split mixes periods the model will never see together. Split "
+                       f"by time (data.split_by: time, data.time_column: {column}).")
+    try:
+        random_losses, time_losses = split_losses(x, y, order, prepared.task, classes, seed)
+    except ValueError as err:  # a class too rare to reach a random training part, or such
+        return verdict("D14", "skip", advice=f"the reference could not be fitted on {len(rows)} rows: "
+                       f"{str(err).splitlines()[0]}")
     ratio, low, high = ratio_interval(random_losses, time_losses, seed)
     measured = {"time_column": column, "named": bool(config.data.time_column), "rows": len(rows),
                 "from": time_words(float(times.min()), kind), "to": time_words(float(times.max()), kind),
