@@ -356,10 +356,13 @@ CORPUS = [all_identical, duplicated_three_times, one_example_per_class, a_class_
           sequential_without_input_shape, model_with_two_outputs, output_width_mismatch, builder_that_raises]
 
 
-# CSV files that differ only in how they spell a healthy table: the scan is what they test, and
-# after it every stage reads the same encoded rows. They skip `check`, whose training runs are
-# the same for every table and cost about 12 s a kind (inspect, train and evaluate still read them).
-SPELLINGS = {semicolons, utf8_with_bom, latin1, quoted_newlines}
+# Files that differ only in how they spell healthy data (a CSV's delimiter, encoding or quoted
+# newlines; an image's mode, size or folder depth): reading them is what they test, and once read
+# every stage gets the same tensors through the same pipeline. They skip `check`, whose training
+# runs are the same for every input and cost about 12 s a kind (inspect, train and evaluate still
+# read them).
+SPELLINGS = {semicolons, utf8_with_bom, latin1, quoted_newlines, rgba_palette_and_16_bit, tiny_and_huge_images,
+             nested_sub_folder}
 
 
 @pytest.fixture(scope="module")

@@ -143,9 +143,9 @@ def test_evaluate_ensemble_reports_the_gain_over_the_best_trial(small_config, pr
 
     with pytest.raises(UserError, match="tune"):
         check_ensemble(prepared, tmp_path, 3, 64)
-    config = with_values(small_config, {"tune.max_trials": 3, "tune.epochs": 1, "tune.hidden_units": [16, 32]})
+    config = with_values(small_config, {"tune.max_trials": 2, "tune.epochs": 1, "tune.hidden_units": [16, 32]})
     tune(config, prepared, tmp_path)
-    verdict = check_ensemble(prepared, tmp_path, 3, 64)
+    verdict = check_ensemble(prepared, tmp_path, 2, 64)
     measured = verdict.measured
     assert verdict.id == "O4"
     assert measured["val_loss_gain"] == pytest.approx(measured["best_single_val"]["loss"]
