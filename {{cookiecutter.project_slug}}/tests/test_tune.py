@@ -164,3 +164,18 @@ def test_o4_warns_when_averaging_does_worse_than_the_best_single_trial():
     hurt = judge_ensemble({"loss": 0.40}, {"loss": 0.44}, members_mean=0.60, members=3)
     assert helped.status == "pass" and helped.measured["val_loss_gain"] == pytest.approx(0.05)
     assert hurt.status == "warn" and "keep the best single model" in hurt.advice
+
+
+def test_the_search_writes_its_state_files_whole(config, prepared, tmp_path):
+    """KerasTuner rewrites oracle.json in place; a kill during that write left an empty file that no
+    resume could read. make_tuner routes its writes through write_whole (beside, then renamed)."""
+    import keras_tuner
+
+    from {{ cookiecutter.package_name }}.tune import _save_json_whole
+
+    tuner = make_tuner(with_values(config, {"tune.max_trials": 1}), prepared, tmp_path)
+    assert keras_tuner.src.utils.save_json is _save_json_whole
+    tuner.oracle.save()
+    oracle = next((tmp_path / "tuner" / "search").glob("oracle.json"))
+    assert "ongoing_trials" in json.loads(oracle.read_text())
+    assert not list(oracle.parent.glob(".*partial"))

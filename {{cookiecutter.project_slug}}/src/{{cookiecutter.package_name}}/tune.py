@@ -144,7 +144,19 @@ def _check_search_identity(config: Config, tuner_dir: Path) -> None:
         write_whole(path, json.dumps(identity, indent=2))
 
 
+def _save_json_whole(path, obj) -> str:
+    """keras_tuner's `utils.save_json`, written beside the file and renamed over it: KerasTuner
+    rewrites oracle.json and trial.json in place, and a search killed during that write left an
+    empty oracle.json that no resume could read (JSONDecodeError; seen under load in CI)."""
+    text = json.dumps(obj)
+    write_whole(Path(path), text)
+    return text
+
+
 def make_tuner(config: Config, prepared: Prepared, run_dir: Path) -> keras_tuner.Tuner:
+    # A patch of the library rather than code of our own: KerasTuner's Stateful.save and its tuner
+    # call this one function for every state file, and a search must survive a kill at any moment.
+    keras_tuner.src.utils.save_json = _save_json_whole
     space = config.tune
     if space.objective not in valid_objectives(config.task):
         raise UserError(f"tune.objective {space.objective!r} is not logged by this model; "
