@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks.new_data import OOD_FILE, NewRows, PredictContext, image_cells, ood_scores
+from .checks.new_data import OOD_FILE, NewRows, PredictContext, image_cells, numbers_of, ood_scores
 from .data.columns import MISSING, NUMBER
 from .data.images import IMAGE_SUFFIXES
 from .data.tables import block_bytes, sniff
@@ -227,9 +227,8 @@ def _unread_cells(source: Path, cells: dict[str, list[str]], numeric: list[str],
 
 def _feature_values(source: Path, cells: dict[str, list[str]], names: list[str], lines: np.ndarray) -> np.ndarray:
     """A model trained on arrays of numbers (named features): every cell a number."""
-    number = re.compile(NUMBER)
-    values = np.array([[float(c) if number.fullmatch(c) else np.nan for c in cells[name]] for name in names],
-                      np.float32).T.reshape(len(lines), len(names))
+    values = np.stack([numbers_of(cells[name]) for name in names], axis=1).astype(np.float32).reshape(
+        len(lines), len(names))
     if np.isnan(values).any():
         line = int(lines[np.flatnonzero(np.isnan(values).any(axis=1))[0]])
         raise UserError(f"predict: {source}:{line} has a missing or non-numeric cell; this model was trained on "

@@ -77,7 +77,7 @@ def profile_cells(cells: dict[str, list[str]], roles: dict[str, str]) -> dict:
         column = cells[name]
         missing = np.array([c.strip().lower() in MISSING for c in column])
         if role == "numeric":
-            numbers = _numbers(column)
+            numbers = numbers_of(column)
             if np.isfinite(numbers).sum() < 20:
                 continue
             known = numbers[np.isfinite(numbers)]
@@ -124,7 +124,8 @@ def image_cells(files: list[Path]) -> dict[str, list[str]]:
     return found
 
 
-def _numbers(cells: list[str]) -> np.ndarray:
+def numbers_of(cells: list[str]) -> np.ndarray:
+    """Cells as numbers, NaN where a cell is not one (missing, or text)."""
     number = re.compile(NUMBER)
     return np.array([float(c) if number.fullmatch(c) else np.nan for c in cells], np.float64)
 
@@ -194,7 +195,7 @@ class NewRows:
             state["missing"] += int(missing.sum())
             _first(state["missing_lines"], lines[missing])
             if known["kind"] == "numeric":
-                values = _numbers(list(column))
+                values = numbers_of(list(column))
                 filled = np.isfinite(values)
                 state["filled"] += int(filled.sum())
                 _first(state["lines"], lines[filled])

@@ -18,11 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
+from .columns import NUMBER
 
 # ISO 8601 dates, with a time and a zone or not; the zone is dropped (times are compared as written).
+# Stricter than columns.DATE (an hour needs its minutes): pyarrow's cast to a timestamp refuses
+# "2024-05-31 13", and one such cell would fail the whole column's cast.
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
 _ZONE = r"(Z|[+-]\d{2}:?\d{2})$"
-NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
 
 def parse_times(column) -> tuple[np.ndarray, str]:
@@ -40,7 +42,7 @@ def parse_times(column) -> tuple[np.ndarray, str]:
     import pyarrow.compute as pc
 
     cells = pc.utf8_trim_whitespace(column)
-    numbers = np.asarray(pc.match_substring_regex(cells, NUMBER).to_numpy(zero_copy_only=False), bool)
+    numbers = np.asarray(pc.match_substring_regex(cells, f"^{NUMBER}$").to_numpy(zero_copy_only=False), bool)
     filled = np.asarray(pc.greater(pc.utf8_length(cells), 0).to_numpy(zero_copy_only=False), bool)
     if numbers.sum() >= 0.5 * max(filled.sum(), 1):
         kept = pc.if_else(pa.array(numbers, pa.bool_()), cells, None)
