@@ -12,7 +12,7 @@ PACKAGE = Path({{ cookiecutter.package_name }}.__file__).parent
 LAYERS = [
     # leaves: no project imports, or only of each other
     {"errors", "quiet", "progress", "runtime", "rundir", "describe", "plots", "verdicts", "config", "schedule",
-     "stages", "precision", "recipe", "bootstrap", "registry", "train_context", "__init__"},
+     "stages", "precision", "recipe", "bootstrap", "registry", "train_context", "storage", "__init__"},
     {"data", "backbones", "table_model"},
     {"models"},
     {"steps", "references", "mode_gap", "autos", "cross_validation"},

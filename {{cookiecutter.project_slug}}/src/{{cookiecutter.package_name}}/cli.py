@@ -125,10 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
                                help="O4: also average the best K trials of the run's `tune` search and report "
                                "the gain over the best single trial on val")
         if name == "predict":
-            stage.add_argument("input", type=Path, metavar="INPUT",
-                               help="a CSV file, an image folder or file, or an .npz with an array x")
-            stage.add_argument("--out", type=Path, default=None,
-                               help="where to write the predictions (default: RUN/predictions.csv)")
+            stage.add_argument("input", metavar="INPUT",
+                               help="a CSV file, an image folder or file, or an .npz with an array x; a path "
+                               "or an s3:// or gs:// URL")
+            stage.add_argument("--out", default=None,
+                               help="where to write the predictions, a path or a URL (default: RUN/predictions.csv)")
             stage.add_argument("--strict", action="store_true",
                                help="P1: new rows unlike the training rows fail (exit 1) instead of warning")
         if name == "check":

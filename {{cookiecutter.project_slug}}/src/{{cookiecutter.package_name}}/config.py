@@ -44,7 +44,8 @@ class DataConfig(Section):
         "digits | breast_cancer | diabetes (bundled with scikit-learn, offline), tfds | image_folder | csv | "
         "npz, or my_module:load, a loader returning (x, y) numpy arrays or a tf.data.Dataset"))
     location: str = Field("{{ cookiecutter.dataset_location }}", description=(
-        "tfds catalog name, or the path of the image folder, CSV or .npz file"))
+        "tfds catalog name, or the path of the image folder, CSV or .npz file: local, or an s3:// or gs:// "
+        "URL (README, Data in a bucket)"))
     label_column: str = Field("{{ cookiecutter.label_column }}", description="csv: the column that holds the label")
     group_column: str | None = Field(None, description=(
         "csv: rows that share this column's value (a patient, a customer, a session) go to one split "

@@ -19,11 +19,13 @@ checks/new_data.py).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,7 @@ from .progress import ProgressLine
 from .registry import run_checks
 from .rundir import RunFiles, write_whole, writing_whole
 from .serving import DESCRIPTION
+from .storage import Location, is_url, locate, upload
 from .verdicts import Verdict
 
 BATCH = 256
@@ -45,28 +48,43 @@ ROWS_BATCH = 4096  # a CSV block's rows served this many at a time: the export's
 FILE_SOURCES = ("image_folder", "tfds")  # image runs whose pixels came decoded from image files
 
 
-def predict(run_dir: Path, source: Path, out: Path | None = None, strict: bool = False) -> tuple[Path, list[Verdict]]:
+def predict(run_dir: Path, source: str | Path, out: str | Path | None = None,
+            strict: bool = False) -> tuple[str, list[Verdict]]:
     """Predict every example of `source` (a CSV, an image folder or file, an .npz) with the
     run's export, and check the new rows against the training rows (P1, P3).
 
     Args:
         run_dir: The run folder whose export serves.
-        source: The new data.
-        out: Where predictions.csv goes (default: in the run folder).
+        source: The new data: a local path, or an s3:// or gs:// URL (storage.py).
+        out: Where predictions.csv goes (default: in the run folder); a URL too.
         strict: A P1 warning fails (`predict --strict`); the predictions are written either way.
 
     Returns:
-        The path of the predictions written, and the verdicts of P1 and P3.
+        Where the predictions went, and the verdicts of P1 to P3.
     """
-    import tensorflow as tf
-
     export = run_dir / RunFiles.EXPORT
     if not (export / DESCRIPTION).is_file():
         raise UserError(f"{run_dir} holds no export with {DESCRIPTION}: run `train` (train.export=true) there first")
     described = json.loads((export / DESCRIPTION).read_text())
+    source = locate(source)
     if not source.exists():
         raise UserError(f"predict: {source} does not exist")
-    path = out or run_dir / RunFiles.PREDICTIONS
+    target = locate(out) if out is not None and is_url(out) else None
+    if target is not None and target.is_dir():
+        raise UserError(f"predict --out {target}: a folder; name the file, e.g. {target.child(RunFiles.PREDICTIONS)}")
+    with tempfile.TemporaryDirectory() if target is not None else contextlib.nullcontext() as staging:
+        # A bucket's predictions are written here first, whole, then sent (storage.upload).
+        path = Path(staging or run_dir) / RunFiles.PREDICTIONS if out is None or target else Path(out)
+        verdicts = _predict_into(path, described, export, source, strict)
+        if target is not None:
+            upload(path, target)
+    return str(target or path), verdicts
+
+
+def _predict_into(path: Path, described: dict, export: Path, source: Location, strict: bool) -> list[Verdict]:
+    """`predict` with its output file settled: predictions written to `path`, then P1-P3."""
+    import tensorflow as tf
+
     new_rows, names, reference = None, None, None
     if (export / OOD_FILE).is_file():
         with np.load(export / OOD_FILE) as saved:
@@ -75,41 +93,41 @@ def predict(run_dir: Path, source: Path, out: Path | None = None, strict: bool =
         new_rows = NewRows(described.get("profile") or {})
         _predict_csv(described, source, tf.saved_model.load(str(export)), new_rows, path, reference)
     else:
-        ids, inputs = read_inputs(described, source)
+        ids, inputs, files = read_inputs(described, source)
         served = tf.saved_model.load(str(export))  # held: its functions need its variables alive
         outputs = [np.asarray(served.serve(tf.constant(inputs[start:start + BATCH])))
                    for start in range(0, len(ids), BATCH)]
         outputs = np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
         write_whole(path, predictions_csv(described, ids, outputs))
-        if described["inputs"] == "images" and described.get("profile") and source.suffix.lower() != ".npz":
-            root = source if source.is_dir() else source.parent
+        if described["inputs"] == "images" and described.get("profile") and source.suffix != ".npz":
             names = [record["file"] for record in ids]
             new_rows = NewRows(described["profile"])
-            new_rows.add(image_cells([root / name for name in names]), np.arange(len(names)), {})
+            new_rows.add(image_cells(files), np.arange(len(names)), {})
     p99 = float(reference["val_p99"]) if reference is not None else None
-    return path, run_checks("predict", PredictContext(described, new_rows, strict, names, p99))
+    return run_checks("predict", PredictContext(described, new_rows, strict, names, p99))
 
 
-def _takes_rows(described: dict, source: Path) -> bool:
+def _takes_rows(described: dict, source: Location) -> bool:
     """A CSV for a model of table rows (read in blocks by `_predict_csv`); every other pairing
     is read whole, or refused, by `read_inputs`."""
-    return described["inputs"] in ("csv_columns", "features") and source.is_file() and source.suffix.lower() == ".csv"
+    return described["inputs"] in ("csv_columns", "features") and source.is_file() and source.suffix == ".csv"
 
 
-def read_inputs(described: dict, source: Path) -> tuple[list[dict], np.ndarray]:
-    """Images and arrays: (one identifier record per example, the inputs the export takes), or
-    a UserError (a table model given something other than a CSV included)."""
-    if source.suffix.lower() == ".npz":
-        return _npz(described, source)
+def read_inputs(described: dict, source: Location) -> tuple[list[dict], np.ndarray, list[bytes]]:
+    """Images and arrays: (one identifier record per example, the inputs the export takes, each
+    image file's bytes for P1), or a UserError (a table model given something other than a CSV
+    included)."""
+    if source.suffix == ".npz":
+        return (*_npz(described, source), [])
     if described["inputs"] == "images":
-        if source.suffix.lower() == ".csv":
+        if source.suffix == ".csv":
             raise UserError(f"predict: {source} is a CSV, but this run's model takes images: give an image folder, "
                             "one image file or an .npz of arrays")
         return _images(described, source)
     raise UserError(f"predict: this run's model takes table rows: give a CSV file, not {source}")
 
 
-def _predict_csv(described: dict, source: Path, served, new_rows: NewRows, path: Path,
+def _predict_csv(described: dict, source: Location, served, new_rows: NewRows, path: Path,
                  reference: dict | None) -> None:
     """A CSV read block by block, as training reads it (pyarrow, the delimiter and encoding
     sniffed): each block checked (`_unread_cells`), watched for P1 and P3, served, and its
@@ -125,7 +143,7 @@ def _predict_csv(described: dict, source: Path, served, new_rows: NewRows, path:
     numeric = described["numeric_columns"] if described["inputs"] == "csv_columns" else wanted
     id_columns = [n for n in described.get("identifiers", []) if n in header]
     flagged = described["inputs"] == "csv_columns" and bool(described.get("numeric_columns"))
-    progress = ProgressLine(f"predicting {source.name}", max(source.stat().st_size // 2**20, 1), "MiB")
+    progress = ProgressLine(f"predicting {source.basename}", max(source.size() // 2**20, 1), "MiB")
     line, done = 2, 0  # line 1 is the header; a row's line counts rows, as `predict` has always named them
     extra = (["unread_cells"] if flagged else []) + (["ood_score"] if reference is not None else [])
     with writing_whole(path) as partial, partial.open("w", newline="", encoding="utf-8") as handle:
@@ -158,7 +176,7 @@ def _predict_csv(described: dict, source: Path, served, new_rows: NewRows, path:
         writer.finish()
 
 
-def _open_csv(source: Path):
+def _open_csv(source: Location):
     """(the CSV's blocks of text cells, its header), read as the training reader reads: pyarrow,
     the delimiter and encoding sniffed, quoted newlines kept; a row with another number of cells
     than the header is one line ("Expected 4 columns, got 3: ..."), exit 2."""
@@ -169,10 +187,10 @@ def _open_csv(source: Path):
     read = pacsv.ReadOptions(block_size=block_bytes(source), encoding=encoding)
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)  # a ragged row: ArrowInvalid
     try:
-        names = pacsv.open_csv(source, read_options=read, parse_options=parse).schema.names
+        names = pacsv.open_csv(source.open(), read_options=read, parse_options=parse).schema.names
         convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                                        quoted_strings_can_be_null=False, null_values=[])
-        reader = pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert)
+        reader = pacsv.open_csv(source.open(), read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         raise UserError(f"predict: {source} is empty or not a CSV: a CSV needs a header row "
                         f"({str(err).splitlines()[0]})") from None
@@ -195,7 +213,7 @@ def _unread_at(unread: dict[str, list[int]], lines: np.ndarray) -> list[str]:
     return [";".join(named.get(int(n), [])) for n in lines]
 
 
-def _columns_present(described: dict, source: Path, header: list[str], wanted: list[str]) -> dict[str, int]:
+def _columns_present(described: dict, source: Location, header: list[str], wanted: list[str]) -> dict[str, int]:
     missing = [name for name in wanted if name not in header]
     if missing:
         shown = ", ".join(map(repr, missing[:10])) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
@@ -203,7 +221,7 @@ def _columns_present(described: dict, source: Path, header: list[str], wanted: l
     return {name: header.index(name) for name in wanted}
 
 
-def _unread_cells(source: Path, cells: dict[str, list[str]], numeric: list[str],
+def _unread_cells(source: Location, cells: dict[str, list[str]], numeric: list[str],
                   lines: np.ndarray) -> dict[str, list[int]]:
     """Every numeric column mostly numbers. A column whose non-missing cells are mostly not
     numbers is the wrong kind of column (text where the model learnt numbers): one line, exit 2.
@@ -225,7 +243,7 @@ def _unread_cells(source: Path, cells: dict[str, list[str]], numeric: list[str],
     return unread
 
 
-def _feature_values(source: Path, cells: dict[str, list[str]], names: list[str], lines: np.ndarray) -> np.ndarray:
+def _feature_values(source: Location, cells: dict[str, list[str]], names: list[str], lines: np.ndarray) -> np.ndarray:
     """A model trained on arrays of numbers (named features): every cell a number."""
     values = np.stack([numbers_of(cells[name]) for name in names], axis=1).astype(np.float32).reshape(
         len(lines), len(names))
@@ -236,7 +254,9 @@ def _feature_values(source: Path, cells: dict[str, list[str]], names: list[str],
     return values
 
 
-def _images(described: dict, source: Path):
+def _images(described: dict, source: Location):
+    """Every image file of a folder (nested folders included), or one file: (a record naming
+    each file, relative to the folder; the decoded images; each file's bytes, for P1)."""
     import tensorflow as tf
 
     from .data.images import decode
@@ -245,25 +265,28 @@ def _images(described: dict, source: Path):
         low, high = described["pixel_range"]
         raise UserError(f"predict: this run's model was trained on arrays ({described['source']}, pixels "
                         f"{low:g}..{high:g}), not on image files: give its inputs as an .npz with an array x")
-    files = ([source] if source.is_file() else
-             sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
-    if not files:
+    one_file = source.is_file()
+    names = ([source.basename] if one_file else
+             [name for name, _, _ in source.files() if Path(name).suffix.lower() in IMAGE_SUFFIXES])
+    if not names:
         raise UserError(f"predict: {source} holds no image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
     height, width, channels = described["input_shape"]
-    images = np.zeros((len(files), height, width, channels), np.float32)
-    for i, path in enumerate(files):
+    images = np.zeros((len(names), height, width, channels), np.float32)
+    files = []
+    for i, name in enumerate(names):
+        file = source if one_file else source.child(name)
+        files.append(file.read())
         try:
-            images[i] = decode(tf.io.read_file(str(path)), channels, (height, width)).numpy()
+            images[i] = decode(tf.constant(files[-1]), channels, (height, width)).numpy()
         except (tf.errors.OpError, ValueError) as err:
             message = re.sub(r"\{\{[^}]*\}\}\s*", "", str(getattr(err, "message", err)).splitlines()[0]).strip()
-            raise UserError(f"predict: {path} is not a readable image ({message})") from None
-    root = source if source.is_dir() else source.parent
-    return [{"file": str(path.relative_to(root))} for path in files], images
+            raise UserError(f"predict: {file} is not a readable image ({message})") from None
+    return [{"file": name} for name in names], images, files
 
 
-def _npz(described: dict, source: Path):
+def _npz(described: dict, source: Location):
     try:
-        with np.load(source, allow_pickle=False) as arrays:
+        with source.open() as handle, np.load(handle, allow_pickle=False) as arrays:
             if "x" not in arrays:
                 raise UserError(f"predict: {source} holds {sorted(arrays.files)}; it needs an array named x")
             x = np.asarray(arrays["x"], np.float32)

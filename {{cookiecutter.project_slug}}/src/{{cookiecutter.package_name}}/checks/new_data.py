@@ -31,15 +31,16 @@ Text columns, and images that came as arrays or from tfds, are not profiled.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..data import Prepared
 from ..data.columns import MISSING, NUMBER
 from ..registry import registers
+from ..storage import locate, read_bytes
 from ..verdicts import Verdict, verdict
 
 PROFILE_ROWS = 5_000
@@ -57,8 +58,8 @@ def training_profile(prepared: Prepared, seed: int = 0) -> dict:
     folder, the same of each image's brightness, size and mode (`image_stats`); {} otherwise."""
     if prepared.kind == "image":
         rows = prepared.sample_rows("train", IMAGE_PROFILE_FILES, seed)
-        files = [Path(prepared.origin(int(r))) for r in rows]
-        if not files or not all(f.is_file() for f in files[:5]):
+        files = [prepared.origin(int(r)) for r in rows]
+        if not files or not all(locate(f).is_file() for f in files[:5]):
             return {}  # images from arrays or tfds: no files to read sizes and modes from
         return profile_cells(image_cells(files), IMAGE_ROLES)
     rows = prepared.raw_rows(prepared.sample_rows("train", PROFILE_ROWS, seed))
@@ -103,16 +104,17 @@ IMAGE_PROFILE_FILES = 2_000
 IMAGE_ROLES = {"brightness": "numeric", "log pixels": "numeric", "mode": "categorical"}
 
 
-def image_cells(files: list[Path]) -> dict[str, list[str]]:
+def image_cells(files: list[str | bytes]) -> dict[str, list[str]]:
     """Each image file's mean brightness (0-255, of a 32 x 32 grayscale copy), the log of its
     pixel count (its size before resizing) and its mode (L, RGB, RGBA, P, I;16 ...), as text
-    cells; an unreadable file gives missing cells (`predict` refuses it anyway)."""
+    cells; an unreadable file gives missing cells (`predict` refuses it anyway). A file is its
+    path or URL, or its bytes when the caller has read them."""
     from PIL import Image
 
     found = {name: [] for name in IMAGE_ROLES}
-    for path in files:
+    for file in files:
         try:
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(file if isinstance(file, bytes) else read_bytes(file))) as image:
                 mode, (width, height) = image.mode, image.size
                 gray = np.asarray(image.convert("L").resize((32, 32)), np.float64)
             found["brightness"].append(f"{gray.mean():.3f}")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..config import Config
 from ..errors import UserError
+from ..storage import locate
 
 BUNDLED = {"digits": "classification", "breast_cancer": "binary", "diabetes": "regression"}
 
@@ -146,10 +146,10 @@ def _diabetes(config: Config) -> Examples:
 
 
 def _from_npz(config: Config) -> Examples:
-    path = Path(config.data.location)
+    path = locate(config.data.location)
     if not path.is_file():
         raise UserError(f".npz file not found: {path}")
-    with np.load(path) as archive:
+    with path.open() as handle, np.load(handle) as archive:
         if "x" not in archive or "y" not in archive:
             raise UserError(f".npz file {path} must hold arrays named 'x' and 'y'; it holds {list(archive)}")
         return _from_arrays(archive["x"], archive["y"], config, str(path))

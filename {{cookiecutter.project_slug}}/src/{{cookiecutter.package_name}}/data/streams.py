@@ -17,12 +17,12 @@ positions, with the labels the manifest holds.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
 from ..config import Config
 from ..errors import UserError
+from ..storage import locate
 from . import images
 from .loaders import Examples, call_user_loader, check_label_set, invalid_inputs, invalid_labels, load_examples
 from .pipeline import stack_inputs
@@ -84,10 +84,8 @@ class ImageFolderSource(Source):
     reads_files = True  # the pipeline may shuffle the file list before decoding
 
     def __init__(self, config: Config):
-        root = Path(config.data.location)
-        class_dirs = images.list_class_folders(root, config.task)
-        self.class_names = [p.name for p in class_dirs]
-        self.paths, self.labels, self.stamps = images.list_images(class_dirs)
+        root = locate(config.data.location)
+        self.class_names, self.paths, self.labels, self.stamps = images.list_images(root, config.task)
         self.image_size = tuple(config.data.image_size)
         self.channels_setting = config.data.channels
         self.channels = 3 if self.channels_setting == "auto" else int(self.channels_setting)
@@ -123,7 +121,8 @@ class ImageFolderSource(Source):
         full = max(1, len(positions))
         if shuffle_seed is not None and not cache_files:  # shuffle the paths: the buffer holds names only
             files = files.shuffle(full, seed=shuffle_seed, reshuffle_each_iteration=True)
-        files = files.map(lambda path, label: (tf.io.read_file(path), label), num_parallel_calls=tf.data.AUTOTUNE,
+        read = images.reader(self.paths)
+        files = files.map(lambda path, label: (read(path), label), num_parallel_calls=tf.data.AUTOTUNE,
                           deterministic=True)
         if cache_files:  # the bytes are in memory anyway: shuffle them, not the paths
             files = files.cache()

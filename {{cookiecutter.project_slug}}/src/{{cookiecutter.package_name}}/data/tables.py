@@ -17,13 +17,13 @@ from __future__ import annotations
 import csv
 import keyword
 import re
-from pathlib import Path
 
 import numpy as np
 
 from ..config import Config
 from ..errors import UserError
 from ..progress import ProgressLine
+from ..storage import Location, locate
 from .columns import (
     ID_MIN_LEVELS,
     MISSING,
@@ -51,10 +51,10 @@ BLOCK_ROWS = 2048
 MAX_BLOCK_BYTES = 64 << 20
 
 
-def sniff(path: Path, delimiter: str, encoding: str) -> tuple[str, str]:
+def sniff(location: Location, delimiter: str, encoding: str) -> tuple[str, str]:
     """The delimiter (comma, semicolon, tab or pipe) and the encoding (UTF-8, else Latin-1)
     when the config says auto: from the first 64 KiB, as csv.Sniffer reads them."""
-    head = path.open("rb").read(1 << 16)
+    head = location.head(1 << 16)
     if encoding == "auto":
         try:
             head.decode("utf-8")
@@ -72,22 +72,22 @@ def sniff(path: Path, delimiter: str, encoding: str) -> tuple[str, str]:
     return delimiter, encoding
 
 
-def block_bytes(path: Path) -> int:
+def block_bytes(location: Location) -> int:
     """Bytes of text per block: BLOCK_BYTES, or BLOCK_ROWS of the first lines' mean length when
     that is more (a wide file), at most MAX_BLOCK_BYTES."""
-    with path.open("rb") as handle:
-        head = handle.read(1 << 20)
+    head = location.head(1 << 20)
     row_bytes = len(head) / max(head.count(b"\n"), 1)
     return int(max(BLOCK_BYTES, min(BLOCK_ROWS * row_bytes, MAX_BLOCK_BYTES)))
 
 
 class CsvSource(Source):
-    """Rows of a CSV file as (features float32, label); the label column by name."""
+    """Rows of a CSV file, local or in a bucket (storage.py), as (features float32, label);
+    the label column by name."""
 
     kind = "tabular"
 
     def __init__(self, config: Config):
-        self.path = Path(config.data.location)
+        self.path = locate(config.data.location)
         if not self.path.is_file():
             raise UserError(f"CSV file not found: {self.path}")
         self.where = f"CSV file {self.path}"
@@ -143,7 +143,7 @@ class CsvSource(Source):
 
         read, parse = self._options()
         try:
-            names = pacsv.open_csv(self.path, read_options=read, parse_options=parse).schema.names
+            names = pacsv.open_csv(self.path.open(), read_options=read, parse_options=parse).schema.names
         except (pa.ArrowInvalid, UnicodeDecodeError) as err:
             raise UserError(f"{self.where} cannot be read as CSV (delimiter {self.delimiter!r}, encoding "
                             f"{self.encoding}): {str(err).splitlines()[0]}") from None
@@ -163,18 +163,17 @@ class CsvSource(Source):
         convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in self.names},
                                        strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[])
         try:
-            yield from pacsv.open_csv(self.path, read_options=read, parse_options=parse, convert_options=convert)
+            yield from pacsv.open_csv(self.path.open(), read_options=read, parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as err:
             raise UserError(f"{self.where}: {str(err).splitlines()[0]}") from None
 
     # --- the scan ----------------------------------------------------------------------------
 
     def fingerprint(self) -> dict:
-        stat = self.path.stat()
-        return {"file": str(self.path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                "label": self.label, "columns": dict(sorted(self.overrides.items())), "missing": self.missing,
-                "max_categories": self.max_categories, "hash_bins": self.hash_bins, "group": self.group,
-                "text": list(self.text)}
+        return self.path.fingerprint() | {
+            "label": self.label, "columns": dict(sorted(self.overrides.items())), "missing": self.missing,
+            "max_categories": self.max_categories, "hash_bins": self.hash_bins, "group": self.group,
+            "text": list(self.text)}
 
     def scan(self) -> Scan:
         """One pass: keys, splits and labels of every row; per column, what the training rows
@@ -189,7 +188,7 @@ class CsvSource(Source):
         line, thinning = 2, 0  # line 1 is the header; keep sampled rows whose key has `thinning` low zero bits
         rows_before = 0
         times = self._times() if self.split_by == "time" else None  # one pass over the time column first
-        progress = ProgressLine(f"scanning {self.path.name}", self.path.stat().st_size // 2**20, "MiB")
+        progress = ProgressLine(f"scanning {self.path.basename}", self.path.size() // 2**20, "MiB")
         for number, block in enumerate(self.blocks()):
             progress.update(min((number * self.block_bytes) // 2**20, progress.total))
             cells = {name: block.column(name) for name in self.features}

@@ -1,0 +1,209 @@
+"""Data in a bucket: `data.location` and `predict` on an S3 API (moto's server on 127.0.0.1, spoken
+to over HTTP as a cloud bucket is; nothing of ours patched). A CSV in the bucket gives the same
+manifest as the same bytes on disk, trains, evaluates and predicts, predictions.csv written to the
+bucket; an image folder and an .npz read from the bucket give the manifests of their local copies;
+a bad URL, a missing bucket, a missing object, missing credentials and denied access are each one
+line naming the URL, exit 2, and no data in the run folder."""
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.config import load_config
+from {{ cookiecutter.package_name }}.data import prepare
+
+TINY = ["train.epochs=2", "train.min_steps=0", "model.hidden_units=8"]
+AWS_SETTINGS = ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
+                "AWS_SHARED_CREDENTIALS_FILE")
+
+
+def flags(settings: list[str]) -> list[str]:
+    return [part for setting in settings for part in ("--set", setting)]
+
+
+class Bucket:
+    """A bucket on the test's S3 endpoint, filled and read with boto3 (the AWS SDK, not our code)."""
+
+    def __init__(self, client, name: str):
+        self.client, self.name = client, name
+
+    def put(self, key: str, data: bytes) -> str:
+        self.client.put_object(Bucket=self.name, Key=key, Body=data)
+        return f"s3://{self.name}/{key}"
+
+    def put_folder(self, folder: Path, prefix: str) -> str:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            self.put(f"{prefix}/{path.relative_to(folder).as_posix()}", path.read_bytes())
+        return f"s3://{self.name}/{prefix}"
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    """moto's S3 server in this process, on a free port of 127.0.0.1."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def point_aws_at(monkeypatch, endpoint: str, key: str | None = "testing") -> None:
+    """The environment a team's machine would have: credentials, a region, the endpoint of an
+    S3-compatible store; nothing else of the AWS settings of the machine running the tests."""
+    for name in AWS_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    if key is None:
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key)
+
+
+@pytest.fixture()
+def bucket(endpoint, monkeypatch):
+    import boto3
+
+    point_aws_at(monkeypatch, endpoint)
+    client = boto3.client("s3", endpoint_url=endpoint)
+    name = f"data-{uuid.uuid4().hex[:10]}"
+    client.create_bucket(Bucket=name)
+    return Bucket(client, name)
+
+
+def table_csv(rows: int, seed: int = 0) -> bytes:
+    """A size (a few missing), a colour of three levels, a label that follows both."""
+    rng = np.random.default_rng(seed)
+    lines = ["key,size,colour,label"]
+    for i in range(rows):
+        size, colour = rng.lognormal(3, 0.5), rng.choice(["red", "green", "blue"])
+        label = "yes" if size + 10 * (colour == "red") + rng.normal(0, 5) > 25 else "no"
+        lines.append(f"id{i},{'' if rng.random() < 0.03 else f'{size:.3f}'},{colour},{label}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def manifest_of(settings: list[str]):
+    return prepare(load_config(None, settings)).manifest
+
+
+def same_examples(a, b) -> None:
+    for name in ("positions", "keys", "splits", "labels", "sizes"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def test_a_csv_in_a_bucket_runs_the_recipe_as_from_disk(bucket, in_tmp):
+    data = table_csv(500)
+    local = in_tmp / "table.csv"
+    local.write_bytes(data)
+    url = bucket.put("tables/table.csv", data)
+    sets = ["task=binary", "data.source=csv", *TINY]
+    same_examples(manifest_of([*sets, f"data.location={url}"]), manifest_of([*sets, f"data.location={local}"]))
+
+    run = ["--run-dir", "runs/bucket", *flags([*sets, f"data.location={url}"])]
+    for stage in ("inspect", "train", "evaluate"):
+        assert main([stage, *run]) in (0, 1), stage
+    assert (in_tmp / "runs/bucket/data/manifest.npz").is_file()
+    # predict: new rows read from the bucket, predictions.csv written to it, as from and to disk.
+    assert main(["predict", "--run", "runs/bucket", "--out", "local.csv", str(local)]) in (0, 1)
+    assert main(["predict", "--run", "runs/bucket", "--out", f"s3://{bucket.name}/out/predictions.csv", url]) in (0, 1)
+    sent = bucket.get("out/predictions.csv").decode()
+    assert sent == (in_tmp / "local.csv").read_text()
+    assert len(sent.splitlines()) == 501
+
+
+def test_an_image_folder_and_an_npz_in_a_bucket_read_as_their_local_copies(bucket, in_tmp):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name, brightness in (("dark", 40), ("light", 200)):
+        (in_tmp / "images" / name / "nested").mkdir(parents=True)
+        for i in range(8):
+            pixels = np.clip(rng.normal(brightness, 30, (12, 10, 3)), 0, 255).astype(np.uint8)
+            where = in_tmp / "images" / name / ("nested" if i % 3 == 0 else "") / f"{i}.png"
+            Image.fromarray(pixels).save(where)
+    (in_tmp / "images" / "dark" / "notes.txt").write_text("not an image")
+    url = bucket.put_folder(in_tmp / "images", "photos")
+    sets = ["data.source=image_folder", "data.image_size=[16,16]"]
+    remote = manifest_of([*sets, f"data.location={url}"])
+    same_examples(remote, manifest_of([*sets, f"data.location={in_tmp / 'images'}"]))
+    assert all(str(origin).startswith(f"{url}/") for origin in remote.origins)
+    assert main(["inspect", "--run-dir", "runs/images", *flags([*sets, f"data.location={url}"])]) in (0, 1)
+
+    arrays = io.BytesIO()
+    np.savez(arrays, x=rng.normal(size=(120, 5)).astype(np.float32), y=rng.integers(0, 2, 120))
+    (in_tmp / "arrays.npz").write_bytes(arrays.getvalue())
+    url = bucket.put("arrays/arrays.npz", arrays.getvalue())
+    sets = ["task=binary", "data.source=npz"]
+    same_examples(manifest_of([*sets, f"data.location={url}"]),
+                  manifest_of([*sets, f"data.location={in_tmp / 'arrays.npz'}"]))
+
+
+@pytest.mark.parametrize(("location", "words"), [
+    ("s4://{bucket}/table.csv", "unknown storage scheme 's4'"),
+    ("s3://Not_A_Bucket/table.csv", "'Not_A_Bucket' is not a bucket name"),
+    ("s3://no-such-bucket-here/table.csv", "no bucket 'no-such-bucket-here' at http://127.0.0.1:"),
+    ("s3://{bucket}/no/such/table.csv", "CSV file not found: s3://{bucket}/no/such/table.csv"),
+])
+def test_a_url_that_leads_nowhere_is_one_line_and_exit_2(bucket, in_tmp, capsys, location, words):
+    location, words = (text.format(bucket=bucket.name) for text in (location, words))
+    code = main(["inspect", "--run-dir", "runs/bad", *flags(["task=binary", "data.source=csv",
+                                                            f"data.location={location}"])])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(error) == 1 and words in error[0] and location in error[0], error
+    assert not (in_tmp / "runs/bad/data").exists()
+
+
+@pytest.fixture(scope="module")
+def guarded_endpoint():
+    """moto's S3 server with authentication on, in its own process (the setting is read at start):
+    requests must be signed by a key the server knows, as a cloud bucket's are."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              env=os.environ | {"INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(("key", "words"), [
+    ("not-a-key-it-knows", "access denied"),
+    (None, "no credentials were found"),
+])
+def test_denied_access_and_missing_credentials_are_one_line_and_exit_2(guarded_endpoint, monkeypatch, in_tmp,
+                                                                         capsys, key, words):
+    point_aws_at(monkeypatch, guarded_endpoint, key)
+    monkeypatch.setenv("HOME", str(in_tmp))  # no ~/.aws of the machine running the tests
+    location = "s3://team-data/tables/table.csv"
+    code = main(["inspect", "--run-dir", "runs/denied", *flags(["task=binary", "data.source=csv",
+                                                               f"data.location={location}"])])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(error) == 1 and words in error[0] and location in error[0], error
+    assert not (in_tmp / "runs/denied/data").exists()
