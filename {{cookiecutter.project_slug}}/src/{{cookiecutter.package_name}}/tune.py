@@ -22,6 +22,7 @@ import keras
 import keras_tuner
 import numpy as np
 
+from .bucket_runs import PushEachEpoch, in_bucket
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, with_values
 from .data import Prepared
@@ -219,7 +220,9 @@ def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | N
     # Each trial builds its own datasets (its batch size is a hyperparameter): RecipeHyperModel.fit.
     runs = None if config.tune.algorithm == "hyperband" else config.tune.max_trials * config.tune.executions_per_trial
     progress = TrialProgress(trials=runs, objective=config.tune.objective)
-    tuner.search(epochs=config.tune.epochs, callbacks=[stop_early, progress], shuffle=False, verbose=0)
+    mirror = in_bucket(run_dir)  # a run folder in a bucket: each epoch's trial files sent after it
+    pushes = [PushEachEpoch(mirror)] if mirror is not None else []
+    tuner.search(epochs=config.tune.epochs, callbacks=[stop_early, progress, *pushes], shuffle=False, verbose=0)
     if is_worker():
         return None
     return run_checks("tune", TuneContext(config, prepared, tuner, run_dir))
