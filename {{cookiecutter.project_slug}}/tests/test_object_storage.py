@@ -1,5 +1,6 @@
 """Data and runs in a bucket: `data.location`, `--run-dir` and `predict` on an S3 API (moto's server
-on 127.0.0.1, spoken to over HTTP as a cloud bucket is; nothing of ours patched). A CSV in the
+on 127.0.0.1, spoken to over HTTP as a cloud bucket is; nothing of ours patched), and gs:// URLs on
+a local Google Cloud Storage server (gcp-storage-emulator). A CSV in the
 bucket gives the same manifest as the same bytes on disk; `inspect`, `train`, `evaluate` and
 `predict` run with data and run folder in the bucket, each stage reading what the one before left
 there, predictions.csv written to the bucket; a training killed with SIGKILL resumes from the
@@ -255,6 +256,46 @@ def test_a_url_that_leads_nowhere_is_one_line_and_exit_2(bucket, in_tmp, capsys,
     assert code == 2
     assert len(error) == 1 and words in error[0] and location in error[0], error
     assert not (in_tmp / "runs/bad/data").exists()
+
+
+@pytest.fixture(scope="module")
+def gcs_endpoint():
+    """A Google Cloud Storage server on 127.0.0.1 (gcp-storage-emulator, in memory) holding one
+    bucket, which Google's clients reach through STORAGE_EMULATOR_HOST."""
+    from gcp_storage_emulator.server import create_server
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="team-gcs")
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def test_gs_urls_go_through_the_same_layer(gcs_endpoint, monkeypatch, in_tmp, capsys):
+    """A CSV at a gs:// URL gives its local copy's manifest; a run folder at a gs:// URL holds
+    what `inspect` wrote; a missing bucket is one line, exit 2."""
+    import pyarrow.fs as pafs
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_endpoint)
+    data = table_csv(300)
+    (in_tmp / "table.csv").write_bytes(data)
+    server = pafs.GcsFileSystem(anonymous=True, scheme="http", endpoint_override=gcs_endpoint.split("://")[1])
+    with server.open_output_stream("team-gcs/tables/table.csv") as stream:
+        stream.write(data)
+    sets = ["task=binary", "data.source=csv"]
+    url = "gs://team-gcs/tables/table.csv"
+    same_examples(manifest_of([*sets, f"data.location={url}"]),
+                  manifest_of([*sets, f"data.location={in_tmp / 'table.csv'}"]))
+    assert main(["inspect", "--run-dir", "gs://team-gcs/runs/first", *flags([*sets, f"data.location={url}"])]) in (0, 1)
+    held = {info.path for info in server.get_file_info(pafs.FileSelector("team-gcs/runs/first", recursive=True))}
+    assert {"team-gcs/runs/first/data/manifest.npz", "team-gcs/runs/first/verdicts.json"} <= held
+    capsys.readouterr()
+    missing = "gs://no-such-gcs-bucket/tables/table.csv"
+    assert main(["inspect", "--run-dir", "runs/missing", *flags([*sets, f"data.location={missing}"])]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and f"{missing}: no bucket 'no-such-gcs-bucket'" in error[0], error
 
 
 @pytest.fixture(scope="module")

@@ -104,17 +104,20 @@ class Location:
             return stream.read()
 
     def fingerprint(self) -> dict:
-        """What changes when the file does: size and modification time of a local file; size
-        and the object's ETag (S3) or generation (GCS) in a bucket, where a rewrite of the
-        same bytes keeps the ETag and a clock's time says nothing."""
+        """What changes when the file does: size and modification time of a local file; in S3
+        size and the object's ETag (a hash of its content: a rewrite of the same bytes keeps
+        it); in GCS size and the object's update time, which every write renews (pyarrow's GCS
+        client does not show the generation)."""
         if not self.remote:
             stat = Path(self.path).stat()
             return {"file": self.path, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if not self.name.lower().startswith("s3://"):
+            info = self._info()
+            return {"file": self.name, "bytes": int(info.size or 0), "updated_ns": int(info.mtime_ns or 0)}
         with _reaching(self), self.fs.open_input_file(self.path) as handle:
             meta = {key.lower(): value.decode(errors="replace") for key, value in handle.metadata().items()}
             size = handle.size()
-        version = meta.get("etag") or meta.get("generation") or meta.get("last-modified", "")
-        return {"file": self.name, "bytes": int(size), "version": version.strip('"')}
+        return {"file": self.name, "bytes": int(size), "etag": meta.get("etag", "").strip('"')}
 
     def files(self) -> list[tuple[str, int, int]]:
         """Every file below this folder: (path relative to it with '/', size, a stamp that
@@ -196,7 +199,7 @@ def _filesystem(scheme: str):
                 # (AWS_REGION / AWS_DEFAULT_REGION) or the profile's.
                 _FILESYSTEMS[key] = pafs.S3FileSystem(**_s3_region(), **_s3_endpoint())
             else:
-                _FILESYSTEMS[key] = pafs.GcsFileSystem()
+                _FILESYSTEMS[key] = pafs.GcsFileSystem(**_gcs_emulator())
     return _FILESYSTEMS[key]
 
 
@@ -218,6 +221,16 @@ def _s3_endpoint() -> dict:
         return {}
     scheme, _, host = endpoint.rpartition("://")
     return {"endpoint_override": host.rstrip("/"), "scheme": scheme or "https"}
+
+
+def _gcs_emulator() -> dict:
+    """STORAGE_EMULATOR_HOST (the name Google's client libraries read for a local GCS server,
+    e.g. http://127.0.0.1:9023): no credentials, the endpoint and scheme it names."""
+    host = os.environ.get("STORAGE_EMULATOR_HOST")
+    if not host:
+        return {}
+    scheme, _, address = host.rpartition("://")
+    return {"anonymous": True, "endpoint_override": address.rstrip("/"), "scheme": scheme or "http"}
 
 
 def _check_bucket(location: Location, scheme: str, bucket: str) -> None:
