@@ -286,7 +286,7 @@ def _images(described: dict, source: Location):
 
 def _npz(described: dict, source: Location):
     try:
-        with source.open() as handle, np.load(handle, allow_pickle=False) as arrays:
+        with source.npz() as arrays:
             if "x" not in arrays:
                 raise UserError(f"predict: {source} holds {sorted(arrays.files)}; it needs an array named x")
             x = np.asarray(arrays["x"], np.float32)

@@ -149,7 +149,7 @@ def _from_npz(config: Config) -> Examples:
     path = locate(config.data.location)
     if not path.is_file():
         raise UserError(f".npz file not found: {path}")
-    with path.open() as handle, np.load(handle) as archive:
+    with path.npz() as archive:
         if "x" not in archive or "y" not in archive:
             raise UserError(f".npz file {path} must hold arrays named 'x' and 'y'; it holds {list(archive)}")
         return _from_arrays(archive["x"], archive["y"], config, str(path))
