@@ -242,6 +242,16 @@ def test_two_workers_train_from_a_bucket_into_a_bucket(bucket, in_tmp, free_port
     assert len(bucket.get("runs/two/history.csv").decode().splitlines()) == 3  # a header and 2 epochs
 
 
+def assert_refused(location: str, words: str, run_dir: Path, capsys) -> None:
+    """`inspect` on `location`: exit 2, one line on stderr with `words` and the URL, no data written."""
+    code = main(["inspect", "--run-dir", str(run_dir), *flags(["task=binary", "data.source=csv",
+                                                              f"data.location={location}"])])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(error) == 1 and words in error[0] and location in error[0], error
+    assert not (run_dir / "data").exists()
+
+
 @pytest.mark.parametrize(("location", "words"), [
     ("s4://{bucket}/table.csv", "unknown storage scheme 's4'"),
     ("s3://Not_A_Bucket/table.csv", "'Not_A_Bucket' is not a bucket name"),
@@ -250,12 +260,13 @@ def test_two_workers_train_from_a_bucket_into_a_bucket(bucket, in_tmp, free_port
 ])
 def test_a_url_that_leads_nowhere_is_one_line_and_exit_2(bucket, in_tmp, capsys, location, words):
     location, words = (text.format(bucket=bucket.name) for text in (location, words))
-    code = main(["inspect", "--run-dir", "runs/bad", *flags(["task=binary", "data.source=csv",
-                                                            f"data.location={location}"])])
-    error = capsys.readouterr().err.strip().splitlines()
-    assert code == 2
-    assert len(error) == 1 and words in error[0] and location in error[0], error
-    assert not (in_tmp / "runs/bad/data").exists()
+    assert_refused(location, words, in_tmp / "runs/bad", capsys)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -264,9 +275,7 @@ def gcs_endpoint():
     bucket, which Google's clients reach through STORAGE_EMULATOR_HOST."""
     from gcp_storage_emulator.server import create_server
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = create_server("127.0.0.1", port, in_memory=True, default_bucket="team-gcs")
     server.start()
     yield f"http://127.0.0.1:{port}"
@@ -302,9 +311,7 @@ def test_gs_urls_go_through_the_same_layer(gcs_endpoint, monkeypatch, in_tmp, ca
 def guarded_endpoint():
     """moto's S3 server with authentication on, in its own process (the setting is read at start):
     requests must be signed by a key the server knows, as a cloud bucket's are."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               env=os.environ | {"INITIAL_NO_AUTH_ACTION_COUNT": "0"},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -328,10 +335,4 @@ def test_denied_access_and_missing_credentials_are_one_line_and_exit_2(guarded_e
                                                                          capsys, key, words):
     point_aws_at(monkeypatch, guarded_endpoint, key)
     monkeypatch.setenv("HOME", str(in_tmp))  # no ~/.aws of the machine running the tests
-    location = "s3://team-data/tables/table.csv"
-    code = main(["inspect", "--run-dir", "runs/denied", *flags(["task=binary", "data.source=csv",
-                                                               f"data.location={location}"])])
-    error = capsys.readouterr().err.strip().splitlines()
-    assert code == 2
-    assert len(error) == 1 and words in error[0] and location in error[0], error
-    assert not (in_tmp / "runs/denied/data").exists()
+    assert_refused("s3://team-data/tables/table.csv", words, in_tmp / "runs/denied", capsys)

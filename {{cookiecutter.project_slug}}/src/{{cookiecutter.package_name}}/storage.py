@@ -191,7 +191,7 @@ def locate(name: str | os.PathLike) -> Location:
     if not bucket or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]", bucket):
         raise UserError(f"{text}: {bucket!r} is not a bucket name ({scheme}://bucket/key: 3 to 63 lower-case "
                         "letters, digits, dots and hyphens)")
-    location = Location(text, _filesystem(scheme), rest.rstrip("/") if "/" in rest else rest)
+    location = Location(text, _filesystem(scheme), rest.rstrip("/"))
     _check_bucket(location, scheme, bucket)
     return location
 

@@ -183,8 +183,9 @@ def _fit(config: Config, prepared: Prepared, out: Path, strategy, batch: int, pr
         callbacks.insert(0, Phase(1))  # before CSVLogger: history.csv's `phase` column
     resume_point = ResumePoint(out / RunFiles.BACKUP, every_steps=config.train.backup_every_steps, start=backup)
     callbacks.append(resume_point)
-    if in_bucket(out) is not None:  # a run folder in a bucket: each epoch's files sent after it
-        callbacks.append(PushEachEpoch(in_bucket(out)))
+    mirror = in_bucket(out)  # a run folder in a bucket: each epoch's files sent after it
+    if mirror is not None:
+        callbacks.append(PushEachEpoch(mirror))
     if is_multi_worker(strategy):  # Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
         history = fit_multi_worker(model, train_shards(config, prepared, batch), val_ds, epochs,
                                    callbacks, strategy, steps_per_epoch=total_steps // epochs,
