@@ -1,9 +1,52 @@
+import os
 import socket
+from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.verdicts import Verdict
+
+COVERAGE_TEST = "test_verdict_coverage.py"
+VERDICTS_SEEN = pytest.StashKey[dict]()
+WHOLE_SUITE = pytest.StashKey[bool]()
+
+
+def pytest_configure(config):
+    """Record every verdict a test builds or reads back (id -> statuses and the tests that saw
+    each), so that test_verdict_coverage.py can say which IDs no test ever saw fail or warn."""
+    seen = config.stash[VERDICTS_SEEN] = defaultdict(lambda: defaultdict(set))
+    config.stash[WHOLE_SUITE] = True
+    checked = Verdict.__post_init__
+
+    def recording(verdict):
+        checked(verdict)
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        seen[verdict.id][verdict.status].add(test)
+
+    Verdict.__post_init__ = recording
+
+
+def pytest_deselected(items):
+    if items:
+        items[0].config.stash[WHOLE_SUITE] = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The coverage test runs last, and only judges when every test file was collected."""
+    collected = {Path(str(item.fspath)).name for item in items}
+    on_disk = {path.name for path in Path(__file__).parent.glob("test_*.py")}
+    if collected != on_disk:
+        config.stash[WHOLE_SUITE] = False
+    items.sort(key=lambda item: Path(str(item.fspath)).name == COVERAGE_TEST)
+
+
+@pytest.fixture()
+def verdicts_seen(request):
+    """(every verdict seen so far by ID and status, whether the whole suite runs)."""
+    return request.config.stash[VERDICTS_SEEN], request.config.stash[WHOLE_SUITE]
 
 
 @pytest.fixture()

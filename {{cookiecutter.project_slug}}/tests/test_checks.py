@@ -10,6 +10,7 @@ from sklearn.datasets import load_diabetes
 
 from {{ cookiecutter.package_name }}.checks.architecture import check_architecture
 from {{ cookiecutter.package_name }}.checks.baselines import check_human_baseline, derange_batch, judge_input_independent
+from {{ cookiecutter.package_name }}.checks.evaluation import judge_full_set
 from {{ cookiecutter.package_name }}.checks.model import check_loss_at_init, check_loss_input, output_offset
 from {{ cookiecutter.package_name }}.checks.training import check_overfit_one_batch, overfit_batch
 from {{ cookiecutter.package_name }}.cli import main
@@ -294,3 +295,16 @@ def test_b3_after_training_compares_with_the_simple_model_check_trained(tmp_path
     # ...and where it holds zero, val does, and the advice says "level with".
     level = check_beats_simple_model(tmp_path, 0.6, {"linear": Comparison(0.01, -0.02, 0.04, 300)})
     assert level.status == "warn" and "level with" in level.advice
+
+
+def test_t13_fails_when_examples_go_unscored_and_warns_when_test_is_scored_again(prepared):
+    """The planted bugs: a pipeline that drops the last partial batch (one val example unscored),
+    and a second `evaluate` in the same run folder (the test split looked at twice)."""
+    sizes = {split: len(prepared.indices[split]) for split in ("val", "test")}
+    scores = {split: {"loss": 0.1} for split in sizes}
+    whole = judge_full_set(prepared, dict(sizes), ["2026-12-07T04:00:00"], scores)
+    assert whole.status == "pass", whole.advice
+    short = judge_full_set(prepared, {**sizes, "val": sizes["val"] - 1}, ["2026-12-07T04:00:00"], scores)
+    assert short.status == "fail" and "drop_remainder" in short.advice
+    again = judge_full_set(prepared, dict(sizes), ["2026-12-07T04:00:00", "2026-12-07T05:00:00"], scores)
+    assert again.status == "warn" and "scored 2 times" in again.advice

@@ -1,7 +1,7 @@
 """P1 and P3 at `predict`: the test split fed through `predict` stays quiet; a column in other units,
-a category never seen in training, ten times training's missing cells (each P1, with the column and
-rows named) and text in a numeric column (P3, named on its row) are flagged; the predictions are
-written either way, and --strict makes a P1 warning fail."""
+a category never seen in training, ten times training's missing cells, a text column in another
+language (each P1, with the column and rows named) and text in a numeric column (P3, named on its
+row) are flagged; the predictions are written either way, and --strict makes a P1 warning fail."""
 
 import csv
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.checks.new_data import compare_columns, psi, psi_bar
+from {{ cookiecutter.package_name }}.checks.new_data import compare_columns, psi, psi_bar, training_profile
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
@@ -173,3 +173,43 @@ def test_p2_scores_rows_far_from_training_and_stays_quiet_on_the_test_split(trai
     assert verdicts["P2"]["status"] == "warn" and verdicts["P2"]["measured"]["share"] > 0.4
     assert scores[::2].min() > 1 > np.median(near) and np.median(scores[1::2]) == pytest.approx(np.median(near[1::2]))
     assert {f["line"] for f in verdicts["P2"]["measured"]["farthest"]} <= set(range(2, len(far) + 2, 2))
+
+
+def reviews(n: int, seed: int = 0, language: str = "en") -> list[list[str]]:
+    """Rows of a free-text review (ten words from a few dozen, one of them the label's) and a
+    label; `language="de"` writes the same reviews in German words the vocabulary never held."""
+    rng = np.random.default_rng(seed)
+    words = {"en": (["the", "it", "was", "a", "product", "box", "arrived", "today", "and", "my", "kids", "for",
+                     "price", "seller", "after", "week", "works", "again"], ["great", "lovely"], ["awful", "broken"]),
+             "de": (["der", "es", "war", "ein", "produkt", "karton", "kam", "heute", "und", "meine", "kinder", "fur",
+                     "preis", "verkaufer", "nach", "woche", "geht", "wieder"], ["toll", "schon"],
+                    ["schlecht", "kaputt"])}
+    filler, good, bad = words[language]
+    rows = []
+    for i in range(n):
+        label = int(rng.random() < 0.5)
+        cell = [*rng.choice(filler, 9), rng.choice(good if label else bad)]
+        rng.shuffle(cell)
+        rows.append([f"r{seed}-{i}", " ".join(cell), "yes" if label else "no"])
+    return rows
+
+
+def test_p1_reads_a_text_column_s_words_quiet_on_its_test_rows_and_warns_on_another_language(tmp_path):
+    path = tmp_path / "reviews.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([["key", "review", "label"], *reviews(600)])
+    prepared = prepare(load_config(None, ["task=binary", "data.source=csv", f"data.location={path}",
+                                          "data.text_max_tokens=12"]))  # a vocabulary short of the words used
+    known = training_profile(prepared)["review"]
+    assert known["kind"] == "text" and 0.1 < known["unknown_share"] < 0.6, known  # val's share, far from 0
+    test = [row["review"] for row in prepared.raw_rows(prepared.indices["test"])]
+    lines = list(range(2, len(test) + 2))
+    assert compare_columns({"review": known}, {"review": test}, lines) == []
+    same = [row[1] for row in reviews(400, seed=5)]
+    assert compare_columns({"review": known}, {"review": same}, list(range(2, 402))) == []
+    german = [row[1] for row in reviews(400, seed=5, language="de")]
+    mixed = german[:40] + same[40:]  # one row in ten: the margin's 10 points on average, not beyond it
+    assert compare_columns({"review": known}, {"review": mixed}, list(range(2, 402))) == []
+    found = compare_columns({"review": known}, {"review": german[:60] + same[60:120]}, list(range(2, 122)))
+    assert [(f["column"], f["what"]) for f in found] == [("review", "words outside the vocabulary")]
+    assert found[0]["rows"] == list(range(2, 7))  # the first German rows, by line

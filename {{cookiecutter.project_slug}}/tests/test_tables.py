@@ -12,10 +12,11 @@ from sklearn.datasets import load_iris
 
 from {{ cookiecutter.package_name }}.checks.columns import check_columns
 from {{ cookiecutter.package_name }}.checks.duplicates import check_duplicates
+from {{ cookiecutter.package_name }}.checks.invalid import check_invalid
 from {{ cookiecutter.package_name }}.checks.leakage import check_feature_leakage
 from {{ cookiecutter.package_name }}.checks.split import check_split
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.config import load_config
+from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
 from {{ cookiecutter.package_name }}.data.pipeline import evaluation_dataset
 from {{ cookiecutter.package_name }}.errors import UserError
@@ -254,6 +255,12 @@ def test_a_class_named_none_is_a_class_and_an_empty_or_na_label_is_missing(tmp_p
     prepared = prepare(config)
     assert prepared.class_names == ["mild", "none", "severe"]
     assert prepared.manifest.header["dropped_count"] == 2 and len(prepared.manifest) == 90
+    dropped = check_invalid(prepared)  # D4: dropped rows are a warning that names them
+    assert dropped.status == "warn" and dropped.measured["dropped"] == 2, dropped.measured
+    assert [e.split("injury.csv")[1] for e in dropped.measured["examples"]] == [
+        ":92: the label cell (injury) is missing", ":93: the label cell (injury) is missing"]
+    with pytest.raises(UserError, match="2 invalid example"):  # without drop_invalid, nothing runs
+        prepare(with_values(config, {"data.drop_invalid": False}))
 
 
 def test_files_that_are_not_tables_get_one_clear_message(tmp_path):

@@ -17,6 +17,7 @@ class Check(NamedTuple):
     stage: str
     title: str
     verdict: str  # what it measures and when it passes, warns or fails: the README's words
+    judges: bool = True  # False: only `info` or `skip`, a measurement to look at (tests/test_verdict_coverage.py)
 
 
 CHECKS: tuple[Check, ...] = (
@@ -170,11 +171,11 @@ CHECKS: tuple[Check, ...] = (
           "initialisation."),
     Check("B1", "check", "Dumb baseline",
           "Predicting the train priors / mean, scored on val and test with the project's metrics: `info`, "
-          "the floor to beat; after `evaluate`, a model that does not beat it fails."),
+          "the floor to beat; after `evaluate`, a model that does not beat it fails.", judges=False),
     Check("B4", "check", "Human baseline",
           "`data.human_labels`: a second annotation (`.npy`, or `.csv` with one label or class name a row) "
           "of the test split in its order, or of every example in the source's order, scored with the "
-          "project's metrics: `info`, the level a model can aim for; a skip when not given."),
+          "project's metrics: `info`, the level a model can aim for; a skip when not given.", judges=False),
     Check("T2", "check", "Batch independence",
           "The gradient of one example's output (a random projection of it) with respect to the whole input"
           " batch, in inference mode, for the first and the last of 8 examples: a fail when another "
@@ -309,7 +310,7 @@ CHECKS: tuple[Check, ...] = (
           "The `evaluate.worst_shown` (16) val examples with the highest loss, as the model saw them "
           "(`plots/E2_worst_predictions.png` for images; for tables the file's own cells), with label, "
           "prediction and probability, each named by its origin (file path, `file.csv:line`, example "
-          "index); all in `worst_predictions.csv`. `info`: examples to look at, not a judgement."),
+          "index); all in `worst_predictions.csv`. `info`: examples to look at, not a judgement.", judges=False),
     Check("E3", "evaluate", "Calibration",
           "Top-label expected calibration error on val over `evaluate.calibration_bins` (15) equal-width "
           "bins and a reliability diagram (`plots/E3_reliability.png`); warn above "
@@ -343,12 +344,15 @@ CHECKS: tuple[Check, ...] = (
           "deciles, or by the share beyond the training range (more than 1%, and more than the 2 / (n + 1) that "
           "chance puts beyond n training values); missing cells against training's "
           "share; categorical levels never seen in training against Good-Turing's estimate (the share of levels "
-          "seen once). Each bar is an effect and a significance together (PSI above both 0.25 and chi-square's "
+          "seen once); a free-text column's share of a row's words outside the model's vocabulary against the same "
+          "share on val rows (the vocabulary comes from train: val shows what healthy new text scores; warns 10 "
+          "points above it, beyond chance: another language, a swapped field). Each bar is an effect and a "
+          "significance together (PSI above both 0.25 and chi-square's "
           "99.9th percentile over the rows; counts at p < 0.001), so the test split fed through `predict` stays "
           "quiet. Warns naming the columns and the rows' lines; the predictions are written either way, and "
           "`predict --strict` fails (exit 1). Image folders: each image's brightness, pixel count before resizing "
-          "and mode (grayscale, RGB, 16-bit), judged the same way on 2,000 training files, naming the files. Text "
-          "columns, and images from arrays or tfds: not profiled (skip)."),
+          "and mode (grayscale, RGB, 16-bit), judged the same way on 2,000 training files, naming the files. Images "
+          "from arrays or tfds: not profiled (skip)."),
     Check("P2", "predict", "Rows far from training",
           "Tables: each new row's mean distance to its 5 nearest training rows (a seeded sample of 2,000, in the "
           "encoded features the model takes, standardised), over the 99th percentile of the same distance for "

@@ -18,6 +18,11 @@ per categorical column the levels seen and the share of sampled rows whose level
   takes, standardised), over the 99th percentile of the same distance for val rows: above 1, the
   row is farther from training than 99% of val rows (`ood_score` in predictions.csv); it warns when
   far more than 1% of the new rows are.
+- P1 also reads each free-text column's words: the share of a row's words that are not in the
+  model's vocabulary, against the same share on val rows (words the vocabulary, built from train,
+  never held: its own size caps it, so that share is far from 0 on healthy text). It warns when
+  the new rows' mean share passes val's by TEXT_OOV_MARGIN and beyond chance (another language, a
+  template change, text fields swapped).
 - P3 counts the cells read as missing because they were not numbers in a numeric column, and
   predictions.csv names them on their row (`unread_cells`): those predictions came from an
   imputed value. It warns when a column holds more of them than its training rows did.
@@ -26,7 +31,7 @@ For an image folder the profile's columns are each training image's brightness, 
 its pixel count, before resizing) and mode (grayscale, RGB, 16-bit ...), from at most
 IMAGE_PROFILE_FILES files, and P1 judges new files on them the same way, naming the files.
 Predictions are written either way; `predict --strict` turns a P1 warning into a failure (exit 1).
-Text columns, and images that came as arrays or from tfds, are not profiled.
+Images that came as arrays or from tfds are not profiled.
 """
 
 from __future__ import annotations
@@ -65,10 +70,54 @@ def training_profile(prepared: Prepared, seed: int = 0) -> dict:
     rows = prepared.raw_rows(prepared.sample_rows("train", PROFILE_ROWS, seed))
     if not rows:
         return {}
-    columns = getattr(prepared.source, "columns", None)
+    columns = prepared.source.columns
     roles = ({c.name: c.role for c in columns if c.used} if columns else
              {name: "numeric" for name in rows[0]})
-    return profile_cells({name: [row.get(name, "") for row in rows] for name in roles}, roles)
+    profile = profile_cells({name: [row.get(name, "") for row in rows] for name in roles}, roles)
+    texts = [c for c in columns or [] if c.used and c.role == "text" and c.vocabulary]
+    if texts:  # val rows: the vocabulary came from train, so train's own share would read too low
+        held_out = prepared.raw_rows(prepared.sample_rows("val", PROFILE_ROWS, seed)) or []
+        for column in texts:
+            record = text_profile(column.vocabulary, [row.get(column.name, "") for row in held_out])
+            if record:
+                profile[column.name] = record
+    return profile
+
+
+TEXT_OOV_MARGIN = 0.10  # the new rows' mean share of unknown words must pass val's by this much
+TEXT_MIN_ROWS = 20  # rows with words, in val and in the new rows, before a share is judged
+# Keras' TextVectorization standardisation ("lower_and_strip_punctuation"), then its whitespace split.
+PUNCTUATION = re.compile(r'[!"#$%&()\*\+,\-./:;<=>?@\[\\\]^_`{|}~\']')
+
+
+def words_of(cell: str) -> list[str]:
+    """A text cell's words as the model's TextVectorization reads them."""
+    return PUNCTUATION.sub("", cell.lower()).split()
+
+
+def unknown_shares(cells: list[str], vocabulary: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(each cell's share of words outside `vocabulary`, whether the cell had any word)."""
+    shares, worded = np.zeros(len(cells)), np.zeros(len(cells), bool)
+    for i, cell in enumerate(cells):
+        words = words_of(cell)
+        if words:
+            worded[i] = True
+            shares[i] = sum(word not in vocabulary for word in words) / len(words)
+    return shares, worded
+
+
+def text_profile(vocabulary: list[str], held_out: list[str]) -> dict | None:
+    """P1's record of a free-text column: its single words (n-grams left out: a new word is what
+    they would add) and the share of a row's words outside them on held-out (val) rows, with its
+    spread; None when too few of those rows have words to measure it."""
+    words = sorted(token for token in vocabulary if " " not in token)
+    shares, worded = unknown_shares(held_out, set(words))
+    if worded.sum() < TEXT_MIN_ROWS:
+        return None
+    missing = np.array([c.strip().lower() in MISSING for c in held_out])
+    return {"kind": "text", "words": words, "unknown_share": float(shares[worded].mean()),
+            "unknown_sd": float(shares[worded].std(ddof=1)), "rows": int(worded.sum()),
+            "missing_share": float(missing.mean())}
 
 
 def profile_cells(cells: dict[str, list[str]], roles: dict[str, str]) -> dict:
@@ -169,11 +218,13 @@ class NewRows:
         self.profile, self.rows = profile, 0
         self.state = {name: {"missing": 0, "missing_lines": [], "filled": 0, "lines": [], "outside": 0,
                              "outside_lines": [], "bins": np.zeros(len(known.get("shares", [])), np.int64),
-                             "values": [], "new": 0, "new_lines": [], "levels": set()}
+                             "values": [], "new": 0, "new_lines": [], "levels": set(),
+                             "worded": 0, "unknown": 0.0, "unknown_squares": 0.0, "unknown_lines": []}
                       for name, known in profile.items()}
         self.unread: dict[str, list[int]] = {}  # column -> the first lines read as missing
         self.unread_counts: dict[str, int] = {}
         self.far, self.scored, self.farthest = 0, 0, []  # P2: rows beyond 1, rows scored, (line, score)
+        self.vocabularies: dict[str, set[str]] = {}  # text columns' words, as sets once
 
     def add_scores(self, scores: np.ndarray, lines: np.ndarray) -> None:
         """P2: one block's out-of-distribution scores (`ood_scores`)."""
@@ -209,6 +260,12 @@ class NewRows:
                 room = self.MEDIAN_VALUES - len(state["values"])
                 if room > 0:
                     state["values"].extend(values[filled][:room].tolist())
+            elif known["kind"] == "text":
+                shares, worded = unknown_shares(list(column), self._words(name))
+                state["worded"] += int(worded.sum())
+                state["unknown"] += float(shares[worded].sum())
+                state["unknown_squares"] += float(np.square(shares[worded]).sum())
+                _first(state["unknown_lines"], lines[worded & (shares > known["unknown_share"] + TEXT_OOV_MARGIN)])
             else:
                 seen = set(known["levels"])
                 new = np.array([not m and c.strip() not in seen for c, m in zip(column, missing, strict=True)], bool)
@@ -216,6 +273,11 @@ class NewRows:
                 _first(state["new_lines"], lines[new])
                 if len(state["levels"]) < 1000:
                     state["levels"].update(column[i].strip() for i in np.flatnonzero(new)[:1000])
+
+    def _words(self, name: str) -> set[str]:
+        if name not in self.vocabularies:
+            self.vocabularies[name] = set(self.profile[name]["words"])
+        return self.vocabularies[name]
 
     def findings(self) -> list[dict]:
         """Every column of the new rows that strays from the training rows: {"column", "what",
@@ -242,6 +304,10 @@ class NewRows:
                                   f"{state['outside'] / state['filled']:.0%} outside training's range "
                                   f"{known['low']:.4g}..{known['high']:.4g}",
                                   "rows": state["outside_lines"] or state["lines"]})
+            elif known["kind"] == "text" and _more_unknown_words(state, known):
+                found.append({"column": name, "what": "words outside the vocabulary",
+                              "measured": f"{state['unknown'] / state['worded']:.0%} of a row's words on average, "
+                              f"val rows {known['unknown_share']:.0%}", "rows": state["unknown_lines"]})
             elif known["kind"] == "categorical" and state["new"] >= 3 and _surprising(state["new"], rows,
                                                                                       known["unseen_share"]):
                 levels = sorted(state["levels"])
@@ -250,6 +316,21 @@ class NewRows:
                               f"{' ...' if len(levels) > 5 else ''}), expected about {known['unseen_share']:.1%}",
                               "rows": state["new_lines"]})
         return found
+
+
+def _more_unknown_words(state: dict, known: dict) -> bool:
+    """Whether the new rows' mean share of unknown words passes val's by TEXT_OOV_MARGIN and by
+    more than chance: a one-sided z on the two means (Welch's standard error), at SIGNIFICANCE."""
+    from scipy.stats import norm
+
+    rows = state["worded"]
+    if rows < TEXT_MIN_ROWS:
+        return False
+    mean = state["unknown"] / rows
+    variance = max(state["unknown_squares"] / rows - mean**2, 0.0) * rows / (rows - 1)
+    error = np.sqrt(variance / rows + known["unknown_sd"] ** 2 / known["rows"])
+    gap = mean - known["unknown_share"]
+    return gap > TEXT_OOV_MARGIN and gap > norm.isf(SIGNIFICANCE) * error
 
 
 def compare_columns(profile: dict, cells: dict[str, list[str]], lines: list[int]) -> list[dict]:
@@ -371,7 +452,8 @@ def judge_new_columns(found: list[dict], rows: int, strict: bool) -> Verdict:
     """P1's decision: warn (fail with --strict) when any column strays, naming each and its rows."""
     measured = {"rows": rows, "columns_off": [{k: v for k, v in f.items() if k != "psi"} for f in found]}
     expected = {"each column": f"PSI below max({PSI_MAJOR}, chi-square's 99.9th percentile / rows); missing and "
-                "never-seen shares within chance of training's"}
+                "never-seen shares within chance of training's; a text column's share of unknown words within "
+                f"{TEXT_OOV_MARGIN:.0%} of val rows'"}
     if not found:
         return verdict("P1", "pass", measured=measured, expected=expected)
     first = found[0]
