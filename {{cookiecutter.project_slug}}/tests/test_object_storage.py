@@ -11,6 +11,7 @@ denied access are each one line naming the URL, exit 2, and nothing written."""
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -211,7 +212,8 @@ def test_an_image_folder_and_an_npz_in_a_bucket_read_as_their_local_copies(bucke
 def test_two_workers_train_from_a_bucket_into_a_bucket(bucket, in_tmp, free_ports):
     """MultiWorkerMirroredStrategy on 127.0.0.1, as `scripts/train_slurm.sbatch` runs it on a
     cluster, with the CSV and the run folder in the bucket: both processes end, and the chief's
-    run (checkpoints, export, verdicts, every epoch's log line) is what the bucket holds."""
+    run (checkpoints, export, verdicts, every epoch's log line) is what the bucket holds, and both
+    end with the same weights (each prints their digest)."""
     url = bucket.put("tables/table.csv", table_csv(400))
     run_url = f"s3://{bucket.name}/runs/two"
     ports = free_ports(2)
@@ -236,6 +238,8 @@ def test_two_workers_train_from_a_bucket_into_a_bucket(bucket, in_tmp, free_port
                 process.communicate()
     assert [process.returncode for process in processes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     assert "worker done" in outputs[1] and "worker done" not in outputs[0]
+    digests = [re.findall(r"trained weights: sha256 ([0-9a-f]{64})", output) for output in outputs]
+    assert len(digests[0]) == 1 and digests[0] == digests[1], digests  # the workers ended with identical weights
     held = bucket.keys("runs/two/")
     assert {"checkpoints/best.keras", "export/predict.json", "verdicts.json", "data/manifest.npz"} <= held
     assert "train" in {verdict["stage"] for verdict in json.loads(bucket.get("runs/two/verdicts.json"))}

@@ -4,6 +4,7 @@ are kept."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -30,6 +31,16 @@ def worker_run_dir(run_dir: Path, strategy: Strategy) -> Path:
 def discard_worker_run_dir(path: Path, run_dir: Path) -> None:
     if path != run_dir:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A SHA-256 of the model's weights, byte for byte, in their order: each worker prints it
+    after training, so that a reader (or a test) sees that the workers ended with the same model
+    although only the chief's files are kept."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(keras.ops.convert_to_numpy(weight).tobytes())
+    return digest.hexdigest()
 
 
 def fit_multi_worker(

@@ -36,7 +36,7 @@ from .data.pipeline import evaluation_dataset, fit_inputs, train_datasets, train
 from .distribute import global_batch_size, is_multi_worker, strategy_for
 from .errors import UserError
 from .models import build_model, compile_model
-from .multi_worker import discard_worker_run_dir, fit_multi_worker, worker_run_dir
+from .multi_worker import discard_worker_run_dir, fit_multi_worker, weights_digest, worker_run_dir
 from .precision import detect_hardware, jit_setting, resolve_precision
 from .registry import run_checks
 from .resume import ResumePoint, restore
@@ -147,6 +147,8 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
         return _train_folds(config, prepared, out, strategy, batch, precision, folds)
     fitted = _fit(config, prepared, out, strategy, batch, precision, seed=config.seed, watch_dir=out,
                   config_to=out / RunFiles.TRAIN_CONFIG)
+    if is_multi_worker(strategy):
+        print(f"trained weights: sha256 {weights_digest(fitted.model)} (the same on every worker)")
     if config.train.export:  # the best epoch, as `evaluate` scores it and `predict` serves it
         best = out / RunFiles.BEST_MODEL
         served = keras.models.load_model(best, compile=False) if best.exists() else fitted.model
