@@ -10,6 +10,7 @@ from common import Stopwatch, machine, package, project_from_args
 args, project = project_from_args(__doc__)
 config = package(project, "config").load_config("configs/default.yaml")
 prepared = package(project, "data").prepare(config)
+config = package(project, "data.batching").settled(config, prepared)  # data.batch_size auto decided
 models = package(project, "models")
 
 train_ds, _ = package(project, "data.pipeline").train_datasets(config, prepared, for_fit=True)

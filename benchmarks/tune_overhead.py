@@ -13,6 +13,7 @@ args, project = project_from_args(__doc__)
 config_mod = package(project, "config")
 base = config_mod.load_config("configs/default.yaml")
 prepared = package(project, "data").prepare(base)
+base = package(project, "data.batching").settled(base, prepared)  # data.batch_size auto decided
 train_mod = package(project, "train")
 tune_mod = package(project, "tune")
 

@@ -7,6 +7,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.batching import settled
 from {{ cookiecutter.package_name }}.verdicts import Verdict
 
 COVERAGE_TEST = "test_verdict_coverage.py"
@@ -57,13 +58,14 @@ def in_tmp(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def config():
-    return load_config()
+def prepared():
+    return prepare(load_config())
 
 
 @pytest.fixture(scope="session")
-def prepared(config):
-    return prepare(config)
+def config(prepared):
+    """The default config as a stage runs with it on the bundled data: data.batch_size decided."""
+    return settled(load_config(), prepared)
 
 
 @pytest.fixture()

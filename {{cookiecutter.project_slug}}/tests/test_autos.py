@@ -9,6 +9,7 @@ import numpy as np
 
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.data.batching import settled
 from {{ cookiecutter.package_name }}.rundir import RunFiles
 from {{ cookiecutter.package_name }}.table_model import WIDE_L1
 from {{ cookiecutter.package_name }}.train import train
@@ -41,8 +42,9 @@ def test_train_config_records_every_auto_as_the_saved_model_holds_it(tmp_path):
     saved = keras.models.load_model(run_dir / RunFiles.LAST_MODEL, compile=False)
     first = saved.get_layer("dense_0")
 
-    assert load_config(written) == config  # the comments change nothing a resume compares
-    assert decided["data.batch_size"].startswith(f"auto -> {config.data.batch_size} ")
+    ran = settled(config, prepared)  # the config train ran with: the batch decided, the rate scaled with it
+    assert load_config(written) == ran  # the comments change nothing a resume compares
+    assert decided["data.batch_size"].startswith(f"auto -> {ran.data.batch_size} ")
     assert decided["model.builder"].startswith("auto -> tabular")
     # 300 numeric columns outnumber the ~84 training rows: the wide-table rule, binary's strength.
     assert decided["model.tabular_l1"].startswith(f"auto -> {WIDE_L1:.3g} (300 numeric columns outnumber")

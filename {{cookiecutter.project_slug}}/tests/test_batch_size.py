@@ -1,13 +1,15 @@
 """data.batch_size auto: 32 for images, about 128 batches an epoch for tables (32 to 1,024), never
 more than the training split holds, with train.learning_rate times sqrt(batch / 32), settled once
-by `prepare`, in the config every later step reads; a number is kept as given, and so is the rate."""
+at a stage's entry (`settled`: a new config; a config is frozen), which every later step reads; a
+number is kept as given, and so is the rate."""
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
-from {{ cookiecutter.package_name }}.data.batching import auto_batch_size
+from {{ cookiecutter.package_name }}.data.batching import auto_batch_size, settled
 from {{ cookiecutter.package_name }}.errors import UserError
 
 
@@ -19,24 +21,26 @@ def test_auto_batch_follows_the_training_rows_of_a_table(kind, train_rows, batch
     assert auto_batch_size(kind, train_rows) == batch
 
 
-def test_prepare_settles_auto_and_keeps_a_number(tmp_path):
+def test_settled_decides_auto_in_a_new_config_and_keeps_a_number(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12_000, 3)).astype("float32")
     np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
     sets = ["task=binary", "data.source=npz", f"data.location={tmp_path / 't.npz'}"]
     config = load_config(None, sets)
-    assert config.data.batch_size == "auto"
     prepared = prepare(config)
-    assert config.data.batch_size == auto_batch_size("tabular", prepared.size("train")) == 64
-    assert config.train.learning_rate == pytest.approx(3e-4 * np.sqrt(2))
-    prepare(config)  # settled once: a second stage on the same config scales nothing again
-    assert config.data.batch_size == 64 and config.train.learning_rate == pytest.approx(3e-4 * np.sqrt(2))
+    assert config.data.batch_size == "auto"  # prepare changes nothing it is given
+    run = settled(config, prepared)
+    assert run.data.batch_size == auto_batch_size("tabular", prepared.size("train")) == 64
+    assert run.train.learning_rate == pytest.approx(3e-4 * np.sqrt(2))
+    assert settled(run, prepared) is run  # settled once: a second stage scales nothing again
+    assert "data.batch_size: auto -> 64" in f"data.batch_size: {prepared.settled['data.batch_size']}"
     given = load_config(None, [*sets, "data.batch_size=16"])
-    prepare(given)
-    assert given.data.batch_size == 16 and given.train.learning_rate == 3e-4
+    assert settled(given, prepare(given)) is given and given.train.learning_rate == 3e-4
     images = load_config(None, ["task=classification", "data.source=digits"])
-    prepare(images)
-    assert images.data.batch_size == 32 and images.train.learning_rate == 3e-4
+    on_images = settled(images, prepare(images))
+    assert on_images.data.batch_size == 32 and on_images.train.learning_rate == 3e-4
+    with pytest.raises(ValidationError, match="frozen"):  # nothing changes a config after it is made
+        run.data.batch_size = 8
 
 
 def test_auto_fits_a_training_split_smaller_than_its_batch(tmp_path):
@@ -47,7 +51,7 @@ def test_auto_fits_a_training_split_smaller_than_its_batch(tmp_path):
     np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
     config = load_config(None, ["task=binary", "data.source=npz", f"data.location={tmp_path / 't.npz'}"])
     prepared = prepare(config)
-    assert 16 <= prepared.size("train") < 32 and config.data.batch_size == 16
+    assert 16 <= prepared.size("train") < 32 and settled(config, prepared).data.batch_size == 16
 
 
 def test_a_batch_size_that_is_neither_a_number_nor_auto_is_refused():
@@ -57,9 +61,9 @@ def test_a_batch_size_that_is_neither_a_number_nor_auto_is_refused():
         load_config(None, ["tune.batch_size=[]"])
 
 
-def test_a_config_prepare_did_not_see_is_settled_where_it_meets_the_data(tmp_path):
-    """A config made in code beside the one `prepare` settled (a test, a notebook): the pipeline
-    and the checks settle it on first use instead of handing tf.data the word auto."""
+def test_a_config_given_as_is_is_settled_where_it_meets_the_data(tmp_path):
+    """A config made in code and handed to the pipeline unsettled (a test, a notebook): the
+    pipeline settles its own copy instead of handing tf.data the word auto."""
     from {{ cookiecutter.package_name }}.data.pipeline import train_datasets
 
     rng = np.random.default_rng(1)
@@ -69,4 +73,4 @@ def test_a_config_prepare_did_not_see_is_settled_where_it_meets_the_data(tmp_pat
     prepared = prepare(load_config(None, sets))
     beside = load_config(None, sets)
     train, _ = train_datasets(beside, prepared)
-    assert beside.data.batch_size == 64 and next(iter(train))[0].shape[0] == 64
+    assert beside.data.batch_size == "auto" and next(iter(train))[0].shape[0] == 64

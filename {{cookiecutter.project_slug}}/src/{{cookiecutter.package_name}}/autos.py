@@ -33,7 +33,7 @@ def decided_autos(config: Config, prepared: Prepared, model: keras.Model | None 
 
     Args:
         config: The run's config, as the stage went on with it.
-        prepared: The run's data; its `settled` holds what `prepare` decided (the batch).
+        prepared: The run's data; its `settled` holds what the batch auto became (and the rate).
         model: The built model, compiled when the line for `train.jit_compile` is wanted.
         precision: The dtype policy the run set, for `train.precision`.
         strategy: The run's tf.distribute strategy, for `train.distribute`.

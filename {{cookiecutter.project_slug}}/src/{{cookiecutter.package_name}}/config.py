@@ -34,7 +34,9 @@ class Section(BaseModel):
     """A config section: unknown keys and wrong types are errors, not silently kept. Every
     field says what it does in its `description`: configs/default.yaml is those words."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # frozen: a config is settled by making a new one (`with_values`), never changed in place,
+    # so that what a stage was given and what it ran with cannot drift apart unseen.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataConfig(Section):

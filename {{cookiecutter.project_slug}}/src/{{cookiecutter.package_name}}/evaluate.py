@@ -26,7 +26,7 @@ from .checks.context import EvaluateContext
 from .config import Config
 from .cross_validation import cross_validation_line, out_of_fold_outputs
 from .data import Prepared
-from .data.batching import settle_for
+from .data.batching import settled
 from .data.loaders import import_callable
 from .data.pipeline import evaluation_dataset
 from .errors import UserError
@@ -64,7 +64,7 @@ def evaluate(prepared: Prepared, run_dir: Path, config: Config, ensemble: int = 
     Returns:
         The verdicts of the stage's recipe entries, in the recipe's order.
     """
-    settle_for(config, prepared)
+    config = settled(config, prepared)
     model = load_trained_model(run_dir, config.model.builder)
     record_path = run_dir / RunFiles.EVALUATION
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}

@@ -31,7 +31,7 @@ from .cross_validation import (
     write_cross_validation,
 )
 from .data import Prepared
-from .data.batching import settle_for
+from .data.batching import settled
 from .data.pipeline import evaluation_dataset, fit_inputs, train_datasets, train_shards
 from .distribute import global_batch_size, is_multi_worker, strategy_for
 from .errors import UserError
@@ -128,6 +128,7 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     Returns:
         The verdicts of `train`.
     """
+    config = settled(config, prepared)  # data.batch_size auto, as the run's train_config.yaml records it
     strategy = strategy or strategy_for(config)
     folds, _ = folds_for(config, prepared)
     if folds > 1 and is_multi_worker(strategy):
@@ -135,7 +136,6 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
             raise UserError("train.folds runs on one machine (or one machine's GPUs); set train.folds=1 to train on "
                             "several")
         folds = 1
-    settle_for(config, prepared)  # data.batch_size auto, as the run's train_config.yaml records it
     _refuse_to_overwrite(config, run_dir)
     precision = resolve_precision(config.train.precision, detect_hardware())
     keras.mixed_precision.set_global_policy(precision)

@@ -26,7 +26,7 @@ from .bucket_runs import PushEachEpoch, in_bucket
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, with_values
 from .data import Prepared
-from .data.batching import auto_batch_size
+from .data.batching import auto_batch_size, settled
 from .data.pipeline import fit_inputs, train_datasets
 from .errors import UserError
 from .models import build_model, compile_model, metrics_for, probabilities, resolve_builder
@@ -212,6 +212,7 @@ def is_worker() -> bool:
 
 
 def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | None:
+    config = settled(config, prepared)  # as tune_config.yaml records it; each trial sets its own batch and rate
     seed_everything(config.seed)
     tuner = make_tuner(config, prepared, run_dir)
     dump_config(config, run_dir / RunFiles.TUNE_CONFIG)

@@ -13,7 +13,6 @@ import keras
 
 from ..config import Config
 from ..data import Prepared
-from ..data.batching import settle_for
 from ..mode_gap import EXAMPLES as MODE_GAP_EXAMPLES
 from ..models import expected_init_loss, output_bias
 from ..rundir import RunFiles
@@ -33,7 +32,7 @@ __all__ = ["ActivationHealth", "FirstLayerWeights", "GradientHealth", "ModeGapMo
 def recipe_callbacks(config: Config, prepared: Prepared, run_dir: Path) -> list[keras.callbacks.Callback]:
     """The callbacks `train` adds to `fit`, on fixed samples drawn once from the seed.
     T9 replaces `TerminateOnNaN`; with T9 switched off, `TerminateOnNaN` still stops the run."""
-    monitor, seed = settle_for(config, prepared).monitor, config.seed
+    monitor, seed = config.monitor, config.seed
     log_dir = run_dir / RunFiles.TENSORBOARD / "recipe"
     callbacks: list[keras.callbacks.Callback] = []
     if monitor.gradient_health:

@@ -19,7 +19,6 @@ from .. import references
 from ..bootstrap import Comparison, comparison_words
 from ..config import Config
 from ..data import Prepared
-from ..data.batching import settle_for
 from ..data.pipeline import evaluation_dataset, train_datasets
 from ..errors import UserError
 from ..mode_gap import mode_gap_first
@@ -144,7 +143,7 @@ def check_input_independent(model: keras.Model, prepared: Prepared, config: Conf
         `judge_input_independent` (pass, warn or fail). Skip when the batch size is 1: the
         control takes its inputs from the other examples of a batch.
     """
-    if settle_for(config, prepared).data.batch_size < 2:
+    if config.data.batch_size < 2:
         return verdict("B2", "skip", advice="data.batch_size is 1: the control takes "
                        "its inputs from the other examples of a batch")
     real_losses, real = input_independent_run(model, prepared, config, control=False)

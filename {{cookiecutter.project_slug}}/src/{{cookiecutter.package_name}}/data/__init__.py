@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import UserError
-from .batching import settle_auto_batch
+from .batching import settle_batch
 from .manifest import Manifest, load_manifest
 from .source import Source
 from .split import SPLITS, buckets, row_keys, splits_of
@@ -37,8 +37,8 @@ class Prepared:
     stats: TrainStats
     task: str
     run_dir: Path | None = None
-    # What `prepare` decided of the config's autos for these data (setting -> "auto -> value (why)"),
-    # for the run's train_config.yaml (autos.py).
+    # What data.batch_size auto becomes on these data (batching.settle_batch: setting -> "auto -> value
+    # (why)"), for the run's train_config.yaml (autos.py); the config itself is settled by `settled`.
     settled: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -141,15 +141,15 @@ def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
         manifest, stats = loaded
         if {k: manifest.header.get(k) for k in header_wanted} == _jsonable(header_wanted):
             source.settle(manifest.facts)
-            settled = settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
-            _refuse_empty_splits(manifest, source.where, config)  # data.batch_size may have changed
+            with_batch, settled = settle_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
+            _refuse_empty_splits(manifest, source.where, with_batch)  # data.batch_size may have changed
             return _prepared(source, manifest, stats, config, run_dir, settled)
         print(f"{source.where} changed since this run's manifest ({run_dir / 'data'}) was written, or the "
               "split settings did: scanning it again", file=sys.stderr)
     manifest = scan(source, config, header_wanted)
     source.settle(manifest.facts)
-    settled = settle_auto_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
-    _refuse_empty_splits(manifest, source.where, config)  # before the statistics, which need train
+    with_batch, settled = settle_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
+    _refuse_empty_splits(manifest, source.where, with_batch)  # before the statistics, which need train
     stats = train_stats(source, manifest, config)
     prepared = _prepared(source, manifest, stats, config, run_dir, settled)
     if run_dir is not None:

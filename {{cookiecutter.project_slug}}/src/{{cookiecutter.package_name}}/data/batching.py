@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from ..config import Config
+from ..config import Config, with_values
 
 IMAGE_BATCH = 32
 TABLE_BATCHES_PER_EPOCH = 128
@@ -39,39 +39,47 @@ def auto_batch_size(kind: str, train_rows: int) -> int:
     return int(min(max(2 ** max(power, 0), low), high, fits))
 
 
-def settle_for(config: Config, prepared) -> Config:
-    """`settle_auto_batch` for `prepared`'s data, and the config back. `prepare` settles the config
-    it is given; the functions that take a config and a `Prepared` call this too, for a config
-    that never went through `prepare` (one made beside it in code: the first one, settled, is
-    unchanged)."""
-    settle_auto_batch(config, prepared.kind, prepared.size("train"))
-    return config
-
-
-def settle_auto_batch(config: Config, kind: str, train_rows: int) -> dict[str, str]:
-    """`data.batch_size: auto` becomes a number, and `train.learning_rate` is scaled with it,
-    in the config the stage goes on with (train writes both to train_config.yaml, which then
-    reruns as it is). A number given for data.batch_size leaves both as they are.
+def settled(config: Config, prepared) -> Config:
+    """The config a stage runs with on `prepared`'s data: `data.batch_size: auto` decided and the
+    learning rate scaled with it (`settle_batch`). Each stage's entry calls it once (train,
+    evaluate, tune, the checks' context); a config is frozen, so this is a new one, and the
+    config itself when the batch was given.
 
     Args:
-        config: The config to settle, in place.
+        config: The config as given (a file, --set, or `with_values` in code).
+        prepared: The data the stage runs on.
+
+    Returns:
+        The settled config.
+    """
+    return settle_batch(config, prepared.kind, prepared.size("train"))[0]
+
+
+def settle_batch(config: Config, kind: str, train_rows: int) -> tuple[Config, dict[str, str]]:
+    """`data.batch_size: auto` as a number, and `train.learning_rate` scaled with it (train
+    writes both to train_config.yaml, which then reruns as it is). A number given for
+    data.batch_size leaves both as they are.
+
+    Args:
+        config: The config as given; it is not changed.
         kind: "image" or "tabular".
         train_rows: Examples in the training split.
 
     Returns:
-        What was decided, setting -> "auto -> value (why)": empty when nothing was auto.
+        (the settled config, what was decided: setting -> "auto -> value (why)", empty when
+        nothing was auto).
     """
     if config.data.batch_size != "auto":
-        return {}
+        return config, {}
     batch = auto_batch_size(kind, train_rows)
     rate = config.train.learning_rate
-    config.data.batch_size = batch
-    config.train.learning_rate = rate * math.sqrt(batch / IMAGE_BATCH)
+    scaled = rate * math.sqrt(batch / IMAGE_BATCH)
+    config = with_values(config, {"data.batch_size": batch, "train.learning_rate": scaled})
     low, high = TABLE_BATCH_RANGE
     why = (f"{IMAGE_BATCH} for images" if kind != "tabular" else
            f"a table: about {TABLE_BATCHES_PER_EPOCH} batches an epoch, from {low} to {high:,}")
     settled = {"data.batch_size": f"auto -> {batch} ({why}, at most the {train_rows:,} training rows)"}
     if batch != IMAGE_BATCH:
-        settled["train.learning_rate"] = (f"{rate:g} -> {config.train.learning_rate:.4g} (the rate at {IMAGE_BATCH}, "
+        settled["train.learning_rate"] = (f"{rate:g} -> {scaled:.4g} (the rate at {IMAGE_BATCH}, "
                                           f"times sqrt({batch} / {IMAGE_BATCH}), with data.batch_size auto)")
-    return settled
+    return config, settled
