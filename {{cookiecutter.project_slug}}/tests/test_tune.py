@@ -31,6 +31,8 @@ def test_impossible_search_space():
         load_config(None, ["tune.learning_rate=[0.1, 0.001]"])
     with pytest.raises(UserError, match="tune.hidden_units"):
         load_config(None, ["tune.hidden_units=[]"])
+    with pytest.raises(UserError, match="tune.folds trains each fold's model whole"):
+        load_config(None, ["tune.folds=3", "tune.algorithm=hyperband"])
 
 
 def test_results_folder_from_a_different_search(config, prepared, tmp_path):
@@ -138,6 +140,20 @@ def test_ensemble_averages_probabilities_not_logits():
 
 
 @pytest.mark.slow
+def test_tune_folds_scores_a_trial_by_the_mean_of_its_folds(small_config, prepared, tmp_path):
+    """tune.folds=2: each trial trains a model on each fold's training rows and scores the mean of
+    the folds' best val losses, not the first fold's alone and not the val split's."""
+    config = with_values(small_config, {"tune.max_trials": 2, "tune.epochs": 1, "tune.hidden_units": [16],
+                                        "tune.folds": 2})
+    [verdict] = tune(config, prepared, tmp_path)
+    assert verdict.status == "pass", verdict.advice
+    for row in verdict.measured["table"]:
+        folds = json.loads((tmp_path / "trials" / row["trial"] / "folds.json").read_text())
+        best = folds["best_per_fold"]
+        assert folds["objective"] == "val_loss" and len(best) == 2 and best[0] != best[1]
+        assert row["score"] == pytest.approx((best[0] + best[1]) / 2)
+
+
 def test_evaluate_ensemble_reports_the_gain_over_the_best_trial(small_config, prepared, tmp_path):
     from {{ cookiecutter.package_name }}.evaluate import check_ensemble
 

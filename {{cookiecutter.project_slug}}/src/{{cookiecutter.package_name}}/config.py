@@ -460,6 +460,11 @@ class TuneConfig(Section):
         "choices of data.batch_size, per replica (auto: as data.batch_size auto settles it)"))
     max_consecutive_failed_trials: int = Field(3, ge=1, description=(
         "KerasTuner stops the search after this many failed trials in a row (a NaN fails a trial)"))
+    folds: int = Field(1, ge=1, le=20, description=(
+        "score each trial by k folds over train+val (as train.folds cuts them): a model a fold, each early-stopped "
+        "on its own fold, the trial's score the mean of their best objectives; 1: the val split. For small "
+        "tables, where one val split's score is mostly noise; k times the cost. The trial's saved model and its "
+        "recipe checks are the first fold's"))
 
     @model_validator(mode="after")
     def _space_is_possible(self) -> TuneConfig:
@@ -476,6 +481,9 @@ class TuneConfig(Section):
             problems.append(f"tune.weight_decay must list decays >= 0, got {self.weight_decay}")
         if not self.batch_size:
             problems.append("tune.batch_size must list at least one batch size (or auto)")
+        if self.folds > 1 and self.algorithm == "hyperband":
+            problems.append("tune.folds trains each fold's model whole, hyperband in rounds: use tune.algorithm "
+                            "random or bayesian with tune.folds")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -331,7 +331,8 @@ CHECKS: tuple[Check, ...] = (
     Check("O3", "tune", "Random search",
           "KerasTuner random search (or `tune.algorithm: hyperband`, `bayesian`) over the space in `tune:` "
           "(learning rate on a log scale, width, depth, dropout, weight decay, batch size), objective on "
-          "the val split, early stopping inside trials (`tune.early_stopping_patience`). Every trial trains"
+          "the val split (or its mean over `tune.folds` folds), early stopping inside trials "
+          "(`tune.early_stopping_patience`). Every trial trains"
           " as `train` does: the same pipeline, train-only statistics and recipe callbacks (T6-T12), whose "
           "verdicts land in `trials/<id>/verdicts.json`. The trials (hyperparameters, score, status, "
           "worker, the recipe checks that warned or failed, reason of a failure) go to `trials.csv` and the"

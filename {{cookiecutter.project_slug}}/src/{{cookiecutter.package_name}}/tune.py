@@ -10,6 +10,7 @@ the chief serves the oracle, the workers run trials.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -25,6 +26,7 @@ import numpy as np
 from .bucket_runs import PushEachEpoch, in_bucket
 from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, with_values
+from .cross_validation import fold_ids, fold_prepared
 from .data import Prepared
 from .data.batching import auto_batch_size, settled
 from .data.pipeline import fit_inputs, train_datasets
@@ -87,33 +89,76 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         the trial's own folder. A trial whose loss goes non-finite fails with the reason, so
         KerasTuner records it as failed and the search goes on."""
         trial_id = kwargs.pop("trial_id", None)
+        maximise = kwargs.pop("maximise", False)
         config = self.trial_config(hp)
         trial_dir = self.trials_dir / str(trial_id)
         trial_dir.mkdir(parents=True, exist_ok=True)
         if self.owners_dir is not None and trial_id is not None:
             self.owners_dir.mkdir(parents=True, exist_ok=True)
             write_whole(self.owners_dir / f"{trial_id}.txt", os.environ.get("KERASTUNER_TUNER_ID", "local"))
-        train_ds, val_ds = train_datasets(config, self.prepared)
-        monitors = recipe_callbacks(config, self.prepared, trial_dir)
-        kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + monitors
-        history = model.fit(**fit_inputs(train_ds, val_ds, self.prepared, config.data.batch_size),
+        if config.tune.folds > 1:
+            return self._fit_folds(config, trial_dir, maximise, kwargs)
+        return self._fit_watched(config, model, self.prepared, trial_dir, kwargs)
+
+    def _fit_watched(self, config: Config, model: keras.Model, prepared: Prepared, trial_dir: Path,
+                     kwargs: dict) -> keras.callbacks.History:
+        """One fit on `prepared`'s train and val, watched by the recipe callbacks (their verdicts
+        in the trial's folder); a non-finite loss fails the trial with its reason."""
+        train_ds, val_ds = train_datasets(config, prepared)
+        monitors = recipe_callbacks(config, prepared, trial_dir)
+        kwargs = {**kwargs, "callbacks": list(kwargs.get("callbacks", [])) + monitors}
+        history = model.fit(**fit_inputs(train_ds, val_ds, prepared, config.data.batch_size),
                             **{k: v for k, v in kwargs.items() if k not in ("validation_data",)})
         verdicts = recipe_verdicts(monitors)
         write_verdicts(trial_dir, "tune", verdicts)
-        losses = history.history.get("loss", [])
-        if not losses or not all(math.isfinite(v) for v in losses):
-            nan = next((v for v in verdicts if v.id == "T9" and v.status == "fail"), None)
-            raise keras_tuner.errors.FailedTrialError(
-                f"the training loss went non-finite (losses per epoch: {losses})"
-                + (f": {nan.advice}" if nan else "; lower the learning rate"))
+        _refuse_non_finite(history, verdicts)
         return history
+
+    def _fit_folds(self, config: Config, trial_dir: Path, maximise: bool, kwargs: dict) -> dict[str, float]:
+        """tune.folds: one model a fold (train.folds' folds, statistics from the fold's own
+        training rows), each early-stopped on its fold; the trial scores the mean of their best
+        objectives. The first fold is watched and saved as the trial's model (KerasTuner's
+        checkpoint callback is in its callbacks); the others get a copy of the early stopping."""
+        count, objective = config.tune.folds, config.tune.objective
+        folds = fold_ids(self.prepared, config.data.split, count)
+        callbacks = list(kwargs.get("callbacks", []))
+        stopping = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
+        best = []
+        fit_options = {name: value for name, value in kwargs.items() if name not in ("validation_data", "callbacks")}
+        for fold in range(count):
+            held_out = fold_prepared(self.prepared, folds, fold, config, count)
+            model = compile_model(build_model(config, held_out), config, jit_compile=jit_setting(config),
+                                  total_steps=config.tune.epochs * steps_per_epoch(held_out.size("train"),
+                                                                                  config.data.batch_size))
+            if fold == 0:
+                history = self._fit_watched(config, model, held_out, trial_dir, kwargs)
+            else:
+                train_ds, val_ds = train_datasets(config, held_out)
+                history = model.fit(**fit_inputs(train_ds, val_ds, held_out, config.data.batch_size), **fit_options,
+                                    callbacks=[copy.deepcopy(c) for c in stopping])
+                _refuse_non_finite(history, [])
+            values = history.history.get(objective, [])
+            best.append(float(max(values) if maximise else min(values)))
+        write_whole(trial_dir / "folds.json", json.dumps({"objective": objective, "best_per_fold": best}, indent=2))
+        return {objective: float(np.mean(best))}
+
+
+def _refuse_non_finite(history: keras.callbacks.History, verdicts: list[Verdict]) -> None:
+    losses = history.history.get("loss", [])
+    if not losses or not all(math.isfinite(v) for v in losses):
+        nan = next((v for v in verdicts if v.id == "T9" and v.status == "fail"), None)
+        raise keras_tuner.errors.FailedTrialError(
+            f"the training loss went non-finite (losses per epoch: {losses})"
+            + (f": {nan.advice}" if nan else "; lower the learning rate"))
 
 
 class _RecipeTunerMixin:
-    """Hands the trial id to the hypermodel, so it can record which worker ran the trial."""
+    """Hands the hypermodel the trial id (to record which worker ran the trial) and the
+    objective's direction (to pick each fold's best epoch with tune.folds)."""
 
     def run_trial(self, trial, *args, **kwargs):
         kwargs["trial_id"] = trial.trial_id
+        kwargs["maximise"] = self.oracle.objective.direction == "max"
         return super().run_trial(trial, *args, **kwargs)
 
 
