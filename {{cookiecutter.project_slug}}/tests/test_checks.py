@@ -45,7 +45,7 @@ def test_m4_passes_the_reference_model_and_states_its_initialisers(config, prepa
     measured = verdict.measured
     assert measured["trainable_params"] == model.count_params() == measured["total_params"]
     assert measured["train_examples"] == len(prepared.indices["train"])
-    assert measured["params_per_example"] < 100  # the bundled data: 15-60 (docstring of check_architecture)
+    assert measured["params_per_example"] < 100  # the bundled data: 15-60 (BENCHMARKS.md, "Check notes: M4")
     assert measured["kernel_initializers"]["he_normal"] == config.model.depth
     assert measured["builder"].startswith(config.model.builder)
 

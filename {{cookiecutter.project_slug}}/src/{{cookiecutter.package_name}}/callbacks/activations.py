@@ -19,7 +19,8 @@ NORMALISATION = (keras.layers.BatchNormalization, keras.layers.LayerNormalizatio
                  keras.layers.GroupNormalization, keras.layers.Normalization)
 RELU_NAMES = ("relu", "relu6")
 # Values in the largest layer output of one probe call: the examples are probed in as few
-# calls as keep that bounded (all 1000 at once for the digits CNN, 64 for ResNet50 at 64x64).
+# calls as keep that bounded: a small model's all at once, a large backbone's a few dozen at a time
+# (BENCHMARKS.md, "Check notes: T7").
 CHUNK_VALUES = 2**22
 
 

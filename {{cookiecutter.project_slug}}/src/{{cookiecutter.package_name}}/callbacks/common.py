@@ -83,7 +83,7 @@ def layer_name(variable) -> str:
 
 
 # Variables of rank >= 2 whose step is not a scale's: an embedding table (a step moves only the
-# rows of its batch: 32 of a lecturer's 1,128 levels) and a phase (an angle near +-pi, whose
+# rows of its batch: BENCHMARKS.md, "Check notes: T8") and a phase (an angle near +-pi, whose
 # size says nothing of how far a step moves the function).
 NOT_KERNELS = ("embeddings", "phase")
 

@@ -111,8 +111,8 @@ def judge_gradients(steps: list[int], layers: list[str], norms: np.ndarray, vani
 
     The norms are judged per unit of `loss_unit`: the loss of predicting the train priors (or
     the target mean), M1's expected loss at init, a property of the data, not of the model. A
-    gradient scales with the loss: MSE on a target in large units (the diabetes target's
-    variance is ~6000) gives norms of 1e4 in a healthy model, a target in tiny units norms of
+    gradient scales with the loss: MSE on a target in large units
+    (BENCHMARKS.md, "Check notes: T6") gives norms of 1e4 in a healthy model, a target in tiny units norms of
     1e-8. For cross-entropy the unit is the priors' entropy (ln 10 = 2.3 for 10 balanced
     classes), so RECIPE's thresholds keep their meaning there, and a model whose own loss is
     huge (bad init, exploding logits) is not divided away. The clip norm suggested is in raw

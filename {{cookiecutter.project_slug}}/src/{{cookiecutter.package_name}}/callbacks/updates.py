@@ -100,8 +100,8 @@ def judge_update_ratios(layers: list[str], ratios: np.ndarray, warn_range: tuple
     about learning rate / rms(W), it runs 10-30x above the other layers until its weights have
     grown, which takes a few hundred steps. Far below the median, it is flagged like any layer.
     So are the kernels with a weight penalty (`penalised`): an L1 penalty holds most of their
-    weights near zero on purpose (the table model's first layer on a wide table ran at 0.012, 12x
-    the others), and a step is large beside weights that small."""
+    weights near zero on purpose (BENCHMARKS.md, "Check notes: T8"), and a step is large beside
+    weights that small."""
     if ratios.size == 0:
         return verdict("T8", "skip", advice="nothing measured: no trainable weight matrix with non-zero "
                        "values, or the run was shorter than monitor.update_every_steps")

@@ -55,12 +55,10 @@ def check_architecture(model: keras.Model, prepared: Prepared, config: Config) -
     """M4: the builder, trainable and total parameters, training examples, kernel initialisers.
 
     Warns when the trainable parameters exceed `check.max_params_per_example` (1000) per
-    training example. The reference models on the bundled data have 15 to 60 (digits: MLP
-    26,122 parameters for 1,258 examples, CNN 19,466; breast cancer: MLP 20,609 for 398;
-    diabetes: MLP 18,049 for 309), and ResNet50 on ImageNet has 20 (25M for 1.28M images), so
-    1000 is 17x above the largest of them and far beyond what a first run needs; ResNet50 from
-    random weights on the 1,258 digits has 18,719 and warns. Pretrained weights
-    (`model.weights`) are exempt: transfer learning is the remedy for little data.
+    training example: far above what the reference models on the bundled data and ResNet50 on
+    ImageNet have, and far beyond what a first run needs, while a large backbone from random
+    weights on a small dataset exceeds it and warns (BENCHMARKS.md, "Check notes: M4").
+    Pretrained weights (`model.weights`) are exempt: transfer learning is the remedy for little data.
 
     Warns too when a layer with a built-in ReLU starts from anything but He initialisation:
     Glorot halves the activations' variance at every ReLU layer, a fixed RandomNormal(1)

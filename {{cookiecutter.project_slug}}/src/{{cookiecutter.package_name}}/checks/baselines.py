@@ -158,7 +158,7 @@ def check_input_independent(model: keras.Model, prepared: Prepared, config: Conf
 # B3: the best simple model must beat the priors' val loss by this factor (its docstring says why).
 SIMPLE_MODEL_MARGIN = 0.99
 # A model with this many weights per training example can memorise its training split: B2 and
-# B3 then name over-fitting beside the wiring bugs (the 200 x 500 table: 600 weights a row).
+# B3 then name over-fitting beside the wiring bugs (BENCHMARKS.md, "Check notes: B2").
 MANY_WEIGHTS_PER_EXAMPLE = 10
 
 
@@ -176,7 +176,7 @@ def judge_input_independent(real: float, control: float, prior: float, config: C
         signal_found: Whether B3's simple models beat the priors on these inputs (None: not known).
             False turns "learned nothing from the inputs" into a warn: when no simple model finds
             signal either, weak signal and a broken model cannot be told apart by B2 alone
-            (held-out seattlepets and debates_2016: the trained model later matched its references).
+            (BENCHMARKS.md, "Check notes: B2").
 
     Returns:
         The B2 verdict. Pass when real <= check.input_independent_pass_ratio x control; fail at >=

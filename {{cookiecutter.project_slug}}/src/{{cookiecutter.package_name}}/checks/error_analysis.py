@@ -268,8 +268,8 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int) -> tuple
 
 def equal_mass_ece(confidence: np.ndarray, correct: np.ndarray, bins: int) -> float:
     """ECE over bins that hold the same number of examples each (adaptive binning; Nixon et al.
-    2019): for a model whose confidences crowd the last equal-width bin (the default digits
-    CNN puts 335 of 342 val examples there) it still compares accuracy and confidence inside
+    2019): for a model whose confidences crowd the last equal-width bin
+    (BENCHMARKS.md, "Check notes: E3") it still compares accuracy and confidence inside
     that crowd. Reported beside the equal-width ECE, which the verdict judges (the threshold and
     Guo et al.'s figures are for equal width)."""
     order = np.argsort(confidence, kind="stable")
@@ -295,8 +295,8 @@ def check_calibration(prepared: Prepared, labels: np.ndarray, outputs: np.ndarra
                       run_dir: Path) -> Verdict:
     """E3: top-label expected calibration error on val, and a reliability diagram.
 
-    On a few dozen val rows ECE is mostly noise (60 rows drawn from a perfectly calibrated
-    model's own probabilities gave ECE above 0.1 for 12 of 40 seeds), so it warns only beyond
+    On a few dozen val rows ECE is mostly noise, even for a perfectly calibrated model
+    (BENCHMARKS.md, "Check notes: E3"), so it warns only beyond
     the 99th percentile of the ECE that a calibrated model would show on the same confidences
     (labels drawn from them, NULL_DRAWS times: Broecker and Smith's consistency resampling).
 

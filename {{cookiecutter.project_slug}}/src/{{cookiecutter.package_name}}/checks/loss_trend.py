@@ -37,10 +37,9 @@ def larger_config(config: Config) -> Config:
 
 
 BLOW_UP = 4.0  # the last steps' mean loss this many times the first steps': diverging, whatever the noise
-# A loss at its floor jitters in a short run: 1.5% on a table whose target is 99% noise, 6.6% (within
-# twice its standard error) on bird strikes with 1.2% positives, whose small loss the few positives
-# rule (it was 0.05 until that false fail); a learning rate far too high multiplies it (8x on the
-# digits at rate 30), with an error as large as the rise.
+# A loss at its floor jitters in a short run, most where a few rare positives rule a small loss; a
+# learning rate far too high multiplies it, with an error as large as the rise
+# (BENCHMARKS.md, "Check notes: T3").
 FLOOR_JITTER = 0.25
 # A change counts when it passes this many of its standard errors (the fixed examples' rise in the
 # second half, their fall, the wider model's gap)...
@@ -159,7 +158,7 @@ def check_loss_goes_down(model: keras.Model, larger: keras.Model | None, prepare
     Capacity: warn (not fail: a short budget can favour the smaller model) when `larger` fits
     the same training examples worse by over twice the paired standard error. Not merely "no
     better": on a noisy target both reach its floor in the short run and the order is a coin
-    toss (the verdict audit's Wages1: 9.866 against 9.789, a false warn); a larger model that
+    toss (BENCHMARKS.md, "Check notes: T3"); a larger model that
     ignores the input is worse by many errors.
 
     Args:

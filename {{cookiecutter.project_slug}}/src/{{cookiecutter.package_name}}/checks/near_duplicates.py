@@ -7,11 +7,9 @@ in one pass over every split:
 - images: an 8 x 8 gray thumbnail (area averaging), centred and scaled to unit length; a val or
   test image is a near twin of the train image whose thumbnail is closest when their cosine is
   at least IMAGE_COSINE (a brute-force search: one matrix product per block of BATCH val and
-  test images against every train image). Measured on 300 crops of scikit-learn's sample photos:
-  JPEG at quality 80 plus noise keeps a cosine >= 0.995, noise of 8 grey levels >= 0.985 (95% of
-  copies >= 0.99), while 0.02% of pairs of unrelated crops reach 0.98 (three crops of one sky
-  with a strip of horizon reach 0.99, and look alike to a person too). The perceptual hash tried first
-  (dHash, 64 bits) lost half its bits to JPEG and noise on the same crops. Plain images (a
+  test images against every train image). JPEG re-encoding and light noise keep a copy's cosine
+  near 1, while unrelated images rarely come that close; a perceptual hash lost too many of its
+  bits to the same changes (BENCHMARKS.md, "Check notes: D3"). Plain images (a
   thumbnail whose spread is under FLAT_SHARE of the pixel range: sky, blank pages) get none:
   their thumbnails are mostly noise, and close by chance. So do images under MIN_IMAGE_SIDE a
   side: at 8 x 8 (the bundled digits) two honest drawings of one digit look alike by nature.

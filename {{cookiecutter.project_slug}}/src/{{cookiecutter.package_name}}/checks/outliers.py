@@ -77,11 +77,9 @@ def check_outliers(prepared: Prepared, run_dir: Path, settings: InspectConfig) -
     """D6: the training examples furthest from the bulk, listed and drawn.
 
     Why that default (10): Gaussian data of these sizes never goes past about 5; valid
-    long-tailed features reach 6 to 9 even on their log scale (breast_cancer's largest
-    `area error`, 22 times its median, is 8.2); the bugs worth a warning land far beyond:
-    a sentinel such as -999 or 99999, a value 1000x off (on breast_cancer: caught in 30 of
-    30 features; 100x in 26, 10x in 13), an image on another scale (0..255 among 0..16), a
-    blank image (digits: std z = -16).
+    long-tailed features reach 6 to 9 even on their log scale; the bugs worth a warning land
+    far beyond: a sentinel such as -999 or 99999, a value 1000x off, an image on another scale
+    (0..255 among 0..16), a blank image (BENCHMARKS.md, "Check notes: D6").
 
     Args:
         prepared: The run's data; a seeded sample of at most `inspect.sample` training examples

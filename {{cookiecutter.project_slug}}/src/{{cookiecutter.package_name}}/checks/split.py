@@ -30,8 +30,8 @@ def check_split(prepared: Prepared, fractions: tuple[float, float, float], sigma
     the group sizes m. An empty split never gets here: `prepare` refuses it.
 
     Every class (or decile) and every split is a share tested, 33 of them for ten classes, and
-    one of 33 honest shares lies beyond 3 standard deviations 8.5% of the time (Boston's target
-    deciles warned at 3.1). `sigmas` is therefore the level for the whole family of shares: each
+    one of 33 honest shares lies beyond 3 standard deviations 8.5% of the time
+    (BENCHMARKS.md, "Check notes: D1"). `sigmas` is therefore the level for the whole family of shares: each
     one is judged at the Bonferroni-corrected distance (`family_sigmas`: 3.94 for 33 shares).
 
     Args:
@@ -208,8 +208,8 @@ def measure_train_stats(prepared: Prepared, seed: int = 0) -> TrainStatsMeasurem
         return TrainStatsMeasurement(int(stats.n_train), n_train, labels_match, every_split, count, math.inf,
                                      f"{saved_mean.size} saved means for {np.size(mean)} input features",
                                      family_sigmas(STATS_SIGMAS, np.size(mean)))
-    # The larger of the sample's spread and the saved one: a rare level (32 of 336,776 flights by one
-    # carrier) is often absent from the sample, whose spread is then 0 and every offset infinite.
+    # The larger of the sample's spread and the saved one: a rare level is often absent from the
+    # sample, whose spread is then 0 and every offset infinite (BENCHMARKS.md, "Check notes: D2").
     spread = np.maximum(np.sqrt(np.maximum(squares / max(count, 1) - mean ** 2, 0.0)), saved_std)
     share_left = max(0.0, 1.0 - count / max(n_train, 1))  # the finite-population correction
     error = spread / np.sqrt(max(count, 1)) * np.sqrt(share_left)

