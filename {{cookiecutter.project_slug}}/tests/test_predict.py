@@ -72,6 +72,22 @@ def test_the_bundled_table_from_a_csv_of_its_features(in_tmp, capsys):
     assert main(["predict", "--run", str(run_dir), "short.csv"]) == 2
     assert "lacks the column(s) 'mean texture'" in capsys.readouterr().err
     assert not (run_dir / "predictions.csv").exists()
+    # The same rows as an .npz of arrays: P1 and P2 judge them as they judge the CSV's rows.
+    np.savez("new.npz", x=x)
+    assert main(["predict", "--run", str(run_dir), "--out", "arrays.csv", "new.npz"]) == 0
+    judged = {v.id: v for v in read_verdicts(run_dir) if v.stage == "predict"}
+    assert (judged["P1"].status, judged["P2"].status, judged["P3"].status) == ("pass", "pass", "skip")
+    rows, probs = probabilities(Path("arrays.csv"))
+    np.testing.assert_allclose(probs[:, 1], positive, rtol=1e-4, atol=1e-5)
+    assert all(float(row["ood_score"]) >= 0 for row in rows) and rows[0]["index"] == "0"
+    shifted = x.copy()
+    shifted[:, 3] *= 1000  # mean area in other units
+    np.savez("shifted.npz", x=shifted)
+    assert main(["predict", "--run", str(run_dir), "--out", "shifted.csv", "shifted.npz"]) == 0
+    judged = {v.id: v for v in read_verdicts(run_dir) if v.stage == "predict"}
+    found = {(f["column"], f["what"]) for f in judged["P1"].measured["columns_off"]}
+    assert judged["P1"].status == "warn" and found == {(bunch.feature_names[3], "distribution shift")}, found
+    assert judged["P2"].status == "warn" and judged["P2"].measured["share"] > 0.5
 
 
 def test_a_csv_trained_table_serves_raw_cells_and_refuses_text_in_a_number(in_tmp, capsys):

@@ -98,13 +98,20 @@ def _predict_into(path: Path, described: dict, export: Path, source: Location, s
         outputs = [np.asarray(served.serve(tf.constant(inputs[start:start + BATCH])))
                    for start in range(0, len(ids), BATCH)]
         outputs = np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
-        write_whole(path, predictions_csv(described, ids, outputs))
+        scores = None
+        if described["inputs"] == "features":  # a table given as arrays: P1 on its columns, P2 on its rows
+            new_rows = watched_arrays(described, inputs)
+            if reference is not None:
+                scores = ood_scores(reference, inputs)
+                new_rows.add_scores(scores, np.arange(len(ids)))
+        write_whole(path, predictions_csv(described, ids, outputs, scores))
         if described["inputs"] == "images" and described.get("profile") and source.suffix != ".npz":
             names = [record["file"] for record in ids]
             new_rows = NewRows(described["profile"])
             new_rows.add(image_cells(files), np.arange(len(names)), {})
     p99 = float(reference["val_p99"]) if reference is not None else None
-    return run_checks("predict", PredictContext(described, new_rows, strict, names, p99))
+    arrays = source.suffix == ".npz"
+    return run_checks("predict", PredictContext(described, new_rows, strict, names, p99, arrays))
 
 
 def _takes_rows(described: dict, source: Location) -> bool:
@@ -344,10 +351,28 @@ class PredictionsWriter:
             self.started = True
 
 
-def predictions_csv(described: dict, ids: list[dict], outputs: np.ndarray) -> str:
-    """The CSV text of examples read whole (images, arrays)."""
+def predictions_csv(described: dict, ids: list[dict], outputs: np.ndarray, scores: np.ndarray | None = None) -> str:
+    """The CSV text of examples read whole (images, arrays), with P2's `ood_score` when given."""
     handle = io.StringIO()
-    writer = PredictionsWriter(described, handle, list(ids[0]) if ids else [])
-    writer.write(ids, outputs)
+    writer = PredictionsWriter(described, handle, list(ids[0]) if ids else [],
+                               ["ood_score"] if scores is not None else None)
+    writer.write(ids, outputs, [(f"{score:.3f}",) for score in scores] if scores is not None else None)
     writer.finish()
     return handle.getvalue()
+
+
+ARRAY_BLOCK = 4096  # rows of an array turned into P1's cells at a time
+
+
+def watched_arrays(described: dict, x: np.ndarray) -> NewRows:
+    """P1's view of a table given as arrays (.npz): each profiled feature's values, as the
+    profile read the training arrays, block by block; an example's "line" is its index."""
+    profile = described.get("profile") or {}
+    watched = NewRows(profile)
+    names = described["feature_names"] or [f"feature {j}" for j in range(described["input_shape"][0])]
+    columns = [(j, name) for j, name in enumerate(names) if name in profile]
+    for start in range(0, len(x), ARRAY_BLOCK):
+        block = x[start:start + ARRAY_BLOCK]
+        watched.add({name: [f"{value:.6g}" for value in block[:, j]] for j, name in columns},
+                    np.arange(start, start + len(block)), {})
+    return watched

@@ -352,18 +352,21 @@ CHECKS: tuple[Check, ...] = (
           "99.9th percentile over the rows; counts at p < 0.001), so the test split fed through `predict` stays "
           "quiet. Warns naming the columns and the rows' lines; the predictions are written either way, and "
           "`predict --strict` fails (exit 1). Image folders: each image's brightness, pixel count before resizing "
-          "and mode (grayscale, RGB, 16-bit), judged the same way on 2,000 training files, naming the files. Images "
+          "and mode (grayscale, RGB, 16-bit), judged the same way on 2,000 training files, naming the files. A table "
+          "given as an .npz of arrays: its features against the same profile, examples named by index. Images "
           "from arrays or tfds: not profiled (skip)."),
     Check("P2", "predict", "Rows far from training",
           "Tables: each new row's mean distance to its 5 nearest training rows (a seeded sample of 2,000, in the "
           "encoded features the model takes, standardised), over the 99th percentile of the same distance for "
           "1,000 val rows: `ood_score` in predictions.csv (above 1: farther than 99% of val rows). Warns when "
           "more than 5% of the new rows score above 1 and that many is beyond chance against the 1% expected "
-          "(p < 0.001), naming the farthest rows. Images and .npz inputs: skip."),
+          "(p < 0.001), naming the farthest rows; a table given as an .npz of arrays the same way, its "
+          "examples named by index. Images: skip."),
     Check("P3", "predict", "Inputs read as missing",
           "Cells that are not numbers in a numeric column are imputed as in training, counted, and named on "
           "their row in predictions.csv (`unread_cells`); warns when a column holds more of them than its "
-          "training rows did (p < 0.001: a zip code spelt 98117-1234 in training now and then passes)."),
+          "training rows did (p < 0.001: a zip code spelt 98117-1234 in training now and then passes). Images "
+          "and .npz arrays hold no such cells: skip."),
 )
 
 

@@ -31,7 +31,9 @@ For an image folder the profile's columns are each training image's brightness, 
 its pixel count, before resizing) and mode (grayscale, RGB, 16-bit ...), from at most
 IMAGE_PROFILE_FILES files, and P1 judges new files on them the same way, naming the files.
 Predictions are written either way; `predict --strict` turns a P1 warning into a failure (exit 1).
-Images that came as arrays or from tfds are not profiled.
+A table given as arrays (.npz) is judged on the same profile (each feature's values, P1) and the
+same distances (P2), an example named by its index. Images that came as arrays or from tfds are
+not profiled.
 """
 
 from __future__ import annotations
@@ -438,6 +440,7 @@ class PredictContext:
         strict: `predict --strict`: a P1 warning fails.
         names: Images: the files, by the index `new_rows` was given.
         p99: P2's calibration, from the export's ood.npz (None: no P2).
+        arrays: The new examples came as arrays (.npz): numbers, no cell to read as missing (P3).
     """
 
     described: dict
@@ -445,6 +448,7 @@ class PredictContext:
     strict: bool = False
     names: list[str] | None = None  # images: each example's file, which P1 names instead of a line
     p99: float | None = None  # P2: val's 99th percentile of the neighbour distance, from the export
+    arrays: bool = False
     earlier: list = field(default_factory=list)
 
 
@@ -467,8 +471,8 @@ def judge_new_columns(found: list[dict], rows: int, strict: bool) -> Verdict:
 @registers("predict", "P1")
 def _p1(c: PredictContext) -> Verdict:
     if not c.described.get("profile") or c.new_rows is None:
-        return verdict("P1", "skip", advice="no profile of the training examples to compare with: arrays (.npz), "
-                       "images from tfds or arrays, and exports written before P1 are not checked")
+        return verdict("P1", "skip", advice="no profile of the training examples to compare with: images from "
+                       "tfds or arrays, and exports written before P1, are not checked")
     found = c.new_rows.findings()
     if c.names:  # images: the files, not lines
         for finding in found:
@@ -514,7 +518,7 @@ def _p2(c: PredictContext) -> Verdict:
 
 @registers("predict", "P3")
 def _p3(c: PredictContext) -> Verdict:
-    if c.new_rows is None or c.described.get("inputs") == "images":
+    if c.new_rows is None or c.arrays or c.described.get("inputs") == "images":
         return verdict("P3", "skip", advice="no table cells: images and arrays are read whole or refused")
     return judge_unread_cells(c.new_rows.unread_counts, c.new_rows.unread, c.new_rows.rows,
                               c.described.get("profile") or {})
