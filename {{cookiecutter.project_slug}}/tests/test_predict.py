@@ -129,6 +129,16 @@ def test_the_bundled_digits_from_an_npz_and_the_wrong_channels(in_tmp, capsys):
     rows, probs = probabilities(run_dir / "predictions.csv")
     np.testing.assert_allclose(probs, softmax(evaluated(run_dir, prepared, "test")), rtol=1e-4, atol=1e-5)
     assert rows[0]["index"] == "0"
+    # P2 on images: measured in the model's last hidden layer; the test split is near, noise is far.
+    judged = {v.id: v for v in read_verdicts(run_dir) if v.stage == "predict"}
+    assert judged["P2"].status == "pass" and judged["P1"].status == "skip" and judged["P3"].status == "skip"
+    noise = np.random.default_rng(0).uniform(0, 16, x.shape).astype("float32")  # digits' pixels run 0..16
+    np.savez("noise.npz", x=noise)
+    assert main(["predict", "--run", str(run_dir), "--out", "noise.csv", "noise.npz"]) == 0
+    far = {v.id: v for v in read_verdicts(run_dir) if v.stage == "predict"}["P2"]
+    near = np.array([float(row["ood_score"]) for row in rows])
+    scores = np.array([float(row["ood_score"]) for row in probabilities(Path("noise.csv"))[0]])
+    assert far.status == "warn" and far.measured["share"] > 0.5 and np.median(scores) > 1 > np.median(near)
     np.savez("rgb.npz", x=np.repeat(x, 3, axis=-1))
     assert main(["predict", "--run", str(run_dir), "--out", "rgb.csv", "rgb.npz"]) == 2
     assert "3 channel(s); the model was trained on 1" in capsys.readouterr().err

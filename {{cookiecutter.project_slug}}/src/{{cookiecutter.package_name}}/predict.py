@@ -98,17 +98,20 @@ def _predict_into(path: Path, described: dict, export: Path, source: Location, s
         outputs = [np.asarray(served.serve(tf.constant(inputs[start:start + BATCH])))
                    for start in range(0, len(ids), BATCH)]
         outputs = np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
-        scores = None
-        if described["inputs"] == "features":  # a table given as arrays: P1 on its columns, P2 on its rows
+        if described["inputs"] == "features":  # a table given as arrays: P1 on its columns
             new_rows = watched_arrays(described, inputs)
-            if reference is not None:
-                scores = ood_scores(reference, inputs)
-                new_rows.add_scores(scores, np.arange(len(ids)))
-        write_whole(path, predictions_csv(described, ids, outputs, scores))
-        if described["inputs"] == "images" and described.get("profile") and source.suffix != ".npz":
+        elif described["inputs"] == "images" and described.get("profile") and source.suffix != ".npz":
             names = [record["file"] for record in ids]
             new_rows = NewRows(described["profile"])
             new_rows.add(image_cells(files), np.arange(len(names)), {})
+        scores = None
+        if reference is not None:  # P2: the arrays themselves, or the images through the model's last hidden layer
+            scores = (ood_scores(reference, inputs) if described["inputs"] == "features" else np.concatenate(
+                [ood_scores(reference, np.asarray(served.features(tf.constant(inputs[start:start + BATCH]))))
+                 for start in range(0, len(ids), BATCH)] or [np.zeros(0)]))
+            new_rows = new_rows if new_rows is not None else NewRows({})
+            new_rows.add_scores(scores, np.arange(len(ids)))
+        write_whole(path, predictions_csv(described, ids, outputs, scores))
     p99 = float(reference["val_p99"]) if reference is not None else None
     arrays = source.suffix == ".npz"
     return run_checks("predict", PredictContext(described, new_rows, strict, names, p99, arrays))

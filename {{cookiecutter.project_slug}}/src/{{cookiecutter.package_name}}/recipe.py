@@ -361,7 +361,9 @@ CHECKS: tuple[Check, ...] = (
           "1,000 val rows: `ood_score` in predictions.csv (above 1: farther than 99% of val rows). Warns when "
           "more than 5% of the new rows score above 1 and that many is beyond chance against the 1% expected "
           "(p < 0.001), naming the farthest rows; a table given as an .npz of arrays the same way, its "
-          "examples named by index. Images: skip."),
+          "examples named by index. Images (files or arrays) are measured in what the model's head reads, its "
+          "last hidden layer (deep nearest neighbours: raw pixels would measure brightness and position), "
+          "naming the farthest files; a model without the project's head, or a bag of folds: skip."),
     Check("P3", "predict", "Inputs read as missing",
           "Cells that are not numbers in a numeric column are imputed as in training, counted, and named on "
           "their row in predictions.csv (`unread_cells`); warns when a column holds more of them than its "

@@ -8,7 +8,8 @@ that serving cannot drift from training. Other sources export the model as it is
 Beside the SavedModel, `predict.json` says what `predict` needs to feed it and to read its
 outputs without the training data: the task and class names, the inputs (raw CSV columns, the
 numeric ones and the identifiers among them; or feature names; or the image shape and pixel
-range), and where the training examples came from.
+range), and where the training examples came from. An image model's export adds a `features`
+endpoint (its last hidden layer) and ood.npz, what P2 measures new images against.
 """
 
 from __future__ import annotations
@@ -44,14 +45,40 @@ def serving_description(prepared, source: str) -> dict:
     return described
 
 
+HEAD_LAYERS = ("output_standard", "output")  # ModelSpec.head's output layer, whichever the task has
+
+
+def embedding_model(model: keras.Model) -> keras.Model | None:
+    """The model up to its output layer: what the head reads (the last hidden layer), where P2
+    measures an image's distance to the training images (raw pixels would measure brightness
+    and position, not content). None for a model without the project's head."""
+    names = {layer.name for layer in model.layers}
+    head = next((model.get_layer(name) for name in HEAD_LAYERS if name in names), None)
+    if head is None or not isinstance(head.input, keras.KerasTensor):
+        return None
+    return keras.Model(model.input, head.input, name="embedding")
+
+
 def export_for_serving(model: keras.Model, prepared, path: Path, source: str) -> None:
     """Written whole: a run killed during the export leaves the previous export, or none. A CSV
-    model's export has a second endpoint, `features` (the encoded row the model takes), which
-    P2 measures distances in; tables carry ood.npz, P2's sample of training rows."""
+    model's export has a second endpoint, `features` (the encoded row the model takes), and an
+    image model's one too (its last hidden layer, `embedding_model`): P2 measures distances in
+    them; ood.npz holds P2's sample of training rows (or images) in the same terms."""
+    import tensorflow as tf
+
     encoder = prepared.source.encoder
-    reference = ood_reference(prepared)
+    embedder = embedding_model(model) if prepared.kind == "image" else None
+    reference = ood_reference(prepared, embed=embedder)
     with writing_whole_folder(path) as partial:
-        if encoder is None:
+        if encoder is None and embedder is not None:
+            archive = keras.export.ExportArchive()
+            archive.track(model)
+            signature = [tf.TensorSpec((None, *prepared.input_shape), tf.float32)]
+            archive.add_endpoint(name="serve", fn=lambda x: model(x, training=False), input_signature=signature)
+            archive.add_endpoint(name="features", fn=lambda x: embedder(x, training=False),
+                                 input_signature=signature)
+            archive.write_out(str(partial), verbose=False)
+        elif encoder is None:
             model.export(str(partial), verbose=False)
         else:
             archive = keras.export.ExportArchive()

@@ -17,7 +17,10 @@ per categorical column the levels seen and the share of sampled rows whose level
 - P2 scores each row by its distance to the nearest training rows (in the features the model
   takes, standardised), over the 99th percentile of the same distance for val rows: above 1, the
   row is farther from training than 99% of val rows (`ood_score` in predictions.csv); it warns when
-  far more than 1% of the new rows are.
+  far more than 1% of the new rows are. Images are measured in what the model's head reads (its
+  last hidden layer: `serving.embedding_model`), the distance of deep nearest neighbours (Sun et
+  al. 2022, "Out-of-distribution detection with deep nearest neighbors"), since raw pixels measure
+  brightness and position rather than content.
 - P1 also reads each free-text column's words: the share of a row's words that are not in the
   model's vocabulary, against the same share on val rows (words the vocabulary, built from train,
   never held: its own size caps it, so that share is far from 0 on healthy text). It warns when
@@ -367,15 +370,27 @@ OOD_VAL_ROWS = 1_000
 OOD_NEIGHBOURS = 5
 OOD_SHARE = 0.05
 OOD_FILE = "ood.npz"  # in the export: the training sample, its means and spreads, val's 99th percentile
+EMBED_BATCH = 256  # images embedded at a time for P2's reference
 
 
-def ood_reference(prepared: Prepared, seed: int = 0) -> dict[str, np.ndarray] | None:
-    """What P2 measures new rows against, from the run's tables (None for images)."""
-    if prepared.kind != "tabular" or prepared.size("val") < 20:
+def ood_reference(prepared: Prepared, seed: int = 0, embed=None) -> dict[str, np.ndarray] | None:
+    """What P2 measures new rows against: a sample of training rows in the features the model
+    takes (tables), or of training images through `embed` (the trained model up to its head);
+    None for images without one, or too few val examples to calibrate on."""
+    if (prepared.kind != "tabular" and embed is None) or prepared.size("val") < 20:
         return None
-    train = np.asarray(prepared.take(prepared.sample_rows("train", OOD_TRAIN_ROWS, seed))[0], np.float64)
-    val = np.asarray(prepared.take(prepared.sample_rows("val", OOD_VAL_ROWS, seed))[0], np.float64)
-    train, val = train.reshape(len(train), -1), val.reshape(len(val), -1)
+
+    def features(split: str, limit: int) -> np.ndarray:
+        rows = prepared.sample_rows(split, limit, seed)
+        if embed is None:
+            found = prepared.take(rows)[0]
+        else:  # a few hundred images at a time: 2,000 at 224 x 224 would hold 1.2 GB
+            found = np.concatenate([np.asarray(embed(prepared.take(rows[start:start + EMBED_BATCH])[0],
+                                                     training=False)) for start in range(0, len(rows), EMBED_BATCH)])
+        found = np.asarray(found, np.float64)
+        return found.reshape(len(found), -1)
+
+    train, val = features("train", OOD_TRAIN_ROWS), features("val", OOD_VAL_ROWS)
     mean, spread = train.mean(axis=0), train.std(axis=0)
     kept = spread > 1e-9
     reference = {"train": ((train - mean) / np.where(kept, spread, 1.0))[:, kept].astype(np.float32),
@@ -410,7 +425,8 @@ def judge_far_rows(scores_above: int, rows: int, farthest: list, p99: float) -> 
     Args:
         scores_above: New rows scoring above 1.
         rows: New rows scored.
-        farthest: (line, score) of the farthest rows.
+        farthest: (line, score) of the farthest rows; (file, score) for image files, and the
+            example's index for arrays.
         p99: Val's 99th percentile of the neighbour distance.
 
     Returns:
@@ -418,15 +434,16 @@ def judge_far_rows(scores_above: int, rows: int, farthest: list, p99: float) -> 
     """
     share = scores_above / max(rows, 1)
     measured = {"rows": rows, "beyond_val_99th_percentile": scores_above, "share": round(share, 4),
-                "farthest": [{"line": int(line), "score": round(float(score), 2)} for line, score in farthest],
+                "farthest": [{"file" if isinstance(at, str) else "line": at if isinstance(at, str) else int(at),
+                              "score": round(float(score), 2)} for at, score in farthest],
                 "val_99th_percentile_distance": round(float(p99), 4)}
     expected = f"at most {OOD_SHARE:.0%} of the rows beyond val's 99th percentile (1% expected)"
     if share > OOD_SHARE and _surprising(scores_above, rows, 0.01):
         return verdict("P2", "warn", measured=measured, expected=expected,
                        advice=f"{share:.0%} of the new rows lie farther from the training rows than 99% of val rows "
-                       f"do (the farthest at lines {[f['line'] for f in measured['farthest']]}): the model was not "
-                       "tested on rows like these, so its predictions there are guesses. predictions.csv gives each "
-                       "row's `ood_score`.")
+                       f"do (the farthest: {[f.get('line', f.get('file')) for f in measured['farthest']]}): the "
+                       "model was not tested on rows like these, so its predictions there are guesses. "
+                       "predictions.csv gives each row's `ood_score`.")
     return verdict("P2", "pass", measured=measured, expected=expected)
 
 
@@ -470,9 +487,10 @@ def judge_new_columns(found: list[dict], rows: int, strict: bool) -> Verdict:
 
 @registers("predict", "P1")
 def _p1(c: PredictContext) -> Verdict:
-    if not c.described.get("profile") or c.new_rows is None:
-        return verdict("P1", "skip", advice="no profile of the training examples to compare with: images from "
-                       "tfds or arrays, and exports written before P1, are not checked")
+    if not c.described.get("profile") or c.new_rows is None or not c.new_rows.rows:
+        return verdict("P1", "skip", advice="no profile of the training examples to compare with, or none of its "
+                       "values in the new examples: images from tfds or given as arrays, and exports written "
+                       "before P1, are not checked")
     found = c.new_rows.findings()
     if c.names:  # images: the files, not lines
         for finding in found:
@@ -513,7 +531,10 @@ def _p2(c: PredictContext) -> Verdict:
     if c.new_rows is None or not c.new_rows.scored or c.p99 is None:
         return verdict("P2", "skip", advice="tables only: images, and exports written before P2, carry no sample "
                        "of training rows to measure distances to")
-    return judge_far_rows(c.new_rows.far, c.new_rows.scored, c.new_rows.farthest, c.p99)
+    farthest = c.new_rows.farthest
+    if c.names:  # image files: named, not numbered
+        farthest = [(c.names[int(line)], score) for line, score in farthest]
+    return judge_far_rows(c.new_rows.far, c.new_rows.scored, farthest, c.p99)
 
 
 @registers("predict", "P3")
