@@ -370,7 +370,7 @@ OOD_VAL_ROWS = 1_000
 OOD_NEIGHBOURS = 5
 OOD_SHARE = 0.05
 OOD_FILE = "ood.npz"  # in the export: the training sample, its means and spreads, val's 99th percentile
-EMBED_BATCH = 256  # images embedded at a time for P2's reference
+EMBED_BATCH = 64  # images embedded at a time for P2's reference
 
 
 def ood_reference(prepared: Prepared, seed: int = 0, embed=None) -> dict[str, np.ndarray] | None:
@@ -384,9 +384,10 @@ def ood_reference(prepared: Prepared, seed: int = 0, embed=None) -> dict[str, np
         rows = prepared.sample_rows(split, limit, seed)
         if embed is None:
             found = prepared.take(rows)[0]
-        else:  # a few hundred images at a time: 2,000 at 224 x 224 would hold 1.2 GB
-            found = np.concatenate([np.asarray(embed(prepared.take(rows[start:start + EMBED_BATCH])[0],
-                                                     training=False)) for start in range(0, len(rows), EMBED_BATCH)])
+        else:  # streamed as training reads them, a batch at a time: 2,000 at 224 x 224 would hold 1.2 GB
+            stream = prepared.source.stream(prepared.manifest.positions[rows], prepared.manifest.labels[rows])
+            found = np.concatenate([np.asarray(embed(x, training=False))
+                                    for x in stream.map(lambda x, _: x).batch(EMBED_BATCH)])
         found = np.asarray(found, np.float64)
         return found.reshape(len(found), -1)
 
