@@ -106,9 +106,10 @@ def _predict_into(path: Path, described: dict, export: Path, source: Location, s
             new_rows.add(image_cells(files), np.arange(len(names)), {})
         scores = None
         if reference is not None:  # P2: the arrays themselves, or the images through the model's last hidden layer
-            scores = (ood_scores(reference, inputs) if described["inputs"] == "features" else np.concatenate(
-                [ood_scores(reference, np.asarray(served.features(tf.constant(inputs[start:start + BATCH]))))
-                 for start in range(0, len(ids), BATCH)] or [np.zeros(0)]))
+            measured = (lambda part: part) if described["inputs"] == "features" else (
+                lambda part: np.asarray(served.features(tf.constant(part))))
+            scores = np.concatenate([ood_scores(reference, measured(inputs[start:start + BATCH]))  # a batch's distances
+                                     for start in range(0, len(ids), BATCH)] or [np.zeros(0)])
             new_rows = new_rows if new_rows is not None else NewRows({})
             new_rows.add_scores(scores, np.arange(len(ids)))
         write_whole(path, predictions_csv(described, ids, outputs, scores))
