@@ -77,11 +77,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         })
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        config = self.trial_config(hp)
-        model = build_model(config, self.prepared)
-        return compile_model(model, config, jit_compile=jit_setting(config),
-                             total_steps=config.tune.epochs * steps_per_epoch(
-                                 self.prepared.size("train"), config.data.batch_size))
+        return _compiled(self.trial_config(hp), self.prepared)
 
     def fit(self, hp, model, *args, **kwargs):
         """A trial trains as `train` does: the same pipeline (at the trial's batch size) and
@@ -127,9 +123,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         fit_options = {name: value for name, value in kwargs.items() if name not in ("validation_data", "callbacks")}
         for fold in range(count):
             held_out = fold_prepared(self.prepared, folds, fold, config, count)
-            model = compile_model(build_model(config, held_out), config, jit_compile=jit_setting(config),
-                                  total_steps=config.tune.epochs * steps_per_epoch(held_out.size("train"),
-                                                                                  config.data.batch_size))
+            model = _compiled(config, held_out)
             if fold == 0:
                 history = self._fit_watched(config, model, held_out, trial_dir, kwargs)
             else:
@@ -141,6 +135,14 @@ class RecipeHyperModel(keras_tuner.HyperModel):
             best.append(float(max(values) if maximise else min(values)))
         write_whole(trial_dir / "folds.json", json.dumps({"objective": objective, "best_per_fold": best}, indent=2))
         return {objective: float(np.mean(best))}
+
+
+def _compiled(config: Config, prepared: Prepared) -> keras.Model:
+    """A trial's model for `prepared`'s data (the val split's, or a fold's), compiled for the
+    trial's epochs."""
+    total_steps = config.tune.epochs * steps_per_epoch(prepared.size("train"), config.data.batch_size)
+    return compile_model(build_model(config, prepared), config, jit_compile=jit_setting(config),
+                         total_steps=total_steps)
 
 
 def _refuse_non_finite(history: keras.callbacks.History, verdicts: list[Verdict]) -> None:
