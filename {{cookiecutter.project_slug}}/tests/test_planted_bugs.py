@@ -404,6 +404,23 @@ def test_b3_warns_when_a_linear_model_cannot_beat_the_priors(shuffled, tmp_path)
     assert "does not beat the priors" in verdict.advice
 
 
+def test_b3_bounds_boosting_by_its_trees_and_says_when_it_skips_it(config, prepared, tmp_path, monkeypatch):
+    """Boosting grows a tree per class each round: on the digits' 10 classes its sample is bounded
+    by values x trees (fewer rows than the linear model sees), and where even MIN_ROWS rows exceed
+    the budget it is not fitted, and B3 says that the linear model is the bar."""
+    from {{ cookiecutter.package_name }} import references
+
+    features = int(np.prod(prepared.input_shape))
+    monkeypatch.setattr(references, "MAX_CELLS", 1_000 * features * 10)  # 1,000 rows x 10 trees a round
+    found, _ = references.score_references(prepared, 20_000, 0)
+    assert found["linear"]["training_examples"] == prepared.size("train") > 1_000
+    assert found["boosting"]["training_examples"] == 1_000 and "values x trees" in found["boosting"]["capped_by"]
+    monkeypatch.setattr(references, "MAX_CELLS", 900 * features * 10)
+    verdict = check_simple_model(model_spec(config, prepared), prepared, config, tmp_path)
+    assert set(verdict.measured["references"]) == {"linear"} and verdict.measured["bar"] == "linear"
+    assert verdict.status == "pass" and "Gradient boosting: not fitted" in verdict.advice
+
+
 @pytest.mark.slow
 def test_b2_fails_on_constant_inputs(digits_config, digits, tmp_path):
     """Real and control see the same constant: their runs are the same, at any budget."""

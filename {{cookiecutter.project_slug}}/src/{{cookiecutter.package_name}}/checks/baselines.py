@@ -303,6 +303,8 @@ def check_simple_model(spec: ModelSpec, prepared: Prepared, config: Config, run_
     else:
         advice = (f"The best simple model, {what}, does not beat the priors (val loss {scores['loss']:.4g} against "
                   f"{prior:.4g}): the inputs carry no signal it finds, or they do not match the labels (D9).")
+    skipped = measured.get("references", {}).get("linear", {}).get("skipped", {})
+    advice += "".join(f" Gradient {name}: {why}." for name, why in skipped.items())
     return verdict("B3", "pass" if ok else "warn", measured=measured,
                    expected=f"below {SIMPLE_MODEL_MARGIN:g} x the priors' val loss {prior:.4g} (B1); the model "
                    "must beat these scores", advice=advice)

@@ -48,7 +48,13 @@ from ..registry import registers
 from ..verdicts import Verdict, verdict
 from .context import Context
 
-FULL_MODEL_COLUMNS = 200
+# The full model's cost grows with its features times its trees (one per class and round), so it
+# sees the columns that explain most alone up to FULL_MODEL_FEATURES features and as many rounds
+# (FULL_MODEL_ROUNDS at most, MIN_FULL_MODEL_ROUNDS at least) as FULL_MODEL_BUDGET feature-trees
+# allow: 100 rounds of 16 classes over 2,005 TF-IDF features took 420 s of a 480 s inspect.
+FULL_MODEL_FEATURES = 500
+FULL_MODEL_BUDGET = 100 * 200  # 100 rounds of a binary table's 200 features, what D11 always afforded
+MIN_FULL_MODEL_ROUNDS = 10
 # A column alone is scored by a tree this deep (16 leaves: enough for a threshold, a few levels or
 # a step function, too few to memorise an identifier); the full model, context only, by
 # histogram boosting of this many rounds.
@@ -62,9 +68,10 @@ LINEAR_LEAK = 0.999
 # both dates) warns: recorded after the record, it may be known only after the outcome.
 DATES_AFTER_SHARE = 0.9
 DATES_AFTER_ROWS = 20
-# The ridge sees the strongest columns alone up to this many features (one-hot levels count):
+# The ridge sees the FORMULA_COLUMNS strongest columns alone, up to this many features (one-hot levels count):
 # its cost grows with their square.
 FORMULA_FEATURES = 500
+FORMULA_COLUMNS = 200
 # Columns named as the formula's: those holding at least this share of its standardised weights.
 FORMULA_SHARE = 0.1
 
@@ -188,7 +195,7 @@ def dates_after(prepared: Prepared, rows: np.ndarray, time_column: str | None) -
     """Each other date column's share of rows (with both dates) whose date falls after the row's
     time (data.time_column, or the table's one date column): a date recorded after the time of the
     record, such as a closing or discharge date, is often known only after the outcome."""
-    columns = getattr(prepared.source, "columns", None) or []
+    columns = prepared.source.columns
     others = [c.name for c in columns if c.role == "datetime" and c.name != time_column]
     if time_column is None or not others:
         return {}
@@ -266,17 +273,18 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig, time_colu
                                                              .astype(float)), baseline)
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     best, best_score = ranked[0]
-    # The full model is context, not a judge: on a wide table it sees the FULL_MODEL_COLUMNS
-    # columns that explain most alone, as all of them would cost much of inspect's time
-    # (BENCHMARKS.md, "Check notes: D11").
-    kept = [j for name, _ in ranked[:FULL_MODEL_COLUMNS] for j in groups[name]]
+    # The full model is context, not a judge: bounded in features and rounds (FULL_MODEL_BUDGET;
+    # BENCHMARKS.md, "Check notes: D11").
+    kept = [j for name, _ in ranked for j in groups[name]][:FULL_MODEL_FEATURES]
+    trees_a_round = 1 if regression or prepared.num_classes <= 2 else prepared.num_classes
+    rounds = int(np.clip(FULL_MODEL_BUDGET // (len(kept) * trees_a_round), MIN_FULL_MODEL_ROUNDS, FULL_MODEL_ROUNDS))
     full_model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
-        max_iter=FULL_MODEL_ROUNDS, random_state=0).fit(x_train[:, kept], y_train)
+        max_iter=rounds, random_state=0).fit(x_train[:, kept], y_train)
     full = explained(prepared.task, y_val, full_model.predict(x_val[:, kept]), baseline)
     formula, formula_columns = 0.0, []
     if regression:
         formula_groups, features = {}, []
-        for name, _ in ranked[:FULL_MODEL_COLUMNS]:
+        for name, _ in ranked[:FORMULA_COLUMNS]:
             if len(features) + len(groups[name]) > FORMULA_FEATURES:
                 break
             formula_groups[name] = list(range(len(features), len(features) + len(groups[name])))
@@ -284,8 +292,9 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig, time_colu
         formula, formula_columns = linear_formula(np.r_[x_train, x_val][:, features], np.r_[y_train, y_val],
                                                   formula_groups)
     what = "R^2 on val" if regression else "share of the priors' val errors removed"
-    full_name = ("all_columns_gradient_boosting" if len(ranked) <= FULL_MODEL_COLUMNS else
-                 f"best_{FULL_MODEL_COLUMNS}_columns_gradient_boosting")
+    every = len(kept) == sum(len(features) for features in groups.values())
+    full_name = (f"{'all' if every else f'best_{len(kept)}'}_features_gradient_boosting"
+                 + ("" if rounds == FULL_MODEL_ROUNDS else f"_{rounds}_rounds"))
     measured = {"explained_by": what, "top_columns": {n: round(s, 3) for n, s in ranked[:5]},
                 "scored_out_of_fold": sorted(rescored),
                 "row_order": round(row_order, 3), full_name: round(full, 3),

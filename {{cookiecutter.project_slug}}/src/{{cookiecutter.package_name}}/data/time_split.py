@@ -102,6 +102,6 @@ def time_column(prepared, config) -> str | None:
     datetime column (D10's role); None for other sources, or with several date columns."""
     if config.data.time_column:
         return config.data.time_column
-    columns = getattr(prepared.source, "columns", None) or []
+    columns = prepared.source.columns
     dated = [c.name for c in columns if c.role == "datetime"]
     return dated[0] if len(dated) == 1 else None
