@@ -357,12 +357,12 @@ CORPUS = [all_identical, duplicated_three_times, one_example_per_class, a_class_
 
 
 # Files that differ only in how they spell healthy data (a CSV's delimiter, encoding or quoted
-# newlines; an image's mode, size or folder depth): reading them is what they test, and once read
-# every stage gets the same tensors through the same pipeline. They skip `check`, whose training
-# runs are the same for every input and cost about 12 s a kind (inspect, train and evaluate still
-# read them).
+# newlines; an image's mode, size, folder depth or file name; labels as strings of numbers or
+# one-hot rows): reading them is what they test, and once read every stage gets the same tensors
+# (class ids 0 and 1) through the same pipeline. They skip `check`, whose training runs are the
+# same for every input and cost about 10 s a kind (inspect, train and evaluate still read them).
 SPELLINGS = {semicolons, utf8_with_bom, latin1, quoted_newlines, rgba_palette_and_16_bit, tiny_and_huge_images,
-             nested_sub_folder}
+             nested_sub_folder, names_with_spaces_and_accents, labels_as_strings_of_numbers, one_hot_labels}
 
 
 @pytest.fixture(scope="module")
