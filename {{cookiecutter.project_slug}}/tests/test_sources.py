@@ -128,10 +128,10 @@ def test_csv_with_numeric_and_text_features(tmp_path):
 
 def test_csv_rows_stream_in_blocks(tmp_path, monkeypatch):
     """A file of many blocks gives each row once, in order, with the vocabulary of train alone."""
-    from {{ cookiecutter.package_name }}.data import tables
+    from {{ cookiecutter.package_name }}.data import csv_reading
 
-    monkeypatch.setattr(tables, "BLOCK_BYTES", 256)  # a block of ~20 rows
-    monkeypatch.setattr(tables, "BLOCK_ROWS", 0)
+    monkeypatch.setattr(csv_reading, "BLOCK_BYTES", 256)  # a block of ~20 rows
+    monkeypatch.setattr(csv_reading, "BLOCK_ROWS", 0)
     rows = [(7919 * i % 600, "abc"[i % 3] if i % 25 else f"rare{i}", "yes" if i % 2 else "no") for i in range(600)]
     prepared = prepare(config_for(task="binary", source="csv", location=write_rows(tmp_path / "t.csv", "n,c,label",
                                                                                    rows), max_categories=3))

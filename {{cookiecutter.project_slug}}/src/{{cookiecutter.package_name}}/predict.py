@@ -32,8 +32,8 @@ import numpy as np
 
 from .checks.new_data import OOD_FILE, NewRows, PredictContext, image_cells, numbers_of, ood_scores
 from .data.columns import MISSING, NUMBER
+from .data.csv_reading import block_bytes, sniff
 from .data.images import IMAGE_SUFFIXES
-from .data.tables import block_bytes, sniff
 from .errors import UserError
 from .models import class_probabilities
 from .progress import ProgressLine

@@ -10,11 +10,13 @@ the training rows; their counts, medians and vocabularies come from the training
 (D2), gathered in the same pass that keys and splits the rows: a row's split depends on its own
 cells, so it is known as soon as the row is read. The rows then stream as raw text into the
 TableEncoder (encoder.py), the Keras layer that also serves raw rows from the export.
+
+Here is the source itself (scan, labels, streams, serving); how the bytes become blocks of text
+cells is csv_reading.py's, and what the scan learns of each column is column_profile.py's.
 """
 
 from __future__ import annotations
 
-import csv
 import keyword
 import re
 
@@ -23,61 +25,24 @@ import numpy as np
 from ..config import Config
 from ..errors import UserError
 from ..progress import ProgressLine
-from ..storage import Location, locate
+from ..storage import locate
+from .column_profile import SAMPLE_CELLS, SAMPLE_ROWS, observe, sample_values, thin
 from .columns import (
     ID_MIN_LEVELS,
-    MISSING,
     MISSING_LABELS,
-    MISSING_TOKEN,
-    NUMBER,
     ColumnFacts,
     decide,
     from_record,
     judge_identifier,
     looks_like_a_group,
 )
+from .csv_reading import block_bytes, missing_cells, number_cells, number_or_nan, pa_bool, pa_ints, sniff
 from .loaders import check_label_set
 from .pipeline import stack_inputs
 from .scan import Scan, ScanFacts
 from .source import Source
 from .split import assign_splits, bytes_key, row_keys
 from .time_split import parse_times, splits_by_time, time_cuts, time_words
-
-BLOCK_BYTES = 4 << 20  # 4 MiB of text per block at least: tens of thousands of narrow rows
-# ...and room for BLOCK_ROWS rows of a wide file, up to MAX_BLOCK_BYTES. The scan's cost is a few
-# pyarrow calls per column per block: 4 MiB held 48 rows of a 10,000-column file, so the calls,
-# columns x blocks, grew with the square of the width (inspect 118 s at 10,000 columns).
-BLOCK_ROWS = 2048
-MAX_BLOCK_BYTES = 64 << 20
-
-
-def sniff(location: Location, delimiter: str, encoding: str) -> tuple[str, str]:
-    """The delimiter (comma, semicolon, tab or pipe) and the encoding (UTF-8, else Latin-1)
-    when the config says auto: from the first 64 KiB, as csv.Sniffer reads them."""
-    head = location.head(1 << 16)
-    if encoding == "auto":
-        try:
-            head.decode("utf-8")
-            encoding = "utf-8"
-        except UnicodeDecodeError as err:
-            # A multi-byte character cut at the end of the sample is still UTF-8.
-            encoding = "utf-8" if err.start >= len(head) - 3 else "latin-1"
-    if delimiter == "auto":
-        text = head.decode(encoding, errors="replace").lstrip("\ufeff")
-        first = text.splitlines()[0] if text.strip() else ""
-        try:
-            delimiter = csv.Sniffer().sniff(text[:1 << 14], delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = max(",;\t|", key=first.count) if first else ","
-    return delimiter, encoding
-
-
-def block_bytes(location: Location) -> int:
-    """Bytes of text per block: BLOCK_BYTES, or BLOCK_ROWS of the first lines' mean length when
-    that is more (a wide file), at most MAX_BLOCK_BYTES."""
-    head = location.head(1 << 20)
-    row_bytes = len(head) / max(head.count(b"\n"), 1)
-    return int(max(BLOCK_BYTES, min(BLOCK_ROWS * row_bytes, MAX_BLOCK_BYTES)))
 
 
 class CsvSource(Source):
@@ -209,9 +174,9 @@ class CsvSource(Source):
             block_lines = line + np.arange(len(texts)) + np.r_[0, np.cumsum(newlines)[:-1]].astype(np.int64)
             line += len(texts) + int(newlines.sum())
             for name, column in cells.items():
-                _observe(facts[name], column, train, block_lines)
+                observe(facts[name], column, train, block_lines)
             sampled.append((block_keys[train], block.filter(pa_bool(train))))
-            sampled, thinning = _thin(sampled, thinning, max(1_000, min(SAMPLE_ROWS, SAMPLE_CELLS // width)))
+            sampled, thinning = thin(sampled, thinning, max(1_000, min(SAMPLE_ROWS, SAMPLE_CELLS // width)))
             lines.append(block_lines)
             keys.append(block_keys)
             label_parts.append(self._block_labels(block.column(self.label), label_ids))
@@ -219,7 +184,7 @@ class CsvSource(Source):
         if not keys:
             raise UserError(f"{self.where} holds a header and no rows")
         for name in self.features:
-            facts[name].sample_values = _sample_values(sampled, name)
+            facts[name].sample_values = sample_values(sampled, name)
         self.columns = [decide(facts[name], self.overrides.get(name), self.max_categories, self.hash_bins)
                         for name in self.features]
         for column in self.columns:
@@ -284,7 +249,7 @@ class CsvSource(Source):
         labels = [text for _, block in sampled
                   for text in pc.utf8_trim_whitespace(block.column(self.label)).to_pylist()]
         if self.task == "regression":
-            y = np.array([_number_or_nan(t) for t in labels], np.float64)
+            y = np.array([number_or_nan(t) for t in labels], np.float64)
             known, targets = np.isfinite(y), y[:, None]
         else:
             ids = {name: i for i, name in enumerate(self.class_names)}
@@ -293,7 +258,7 @@ class CsvSource(Source):
             targets = y[:, None].astype(np.float64) if self.task == "binary" else np.eye(len(ids))[np.maximum(y, 0)]
         for column in candidates:
             cells = [text for _, block in sampled for text in block.column(column.name).to_pylist()]
-            numbers = np.array([_number_or_nan(t) for t in cells], np.float64)
+            numbers = np.array([number_or_nan(t) for t in cells], np.float64)
             keep = known & np.isfinite(numbers)
             judge_identifier(column, facts[column.name], numbers[keep], targets[keep])
 
@@ -322,7 +287,7 @@ class CsvSource(Source):
             return content_keys
         column = block.column(self.group)
         groups = _text_keys(["\x1d" + g for g in column.to_pylist()])
-        return np.where(_missing(column), content_keys, groups)
+        return np.where(missing_cells(column), content_keys, groups)
 
     def _rows_with_missing_cells(self) -> np.ndarray:
         """data.missing=drop: rows with a missing cell in a column the model uses (a second
@@ -332,7 +297,7 @@ class CsvSource(Source):
         for block in self.blocks():
             rows = np.zeros(block.num_rows, bool)
             for name in used:
-                rows |= _missing(block.column(name))
+                rows |= missing_cells(block.column(name))
             found.append(offset + np.flatnonzero(rows))
             offset += block.num_rows
         return np.concatenate(found) if found else np.zeros(0, np.int64)
@@ -344,7 +309,7 @@ class CsvSource(Source):
 
         trimmed = pc.utf8_trim_whitespace(column)
         if self.task == "regression":
-            usable = pc.and_(pa_bool(~_missing(trimmed)), pa_bool(_is_number(trimmed)))
+            usable = pc.and_(pa_bool(~missing_cells(trimmed)), pa_bool(number_cells(trimmed)))
             numbers = pc.cast(pc.if_else(usable, trimmed, None), "float64")
             return np.asarray(numbers.to_numpy(zero_copy_only=False), np.float32)
         encoded = pc.dictionary_encode(trimmed)
@@ -538,108 +503,9 @@ class CsvSource(Source):
         return out
 
 
-def pa_bool(values: np.ndarray):
-    import pyarrow as pa
-
-    return pa.array(values, pa.bool_())
-
-
-def pa_strings(values: list[str]):
-    import pyarrow as pa
-
-    return pa.array(values, pa.string())
-
-
-def _missing(column) -> np.ndarray:
-    import pyarrow.compute as pc
-
-    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(column))
-    return np.asarray(pc.is_in(lowered, value_set=pa_strings(list(MISSING))).to_numpy(zero_copy_only=False))
-
-
-def _is_number(column) -> np.ndarray:
-    import pyarrow.compute as pc
-
-    return np.asarray(pc.match_substring_regex(column, f"^{NUMBER}$").to_numpy(zero_copy_only=False))
-
-
-def pa_ints(values: np.ndarray):
-    import pyarrow as pa
-
-    return pa.array(values, pa.int64())
-
-
-SAMPLE_ROWS = 50_000  # training rows kept to judge the shape of each column's values...
-SAMPLE_CELLS = 5_000_000  # ...and at most this many cells: 500 rows of a 10,000-column file
 STREAM_CELLS = 1_000_000  # cells a stream hands to TensorFlow at once
 STREAM_ROWS = 8192  # ...and rows: 71,000 rows of a narrow file left ~240 MiB of strings' heap behind
 MEMORY_CHUNK_ROWS = 4096  # rows of the in-memory table handed to TensorFlow at once
-COUNT_CAP = 20_000  # distinct values counted per column; past it the column is high-cardinality
-
-
-def _observe(facts: ColumnFacts, column, train: np.ndarray, lines: np.ndarray) -> None:
-    """Add one block's cells of a column to what the scan knows of it (training rows only,
-    except the row-order test, which needs every row)."""
-    import pyarrow.compute as pc
-
-    missing = _missing(column)
-    number = _is_number(column) & ~missing
-    facts.rows += int(train.sum())
-    facts.missing += int((missing & train).sum())
-    facts.numbers += int((number & train).sum())
-    text_cells = np.flatnonzero(train & ~missing & ~number)
-    if len(facts.text_lines) < 5 and len(text_cells):
-        facts.text_lines += lines[text_cells[:5 - len(facts.text_lines)]].tolist()
-    if facts.monotone:
-        values = np.asarray(pc.cast(pc.if_else(pa_bool(number), pc.utf8_trim_whitespace(column), None),
-                                    "float64").to_numpy(zero_copy_only=False), np.float64)
-        if np.isnan(values).any():
-            facts.monotone = False
-        else:
-            series = values if facts.last is None else np.r_[facts.last, values]
-            steps = np.sign(np.diff(series))
-            directions = set(np.unique(steps).tolist()) | ({facts.direction} if facts.direction else set())
-            if 0 in directions or len(directions) > 1:
-                facts.monotone = False
-            elif directions:
-                facts.direction = int(directions.pop())
-            facts.last = float(values[-1]) if len(values) else facts.last
-    if not facts.overflowed:
-        cells = pc.if_else(pa_bool(missing), MISSING_TOKEN, pc.utf8_trim_whitespace(column)).filter(pa_bool(train))
-        for value, count in zip(*_value_counts(cells), strict=True):
-            facts.counts[value] = facts.counts.get(value, 0) + count
-        if len(facts.counts) > COUNT_CAP:
-            facts.overflowed = True
-            facts.counts = dict(sorted(facts.counts.items(), key=lambda item: -item[1])[:COUNT_CAP])
-
-
-def _thin(sampled: list, thinning: int, limit: int) -> tuple[list, int]:
-    """Keep the sample of training rows under `limit`: rows whose key has `thinning` low
-    zero bits, one more bit each time it grows past the bound (a deterministic sample that does
-    not depend on the file's order)."""
-    while sum(len(keys) for keys, _ in sampled) > limit:
-        thinning += 1
-        mask = np.uint64((1 << thinning) - 1)
-        sampled = [(keys[(keys & mask) == 0], block.filter(pa_bool((keys & mask) == 0))) for keys, block in sampled]
-    return sampled, thinning
-
-
-def _sample_values(sampled: list, name: str) -> list[str]:
-    """The stripped, non-missing cells of one column in the sampled training rows."""
-    import pyarrow.compute as pc
-
-    values = []
-    for _, block in sampled:
-        column = block.column(name)
-        values += pc.utf8_trim_whitespace(column).filter(pa_bool(~_missing(column))).to_pylist()
-    return values
-
-
-def _number_or_nan(text) -> float:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def _text_keys(texts: list[str]) -> np.ndarray:
@@ -665,13 +531,6 @@ def _tensor_names(names: list[str]) -> list[str]:
         taken.add(unique)
         result.append(unique)
     return result
-
-
-def _value_counts(column) -> tuple[list[str], list[int]]:
-    import pyarrow.compute as pc
-
-    counted = pc.value_counts(column)
-    return counted.field("values").to_pylist(), counted.field("counts").to_pylist()
 
 
 def _natural_key(text: str) -> tuple:
