@@ -123,20 +123,24 @@ def drifting_rows(n: int = 800, seed: int = 0) -> list[list]:
     return rows
 
 
-def test_d14_warns_on_drift_over_time_and_stays_quiet_on_its_shuffled_twin(tmp_path):
+def d14_on_rows_and_their_shuffled_twin(rows: list[list], task: str, tmp_path: Path):
+    """D14's verdicts on the rows and on their twin: the same rows with their times permuted."""
     from {{ cookiecutter.package_name }}.checks.order_and_time import check_order_and_time
 
-    rows = drifting_rows()
     twin = [list(r) for r in rows]
     for row, when in zip(twin, np.random.default_rng(1).permutation([r[0] for r in rows]), strict=True):
         row[0] = str(when)
-    found = {}
+    found = []
     for name, table in (("real", rows), ("twin", twin)):
-        config = load_config(None, ["task=regression", "data.source=csv",
+        config = load_config(None, [f"task={task}", "data.source=csv",
                                     f"data.location={write_rows(tmp_path / f'{name}.csv', table)}",
                                     "data.time_column=when"])
-        found[name] = check_order_and_time(prepare(config), config, config.inspect, seed=0)
-    real, quiet = found["real"], found["twin"]
+        found.append(check_order_and_time(prepare(config), config, config.inspect, seed=0))
+    return found
+
+
+def test_d14_warns_on_drift_over_time_and_stays_quiet_on_its_shuffled_twin(tmp_path):
+    real, quiet = d14_on_rows_and_their_shuffled_twin(drifting_rows(), "regression", tmp_path)
     assert real.status == "warn" and "data.split_by: time" in real.advice
     assert real.measured["interval"][0] > 1.2 and real.measured["label_trend"].startswith("Spearman +")
     assert quiet.status == "pass" and quiet.measured["interval"][0] < 1.2 < real.measured["interval"][0]
@@ -163,19 +167,7 @@ def test_d14_warns_on_a_label_whose_neighbours_in_time_are_alike_and_not_on_its_
     generator's seeds 0-4 D14 warns on 4 (low ends 2.4 to 8.3) and passes every twin (low ends
     0.73 to 0.95); the miss is a walk whose latest tenth happens to be easy (D14 asks whether the
     future is harder than a random split says)."""
-    from {{ cookiecutter.package_name }}.checks.order_and_time import check_order_and_time
-
-    rows = autocorrelated_rows()
-    twin = [list(r) for r in rows]
-    for row, when in zip(twin, np.random.default_rng(1).permutation([r[0] for r in rows]), strict=True):
-        row[0] = str(when)
-    found = {}
-    for name, table in (("real", rows), ("twin", twin)):
-        config = load_config(None, ["task=binary", "data.source=csv",
-                                    f"data.location={write_rows(tmp_path / f'{name}.csv', table)}",
-                                    "data.time_column=when"])
-        found[name] = check_order_and_time(prepare(config), config, config.inspect, seed=0)
-    real, quiet = found["real"], found["twin"]
+    real, quiet = d14_on_rows_and_their_shuffled_twin(autocorrelated_rows(), "binary", tmp_path)
     assert real.status == "warn" and "data.split_by: time" in real.advice, real.measured
     assert quiet.status == "pass", quiet.measured
 
