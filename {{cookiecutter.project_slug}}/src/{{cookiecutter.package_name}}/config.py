@@ -218,9 +218,10 @@ class ModelConfig(Section):
     init_output_bias: bool = Field(True, description="M2: set the output bias from train statistics (log priors; "
                                    "target mean)")
     id_embedding: int = Field(8, ge=0, description=(
-        "tables: the size of the learned vector of each level of an identifier-like integer column (D10 says "
-        "which: a lecturer or store number whose levels explain the label where its order does not); 0: no "
-        "embedding, the number alone"))
+        "tables: the size of the learned vector of each level of an identifier-like column (D10 says which: a "
+        "lecturer or store number whose levels explain the label where its order does not, or a many-valued "
+        "text column, a name or a product, whose values explain it beyond their hash buckets); 0: no embedding, "
+        "the number or the buckets alone"))
     log_target: Literal["auto", "on", "off"] = Field("off", description=(
         "regression: predict a positive target on a log scale, exp(z) - 1 (a log link; the loss stays MSE in "
         "the target's own units, what evaluate and the references score); auto: when the training split is "

@@ -18,7 +18,10 @@ The roles, in the order they are tried (a role in `data.columns` always wins):
   training rows), or excluded with data.text=off;
 - categorical: at most `data.max_categories` distinct values, or a few values that cover nearly
   every row: one-hot over the training vocabulary plus one bucket for values train never had;
-- hashed: any other text (a 4,000-value city column): hashed into `data.hash_bins` buckets.
+- hashed: any other text (a 4,000-value city column): hashed into `data.hash_bins` buckets,
+  where many values share a bucket. When the values themselves explain the label beyond their
+  buckets (a pet's name, a product, a tail number), each value seen twice in train also gets
+  its level's index, embedded like an identifier's (`hashed_gain`).
 A missing categorical or hashed cell is its own category.
 """
 
@@ -82,7 +85,7 @@ class Column:
     bins: int = 0
     idf: list[float] = field(default_factory=list)  # text: inverse document frequencies (TF-IDF); empty: multi-hot
     ngrams: int = 0  # text: the longest run of words that is one token
-    levels: list[str] = field(default_factory=list)  # numeric: the levels of an identifier-like integer column
+    levels: list[str] = field(default_factory=list)  # numeric or hashed: the levels the models embed
 
     @property
     def used(self) -> bool:
@@ -96,7 +99,7 @@ class Column:
         if self.role == "categorical":
             return [f"{self.name}=<other>"] + [f"{self.name}={v}" for v in self.vocabulary]
         if self.role == "hashed":
-            return [f"{self.name}#{i}" for i in range(self.bins)]
+            return [f"{self.name}#{i}" for i in range(self.bins)] + ([f"{self.name} as id"] if self.levels else [])
         if self.role == "text":
             return [f"{self.name}:<other>"] + [f"{self.name}:{token}" for token in self.vocabulary]
         if self.role == "datetime":
@@ -203,9 +206,9 @@ def _all_integers(values: list[str]) -> bool:
     return all(_is_number(v) and float(v).is_integer() for v in values)
 
 
-ID_MIN_LEVELS = 30  # an integer column with at least this many levels in the sampled training rows...
+ID_MIN_LEVELS = 30  # a column with at least this many levels in the sampled training rows...
 ID_MIN_ROWS = 2.0  # ...holding this many sampled rows a level on average (a level seen once teaches nothing)...
-ID_MIN_GAIN = 0.01  # ...whose levels explain this much more of the label, out of fold, than its order does
+ID_MIN_GAIN = 0.01  # ...whose levels explain this much more of the label, out of fold, than its order (or buckets) do
 ID_MAX_LEVELS = 10_000  # levels kept (the most frequent; each seen twice at least); the rest share index 0
 ID_ORDER_BINS = 16  # the order's model: the label's mean in each of this many quantile bins of the value
 ID_PRIOR_ROWS = 5.0  # a level's (or bin's) mean is shrunk toward the overall mean as if it had this many more rows
@@ -229,9 +232,24 @@ def identifier_gain(values: np.ndarray, targets: np.ndarray) -> tuple[float, flo
     return float(np.mean(levels_r2)), float(np.mean(order_r2))
 
 
+def hashed_gain(values: np.ndarray, buckets: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """How much of the label's variance (R^2, out of fold over two halves of the sampled training
+    rows) a hashed column's values explain, and how much its hash buckets do: what the model
+    sees without the levels. 4,000 cities in 64 buckets mix sixty cities a bucket; a pet's name
+    says cat or dog only by itself. `targets`: (rows, k), the target or the classes one-hot."""
+    values, buckets = np.asarray(values), np.asarray(buckets)
+    targets = np.asarray(targets, "float64").reshape(len(values), -1)
+    halves = np.arange(len(values)) % 2 == 0
+    levels_r2, buckets_r2 = [], []
+    for train in (halves, ~halves):
+        levels_r2.append(_explained(values[train], targets[train], values[~train], targets[~train]))
+        buckets_r2.append(_explained(buckets[train], targets[train], buckets[~train], targets[~train]))
+    return float(np.mean(levels_r2)), float(np.mean(buckets_r2))
+
+
 def _explained(fit_keys, fit_y, held_keys, held_y) -> float:
     """R^2 on the held rows of the label's mean per key, shrunk toward the overall mean by
-    ID_PRIOR_ROWS (an unseen key predicts the overall mean)."""
+    ID_PRIOR_ROWS (an unseen key predicts the overall mean). Keys: numbers or strings."""
     overall = fit_y.mean(axis=0)
     keys, inverse = np.unique(fit_keys, return_inverse=True)
     counts = np.bincount(inverse, minlength=len(keys)).astype("float64")
@@ -244,22 +262,27 @@ def _explained(fit_keys, fit_y, held_keys, held_y) -> float:
     return float(1 - np.square(held_y - predicted).sum() / total) if total > 0 else 0.0
 
 
-def judge_identifier(column: Column, facts: ColumnFacts, sampled: np.ndarray, targets: np.ndarray) -> None:
-    """Give an integer numeric column its levels when they explain the label and its order does
-    not (`identifier_gain`); `sampled`: the column's numbers in the sampled training rows whose
-    label is known, `targets` their labels (rows, k). The number itself stays a feature."""
+def judge_identifier(column: Column, facts: ColumnFacts, sampled: np.ndarray, targets: np.ndarray,
+                     buckets: np.ndarray | None = None) -> None:
+    """Give a column its levels when they explain the label beyond what the model sees of it
+    without them: an integer numeric column beyond its order (`identifier_gain`), a hashed text
+    column beyond its buckets (`hashed_gain`, given `buckets`). `sampled`: the column's numbers
+    (or cells) in the sampled training rows whose label is known, `targets` their labels (rows,
+    k). The number, or the buckets, stay features."""
     distinct = len(np.unique(sampled))
-    if (column.role != "numeric" or distinct < ID_MIN_LEVELS or len(sampled) < ID_MIN_ROWS * distinct
-            or not np.all(np.mod(sampled, 1) == 0)):
+    numeric = column.role == "numeric" and buckets is None
+    if (not (numeric or (column.role == "hashed" and buckets is not None)) or distinct < ID_MIN_LEVELS
+            or len(sampled) < ID_MIN_ROWS * distinct or (numeric and not np.all(np.mod(sampled, 1) == 0))):
         return
-    by_levels, by_order = identifier_gain(sampled, targets)
-    if by_levels - by_order < ID_MIN_GAIN:
+    by_levels, by_other = identifier_gain(sampled, targets) if numeric else hashed_gain(sampled, buckets, targets)
+    if by_levels - max(by_other, 0.0) < ID_MIN_GAIN:  # levels that explain less than the mean does teach nothing
         return
     ranked = sorted(((v, c) for v, c in facts.counts.items() if c >= 2 and v != MISSING_TOKEN),
                     key=lambda item: (-item[1], item[0]))
     column.levels = sorted(v for v, _ in ranked[:ID_MAX_LEVELS])
+    other = "its order" if numeric else f"its {column.bins} hash buckets"
     column.why += (f"; an identifier too: its {distinct} levels explain {by_levels:.1%} of the label out of fold, "
-                   f"its order {by_order:.1%}, so each of its {len(column.levels)} levels seen twice in train gets "
+                   f"{other} {by_other:.1%}, so each of its {len(column.levels)} levels seen twice in train gets "
                    "a learned embedding (model.id_embedding)")
 
 

@@ -96,8 +96,9 @@ class Categories(_Stateless):
 
 
 class LevelIndex(_Stateless):
-    """An identifier-like integer column's level: its index in the training levels (1..n), 0 for
-    a level train never had twice or a missing cell, as one float feature that the model embeds."""
+    """An identifier-like column's level (an integer column's, or a hashed text column's): its
+    index in the training levels (1..n), 0 for a level train never had twice or a missing cell,
+    as one float feature that the model embeds."""
 
     def __init__(self, levels: list[str], **kwargs):
         super().__init__(**kwargs)
@@ -130,19 +131,20 @@ class TableEncoder(_Stateless):
         self.numeric = [c for c in used if c.role == "numeric"]
         self.others = [c for c in used if c.role != "numeric"]
         self.numbers = ImputedNumbers([c.median for c in self.numeric]) if self.numeric else None
-        self.identified = [c for c in self.numeric if c.levels]
+        self.identified = [c for c in used if c.levels]
         self.parts = [_part(c) for c in self.others] + [LevelIndex(c.levels) for c in self.identified]
-        # The parts come out as [numbers, was-missing flags, other columns...]: `order` picks the
-        # features back into the columns' order, dropping the flags of columns that need none.
+        # The parts come out as [numbers, was-missing flags, other columns..., level indices]:
+        # `order` picks the features back into the columns' order, dropping the flags of columns
+        # that need none.
         k = len(self.numeric)
         width, place = 2 * k, {}
         for i, column in enumerate(self.numeric):
             place[column.name] = [i] + ([k + i] if column.indicator else [])
         for column in self.others:
-            n = len(column.feature_names())
+            n = len(column.feature_names()) - bool(column.levels)
             place[column.name] = list(range(width, width + n))
             width += n
-        for column in self.identified:  # the level's index follows the number (and its flag)
+        for column in self.identified:  # the level's index follows the column's other features
             place[column.name].append(width)
             width += 1
         self.order = [j for column in used for j in place[column.name]]

@@ -238,11 +238,12 @@ class CsvSource(Source):
         return times
 
     def _judge_identifiers(self, sampled: list, facts: dict) -> None:
-        """Integer columns whose levels explain the label where their order does not get their
-        levels (columns.judge_identifier), judged on the sampled training rows whose label is known."""
+        """Integer columns whose levels explain the label where their order does not, and hashed
+        text columns whose values explain it beyond their buckets, get their levels
+        (columns.judge_identifier), judged on the sampled training rows whose label is known."""
         import pyarrow.compute as pc
 
-        candidates = [c for c in self.columns if c.role == "numeric" and c.name not in self.overrides
+        candidates = [c for c in self.columns if c.role in ("numeric", "hashed") and c.name not in self.overrides
                       and len(facts[c.name].counts) >= ID_MIN_LEVELS]
         if not candidates or not sampled:
             return
@@ -257,10 +258,20 @@ class CsvSource(Source):
             known = y >= 0
             targets = y[:, None].astype(np.float64) if self.task == "binary" else np.eye(len(ids))[np.maximum(y, 0)]
         for column in candidates:
-            cells = [text for _, block in sampled for text in block.column(column.name).to_pylist()]
-            numbers = np.array([number_or_nan(t) for t in cells], np.float64)
-            keep = known & np.isfinite(numbers)
-            judge_identifier(column, facts[column.name], numbers[keep], targets[keep])
+            cells = [block.column(column.name) for _, block in sampled]
+            if column.role == "numeric":
+                numbers = np.array([number_or_nan(t) for part in cells for t in part.to_pylist()], np.float64)
+                keep = known & np.isfinite(numbers)
+                judge_identifier(column, facts[column.name], numbers[keep], targets[keep])
+                continue
+            import tensorflow as tf
+
+            keep = known & ~np.concatenate([missing_cells(part) for part in cells])
+            values = np.array([t for part in cells for t in pc.utf8_trim_whitespace(part).to_pylist()],
+                              dtype=object)[keep].astype(str)
+            # The buckets the encoder's keras.layers.Hashing gives the same cells (no salt).
+            buckets = tf.strings.to_hash_bucket_fast(values, column.bins).numpy() if len(values) else values
+            judge_identifier(column, facts[column.name], values, targets[keep], buckets)
 
     def _vectorise(self, column, texts: list[str]) -> None:
         """A text column's vocabulary (and IDF) from the sampled training rows, or why it is left out."""
@@ -355,7 +366,7 @@ class CsvSource(Source):
         found, position = [], 0
         for column in (c for c in self.columns if c.used):
             position += len(column.feature_names())
-            if column.role == "numeric" and column.levels:
+            if column.levels:  # its level index is the column's last feature
                 found.append((position - 1, len(column.levels) + 1))
         return found
 
