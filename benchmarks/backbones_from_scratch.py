@@ -1,11 +1,12 @@
 """Do keras.applications backbones learn from scratch, and does the exported model keep what
 they learnt? Each family with `model.weights: null` (and the default CNN beside them) through
-`train` and `evaluate` on the digits as 32x32 PNGs, with val accuracy measured in training mode
+`train` and `evaluate` on the digits as 32x32 PNGs (or, with --photos, CIFAR-10's cats and dogs:
+2,000 colour photos, common.cats_dogs_png), with val accuracy measured in training mode
 (batch statistics) and in inference mode (moving statistics: what val, test, the export and
 `predict` use). A gap between the two is a batch norm whose moving statistics lag (T4).
 
     python benchmarks/backbones_from_scratch.py [--project PATH] [--families mobilenetv3small,...]
-                                                [--png-folder DIR] [--work DIR]
+                                                [--png-folder DIR] [--photos] [--work DIR]
 
 Each run is the project's command line, as a user runs it; the accuracies are read back from
 the run folder's best.keras.
@@ -22,13 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common import digits_png, machine, package, project_from_args
+from common import cats_dogs_png, digits_png, machine, package, project_from_args
 
 
 def more(parser):
     parser.add_argument("--families", default="cnn,mobilenetv3small,efficientnetv2b0,resnet50,convnext_tiny")
     parser.add_argument("--png-folder", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "digits_png")
-    parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "backbones")
+    parser.add_argument("--photos", action="store_true", help="CIFAR-10's cats and dogs instead of the digits")
+    parser.add_argument("--work", type=Path, default=None, help="default: build/backbones (build/backbones_photos)")
     parser.add_argument("--extra", default="", help="comma-separated --set values for every run")
     parser.add_argument("--reuse", action="store_true", help="keep the runs a previous call finished")
 
@@ -38,8 +40,10 @@ args, project = project_from_args(__doc__, epochs=False, more=more)
 
 name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
 env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(project / "src")}
-folder = digits_png(args.png_folder)
-print(f"machine: {machine()}; digits as 32x32 PNGs from {folder}")
+build = Path(__file__).resolve().parents[1] / "build"
+folder = cats_dogs_png(build / "cats_dogs_png") if args.photos else digits_png(args.png_folder)
+args.work = args.work or build / ("backbones_photos" if args.photos else "backbones")
+print(f"machine: {machine()}; {'cats and dogs' if args.photos else 'digits'} as 32x32 PNGs from {folder}")
 
 
 def accuracy_in_both_modes(run_dir: Path, sets: list[str]) -> dict[str, float]:

