@@ -98,6 +98,23 @@ def test_levels_that_explain_nothing_get_no_embedding():
     assert given <= 8, given
 
 
+def test_copies_of_a_row_do_not_make_its_levels_explain_the_label(tmp_path):
+    """Every row three times over (an export with a row for each action of one incident): a code
+    of 300 levels and a target drawn at random for each distinct row. Copies share a split, so
+    they share a half of the judgement too; scored across every other row, the copies of a row
+    'explained' each other's target, and the code was embedded."""
+    rng = np.random.default_rng(4)
+    code, x, y = rng.integers(0, 300, 1000), rng.normal(size=1000).round(3), rng.normal(size=1000).round(3)
+    path = tmp_path / "copies.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["code", "x", "y"])
+        writer.writerows([code[i], x[i], y[i]] for i in rng.permutation(np.repeat(np.arange(1000), 3)))
+    config = load_config(None, ["task=regression", "data.source=csv", f"data.location={path}", "data.label_column=y"])
+    columns = {c.name: c for c in prepare(config).source.columns}
+    assert columns["code"].role == "numeric" and not columns["code"].levels, columns["code"].why
+
+
 def test_names_that_explain_the_target_beat_their_hash_buckets():
     rng = np.random.default_rng(2)
     names = rng.integers(0, 2000, 8000)

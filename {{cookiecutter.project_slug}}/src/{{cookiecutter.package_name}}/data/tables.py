@@ -257,12 +257,15 @@ class CsvSource(Source):
             y = np.array([ids.get(t, -1) for t in labels], np.int64)
             known = y >= 0
             targets = y[:, None].astype(np.float64) if self.task == "binary" else np.eye(len(ids))[np.maximum(y, 0)]
+        # Halves by content key (its top bit: the sample keeps keys with low zero bits), as the split
+        # keeps copies of a row together.
+        halves = (np.concatenate([keys for keys, _ in sampled]) >> np.uint64(63)) == 0
         for column in candidates:
             cells = [block.column(column.name) for _, block in sampled]
             if column.role == "numeric":
                 numbers = np.array([number_or_nan(t) for part in cells for t in part.to_pylist()], np.float64)
                 keep = known & np.isfinite(numbers)
-                judge_identifier(column, facts[column.name], numbers[keep], targets[keep])
+                judge_identifier(column, facts[column.name], numbers[keep], targets[keep], halves=halves[keep])
                 continue
             import tensorflow as tf
 
@@ -271,7 +274,7 @@ class CsvSource(Source):
                               dtype=object)[keep].astype(str)
             # The buckets the encoder's keras.layers.Hashing gives the same cells (no salt).
             buckets = tf.strings.to_hash_bucket_fast(values, column.bins).numpy() if len(values) else values
-            judge_identifier(column, facts[column.name], values, targets[keep], buckets)
+            judge_identifier(column, facts[column.name], values, targets[keep], buckets, halves[keep])
 
     def _vectorise(self, column, texts: list[str]) -> None:
         """A text column's vocabulary (and IDF) from the sampled training rows, or why it is left out."""
