@@ -50,6 +50,7 @@ def accuracy_in_both_modes(run_dir: Path, sets: list[str]) -> dict[str, float]:
     """Val accuracy of best.keras in training mode (batches of the run's size) and inference mode."""
     import keras
 
+    package(project, "models")  # registers the project's layers (ResNet50's ChannelsReversed) for loading
     config = package(project, "config").load_config(run_dir / "train_config.yaml")  # batch size as settled
     prepared = package(project, "data").prepare(config, run_dir)
     model = keras.models.load_model(run_dir / "checkpoints" / "best.keras")
