@@ -47,6 +47,22 @@ def generate_default_project() -> Path:
     return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(out), overwrite_if_exists=True))
 
 
+def run_stage(project: Path, stage: str, run_dir: Path, sets: list[str]) -> float:
+    """One stage of a generated project as its own process, as a user runs it; its wall time in
+    seconds. Exit 1 (a check failed) still counts as run."""
+    import subprocess
+
+    name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(project / "src")}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", name, stage, "--run-dir", str(run_dir),
+                           *[p for s in sets for p in ("--set", s)]], env=env, cwd=project, capture_output=True,
+                          text=True, check=False)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"{stage} exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
+    return time.perf_counter() - started
+
+
 def package(project: Path, module: str = ""):
     name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
     return importlib.import_module(f"{name}.{module}" if module else name)

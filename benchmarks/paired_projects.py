@@ -18,15 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from common import machine
+from common import machine, run_stage
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--before", type=Path, required=True)
@@ -36,19 +33,6 @@ parser.add_argument("--only", required=True, help="comma-separated table names")
 parser.add_argument("--seeds", type=int, default=3)
 parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "tables")
 args = parser.parse_args()
-
-
-def run(project: Path, stage: str, run_dir: Path, sets: list[str]) -> float:
-    """One stage of one project as its own process; its wall time in seconds."""
-    name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
-    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(project / "src")}
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", name, stage, "--run-dir", str(run_dir),
-                           *[p for s in sets for p in ("--set", s)]], env=env, cwd=project, capture_output=True,
-                          text=True, check=False)
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"{stage} exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
-    return time.perf_counter() - started
 
 
 def test_score(run_dir: Path, task: str) -> float:
@@ -91,8 +75,8 @@ for table in [n.strip() for n in args.only.split(",") if n.strip()]:
         for arm, project in (("before", args.before), ("after", args.after)):
             run_dir = args.work / "paired" / f"{slug}_seed{seed}_{arm}"
             subprocess.run(["rm", "-rf", str(run_dir)], check=True)
-            seconds.append(run(project, "train", run_dir, sets))
-            run(project, "evaluate", run_dir, sets)
+            seconds.append(run_stage(project, "train", run_dir, sets))
+            run_stage(project, "evaluate", run_dir, sets)
             scores.append(test_score(run_dir, task))
         ratios.append(scores[1] / scores[0])
         print(f"| {table} | {seed} | {scores[0]:.4g} | {scores[1]:.4g} | {ratios[-1]:.3f} | "

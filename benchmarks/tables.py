@@ -24,15 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from common import machine, project_from_args
+from common import machine, project_from_args, run_stage
 from dev_tables import dev_tables
 from strong_references import score_references, table_frame
 
@@ -48,19 +45,11 @@ def more(parser: argparse.ArgumentParser) -> None:
 
 
 args, project = project_from_args(__doc__, epochs=False, more=more)
-name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
-env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(project / "src")}
 
 
 def stage(stage_name: str, run_dir: Path, sets: list[str]) -> float:
-    """Run one stage; its wall time in seconds."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", name, stage_name, "--run-dir", str(run_dir),
-                           *[p for s in sets for p in ("--set", s)]], env=env, cwd=project, capture_output=True,
-                          text=True, check=False)
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"{stage_name} exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
-    return time.perf_counter() - started
+    """Run one stage of the project; its wall time in seconds."""
+    return run_stage(project, stage_name, run_dir, sets)
 
 
 def score(loss: float, task: str) -> float:
