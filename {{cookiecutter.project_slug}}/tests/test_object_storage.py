@@ -182,6 +182,32 @@ def test_a_training_killed_resumes_from_its_backup_in_the_bucket(bucket, in_tmp,
     assert not [key for key in bucket.keys("runs/killed/") if key.startswith("backup/")]
 
 
+def test_a_push_sends_files_in_the_order_they_were_written(bucket, monkeypatch):
+    """A file that names another is written after it (the backup's latest.json after its
+    weights): sent in any other order, a kill between two uploads left a pointer in the bucket
+    to weights that never arrived, and the resumed run failed on a missing file."""
+    from {{ cookiecutter.package_name }} import bucket_runs
+
+    sent = []
+    real_upload = bucket_runs.upload
+
+    def recorded(local, target):  # the upload itself is the real one, to the S3 endpoint
+        sent.append(target.path.rsplit("/runs/order/", 1)[1])
+        real_upload(local, target)
+
+    monkeypatch.setattr(bucket_runs, "upload", recorded)
+    rng = np.random.default_rng(0)
+    names = [f"backup/{name}" for name in rng.permutation([f"step-{i:03d}.npz" for i in range(12)] + ["latest.json"])]
+    with bucket_runs.run_dir_in_bucket(f"s3://{bucket.name}/runs/order") as local:
+        (local / "backup").mkdir()
+        for name in sorted(names):  # created in name order, stamped in another order
+            (local / name).write_text(name)
+        for second, name in enumerate(names):
+            os.utime(local / name, ns=(10**9 * (1 + second),) * 2)
+    assert sent == names
+    assert bucket.keys("runs/order/") == set(names)
+
+
 def test_an_image_folder_and_an_npz_in_a_bucket_read_as_their_local_copies(bucket, in_tmp):
     from PIL import Image
 

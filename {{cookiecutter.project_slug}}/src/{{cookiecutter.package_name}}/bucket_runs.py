@@ -71,8 +71,13 @@ def in_bucket(path: Path) -> Path | None:
 
 
 def push(local: Path) -> None:
-    """Sends every file of the local copy that is new or changed since the last push, and
-    removes from the bucket the files removed here."""
+    """Sends every file of the local copy that is new or changed since the last push, oldest
+    first, and then removes from the bucket the files removed here.
+
+    Oldest first, because a file that names another is written after it: the resume backup's
+    pointer (`backup/latest.json`) after the weights it names. Sent in that order, a machine
+    lost in the middle of a push leaves a bucket whose pointer names a file that is there (the
+    old one, removed only after the new pointer is sent), never one still on its way."""
     if local not in _PUSHED:
         return
     remote = locate((local / MARK).read_text())
@@ -106,7 +111,8 @@ def _pull(remote: Location, local: Path) -> dict[str, tuple[int, int]]:
 
 
 def _stamps(local: Path) -> dict[str, tuple[int, int]]:
-    """(size, mtime_ns) of every file below `local` that the bucket should hold."""
+    """(size, mtime_ns) of every file below `local` that the bucket should hold, in the order
+    they were last written."""
     found = {}
     for folder, _, files in os.walk(local):
         for name in files:
@@ -118,4 +124,4 @@ def _stamps(local: Path) -> dict[str, tuple[int, int]]:
             except FileNotFoundError:
                 continue  # replaced or removed while we looked: the next push sends it
             found[path.relative_to(local).as_posix()] = (stat.st_size, stat.st_mtime_ns)
-    return found
+    return dict(sorted(found.items(), key=lambda item: item[1][1]))
