@@ -8,16 +8,20 @@ import pytest
 from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
 from {{ cookiecutter.package_name }}.data.batching import settled
+from {{ cookiecutter.package_name }}.recipe import CHECKS
 from {{ cookiecutter.package_name }}.verdicts import Verdict
 
-COVERAGE_TEST = "test_verdict_coverage.py"
+# Every recipe ID that judges must be seen to fail or warn in some test of the suite (a green PASS
+# that could not have been anything else teaches users to ignore green). conftest records every
+# verdict the tests build or read back from a run folder, and the suite's end judges the record:
+# not a test, because under pytest-xdist (`make test` runs two workers) each worker sees only its
+# own tests' verdicts, and only the controller, once every worker is done, sees them all.
 VERDICTS_SEEN = pytest.StashKey[dict]()
 WHOLE_SUITE = pytest.StashKey[bool]()
 
 
 def pytest_configure(config):
-    """Record every verdict a test builds or reads back (id -> statuses and the tests that saw
-    each), so that test_verdict_coverage.py can say which IDs no test ever saw fail or warn."""
+    """Record every verdict a test builds or reads back: ID -> status -> the tests that saw it."""
     seen = config.stash[VERDICTS_SEEN] = defaultdict(lambda: defaultdict(set))
     config.stash[WHOLE_SUITE] = True
     checked = Verdict.__post_init__
@@ -36,18 +40,59 @@ def pytest_deselected(items):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The coverage test runs last, and only judges when every test file was collected."""
+    """The coverage is judged only when every test file was collected (a subset of the files
+    cannot show what the others plant)."""
     collected = {Path(str(item.fspath)).name for item in items}
     on_disk = {path.name for path in Path(__file__).parent.glob("test_*.py")}
     if collected != on_disk:
         config.stash[WHOLE_SUITE] = False
-    items.sort(key=lambda item: Path(str(item.fspath)).name == COVERAGE_TEST)
 
 
-@pytest.fixture()
-def verdicts_seen(request):
-    """(every verdict seen so far by ID and status, whether the whole suite runs)."""
-    return request.config.stash[VERDICTS_SEEN], request.config.stash[WHOLE_SUITE]
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: a worker is done; add what its tests saw to the record."""
+    output = getattr(node, "workeroutput", {})
+    seen = node.config.stash[VERDICTS_SEEN]
+    for check_id, statuses in output.get("verdicts_seen", {}).items():
+        for status, tests in statuses.items():
+            seen[check_id][status].update(tests)
+    node.config.stash[WHOLE_SUITE] &= output.get("whole_suite", False) and error is None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    seen, whole_suite = config.stash[VERDICTS_SEEN], config.stash[WHOLE_SUITE]
+    if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller judges
+        config.workeroutput["verdicts_seen"] = {check_id: {status: sorted(tests) for status, tests in statuses.items()}
+                                                for check_id, statuses in seen.items()}
+        config.workeroutput["whole_suite"] = whole_suite and session.testscollected > 0
+        return
+    if not whole_suite or exitstatus != pytest.ExitCode.OK:
+        return
+    problems = verdict_coverage_problems(seen)
+    if problems:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        reporter.line("")
+        reporter.write_sep("=", "verdict coverage", red=True)
+        for problem in problems:
+            reporter.write_line(problem)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def verdict_coverage_problems(seen: dict) -> list[str]:
+    """What the whole suite's verdicts leave unshown: a judging recipe ID never seen to fail or
+    warn, or one declared to measure only (`judges=False`) seen to."""
+    judging = sorted({check.id for check in CHECKS if check.judges})
+    never = [check_id for check_id in judging if not {"fail", "warn"} & set(seen.get(check_id, {}))]
+    measuring = sorted({check.id for check in CHECKS} - set(judging))
+    judged_anyway = [check_id for check_id in measuring if {"fail", "warn"} & set(seen.get(check_id, {}))]
+    problems = []
+    if never:
+        problems.append(f"no test saw these recipe IDs fail or warn: {', '.join(never)}; plant the bug each one "
+                        "judges, or declare the entry `judges=False` in recipe.py if it only measures")
+    if judged_anyway:
+        problems.append(f"declared judges=False in recipe.py, yet seen to fail or warn: {', '.join(judged_anyway)}")
+    return problems
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ class Check(NamedTuple):
     stage: str
     title: str
     verdict: str  # what it measures and when it passes, warns or fails: the README's words
-    judges: bool = True  # False: only `info` or `skip`, a measurement to look at (tests/test_verdict_coverage.py)
+    judges: bool = True  # False: only `info` or `skip`, a measurement (the suite's end checks: tests/conftest.py)
 
 
 CHECKS: tuple[Check, ...] = (
