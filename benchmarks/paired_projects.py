@@ -6,7 +6,7 @@ interval (on the log ratios). Pairing by split removes most of the split-to-spli
 swamps two separate means on small test splits.
 
     python benchmarks/paired_projects.py --before PATH --after PATH --only "seattlepets species,..."
-                                         [--tables heldout|dev] [--seeds 3] [--work DIR]
+                                         [--tables heldout|dev|media] [--seeds 3] [--work DIR]
 
 `--before` is usually the template at the last commit (`git archive HEAD | tar -x -C DIR` and
 cookiecutter it), `--after` the working tree's. No references are fitted: tables.py puts the
@@ -28,7 +28,8 @@ from common import machine, run_stage
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--before", type=Path, required=True)
 parser.add_argument("--after", type=Path, required=True)
-parser.add_argument("--tables", choices=("heldout", "dev"), default="heldout")
+parser.add_argument("--tables", choices=("heldout", "dev", "media"), default="heldout",
+                    help="media: heldout_media.py's tables with a text column (held out)")
 parser.add_argument("--only", required=True, help="comma-separated table names")
 parser.add_argument("--seeds", type=int, default=3)
 parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "tables")
@@ -55,6 +56,11 @@ if args.tables == "dev":
     from dev_tables import dev_tables
 
     tables = dev_tables(args.work)
+elif args.tables == "media":
+    from heldout_media import MEDIA
+
+    tables = {n: (lambda make=make: make(args.work), label, task, why) for n, (make, label, task, why) in MEDIA.items()
+              if label is not None}
 else:
     from heldout_tables import HELDOUT
 
