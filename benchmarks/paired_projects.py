@@ -56,15 +56,13 @@ if args.tables == "dev":
     from dev_tables import dev_tables
 
     tables = dev_tables(args.work)
-elif args.tables == "media":
+else:  # held out: the tables, or the text tables among the media (a label column; images have none)
     from heldout_media import MEDIA
-
-    tables = {n: (lambda make=make: make(args.work), label, task, why) for n, (make, label, task, why) in MEDIA.items()
-              if label is not None}
-else:
     from heldout_tables import HELDOUT
 
-    tables = {n: (lambda make=make: make(args.work), label, task, why) for n, (make, label, task, why) in HELDOUT.items()}
+    held_out = HELDOUT if args.tables == "heldout" else {n: m for n, m in MEDIA.items() if m[1] is not None}
+    tables = {n: (lambda make=make: make(args.work), label, task, why)
+              for n, (make, label, task, why) in held_out.items()}
 print(f"machine: {machine()}; before {args.before}, after {args.after}; seeds 1-{args.seeds}")
 print("| table | seed | before | after | after / before | train s before, after |")
 print("| --- | --- | --- | --- | --- | --- |")

@@ -1,4 +1,3 @@
-import os
 import socket
 from collections import defaultdict
 from pathlib import Path
@@ -21,15 +20,14 @@ WHOLE_SUITE = pytest.StashKey[bool]()
 
 
 def pytest_configure(config):
-    """Record every verdict a test builds or reads back: ID -> status -> the tests that saw it."""
-    seen = config.stash[VERDICTS_SEEN] = defaultdict(lambda: defaultdict(set))
+    """Record every verdict a test builds or reads back: ID -> the statuses seen."""
+    seen = config.stash[VERDICTS_SEEN] = defaultdict(set)
     config.stash[WHOLE_SUITE] = True
     checked = Verdict.__post_init__
 
     def recording(verdict):
         checked(verdict)
-        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
-        seen[verdict.id][verdict.status].add(test)
+        seen[verdict.id].add(verdict.status)
 
     Verdict.__post_init__ = recording
 
@@ -54,8 +52,7 @@ def pytest_testnodedown(node, error):
     output = getattr(node, "workeroutput", {})
     seen = node.config.stash[VERDICTS_SEEN]
     for check_id, statuses in output.get("verdicts_seen", {}).items():
-        for status, tests in statuses.items():
-            seen[check_id][status].update(tests)
+        seen[check_id].update(statuses)
     node.config.stash[WHOLE_SUITE] &= output.get("whole_suite", False) and error is None
 
 
@@ -63,8 +60,7 @@ def pytest_sessionfinish(session, exitstatus):
     config = session.config
     seen, whole_suite = config.stash[VERDICTS_SEEN], config.stash[WHOLE_SUITE]
     if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller judges
-        config.workeroutput["verdicts_seen"] = {check_id: {status: sorted(tests) for status, tests in statuses.items()}
-                                                for check_id, statuses in seen.items()}
+        config.workeroutput["verdicts_seen"] = {check_id: sorted(statuses) for check_id, statuses in seen.items()}
         config.workeroutput["whole_suite"] = whole_suite and session.testscollected > 0
         return
     if not whole_suite or exitstatus != pytest.ExitCode.OK:
@@ -83,9 +79,9 @@ def verdict_coverage_problems(seen: dict) -> list[str]:
     """What the whole suite's verdicts leave unshown: a judging recipe ID never seen to fail or
     warn, or one declared to measure only (`judges=False`) seen to."""
     judging = sorted({check.id for check in CHECKS if check.judges})
-    never = [check_id for check_id in judging if not {"fail", "warn"} & set(seen.get(check_id, {}))]
+    never = [check_id for check_id in judging if not {"fail", "warn"} & seen.get(check_id, set())]
     measuring = sorted({check.id for check in CHECKS} - set(judging))
-    judged_anyway = [check_id for check_id in measuring if {"fail", "warn"} & set(seen.get(check_id, {}))]
+    judged_anyway = [check_id for check_id in measuring if {"fail", "warn"} & seen.get(check_id, set())]
     problems = []
     if never:
         problems.append(f"no test saw these recipe IDs fail or warn: {', '.join(never)}; plant the bug each one "
