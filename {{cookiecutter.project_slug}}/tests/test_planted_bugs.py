@@ -452,8 +452,9 @@ def test_t3_judges_the_trend_on_fixed_examples_not_on_heavy_tailed_batches():
     """Planted numbers. Real tables have heavy-tailed batches: the step windows may rise well
     beyond their own spread while the fixed examples' loss falls (pass: the table with 3%
     positives that failed T3 before); a run whose fixed examples' loss rises over its second
-    half fails although its endpoints fell; a blow-up of the steps fails; an explosion that comes
-    half-way back fails on the fixed examples."""
+    half, giving back a good share of its fall, fails although its endpoints fell (a sliver of a
+    fall given back, or a rise in a run that never fell measurably, does not); a blow-up of the
+    steps fails; an explosion that comes half-way back fails on the fixed examples."""
     rng = np.random.default_rng(0)
     rare_positives = list(0.05 + 0.02 * rng.standard_normal(60))
     rare_positives[-5:] = [0.05, 0.05, 0.05, 0.05, 0.6]  # one batch with a positive in the last window
@@ -463,6 +464,15 @@ def test_t3_judges_the_trend_on_fixed_examples_not_on_heavy_tailed_batches():
     status, _, advice = judge_loss_trend(diverging, 2.0, 1.0, 5, 0.01, rise=(0.3, 0.02))
     assert status == "fail" and "diverging as it ends" in advice[0]
     assert judge_loss_trend(diverging, 2.0, 1.0, 5, 0.01, rise=(0.003, 0.02))[0] == "pass"  # within its error
+    assert judge_loss_trend(diverging, 2.0, 1.0, 5, 0.01, rise=(0.3, 0.02), fall=(-1.0, 0.05))[0] == "fail"
+    # a small table's rows fitted nearly to zero jitter back up by a sliver of the fall (the dev wide
+    # regression, 2.4 standard errors): not diverging
+    assert judge_loss_trend([9.0] * 60, 27.57, 0.631, 5, 0.01, rise=(0.303, 0.124), fall=(-26.93, 4.04))[0] == "pass"
+    # a text table's model still at the priors after the run, up in its second half beyond its error
+    # but not beyond its start: no measurable fall, a warn, not a divergence
+    status, _, advice = judge_loss_trend([0.7] * 60, 0.694, 0.7098, 5, 0.01, rise=(0.0189, 0.0052),
+                                         fall=(0.0159, 0.0084))
+    assert status == "warn" and "did not fall measurably" in advice[0]
     blown = [1.0] * 55 + [3.0, 4.0, 5.0, 6.0, 7.0]
     status, _, advice = judge_loss_trend(blown, 2.0, 1.0, 5, 0.01)
     assert status == "fail" and "over 4 times the first 5" in advice[0]
