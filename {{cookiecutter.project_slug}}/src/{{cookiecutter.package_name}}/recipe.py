@@ -205,7 +205,8 @@ CHECKS: tuple[Check, ...] = (
     Check("T3", "check", "Training loss goes down",
           "60 steps on the real training pipeline: the loss on 1024 fixed training examples must fall (fail"
           " if not, warn below 1%, or when it rose within twice its paired standard error and 25%: a target "
-          "that is mostly noise starts at its floor) and, where it fell measurably, must not rise over the "
+          "that is mostly noise starts at its floor; a run that would warn goes on to 240 steps first, since "
+          "a text column's embedded model can start slowly) and, where it fell measurably, must not rise over the "
           "second half of the run by more than twice its standard error (each example against itself), 1% "
           "and a tenth of the first half's fall (fail: the run diverges as it ends); the steps' own losses "
           "(not Keras' running mean) fail only when the last 5 average "
