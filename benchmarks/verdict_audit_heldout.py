@@ -214,7 +214,9 @@ def traps() -> dict:
                                         [1e-4, 1e-3, 1e-2, 5e-2], -1.0),
         "flipped labels": ("lending_club Class", flipped, "D12", None, [0.05, 0.10, 0.20, 0.30], 0.0),
         "flipped classes, many-class": ("mn_police force_type", flipped, "D12", None, [0.05, 0.10, 0.20, 0.30], 0.0),
-        "record ID ordered by the target": ("hotel_rates price", ordered_ids, "D11", "record_id", [1.0], 0.0),
+        # D11 judges the row order itself and leaves naming the identifier to D10 ("D10 lists the
+        # ones it left out"), so its cause is the row order
+        "record ID ordered by the target": ("hotel_rates price", ordered_ids, "D11", "row order", [1.0], 0.0),
         "target = sum of two columns": ("check_times check_time", two_parts, "D11", "deposit",
                                         [0.0, 0.001, 0.01, 0.05], -1.0),
     }
