@@ -297,6 +297,26 @@ def test_b3_after_training_compares_with_the_simple_model_check_trained(tmp_path
     assert level.status == "warn" and "level with" in level.advice
 
 
+def test_b3s_logistic_search_is_scikit_learns_own_in_float32():
+    """B3's linear reference writes LogisticRegressionCV's search out so that the inputs stay
+    float32 (the library copies them to float64): the same folds, strengths and refit, so the
+    same strength chosen, the same out-of-fold score and, to 1%, the same probabilities."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegressionCV
+
+    from {{ cookiecutter.package_name }}.references import FOLDS, STRENGTHS, _logistic_cv
+
+    x, y = load_digits(return_X_y=True)
+    x = ((x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0))[:600]
+    y = y[:600]
+    score, ours = _logistic_cv(x.astype("float32"), y, seed=0)
+    theirs = LogisticRegressionCV(Cs=STRENGTHS, cv=FOLDS, scoring="neg_log_loss", max_iter=100, tol=1e-3,
+                                  random_state=0).fit(x, y)
+    assert ours.C == theirs.C_[0]
+    assert score == pytest.approx(np.mean(next(iter(theirs.scores_.values())), axis=0).max(), abs=2e-3)
+    np.testing.assert_allclose(ours.predict_proba(x.astype("float32")), theirs.predict_proba(x), atol=0.01)
+
+
 def test_t13_fails_when_examples_go_unscored_and_warns_when_test_is_scored_again(prepared):
     """The planted bugs: a pipeline that drops the last partial batch (one val example unscored),
     and a second `evaluate` in the same run folder (the test split looked at twice)."""
