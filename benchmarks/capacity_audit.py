@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import keras
-import numpy as np
 from common import machine, project_from_args
 
 
@@ -61,17 +60,11 @@ for name in names:
             verdict = checks.check_loss_goes_down(model, larger, prepared, config, Path(run_dir))
         m = verdict.measured
         advice = "" if verdict.status == "pass" else verdict.advice.replace("|", "/")[:160]
-        before, after = m["train_sample_before"], m["train_sample_after"]
-        change = m["fixed_examples_change"]
-        capacity = m["capacity"]
-        if isinstance(capacity, str):
-            print(f"| {name} | {seed} | {verdict.status} | {1 - after / before:.1%} | "
-                  f"{-change['mean'] / max(change['standard_error'], 1e-12):.1f} | (not compared) | | | {advice} |", flush=True)
-            continue
-        wider_after = capacity["train_sample_after"][1]
-        gap = capacity["larger_minus_model"]
+        before, after, change = m["train_sample_before"], m["train_sample_after"], m["fixed_examples_change"]
+        wider = "(not compared) | |"
+        if isinstance(m["capacity"], dict):
+            gap = m["capacity"]["larger_minus_model"]
+            wider = (f"{1 - m['capacity']['train_sample_after'][1] / before:.1%} | {gap['mean']:.4g} | "
+                     f"{gap['mean'] / max(gap['standard_error'], 1e-12):.1f}")
         print(f"| {name} | {seed} | {verdict.status} | {1 - after / before:.1%} | "
-              f"{-change['mean'] / max(change['standard_error'], 1e-12):.1f} | {1 - wider_after / before:.1%} | "
-              f"{gap['mean']:.4g} | {gap['mean'] / max(gap['standard_error'], 1e-12):.1f} | {advice} |", flush=True)
-    del prepared
-    np.random.seed(0)
+              f"{-change['mean'] / max(change['standard_error'], 1e-12):.1f} | {wider} | {advice} |", flush=True)

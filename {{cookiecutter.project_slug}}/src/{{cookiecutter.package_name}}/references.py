@@ -82,11 +82,12 @@ def _linear(task: str, x: np.ndarray, y: np.ndarray, seed: int):
 
 def _logistic_cv(x: np.ndarray, y: np.ndarray, seed: int):
     """L2 logistic regression (L-BFGS) at its cross-validated strength: LogisticRegressionCV's
-    search written out (its folds: FOLDS stratified, unshuffled; each
-    fold's path over STRENGTHS warm-started; the best mean log loss out of fold; a refit on every
-    row). By hand because LogisticRegressionCV converts the inputs to float64, which LogisticRegression
-    does not: on 9,975 tweets x 2,005 TF-IDF features (16 classes) that copy and its folds' held
-    `check`'s peak memory 500 MB above the rest of it, and float32 halves the time of each fit.
+    search written out (FOLDS stratified, unshuffled folds; each fold's path over STRENGTHS
+    warm-started; the best mean log loss out of fold; a refit on every row from the folds' mean
+    weights). By hand because LogisticRegressionCV converts the inputs to float64, which
+    LogisticRegression does not: on 9,975 tweets x 2,005 TF-IDF features (16 classes) that copy
+    and its folds' held `check`'s peak memory 500 MB above the rest of it, and float32 fits
+    faster (BENCHMARKS.md, "B3's linear reference in float32").
 
     Returns:
         (the best strength's mean out-of-fold score, negative log loss; the refitted model).
@@ -104,7 +105,7 @@ def _logistic_cv(x: np.ndarray, y: np.ndarray, seed: int):
     starts = [[] for _ in STRENGTHS]  # each strength's fitted weights, fold by fold
     for fold, (train, held_out) in enumerate(StratifiedKFold(FOLDS).split(x, y)):
         path, x_train, y_train = model(STRENGTHS[0]), x[train], y[train]
-        for j, strength in enumerate(STRENGTHS):  # the weakest C first, each fit starting from the last
+        for j, strength in enumerate(STRENGTHS):  # the smallest C first, each fit starting from the last
             path.set_params(C=strength).fit(x_train, y_train)
             probs = np.zeros((len(held_out), len(labels)))  # a class a fold never trained on gets 0
             probs[:, np.searchsorted(labels, path.classes_)] = path.predict_proba(x[held_out])

@@ -144,9 +144,9 @@ def judge_loss_trend(losses: list[float], before: float, fitted: float, window: 
     first, last = float(np.mean(first_steps)), float(np.mean(last_steps))
     exploded = not (math.isfinite(first) and math.isfinite(last)) or (first > 0 and last > BLOW_UP * first)
     fell = fitted < before and (fall is None or -fall[0] > SIGNIFICANT_ERRORS * fall[1])  # measurably
-    gained = before - (fitted - rise[0]) if rise is not None else 0.0  # the first half's fall, to the middle
     diverging = (fell and rise is not None and rise[0] > SIGNIFICANT_ERRORS * rise[1]
-                 and rise[0] > RISE_SHARE * max(fitted, 1e-12) and rise[0] > GIVE_BACK_SHARE * gained)
+                 and rise[0] > RISE_SHARE * max(fitted, 1e-12)
+                 and rise[0] > GIVE_BACK_SHARE * (before - (fitted - rise[0])))  # of the fall to the middle
     drop = _drop(before, fitted)
     measured = {"steps": len(losses), f"first_{window}_steps": round(first, 5), f"last_{window}_steps": round(last, 5),
                 "train_sample_before": round(before, 5), "train_sample_after": round(fitted, 5)}
@@ -230,8 +230,8 @@ def check_loss_goes_down(model: keras.Model, larger: keras.Model | None, prepare
         measured["capacity"] = {"params": [model.count_params(), larger.count_params()],
                                 "train_sample_after": [round(fitted, 5), round(larger_fitted, 5)],
                                 "larger_minus_model": {"mean": round(worse, 5), "standard_error": round(error, 5)}}
-        fall = before - fitted
-        if worse > SIGNIFICANT_ERRORS * error and fall > 0 and worse > CAPACITY_GAP_SHARE * fall:
+        model_fall = before - fitted
+        if worse > SIGNIFICANT_ERRORS * error and model_fall > 0 and worse > CAPACITY_GAP_SHARE * model_fall:
             status = "fail" if status == "fail" else "warn"
             advice.append(f"a model with {larger.count_params()} parameters fits the training data worse "
                           f"({larger_fitted:.4g}) than one with {model.count_params()} ({fitted:.4g}) in the same "
