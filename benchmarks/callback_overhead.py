@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import keras
-from common import Stopwatch, machine, package, project_from_args
+from common import Stopwatch, machine, package, project_from_args, stage_config
 
 GOAL = 1.05
 
@@ -37,8 +37,8 @@ config = config_mod.with_values(config, {"train.epochs": args.epochs or config.t
 switches = [name for name, value in config.monitor.model_dump().items() if value is True]
 without = config_mod.with_values(config, {f"monitor.{name}": False for name in switches})
 prepared = package(project, "data").prepare(config)
-config = package(project, "data.batching").settled(config, prepared)  # data.batch_size auto decided
-without = package(project, "data.batching").settled(without, prepared)
+config = stage_config(project, config, prepared)  # every auto decided
+without = stage_config(project, without, prepared)
 
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",

@@ -68,6 +68,15 @@ def package(project: Path, module: str = ""):
     return importlib.import_module(f"{name}.{module}" if module else name)
 
 
+def stage_config(project: Path, config, prepared):
+    """The config a stage of `project` runs with on `prepared`: every auto decided (`resolve`),
+    or, in a project generated before resolve.py, the batch settled as its stages did then."""
+    try:
+        return package(project, "resolve").resolve(config, prepared).config
+    except ModuleNotFoundError:
+        return package(project, "data.batching").settled(config, prepared)
+
+
 class Stopwatch:
     def __enter__(self):
         self.start = time.perf_counter()

@@ -126,12 +126,12 @@ import time
 from pathlib import Path
 from {package}.config import load_config
 from {package}.data import prepare
-from {package}.data.batching import settled
+from {package}.resolve import resolve
 from {package}.data.pipeline import train_datasets
 from {package}.models import build_model, compile_model
 c = load_config(Path('configs/default.yaml'), {settings + ['data.cache=off']!r})
 p = prepare(c)
-c = settled(c, p)
+c = resolve(c, p).config
 train, _ = train_datasets(c, p)
 t = time.perf_counter(); n = sum(len(y) for _, y in train.take(300)); pipe = n / (time.perf_counter() - t)
 model = compile_model(build_model(c, p), c)

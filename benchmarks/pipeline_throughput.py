@@ -5,12 +5,12 @@ tf.data pipeline alone, next to examples per second of the model training on it.
 """
 
 import keras
-from common import Stopwatch, machine, package, project_from_args
+from common import Stopwatch, machine, package, project_from_args, stage_config
 
 args, project = project_from_args(__doc__)
 config = package(project, "config").load_config("configs/default.yaml")
 prepared = package(project, "data").prepare(config)
-config = package(project, "data.batching").settled(config, prepared)  # data.batch_size auto decided
+config = stage_config(project, config, prepared)  # every auto decided
 models = package(project, "models")
 
 train_ds, _ = package(project, "data.pipeline").train_datasets(config, prepared, for_fit=True)

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import digits_png, machine, package, project_from_args
+from common import digits_png, machine, package, project_from_args, stage_config
 
 
 def more(parser):
@@ -96,7 +96,7 @@ for label, sets in DATASETS.items():
     verdicts = {(v["id"], v["stage"]): v["status"] for v in json.loads((run_dir / "verdicts.json").read_text())}
     config = config_mod.load_config(None, sets)
     prepared = data_mod.prepare(config, run_dir)
-    config = package(project, "data.batching").settled(config, prepared)
+    config = stage_config(project, config, prepared)
     reference = references(prepared)
     epochs = schedule.planned_epochs(config, prepared.size("train"), config.data.batch_size)
     bare, bare_epochs = bare_fit_seconds(config, prepared, scores["val"]["loss"], epochs)

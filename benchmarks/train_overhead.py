@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import keras
-from common import Stopwatch, machine, package, project_from_args
+from common import Stopwatch, machine, package, project_from_args, stage_config
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -41,7 +41,7 @@ config_mod = package(project, "config")
 config = config_mod.with_values(config_mod.load_config("configs/default.yaml"),
                                 {"train.epochs": args.epochs, "train.export": False, "train.min_steps": 0})
 prepared = package(project, "data").prepare(config)
-config = package(project, "data.batching").settled(config, prepared)  # data.batch_size auto decided
+config = stage_config(project, config, prepared)  # every auto decided
 train_mod = package(project, "train")
 models = package(project, "models")
 precision = package(project, "precision")

@@ -7,13 +7,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from common import Stopwatch, machine, package, project_from_args
+from common import Stopwatch, machine, package, project_from_args, stage_config
 
 args, project = project_from_args(__doc__)
 config_mod = package(project, "config")
 base = config_mod.load_config("configs/default.yaml")
 prepared = package(project, "data").prepare(base)
-base = package(project, "data.batching").settled(base, prepared)  # data.batch_size auto decided
+base = stage_config(project, base, prepared)  # every auto decided
 train_mod = package(project, "train")
 tune_mod = package(project, "tune")
 

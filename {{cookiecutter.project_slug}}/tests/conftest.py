@@ -6,8 +6,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import load_config, with_values
 from {{ cookiecutter.package_name }}.data import prepare
-from {{ cookiecutter.package_name }}.data.batching import settled
 from {{ cookiecutter.package_name }}.recipe import CHECKS
+from {{ cookiecutter.package_name }}.resolve import resolve
 from {{ cookiecutter.package_name }}.verdicts import Verdict
 
 # Every recipe ID that judges must be seen to fail or warn in some test of the suite (a green PASS
@@ -105,8 +105,8 @@ def prepared():
 
 @pytest.fixture(scope="session")
 def config(prepared):
-    """The default config as a stage runs with it on the bundled data: data.batch_size decided."""
-    return settled(load_config(), prepared)
+    """The default config as a stage runs with it on the bundled data: every auto decided."""
+    return resolve(load_config(), prepared).config
 
 
 @pytest.fixture()

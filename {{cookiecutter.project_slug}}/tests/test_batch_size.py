@@ -1,6 +1,6 @@
 """data.batch_size auto: 32 for images, about 128 batches an epoch for tables (32 to 1,024), never
-more than the training split holds, with train.learning_rate times sqrt(batch / 32), settled once
-at a stage's entry (`settled`: a new config; a config is frozen), which every later step reads; a
+more than the training split holds, with train.learning_rate times sqrt(batch / 32), decided once
+at a stage's entry (`resolve`: a new config; a config is frozen), which every later step reads; a
 number is kept as given, and so is the rate."""
 
 import numpy as np
@@ -9,8 +9,9 @@ from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import prepare
-from {{ cookiecutter.package_name }}.data.batching import auto_batch_size, settled
+from {{ cookiecutter.package_name }}.data.batching import auto_batch_size
 from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.resolve import resolve
 
 
 @pytest.mark.parametrize(("kind", "train_rows", "batch"), [
@@ -21,7 +22,7 @@ def test_auto_batch_follows_the_training_rows_of_a_table(kind, train_rows, batch
     assert auto_batch_size(kind, train_rows) == batch
 
 
-def test_settled_decides_auto_in_a_new_config_and_keeps_a_number(tmp_path):
+def test_resolve_decides_auto_in_a_new_config_and_keeps_a_number(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12_000, 3)).astype("float32")
     np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
@@ -29,15 +30,18 @@ def test_settled_decides_auto_in_a_new_config_and_keeps_a_number(tmp_path):
     config = load_config(None, sets)
     prepared = prepare(config)
     assert config.data.batch_size == "auto"  # prepare changes nothing it is given
-    run = settled(config, prepared)
+    resolved = resolve(config, prepared)
+    run = resolved.config
     assert run.data.batch_size == auto_batch_size("tabular", prepared.size("train")) == 64
     assert run.train.learning_rate == pytest.approx(3e-4 * np.sqrt(2))
-    assert settled(run, prepared) is run  # settled once: a second stage scales nothing again
-    assert "data.batch_size: auto -> 64" in f"data.batch_size: {prepared.settled['data.batch_size']}"
+    again = resolve(run, prepared)
+    assert again.config == run and not again.notes  # decided once: a second stage scales nothing again
+    assert resolved.notes["data.batch_size"].startswith("auto -> 64 (")
     given = load_config(None, [*sets, "data.batch_size=16"])
-    assert settled(given, prepare(given)) is given and given.train.learning_rate == 3e-4
+    kept = resolve(given, prepare(given)).config
+    assert kept.data.batch_size == 16 and kept.train.learning_rate == 3e-4
     images = load_config(None, ["task=classification", "data.source=digits"])
-    on_images = settled(images, prepare(images))
+    on_images = resolve(images, prepare(images)).config
     assert on_images.data.batch_size == 32 and on_images.train.learning_rate == 3e-4
     with pytest.raises(ValidationError, match="frozen"):  # nothing changes a config after it is made
         run.data.batch_size = 8
@@ -51,7 +55,7 @@ def test_auto_fits_a_training_split_smaller_than_its_batch(tmp_path):
     np.savez(tmp_path / "t.npz", x=x, y=(x[:, 0] > 0).astype(int))
     config = load_config(None, ["task=binary", "data.source=npz", f"data.location={tmp_path / 't.npz'}"])
     prepared = prepare(config)
-    assert 16 <= prepared.size("train") < 32 and settled(config, prepared).data.batch_size == 16
+    assert 16 <= prepared.size("train") < 32 and resolve(config, prepared).config.data.batch_size == 16
 
 
 def test_a_batch_size_that_is_neither_a_number_nor_auto_is_refused():

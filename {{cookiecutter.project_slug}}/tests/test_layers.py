@@ -15,7 +15,7 @@ LAYERS = [
      "stages", "precision", "recipe", "bootstrap", "registry", "train_context", "storage", "__init__"},
     {"data", "backbones", "table_model"},
     {"models"},
-    {"steps", "references", "mode_gap", "autos", "cross_validation"},
+    {"steps", "references", "mode_gap", "autos", "resolve", "cross_validation"},
     {"checks", "callbacks"},
     {"train", "evaluate", "tune", "distribute", "resume", "checkpoints", "serving", "report",
      "multi_worker", "predict", "bucket_runs"},

@@ -26,12 +26,12 @@ from .checks.context import EvaluateContext
 from .config import Config
 from .cross_validation import cross_validation_line, out_of_fold_outputs
 from .data import Prepared
-from .data.batching import settled
 from .data.loaders import import_callable
 from .data.pipeline import evaluation_dataset
 from .errors import UserError
 from .models import score_predictions
 from .registry import registers, run_checks
+from .resolve import resolve
 from .rundir import RunFiles, write_whole
 from .verdicts import Verdict, read_verdicts, verdict
 
@@ -64,7 +64,7 @@ def evaluate(prepared: Prepared, run_dir: Path, config: Config, ensemble: int = 
     Returns:
         The verdicts of the stage's recipe entries, in the recipe's order.
     """
-    config = settled(config, prepared)
+    config = resolve(config, prepared).config
     model = load_trained_model(run_dir, config.model.builder)
     record_path = run_dir / RunFiles.EVALUATION
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}

@@ -345,6 +345,13 @@ def tabular_l1(setting: float | str, numeric_columns: int, train_examples: int, 
     return WIDE_L1 * loss_scale if train_examples and numeric_columns > train_examples else 0.0
 
 
+def l1_loss_scale(spec) -> float:
+    """`tabular_l1`'s `loss_scale` for a model of `spec`: the training target's variance for a
+    regression whose head starts at its mean (the loss is then in the target's squared units),
+    else 1."""
+    return spec.target_std ** 2 if spec.task == "regression" and spec.target_std else 1.0
+
+
 MIN_UNITS = 16  # the narrowest the size-by-rows rule goes
 
 
@@ -383,7 +390,7 @@ def _tabular(spec, config, units: int, embedding: str) -> keras.Model:
     members = config.model.tabular_members
     if members > 1:
         x = EnsembleInputs(members, name="ensemble_inputs")(x)
-    loss_scale = spec.target_std ** 2 if spec.task == "regression" and spec.target_std else 1.0
+    loss_scale = l1_loss_scale(spec)
     numeric = spec.input_shape[0] if spec.numeric_columns is None else spec.numeric_columns
     l1 = tabular_l1(config.model.tabular_l1, numeric, spec.train_examples, loss_scale)
     for i in range(config.model.tabular_depth):

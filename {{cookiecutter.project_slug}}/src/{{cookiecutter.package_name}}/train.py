@@ -26,12 +26,10 @@ from .cross_validation import (
     fold_finished,
     fold_ids,
     fold_prepared,
-    folds_for,
     save_fold_outputs,
     write_cross_validation,
 )
 from .data import Prepared
-from .data.batching import settled
 from .data.pipeline import evaluation_dataset, fit_inputs, train_datasets, train_shards
 from .distribute import global_batch_size, is_multi_worker, strategy_for
 from .errors import UserError
@@ -39,6 +37,7 @@ from .models import build_model, compile_model
 from .multi_worker import discard_worker_run_dir, fit_multi_worker, weights_digest, worker_run_dir
 from .precision import detect_hardware, jit_setting, resolve_precision
 from .registry import run_checks
+from .resolve import Resolved, resolve
 from .resume import ResumePoint, restore
 from .rundir import RunFiles, record_git_commit
 from .runtime import seed_everything
@@ -128,24 +127,19 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     Returns:
         The verdicts of `train`.
     """
-    config = settled(config, prepared)  # data.batch_size auto, as the run's train_config.yaml records it
     strategy = strategy or strategy_for(config)
-    folds, _ = folds_for(config, prepared)
-    if folds > 1 and is_multi_worker(strategy):
-        if config.train.folds != "auto":
-            raise UserError("train.folds runs on one machine (or one machine's GPUs); set train.folds=1 to train on "
-                            "several")
-        folds = 1
-    _refuse_to_overwrite(config, run_dir)
-    precision = resolve_precision(config.train.precision, detect_hardware())
+    resolved = resolve(config, prepared, strategy)  # every auto decided, as the run's train_config.yaml records it
+    config, folds = resolved.config, resolved.config.train.folds
+    _refuse_to_overwrite(resolved.written, run_dir)
+    precision = resolve_precision(config.train.precision, detect_hardware())  # refuses one this machine lacks
     keras.mixed_precision.set_global_policy(precision)
     out = worker_run_dir(run_dir, strategy)  # the chief writes the run folder, other workers a temporary one
     prepared.stats.save(out / RunFiles.STATS)
     record_git_commit(out)
     batch = global_batch_size(config, strategy)  # data.batch_size per replica
     if folds > 1:
-        return _train_folds(config, prepared, out, strategy, batch, precision, folds)
-    fitted = _fit(config, prepared, out, strategy, batch, precision, seed=config.seed, watch_dir=out,
+        return _train_folds(resolved, prepared, out, strategy, batch, precision, folds)
+    fitted = _fit(resolved, prepared, out, strategy, batch, precision, seed=config.seed, watch_dir=out,
                   config_to=out / RunFiles.TRAIN_CONFIG)
     if is_multi_worker(strategy):
         print(f"trained weights: sha256 {weights_digest(fitted.model)} (the same on every worker)")
@@ -160,11 +154,12 @@ def train(config: Config, prepared: Prepared, run_dir: Path, strategy=None) -> l
     return verdicts
 
 
-def _fit(config: Config, prepared: Prepared, out: Path, strategy, batch: int, precision: str, *, seed: int,
+def _fit(resolved: Resolved, prepared: Prepared, out: Path, strategy, batch: int, precision: str, *, seed: int,
          watch_dir: Path | None, config_to: Path | None) -> Fitted:
     """Build, compile, resume from `out`'s backup if there is one, and fit (then fine-tune a
-    backbone); checkpoints and logs go to `out`, the recipe callbacks' plots to `watch_dir`, and
-    the config with what its autos became to `config_to`."""
+    backbone) with `resolved`'s config; checkpoints and logs go to `out`, the recipe callbacks'
+    plots to `watch_dir`, and the config with what its autos became to `config_to`."""
+    config = resolved.config
     seed_everything(seed, config.train.deterministic)
     epochs = planned_epochs(config, prepared.size("train"), batch)  # at least train.min_steps steps
     total_steps = planned_steps(config, prepared.size("train"), batch)
@@ -174,8 +169,7 @@ def _fit(config: Config, prepared: Prepared, out: Path, strategy, batch: int, pr
                               jit_compile=jit_setting(config))
         backup = restore(model, out / RunFiles.BACKUP)  # every worker reads the chief's backup when it can
     if config_to is not None:
-        dump_config(config, config_to, header=AUTOS_HEADER,
-                    notes=decided_autos(config, prepared, model, precision=precision, strategy=strategy))
+        dump_config(resolved.written, config_to, header=AUTOS_HEADER, notes=decided_autos(resolved, prepared, model))
     if backup:
         print(f"resuming from the backup at step {backup.global_step} (epoch {backup.epoch + 1} of "
               f"{epochs}, restarted from its first batch)")
@@ -203,11 +197,13 @@ def _fit(config: Config, prepared: Prepared, out: Path, strategy, batch: int, pr
     return Fitted(model, history, callbacks, total_steps, rate, resume_point)
 
 
-def _train_folds(config: Config, prepared: Prepared, out: Path, strategy, batch: int, precision: str,
+def _train_folds(resolved: Resolved, prepared: Prepared, out: Path, strategy, batch: int, precision: str,
                  k: int) -> list[Verdict]:
     """train.folds: one fit a fold into <run>/folds/<i>/, each resumed or kept as a killed run
     left it; then the out-of-fold score and the bag (cross_validation.py). The recipe callbacks
-    watch the first fold, whose history is the run's history.csv."""
+    watch the first fold, whose history is the run's history.csv. Every fold runs with the
+    run's resolved config: the members of a bag share one set of decisions."""
+    config = resolved.config
     folds = fold_ids(prepared, config.data.split, k)
     fold_dirs = [out / RunFiles.FOLDS / str(i + 1) for i in range(k)]
     first = None
@@ -219,7 +215,7 @@ def _train_folds(config: Config, prepared: Prepared, out: Path, strategy, batch:
         held_out = fold_prepared(prepared, folds, i, config, k)
         print(f"fold {i + 1} of {k}: trains on {held_out.size('train'):,} rows, early-stops on its "
               f"{held_out.size('val'):,}")
-        fitted = _fit(config, held_out, fold_dir, strategy, batch, precision, seed=config.seed + i,
+        fitted = _fit(resolved, held_out, fold_dir, strategy, batch, precision, seed=config.seed + i,
                       watch_dir=out if i == 0 else None, config_to=out / RunFiles.TRAIN_CONFIG if i == 0 else None)
         if i == 0:
             first = fitted

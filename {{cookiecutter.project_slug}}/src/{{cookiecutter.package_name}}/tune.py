@@ -28,13 +28,14 @@ from .callbacks import recipe_callbacks, recipe_verdicts
 from .config import Config, dump_config, with_values
 from .cross_validation import fold_ids, fold_prepared
 from .data import Prepared
-from .data.batching import auto_batch_size, settled
+from .data.batching import auto_batch_size
 from .data.pipeline import fit_inputs, train_datasets
 from .errors import UserError
 from .models import build_model, compile_model, metrics_for, probabilities, resolve_builder
 from .plots import new_figure, save_figure
 from .precision import jit_setting
 from .registry import registers, run_checks
+from .resolve import resolve
 from .rundir import RunFiles, write_whole, writing_whole
 from .runtime import seed_everything
 from .schedule import steps_per_epoch
@@ -259,10 +260,11 @@ def is_worker() -> bool:
 
 
 def tune(config: Config, prepared: Prepared, run_dir: Path) -> list[Verdict] | None:
-    config = settled(config, prepared)  # as tune_config.yaml records it; each trial sets its own batch and rate
+    resolved = resolve(config, prepared)  # as tune_config.yaml records it; each trial sets its own batch and rate
+    config = resolved.config
     seed_everything(config.seed)
     tuner = make_tuner(config, prepared, run_dir)
-    dump_config(config, run_dir / RunFiles.TUNE_CONFIG)
+    dump_config(resolved.written, run_dir / RunFiles.TUNE_CONFIG)
     stop_early = keras.callbacks.EarlyStopping(monitor=config.tune.objective,
                                                patience=config.tune.early_stopping_patience)
     # Each trial builds its own datasets (its batch size is a hyperparameter): RecipeHyperModel.fit.

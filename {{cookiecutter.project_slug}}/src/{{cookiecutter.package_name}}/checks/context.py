@@ -15,9 +15,9 @@ import tensorflow as tf
 from ..bootstrap import Comparison
 from ..config import Config, with_values
 from ..data import Prepared
-from ..data.batching import settled
 from ..data.pipeline import train_datasets
 from ..models import ModelSpec, build_model, model_spec
+from ..resolve import resolve
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Context:
     earlier: list = field(default_factory=list)  # the verdicts given so far (registry.run_checks)
 
     def __post_init__(self):
-        self.config = settled(self.config, self.prepared)  # the config inspect and check run with
+        self.config = resolve(self.config, self.prepared).config  # the config inspect and check run with
 
     @cached_property
     def spec(self) -> ModelSpec:

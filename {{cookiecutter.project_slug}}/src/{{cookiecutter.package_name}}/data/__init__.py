@@ -9,7 +9,7 @@ source's fingerprint still matches, and scan again, saying so, when it does not.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +37,6 @@ class Prepared:
     stats: TrainStats
     task: str
     run_dir: Path | None = None
-    # What data.batch_size auto becomes on these data (batching.settle_batch: setting -> "auto -> value
-    # (why)"), for the run's train_config.yaml (autos.py); the config itself is settled by `settled`.
-    settled: dict[str, str] = field(default_factory=dict)
 
     @property
     def keys(self) -> np.ndarray:
@@ -141,17 +138,17 @@ def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
         manifest, stats = loaded
         if {k: manifest.header.get(k) for k in header_wanted} == _jsonable(header_wanted):
             source.settle(manifest.facts)
-            with_batch, settled = settle_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
+            with_batch = settle_batch(config, source.kind, int(np.sum(manifest.splits == 0)))[0]
             _refuse_empty_splits(manifest, source.where, with_batch)  # data.batch_size may have changed
-            return _prepared(source, manifest, stats, config, run_dir, settled)
+            return _prepared(source, manifest, stats, config, run_dir)
         print(f"{source.where} changed since this run's manifest ({run_dir / 'data'}) was written, or the "
               "split settings did: scanning it again", file=sys.stderr)
     manifest = scan(source, config, header_wanted)
     source.settle(manifest.facts)
-    with_batch, settled = settle_batch(config, source.kind, int(np.sum(manifest.splits == 0)))
+    with_batch = settle_batch(config, source.kind, int(np.sum(manifest.splits == 0)))[0]
     _refuse_empty_splits(manifest, source.where, with_batch)  # before the statistics, which need train
     stats = train_stats(source, manifest, config)
-    prepared = _prepared(source, manifest, stats, config, run_dir, settled)
+    prepared = _prepared(source, manifest, stats, config, run_dir)
     if run_dir is not None:
         manifest.save(run_dir, stats)
     return prepared
@@ -233,10 +230,9 @@ def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None
         )
 
 
-def _prepared(source: Source, manifest: Manifest, stats: TrainStats, config: Config, run_dir: Path | None,
-              settled: dict[str, str]) -> Prepared:
+def _prepared(source: Source, manifest: Manifest, stats: TrainStats, config: Config, run_dir: Path | None) -> Prepared:
     indices = {name: manifest.rows(name) for name in SPLITS}
-    return Prepared(source, manifest, indices, stats, config.task, run_dir, settled)
+    return Prepared(source, manifest, indices, stats, config.task, run_dir)
 
 
 __all__ = ["SPLITS", "Prepared", "TrainStats", "prepare", "train_stats"]

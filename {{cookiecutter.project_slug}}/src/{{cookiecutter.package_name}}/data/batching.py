@@ -39,26 +39,18 @@ def auto_batch_size(kind: str, train_rows: int) -> int:
     return int(min(max(2 ** max(power, 0), low), high, fits))
 
 
-def settled(config: Config, prepared) -> Config:
-    """The config a stage runs with on `prepared`'s data: `data.batch_size: auto` decided and the
-    learning rate scaled with it (`settle_batch`). Each stage's entry calls it once (train,
-    evaluate, tune, the checks' context); a config is frozen, so this is a new one, and the
-    config itself when the batch was given.
-
-    Args:
-        config: The config as given (a file, --set, or `with_values` in code).
-        prepared: The data the stage runs on.
-
-    Returns:
-        The settled config.
-    """
-    return settle_batch(config, prepared.kind, prepared.size("train"))[0]
+def batch_size_of(config: Config, prepared) -> int:
+    """The batch `config` trains with on `prepared`'s data: data.batch_size, or what auto
+    decides there. A stage's config is resolved already (resolve.py); a config made in code and
+    handed to the pipeline as it is (a test, a notebook) gets the same batch."""
+    if config.data.batch_size != "auto":
+        return config.data.batch_size
+    return auto_batch_size(prepared.kind, prepared.size("train"))
 
 
 def settle_batch(config: Config, kind: str, train_rows: int) -> tuple[Config, dict[str, str]]:
-    """`data.batch_size: auto` as a number, and `train.learning_rate` scaled with it (train
-    writes both to train_config.yaml, which then reruns as it is). A number given for
-    data.batch_size leaves both as they are.
+    """`data.batch_size: auto` as a number, and `train.learning_rate` scaled with it (`resolve`
+    decides both at a stage's entry). A number given for data.batch_size leaves both as they are.
 
     Args:
         config: The config as given; it is not changed.
