@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }}.callbacks import (
 from {{ cookiecutter.package_name }}.callbacks.first_layer import mosaic, plot_first_layer
 from {{ cookiecutter.package_name }}.callbacks.gradients import judge_gradients
 from {{ cookiecutter.package_name }}.callbacks.predictions import judge_predictions
-from {{ cookiecutter.package_name }}.callbacks.updates import judge_update_ratios
+from {{ cookiecutter.package_name }}.callbacks.updates import fitting_measurements, judge_update_ratios
 from {{ cookiecutter.package_name }}.config import with_values
 from {{ cookiecutter.package_name }}.data.pipeline import train_datasets
 from {{ cookiecutter.package_name }}.models import build_model, compile_model
@@ -202,6 +202,78 @@ def test_t8_leaves_a_layer_an_l1_penalty_holds_near_zero_to_its_penalty():
     unaware = judge_update_ratios(monitor.layers, np.array(monitor.ratios), (1e-4, 1e-2), (1e-5, 1e-1), 10.0,
                                   head="logits")
     assert unaware.status == "warn" and "sparse" in unaware.advice
+
+
+def bright_squares(n: int = 384, size: int = 32, seed: int = 0):
+    """Grayscale images of noise with a bright 6x6 square; the class is which third it sits in."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.3, size=(n, size, size, 1)).astype("float32")
+    y = rng.integers(0, CLASSES, n)
+    for image, label, row in zip(x, y, rng.integers(0, size - 6, n), strict=True):
+        column = label * (size // CLASSES) + rng.integers(0, size // CLASSES - 6)
+        image[row:row + 6, column:column + 6] += 2.0
+    return x, y
+
+
+def grayscale_convnet(first_scale: float = 1.0) -> keras.Model:
+    """Two 3x3 conv-ReLU blocks on one channel, then a dense layer on the flattened 8x8x32
+    features: fan-ins 9, 144, 2,048 and 64. `first_scale` multiplies the first layer's He scale."""
+    he_first = keras.initializers.VarianceScaling(2.0 * first_scale**2, "fan_in", "truncated_normal", seed=1)
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", kernel_initializer=he_first,
+                            name="conv_0")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer="he_normal",
+                            name="conv_1")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Dense(64, activation="relu", kernel_initializer="he_normal", name="dense")(
+        keras.layers.Flatten()(x))
+    return keras.Model(inputs, keras.layers.Dense(CLASSES, name="logits")(x))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_t8_judges_each_layer_of_a_grayscale_convnet_against_its_fan_in(seed):
+    """Under Adam a layer's ratio grows as sqrt(fan_in) by construction (He: rms(W) = sqrt(2 /
+    fan_in)): a healthy convnet's first layer on one grayscale channel (fan-in 9) sits far below
+    its dense layer (fan-in 2,048). Judged over sqrt(fan_in / 2), the healthy net passes; its
+    first layer initialised at 30x He's scale (a planted bug: a ratio 30x lower) is still named."""
+    x, y = bright_squares(seed=seed)
+    keras.utils.set_random_seed(seed)
+    healthy = fit(grayscale_convnet(), [UpdateRatio(every_steps=10)], epochs=3, x=x, y=y)["T8"]
+    assert healthy.measured["fan_in"] == {"conv_0": 9, "conv_1": 144, "dense": 2048, "logits": 64}
+    per_layer = healthy.measured["per_layer"]
+    assert per_layer["dense"] > 5 * per_layer["conv_0"], per_layer  # the raw ratios are far apart
+    assert healthy.status == "pass", healthy.advice
+    keras.utils.set_random_seed(seed)
+    planted = fit(grayscale_convnet(first_scale=30.0), [UpdateRatio(every_steps=10)], epochs=3, x=x, y=y)["T8"]
+    assert planted.status == "warn" and "conv_0" in planted.advice, planted.measured
+
+
+def test_t8_judges_the_rate_while_the_model_learns_not_once_it_fits_its_batches():
+    """Trained on long after it fits its 96 images (training loss 1.7 to below 1e-4 at the
+    default Adam 3e-4), a healthy convnet's steps shrink with its gradients: over every
+    measurement the median ratio falls below the band ("raise the learning rate": wrong). T8
+    judges the measurements taken while the training loss was above 1% of its first value, and
+    passes; at a rate 30x too low (planted) the loss stays up, every measurement counts, and it
+    warns."""
+    x, y = bright_squares(n=96)
+    keras.utils.set_random_seed(0)
+    monitor = UpdateRatio(every_steps=10)
+    healthy = fit(grayscale_convnet(), [monitor], optimizer=keras.optimizers.Adam(3e-4), epochs=150, x=x, y=y)["T8"]
+    assert healthy.status == "pass" and healthy.measured["not_judged_fitted"] > 30, healthy.measured
+    everything = judge_update_ratios(monitor.layers, np.array(monitor.ratios), (1e-4, 1e-2), (1e-5, 1e-1), 10.0,
+                                     head="logits", fan_ins=list(healthy.measured["fan_in"].values()))
+    assert everything.status == "warn" and "too low" in everything.advice
+    keras.utils.set_random_seed(0)
+    slow = fit(grayscale_convnet(), [UpdateRatio(every_steps=10)], optimizer=keras.optimizers.Adam(1e-5), epochs=20,
+               x=x, y=y)["T8"]
+    assert slow.status == "warn" and "too low" in slow.advice and "not_judged_fitted" not in slow.measured, slow
+
+
+def test_t8_keeps_the_first_measurement_and_any_non_finite_loss():
+    judged = fitting_measurements([0.01, 2.0, 0.5, 0.02, 0.001, float("nan")], first_loss=2.3)
+    assert judged.tolist() == [True, True, True, False, False, True]
+    assert fitting_measurements([0.001, 0.001], first_loss=None).all()
 
 
 def test_learning_rate_zero_stalls_t11_t8_and_t12(tmp_path):

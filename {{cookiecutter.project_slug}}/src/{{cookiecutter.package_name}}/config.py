@@ -516,7 +516,7 @@ class MonitorConfig(Section):
         "T8: the median over layers warns outside [low, high]"))
     update_ratio_fail_range: tuple[float, float] = Field((1e-5, 1e-1), description="T8: and fails outside this")
     update_ratio_layer_factor: float = Field(10.0, gt=1, description=(
-        "T8: warn when a layer is this factor off the median"))
+        "T8: warn when a layer is this factor off the median (each ratio over sqrt(fan_in / 2) under Adam)"))
     nan_diagnosis: bool = Field(True, description=(
         "T9: stop at the first non-finite loss, name the layer, save the batch"))
     prediction_dynamics: bool = Field(True, description="T11: predictions of a few frozen val examples through "

@@ -278,8 +278,11 @@ CHECKS: tuple[Check, ...] = (
           "leaves [0.5, 2]. `plots/T7_activations.png`."),
     Check("T8", "train", "Update-to-weight ratio",
           "‖ΔW‖/‖W‖ of one step for every kernel (not embedding tables or phases), every 100 steps: the median "
-          "over layers warns outside [1e-4, 1e-2] and fails outside [1e-5, 1e-1]; a layer 10x off the median warns. "
-          "`plots/T8_update_ratio.png`."),
+          "over layers warns outside [1e-4, 1e-2] and fails outside [1e-5, 1e-1]; a layer 10x off the median warns, "
+          "each ratio over sqrt(fan_in / 2) under Adam (which moves every weight by about the rate, so He's "
+          "initialisation alone makes a one-channel 3x3 convolution's ratio 30x a wide dense layer's smaller). "
+          "Judged while the training loss is above 1% of its first value: once a model fits its batches its "
+          "steps shrink with their gradients. `plots/T8_update_ratio.png`."),
     Check("T11", "train", "Prediction dynamics",
           "16 frozen val examples predicted 5 times an epoch, `plots/T11_prediction_dynamics.png` with the "
           "jitter between snapshots: warns on collapse (one class for every example in the last 3 "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import keras
@@ -23,7 +24,9 @@ class UpdateRatio(Monitor):
     the difference covers that many steps and is divided by their number. The measured steps
     are steps every_steps, 2 * every_steps, ...: not the first step, whose Adam update moves
     every weight by exactly the learning rate (the largest step of the run), and which would
-    flag a small-initialised output layer (M1) as 10x off the others.
+    flag a small-initialised output layer (M1) as 10x off the others. The training loss Keras
+    logged is kept with each measurement: the ones taken once the model fits its training
+    batches are not judged (`fitting_measurements`).
 
     Args:
         every_steps: Optimizer steps between two measured steps (`monitor.update_every_steps`).
@@ -42,6 +45,8 @@ class UpdateRatio(Monitor):
         self.run_dir = run_dir
         self.steps: list[int] = []
         self.ratios: list[np.ndarray] = []  # one row per measurement, one column per kernel
+        self.losses: list[float] = []  # the training loss Keras logged at each measurement
+        self.first_loss: float | None = None  # the fit's first batch's loss
         self.layers: list[str] = []
         self._before = None
 
@@ -60,6 +65,8 @@ class UpdateRatio(Monitor):
     def on_train_batch_end(self, batch, logs=None):
         done = batch - self._batch_begin + 1
         super().on_train_batch_end(batch, logs)
+        if self.first_loss is None and logs and "loss" in logs:
+            self.first_loss = float(logs["loss"])
         if self._before is None:
             return
         # On the host: a few matrices every hundred steps cost less there than a dozen eager
@@ -71,6 +78,7 @@ class UpdateRatio(Monitor):
         self._before = None
         self.steps.append(self.step)
         self.ratios.append(values)
+        self.losses.append(float(logs["loss"]) if logs and "loss" in logs else math.nan)
         self.write_scalars({f"T8_update_ratio/{n}": value for n, value in zip(self.layers, values, strict=True)})
 
     def verdicts(self) -> list[Verdict]:
@@ -80,13 +88,63 @@ class UpdateRatio(Monitor):
         head = self.layers[-1] if self.layers else None  # the last kernel: the output layer
         penalised = {name for name, v in zip(self.layers, self._kernels, strict=True)
                      if getattr(v, "regularizer", None) is not None}
-        return [judge_update_ratios(self.layers, ratios, self.warn_range, self.fail_range, self.layer_factor,
-                                    plots, head, penalised)]
+        fan_ins = [fan_in(v.shape) for v in self._kernels] if steps_per_weight(self.model.optimizer) else None
+        judged = fitting_measurements(self.losses, self.first_loss)
+        return [judge_update_ratios(self.layers, ratios[judged], self.warn_range, self.fail_range, self.layer_factor,
+                                    plots, head, penalised, fan_ins, fitted=len(ratios) - int(judged.sum()))]
+
+
+# A training loss below this share of its first value: the model fits its training batches, their
+# gradients shrink toward zero, and so do Adam's steps (in proportion, once a gradient is below its
+# epsilon of 1e-7): the ratio then says nothing of the learning rate. On dev image runs that
+# trained on for thousands of steps at a training loss near 1e-5, the median fell 10x below the
+# band where the first measurements sat inside it (BENCHMARKS.md, "Check notes: T8").
+FITTED_LOSS_SHARE = 0.01
+
+
+def fitting_measurements(losses: list[float], first_loss: float | None) -> np.ndarray:
+    """Which measurements T8 judges: those taken while the training loss was at least
+    FITTED_LOSS_SHARE of its first value (a non-finite loss counts as above), and the first
+    measurement always.
+
+    Args:
+        losses: The training loss Keras logged at each measurement (its epoch's running mean).
+        first_loss: The fit's first batch's loss; None or not above 0: every measurement.
+
+    Returns:
+        A boolean mask over the measurements.
+    """
+    losses = np.asarray(losses, "float64")
+    if first_loss is None or not math.isfinite(first_loss) or first_loss <= 0:
+        return np.ones(len(losses), bool)
+    judged = ~(losses < FITTED_LOSS_SHARE * first_loss)
+    judged[:1] = True
+    return judged
+
+
+# Optimizers that scale each weight's step by its own gradient history, so that every weight moves
+# by about the learning rate a step whatever its gradient's size.
+PER_WEIGHT_STEPS = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Lion", "Adafactor")
+
+
+def steps_per_weight(optimizer) -> bool:
+    """Whether `optimizer` (under mixed precision, the one its loss scaling wraps) moves every
+    weight by about its learning rate a step."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return type(inner).__name__ in PER_WEIGHT_STEPS
+
+
+def fan_in(shape) -> int:
+    """A kernel's fan-in as Keras' initialisers count it, every axis but the last (a dense
+    kernel's inputs; a convolution's window times its input channels, a depthwise one's too):
+    the count that set the kernel's scale at the start, which is what makes its ratio differ."""
+    return math.prod(int(d) for d in shape[:-1])
 
 
 def judge_update_ratios(layers: list[str], ratios: np.ndarray, warn_range: tuple[float, float],
                         fail_range: tuple[float, float], layer_factor: float, plots: list[str] = (),
-                        head: str | None = None, penalised: set[str] = frozenset()) -> Verdict:
+                        head: str | None = None, penalised: set[str] = frozenset(),
+                        fan_ins: list[int] | None = None, fitted: int = 0) -> Verdict:
     """Judge the median over layers (of each layer's median over the measurements).
 
     RECIPE's researched band is the warning: the median outside [1e-4, 1e-2] (about 1e-3 is
@@ -101,16 +159,33 @@ def judge_update_ratios(layers: list[str], ratios: np.ndarray, warn_range: tuple
     grown, which takes a few hundred steps. Far below the median, it is flagged like any layer.
     So are the kernels with a weight penalty (`penalised`): an L1 penalty holds most of their
     weights near zero on purpose (BENCHMARKS.md, "Check notes: T8"), and a step is large beside
-    weights that small."""
+    weights that small.
+
+    Under an optimizer that moves each weight by about the learning rate (Adam, the default:
+    `fan_ins` given, one a column of `ratios`), a layer's ratio is about rate / rms(W), and He
+    initialisation sets rms(W) to sqrt(2 / fan_in): the ratio grows as sqrt(fan_in) by
+    construction, so a 3x3 convolution on one grayscale channel (fan-in 9) sits 30x below a
+    dense layer of fan-in 8,192 in a healthy model. The layers are then compared by their ratio
+    over sqrt(fan_in / 2) (the median band still judges the ratios themselves): what is left is
+    a layer's own scale against He's, and how steadily its gradients point, which a layer
+    initialised at another scale or frozen changes. Measured on dev image runs (BENCHMARKS.md,
+    "Check notes: T8").
+
+    `ratios` holds the measurements judged, those taken before the model fit its training
+    batches (`fitting_measurements`); `fitted` counts the others, which the record reports."""
     if ratios.size == 0:
         return verdict("T8", "skip", advice="nothing measured: no trainable weight matrix with non-zero "
                        "values, or the run was shorter than monitor.update_every_steps")
     clean = np.where(np.isfinite(ratios), ratios, np.inf)
     per_layer = np.median(clean, axis=0)
     median = float(np.median(per_layer))
-    off = {name: rounded(r) for name, r in zip(layers, per_layer, strict=True)
-           if median > 0 and ((r > median * layer_factor and name != head and name not in penalised)
-                              or r < median / layer_factor)}
+    scale = np.sqrt(np.asarray(fan_ins, "float64") / 2) if fan_ins else np.ones(len(layers))
+    compared = per_layer / scale
+    middle = float(np.median(compared))
+    off = {name: c for name, c in zip(layers, compared, strict=True)
+           if middle > 0 and ((c > middle * layer_factor and name != head and name not in penalised)
+                              or c < middle / layer_factor)}
+    by_fan_in = ", each ratio over sqrt(fan_in / 2), by which He initialisation alone raises it" if fan_ins else ""
     status, problems = "pass", []
     if not fail_range[0] <= median <= fail_range[1]:
         status = "fail"
@@ -121,7 +196,7 @@ def judge_update_ratios(layers: list[str], ratios: np.ndarray, warn_range: tuple
     if off:
         status = "warn" if status == "pass" else status
         problems.append("layers " + ", ".join(f"{k} ({v:.2g})" for k, v in off.items())
-                        + f" are more than {layer_factor:g}x off the median")
+                        + f" are more than {layer_factor:g}x off the layers' median ({middle:.2g}){by_fan_in}")
     advice = ""
     if problems:
         advice = "; ".join(problems) + ". "
@@ -131,11 +206,18 @@ def judge_update_ratios(layers: list[str], ratios: np.ndarray, warn_range: tuple
             advice += "Lower the learning rate (`check --lr-find`, T10, suggests one). "
         if off:
             advice += "A layer far off the others may be initialised at another scale or frozen."
-    return verdict("T8", status,
-                   measured={"median_ratio": rounded(median), "measurements": len(ratios),
-                             "per_layer": {k: rounded(v) for k, v in zip(layers, per_layer, strict=True)}},
+    measured = {"median_ratio": rounded(median), "measurements": len(ratios),
+                "per_layer": {k: rounded(v) for k, v in zip(layers, per_layer, strict=True)}}
+    if fitted:
+        measured["not_judged_fitted"] = fitted
+    if fan_ins:
+        measured["fan_in"] = dict(zip(layers, fan_ins, strict=True))
+    return verdict("T8", status, measured=measured,
                    expected=f"median in [{warn_range[0]:g}, {warn_range[1]:g}] (fail outside "
-                   f"[{fail_range[0]:g}, {fail_range[1]:g}]), every layer within {layer_factor:g}x of it",
+                   f"[{fail_range[0]:g}, {fail_range[1]:g}]), every layer within {layer_factor:g}x of the "
+                   f"layers' median{by_fan_in}"
+                   + (f"; judged while the training loss was above {FITTED_LOSS_SHARE:g} of its first value"
+                      if fitted else ""),
                    advice=advice.strip(), plots=list(plots))
 
 
