@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import UserError
-from .batching import settle_batch
+from .batching import batch_size_of
 from .manifest import Manifest, load_manifest
 from .source import Source
 from .split import SPLITS, buckets, row_keys, splits_of
@@ -138,15 +138,13 @@ def prepare(config: Config, run_dir: Path | None = None) -> Prepared:
         manifest, stats = loaded
         if {k: manifest.header.get(k) for k in header_wanted} == _jsonable(header_wanted):
             source.settle(manifest.facts)
-            with_batch = settle_batch(config, source.kind, int(np.sum(manifest.splits == 0)))[0]
-            _refuse_empty_splits(manifest, source.where, with_batch)  # data.batch_size may have changed
+            _refuse_empty_splits(manifest, source.where, config, source.kind)  # data.batch_size may have changed
             return _prepared(source, manifest, stats, config, run_dir)
         print(f"{source.where} changed since this run's manifest ({run_dir / 'data'}) was written, or the "
               "split settings did: scanning it again", file=sys.stderr)
     manifest = scan(source, config, header_wanted)
     source.settle(manifest.facts)
-    with_batch = settle_batch(config, source.kind, int(np.sum(manifest.splits == 0)))[0]
-    _refuse_empty_splits(manifest, source.where, with_batch)  # before the statistics, which need train
+    _refuse_empty_splits(manifest, source.where, config, source.kind)  # before the statistics, which need train
     stats = train_stats(source, manifest, config)
     prepared = _prepared(source, manifest, stats, config, run_dir)
     if run_dir is not None:
@@ -208,7 +206,7 @@ def train_stats(source: Source, manifest: Manifest, config: Config, rows: np.nda
     return stream_train_stats(source.stream(positions, labels), labels, config.task, classes)
 
 
-def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None:
+def _refuse_empty_splits(manifest: Manifest, where: str, config: Config, kind: str) -> None:
     counts = np.bincount(manifest.splits, minlength=3)
     if len(manifest) > 1 and np.all(manifest.keys == manifest.keys[0]):  # np.unique: 2.6 s on 3 million keys
         raise UserError(f"{where}: all {len(manifest)} examples hold the same input: the source reads one file or "
@@ -223,10 +221,11 @@ def _refuse_empty_splits(manifest: Manifest, where: str, config: Config) -> None
                       if distinct < 0.5 * len(manifest) and config.data.split_by != "row" else "")
             raise UserError(f"{where}: the {name} split is empty ({cause}); add distinct examples, or change "
                             f"data.split (now {list(config.data.split)}) or the seed{coarse}")
-    if counts[0] < config.data.batch_size:
+    batch = batch_size_of(config, kind, int(counts[0]))
+    if counts[0] < batch:
         raise UserError(
             f"the training split has {counts[0]} examples, fewer than one batch "
-            f"(data.batch_size={config.data.batch_size}); lower data.batch_size"
+            f"(data.batch_size={batch}); lower data.batch_size"
         )
 
 

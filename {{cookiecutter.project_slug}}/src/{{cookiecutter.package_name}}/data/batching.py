@@ -39,13 +39,14 @@ def auto_batch_size(kind: str, train_rows: int) -> int:
     return int(min(max(2 ** max(power, 0), low), high, fits))
 
 
-def batch_size_of(config: Config, prepared) -> int:
-    """The batch `config` trains with on `prepared`'s data: data.batch_size, or what auto
-    decides there. A stage's config is resolved already (resolve.py); a config made in code and
-    handed to the pipeline as it is (a test, a notebook) gets the same batch."""
+def batch_size_of(config: Config, kind: str, train_rows: int) -> int:
+    """The batch `config` trains with on data of `kind` with `train_rows` training examples:
+    data.batch_size, or what auto decides there. A stage's config is resolved already
+    (resolve.py); `prepare` and a config made in code and handed to the pipeline as it is (a
+    test, a notebook) read the same batch here."""
     if config.data.batch_size != "auto":
         return config.data.batch_size
-    return auto_batch_size(prepared.kind, prepared.size("train"))
+    return auto_batch_size(kind, train_rows)
 
 
 def settle_batch(config: Config, kind: str, train_rows: int) -> tuple[Config, dict[str, str]]:
@@ -63,7 +64,7 @@ def settle_batch(config: Config, kind: str, train_rows: int) -> tuple[Config, di
     """
     if config.data.batch_size != "auto":
         return config, {}
-    batch = auto_batch_size(kind, train_rows)
+    batch = batch_size_of(config, kind, train_rows)
     rate = config.train.learning_rate
     scaled = rate * math.sqrt(batch / IMAGE_BATCH)
     config = with_values(config, {"data.batch_size": batch, "train.learning_rate": scaled})

@@ -123,7 +123,7 @@ def train_datasets(config: Config, prepared, batch_size: int | None = None, for_
     """Train and val batches of `batch_size` (default data.batch_size; under a strategy, the
     global batch: data.batch_size x replicas). `for_fit`: the datasets `fit` runs for many
     epochs, which data.cache applies to; the checks read a few batches and cache nothing."""
-    batch_size = batch_size or batch_size_of(config, prepared)
+    batch_size = batch_size or batch_size_of(config, prepared.kind, prepared.size("train"))
     train = split_dataset(prepared, "train", batch_size, training=True, seed=config.seed,
                           shuffle_buffer=config.data.shuffle_buffer, cache=config.data.cache if for_fit else "off",
                           augment=config.data.augment, augment_flip=config.data.augment_flip,
