@@ -249,6 +249,21 @@ def test_t8_judges_each_layer_of_a_grayscale_convnet_against_its_fan_in(seed):
     assert planted.status == "warn" and "conv_0" in planted.advice, planted.measured
 
 
+def test_t8_records_each_kernel_of_a_layer_that_holds_two():
+    """A SeparableConv2D holds a depthwise and a pointwise kernel: T8 measures both, so its record
+    names both, each with its own fan-in, where a record keyed by the layer kept one."""
+    x, y = bright_squares(n=64)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 1))
+    hidden = keras.layers.SeparableConv2D(8, 3, activation="relu", name="separable")(inputs)
+    hidden = keras.layers.GlobalAveragePooling2D()(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(CLASSES, name="logits")(hidden))
+    found = fit(model, [UpdateRatio(every_steps=2)], x=x, y=y)["T8"]
+    assert found.measured["fan_in"] == {"separable/depthwise_kernel": 9, "separable/pointwise_kernel": 1,
+                                        "logits": 8}, found.measured
+    assert set(found.measured["per_layer"]) == set(found.measured["fan_in"])
+
+
 def test_t8_judges_the_rate_while_the_model_learns_not_once_it_fits_its_batches():
     """Trained on long after it fits its 96 images (training loss 1.7 to below 1e-4 at the
     default Adam 3e-4), a healthy convnet's steps shrink with its gradients: over every

@@ -82,6 +82,15 @@ def layer_name(variable) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else path
 
 
+def kernel_names(variables) -> list[str]:
+    """One name a kernel: its layer's (`layer_name`), with the variable's own name after it where
+    the layer holds several (a SeparableConv's depthwise and pointwise kernels), so that a record
+    keyed by name keeps each of them."""
+    layers = [layer_name(v) for v in variables]
+    return [f"{layer}/{v.name}" if layers.count(layer) > 1 else layer
+            for layer, v in zip(layers, variables, strict=True)]
+
+
 # Variables of rank >= 2 whose step is not a scale's: an embedding table (a step moves only the
 # rows of its batch: BENCHMARKS.md, "Check notes: T8") and a phase (an angle near +-pi, whose
 # size says nothing of how far a step moves the function).

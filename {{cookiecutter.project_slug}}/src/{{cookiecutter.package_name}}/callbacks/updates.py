@@ -12,7 +12,7 @@ from ..plots import plot_per_layer
 from ..registry import registers
 from ..train_context import TrainContext
 from ..verdicts import Verdict, verdict
-from .common import Monitor, kernels, layer_name, rounded
+from .common import Monitor, kernel_names, kernels, rounded
 
 
 class UpdateRatio(Monitor):
@@ -53,7 +53,7 @@ class UpdateRatio(Monitor):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self._kernels = [v for v in kernels(self.model) if float(keras.ops.max(keras.ops.abs(v.value))) > 0]
-        self.layers = [layer_name(v) for v in self._kernels]
+        self.layers = kernel_names(self._kernels)
 
     def on_train_batch_begin(self, batch, logs=None):
         super().on_train_batch_begin(batch, logs)
