@@ -16,7 +16,9 @@ figures inform a choice moves to the dev set. Prints one row per table and split
 table: the model's score and each reference's (log loss for classes, RMSE for regression) as
 means over the splits, and the model's ratio to the best reference of each split (below 1 when
 the model wins) as a mean with a 95% t interval. Tables above 100,000 rows get 3 splits, not 5:
-2 cores cannot afford more. Results also go to --work/tables_<set>.json.
+2 cores cannot afford more. Results also go to --work/tables_<set><tag>.json, table by table, so
+that a run stopped half way keeps what it finished and another run with the same --tag adds to
+it; `--report` prints the summary of that file alone.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def more(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override for every stage, e.g. --set model.builder=my_module:build")
     parser.add_argument("--tag", default="", help="a suffix for the run folders, to keep two settings apart")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: print the summary of the stored results (--work/tables_<set><tag>.json), "
+                             "every table in them or those of --only")
 
 
 args, project = project_from_args(__doc__, epochs=False, more=more)
@@ -128,7 +133,9 @@ wanted = [n.strip() for n in args.only.split(",") if n.strip()] or list(tables)
 print(f"machine: {machine()}; set: {args.tables}; seeds: {args.seeds}")
 results_path = args.work / f"tables_{args.tables}{args.tag}.json"
 results = json.loads(results_path.read_text()) if results_path.exists() else {}
-for table in wanted:
+if args.report:
+    wanted = [n.strip() for n in args.only.split(",") if n.strip()] or list(results)
+for table in [] if args.report else wanted:
     make_path, label, task, why = tables[table]
     path = make_path()
     with path.open(newline="") as handle:
