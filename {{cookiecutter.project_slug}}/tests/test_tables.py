@@ -380,6 +380,28 @@ def test_d6_leaves_text_features_out_and_still_sees_a_sentinel_beside_them(tmp_p
     assert verdict.status == "warn" and verdict.measured["most_extreme"][0]["by"] == "stars", verdict.measured
 
 
+def test_d6_judges_a_column_on_its_observed_cells_not_the_medians_put_in_missing_ones(tmp_path):
+    """42% of ages missing (Stat2Data's Titanic): the encoder puts the train median in those
+    cells, and with them the MAD shrank until 70-year-olds sat at robust z 14.5. A date column
+    with missing cells (its year 0 there) and the ages are judged on what was observed: D6
+    passes; a -999 among the observed ages still warns, named by its column."""
+    from {{ cookiecutter.package_name }}.checks.outliers import check_outliers
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(600):
+        age = "" if rng.random() < 0.42 else f"{np.clip(rng.normal(30, 14), 0.2, 71):.1f}"
+        day = "" if rng.random() < 0.1 else f"2016-{1 + i % 12:02d}-{1 + i % 28:02d}"
+        rows.append([age, day, int(rng.integers(0, 3)), "yes" if rng.random() < 0.5 else "no"])
+    path = write(tmp_path / "ages.csv", ["age", "visit", "deck", "label"], rows)
+    config = table_config(path)
+    assert check_outliers(prepare(config), tmp_path, config.inspect).status == "pass"
+    rows[5][0] = "-999"
+    write(path, ["age", "visit", "deck", "label"], rows)
+    verdict = check_outliers(prepare(config), tmp_path, config.inspect)
+    assert verdict.status == "warn" and verdict.measured["most_extreme"][0]["by"] == "age", verdict.measured
+
+
 def test_text_off_leaves_the_column_out_and_says_so(tmp_path):
     prepared = prepare(table_config(reviews(tmp_path, rows=200), "data.text=off"))
     review = next(c for c in prepared.source.columns if c.name == "review")

@@ -73,7 +73,8 @@ CHECKS: tuple[Check, ...] = (
     Check("D6", "inspect", "Outliers",
           "Robust z-scores (median/MAD) of a seeded sample of `inspect.sample` (10,000) training examples: "
           "per feature for tables (long-tailed features on a log scale; a text column's TF-IDF features "
-          "left out: they grow with the text's length), pixel mean and std for images; the"
+          "left out: they grow with the text's length; a missing cell, which holds the train median, left out "
+          "of its column's median and MAD), pixel mean and std for images; the"
           " most extreme are listed and drawn in `plots/D6_outliers.png`; warn beyond `inspect.outlier_z` "
           "(10)."),
     Check("D7", "inspect", "Visualise just before the net",
