@@ -70,11 +70,27 @@ def test_table_rows_with_noise_or_a_new_id_across_splits_are_counted(tmp_path):
     assert verdict.measured["near_duplicates"]["labels_agree"] == 1.0
 
 
-@pytest.mark.parametrize("case", ["digits", "coarse"])
+@pytest.mark.parametrize("case", ["digits", "coarse", "dense"])
 def test_look_alikes_that_are_not_copies_stay_quiet(tmp_path, case):
     """8 x 8 digits are too small to judge; a coarse column (5 values) under distinct IDs makes
-    many rows equal by nature, but their labels agree only as often as chance says."""
-    if case == "digits":
+    many rows equal by nature, but their labels agree only as often as chance says. Dense: few
+    continuous columns (ISLR's Default: a balance of 0 for many, a student flag, an income),
+    where honest rows share a 1%-of-a-standard-deviation cell by chance and, all with a balance
+    of 0, all carry the same label: none is alone in the cell ten times wider, as a copy is."""
+    if case == "dense":
+        rng = np.random.default_rng(3)
+        n = 6000
+        balance = np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(7, 0.5, n)).round(2)
+        income = rng.normal(35_000, 13_000, n).round(2)
+        student = (rng.random(n) < 0.3).astype(int)
+        label = (rng.random(n) < 1 / (1 + np.exp(-(balance - 2500) / 300))).astype(int)
+        rows = [f"{i},{s},{b},{m},{y}\n"
+                for i, (s, b, m, y) in enumerate(zip(student, balance, income, label, strict=True))]
+        (tmp_path / "dense.csv").write_text("id,student,balance,income,label\n" + "".join(rows))
+        verdict = judged(tmp_path, None, None, source=tmp_path / "dense.csv")
+        near = verdict.measured["near_duplicates"]
+        assert sum(near["with_a_near_twin_in_train"].values()) < 20 and not near["counted"], near
+    elif case == "digits":
         config = load_config(None, ["task=classification", "data.source=digits"])
         verdict = check_duplicates(prepare(config), tmp_path)
         assert verdict.measured["near_duplicates"]["examples_judged"] == 0

@@ -58,7 +58,9 @@ CHECKS: tuple[Check, ...] = (
           "thumbnail has a cosine >= 0.99 with a train image's (JPEG re-encoding and light noise keep >= 0.985;"
           " plain images and images under 16 px a side are not judged), a table row equal to a train row within"
           " 1% of each column's standard deviation (printed precision, an ID or timestamp the model does not "
-          "use): a warn with the pairs listed and, for images, drawn in `plots/D3_near_duplicates.png`, counted"
+          "use) and alone near it (the cell 10x wider holds at most twice as many train rows: in the dense "
+          "parts of a table of few continuous columns honest rows share such a cell by chance): a warn with the"
+          " pairs listed and, for images, drawn in `plots/D3_near_duplicates.png`, counted"
           " only when the twins' labels agree far more often than chance."),
     Check("D4", "inspect", "Corrupt and invalid examples",
           "Found during the scan: unreadable files (empty, truncated, not an image), NaN/Inf (a missing CSV"
