@@ -36,19 +36,29 @@ def robust_z(values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(z, nan=0.0)
 
 
-def observed_values(values: np.ndarray, names: list[str]) -> np.ndarray:
+def observed_values(values: np.ndarray, names: list[str], flagged: list[str]) -> np.ndarray:
     """The features with NaN where their column's cell was missing (its `<column> missing` flag
     is 1): the encoder put the train median there (a date's parts: 0), and a pile of medians
     shrinks the MAD until ordinary values look extreme (Stat2Data's Titanic, 42% of ages
-    missing: 70-year-olds at robust z 14.5), where a date's year 0 would be 2,000 years out."""
+    missing: 70-year-olds at robust z 14.5), where a date's year 0 would be 2,000 years out.
+
+    Args:
+        values: The sampled rows' features, one column per name.
+        names: The features' names (a numeric column's value is its name, a date's parts
+            `<column>.<part>`, the flag `<column> missing`).
+        flagged: The columns that have such a flag (numeric ones with missing cells, dates).
+
+    Returns:
+        A copy of `values`, NaN where a cell was missing.
+    """
     values = values.copy()
-    for flag, name in enumerate(names):
-        if not name.endswith(" missing"):
+    position = {name: j for j, name in enumerate(names)}
+    for column in flagged:
+        if f"{column} missing" not in position:
             continue
-        column = name.removesuffix(" missing")
-        missing = values[:, flag] > 0.5
-        for j, other in enumerate(names):
-            if other == column or other.startswith(column + "."):  # the value, or a date's parts
+        missing = values[:, position[f"{column} missing"]] > 0.5
+        for j, name in enumerate(names):
+            if name == column or name.startswith(column + "."):  # the value, or a date's parts
                 values[missing, j] = np.nan
     return values
 
@@ -94,7 +104,9 @@ def outlier_scores(prepared: Prepared, rows: np.ndarray) -> tuple[np.ndarray, li
         values, names = values[:, keep], [names[j] for j in keep]
     if not values.shape[1]:
         return np.zeros((len(rows), 1)), ["(text columns only: not judged)"]
-    values = observed_values(values, names)
+    flagged = [c.name for c in prepared.source.columns or () if c.used
+               and (c.role == "datetime" or (c.role == "numeric" and c.indicator))]
+    values = observed_values(values, names, flagged)
     tail = long_tailed(values)
     values[:, tail] = np.log1p(values[:, tail] / np.nanmedian(values[:, tail], axis=0))
     return robust_z(values), [f"log {n}" if t else n for n, t in zip(names, tail, strict=True)]
