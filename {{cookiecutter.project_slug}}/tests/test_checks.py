@@ -317,6 +317,58 @@ def test_b3s_logistic_search_is_scikit_learns_own_in_float32():
     np.testing.assert_allclose(ours.predict_proba(x.astype("float32")), theirs.predict_proba(x), atol=0.01)
 
 
+
+def _mostly_zero_table(seed: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """1,000 rows of 100 features, 95% zeros (as TF-IDF words are), one word per class that
+    comes with it half the time."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, 1000)
+    x = ((rng.random((1000, 100)) < 0.05) * rng.random((1000, 100))).astype("float32")
+    x[np.arange(1000), y * 7] += rng.random(1000) < 0.5
+    return x, y
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+def test_b3s_logistic_search_on_sparse_inputs_is_the_centred_ones(classes):
+    """Inputs mostly zeros are fitted uncentred and sparse, the intercept moved afterwards: the
+    same strength, out-of-fold score and (to the search's own tolerance) probabilities on the
+    standardised inputs as the dense fit."""
+    from types import SimpleNamespace
+
+    from {{ cookiecutter.package_name }}.references import _logistic_cv, sparse_standardised, standardised
+
+    x, y = _mostly_zero_table(0, classes)
+    prepared = SimpleNamespace(stats=SimpleNamespace(mean=x.mean(axis=0), std=x.std(axis=0)))
+    dense = standardised(prepared, x)
+    assert sparse_standardised(prepared, dense) is None  # centred inputs hold no zeros
+    matrix, shift = sparse_standardised(prepared, x)
+    assert matrix.nnz < 0.1 * x.size
+    dense_score, dense_model = _logistic_cv(dense, y, seed=0)
+    sparse_score, sparse_model = _logistic_cv(matrix, y, 0, shift)
+    assert sparse_model.C == dense_model.C
+    assert sparse_score == pytest.approx(dense_score, abs=2e-3)
+    np.testing.assert_allclose(sparse_model.predict_proba(dense), dense_model.predict_proba(dense), atol=0.02)
+
+
+def test_d12s_cheap_model_on_sparse_features_gives_the_standardised_probabilities():
+    """D12 fits mostly-zero features sparse, scaled but not centred: the out-of-fold
+    probabilities of the standardised logistic regression all the same."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from {{ cookiecutter.package_name }}.checks.label_issues import out_of_fold_probabilities
+
+    x, y = _mostly_zero_table(1, 4)
+    x = x.astype("float64")
+    ours = out_of_fold_probabilities(x, y, 4, 5, seed=0)
+    theirs = np.zeros_like(ours)
+    for fit_rows, score_rows in StratifiedKFold(5, shuffle=True, random_state=0).split(x, y):
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)).fit(x[fit_rows], y[fit_rows])
+        theirs[score_rows] = model.predict_proba(x[score_rows])
+    np.testing.assert_allclose(ours, theirs, atol=0.01)
+
 def test_t13_fails_when_examples_go_unscored_and_warns_when_test_is_scored_again(prepared):
     """The planted bugs: a pipeline that drops the last partial batch (one val example unscored),
     and a second `evaluate` in the same run folder (the test split looked at twice)."""

@@ -51,7 +51,9 @@ from .context import Context
 # The full model's cost grows with its features times its trees (one per class and round), so it
 # sees the columns that explain most alone up to FULL_MODEL_FEATURES features and as many rounds
 # (FULL_MODEL_ROUNDS at most, MIN_FULL_MODEL_ROUNDS at least) as FULL_MODEL_BUDGET feature-trees
-# allow: 100 rounds of 16 classes over 2,005 TF-IDF features took 420 s of a 480 s inspect.
+# allow: 100 rounds of 16 classes over 2,005 TF-IDF features took 420 s of a 480 s inspect. Where
+# even MIN_FULL_MODEL_ROUNDS rounds of every class exceed the budget, the features give way: 16
+# classes keep 125 (BENCHMARKS.md, "A text table with many classes: sparse fits and D11's budget").
 FULL_MODEL_FEATURES = 500
 FULL_MODEL_BUDGET = 100 * 200  # 100 rounds of a binary table's 200 features, what D11 always afforded
 MIN_FULL_MODEL_ROUNDS = 10
@@ -275,8 +277,9 @@ def check_feature_leakage(prepared: Prepared, settings: InspectConfig, time_colu
     best, best_score = ranked[0]
     # The full model is context, not a judge: bounded in features and rounds (FULL_MODEL_BUDGET;
     # BENCHMARKS.md, "Check notes: D11").
-    kept = [j for name, _ in ranked for j in groups[name]][:FULL_MODEL_FEATURES]
     trees_a_round = 1 if regression or prepared.num_classes <= 2 else prepared.num_classes
+    affordable = FULL_MODEL_BUDGET // (MIN_FULL_MODEL_ROUNDS * trees_a_round)
+    kept = [j for name, _ in ranked for j in groups[name]][:max(1, min(FULL_MODEL_FEATURES, affordable))]
     rounds = int(np.clip(FULL_MODEL_BUDGET // (len(kept) * trees_a_round), MIN_FULL_MODEL_ROUNDS, FULL_MODEL_ROUNDS))
     full_model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
         max_iter=rounds, random_state=0).fit(x_train[:, kept], y_train)
