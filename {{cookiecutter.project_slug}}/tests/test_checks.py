@@ -350,6 +350,22 @@ def test_b3s_logistic_search_on_sparse_inputs_is_the_centred_ones(classes):
     np.testing.assert_allclose(sparse_model.predict_proba(dense), dense_model.predict_proba(dense), atol=0.02)
 
 
+def test_the_linear_fits_run_on_one_blas_thread_and_leave_the_rest_as_it_was():
+    """D12's and B3's L-BFGS fits run under one_blas_thread (faster on one thread: BENCHMARKS.md);
+    outside it, NumPy's BLAS keeps the threads it had."""
+    from threadpoolctl import threadpool_info
+
+    from {{ cookiecutter.package_name }}.references import one_blas_thread
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "no BLAS library found to limit"
+    with one_blas_thread():
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before
+
 def test_d12s_cheap_model_on_sparse_features_gives_the_standardised_probabilities():
     """D12 fits mostly-zero features sparse, scaled but not centred: the out-of-fold
     probabilities of the standardised logistic regression all the same."""

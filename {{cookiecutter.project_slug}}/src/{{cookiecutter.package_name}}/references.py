@@ -48,6 +48,20 @@ def standardised(prepared: Prepared, x: np.ndarray) -> np.ndarray:
     return ((x - mean) / np.where(std > 0, std, 1.0)).reshape(len(x), -1)
 
 
+def one_blas_thread():
+    """A context in which NumPy's and SciPy's BLAS run on one thread.
+
+    scikit-learn's L-BFGS fits in the checks are many small products (a weight vector of a few
+    thousand values a step), where OpenBLAS' threads cost more than they save: on one thread
+    D12's cheap model and B3's linear reference fitted 2x to 2.8x faster where they took seconds
+    over dense products, as fast over sparse ones, to the same weights but for rounding
+    (BENCHMARKS.md, "One BLAS thread for the checks' linear fits").
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
 def mostly_zeros(x) -> bool:
     """Whether at least SPARSE_FROM of `x`'s values are zeros."""
     return x.size > 0 and np.count_nonzero(x) <= (1 - SPARSE_FROM) * x.size
@@ -218,7 +232,8 @@ def score_references(prepared: Prepared, rows: int, seed: int) -> tuple[dict[str
         x, y = prepared.take(prepared.sample_rows("train", limit, seed=seed))
         start = time.perf_counter()
         extra = {"sparse": sparse_standardised(prepared, x)} if name == "linear" else {}
-        model, what = fit(prepared.task, standardised(prepared, x), y, seed, **extra)
+        with one_blas_thread():
+            model, what = fit(prepared.task, standardised(prepared, x), y, seed, **extra)
         found[name] = {"what": what, "seconds": 0.0, "training_examples": len(y), "capped_by": capped_by}
         outputs[name] = {}
         for split in ("val", "test"):

@@ -66,7 +66,7 @@ import numpy as np
 
 from ..data import Prepared
 from ..models import class_probabilities
-from ..references import mostly_zeros
+from ..references import mostly_zeros, one_blas_thread
 from ..registry import registers
 from ..verdicts import Verdict, verdict
 from .context import Context, EvaluateContext
@@ -370,7 +370,8 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, classes:
         if len(seen) < 2:  # a fold that saw one class: predicting it is all it can do
             probs[np.ix_(score_rows, seen)] = 1.0
             continue
-        model.fit(features[fit_rows], labels[fit_rows])
+        with one_blas_thread():
+            model.fit(features[fit_rows], labels[fit_rows])
         probs[np.ix_(score_rows, model.classes_)] = model.predict_proba(features[score_rows])
     return probs
 
