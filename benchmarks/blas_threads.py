@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import project_from_args
+from common import audit_tables, package, project_from_args
 
 
 def more(parser):
@@ -29,11 +29,8 @@ def more(parser):
 
 
 args, project = project_from_args(__doc__, epochs=False, more=more)
-name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
-config_module = __import__(f"{name}.config", fromlist=["load_config"])
-data = __import__(f"{name}.data", fromlist=["prepare"])
-references = __import__(f"{name}.references", fromlist=["score_references"])
-label_issues = __import__(f"{name}.checks.label_issues", fromlist=["check_label_issues"])
+config_module, data = package(project, "config"), package(project, "data")
+references, label_issues = package(project, "references"), package(project, "checks.label_issues")
 ONE_THREAD = references.one_blas_thread
 
 
@@ -41,18 +38,6 @@ def threads(one: bool) -> None:
     """The checks' fits on one BLAS thread (one) or on OpenBLAS' own (not one)."""
     context = ONE_THREAD if one else contextlib.nullcontext
     references.one_blas_thread = label_issues.one_blas_thread = context
-
-
-def datasets() -> dict:
-    """name: (make(work) -> path, label column, task), as sparse_inputs.py lists them."""
-    from dev_tables import dev_tables
-    from heldout_media import MEDIA
-    from heldout_tables import HELDOUT
-
-    found = {n: (lambda work, make=make: make(), label, task) for n, (make, label, task, _) in
-             dev_tables(args.work / "dev").items()}
-    found |= {n: (make, label, task) for n, (make, label, task, _) in HELDOUT.items()}
-    return found | {n: (make, label, task) for n, (make, label, task, _) in MEDIA.items() if label is not None}
 
 
 def timed(prepared, config) -> dict:
@@ -69,7 +54,7 @@ def timed(prepared, config) -> dict:
 
 
 def main() -> None:
-    tables = datasets()
+    tables = audit_tables(args.work)
     print(f"{args.pairs} pairs, A: OpenBLAS' own threads, B: one thread; medians, B / A per pair")
     print("| table | D12 s A, B | D12 B / A | B3 linear s A, B | B3 B / A | largest difference in D12's probabilities | "
           "B3 val loss A, B |")

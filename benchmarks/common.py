@@ -86,6 +86,19 @@ class Stopwatch:
         self.seconds = time.perf_counter() - self.start
 
 
+def audit_tables(work: Path) -> dict:
+    """Every classification and regression table the verdict audits run, by name: (make(work) ->
+    path, label column, task): the dev tables, the held-out tables and the held-out texts."""
+    from dev_tables import dev_tables
+    from heldout_media import MEDIA
+    from heldout_tables import HELDOUT
+
+    found = {n: (lambda work, make=make: make(), label, task) for n, (make, label, task, _) in
+             dev_tables(work / "dev").items()}
+    found |= {n: (make, label, task) for n, (make, label, task, _) in HELDOUT.items()}
+    return found | {n: (make, label, task) for n, (make, label, task, _) in MEDIA.items() if label is not None}
+
+
 def table_csv(folder: Path, rows: int) -> Path:
     """Numeric columns, a low- and a high-cardinality (4,000 values) text column, a
     timestamp, some missing cells, and a label; written in chunks."""

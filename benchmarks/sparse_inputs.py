@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import project_from_args
+from common import audit_tables, package, project_from_args
 
 
 def more(parser):
@@ -31,23 +31,8 @@ def more(parser):
 
 
 args, project = project_from_args(__doc__, epochs=False, more=more)
-name = next(p.name for p in (project / "src").iterdir() if (p / "cli.py").exists())
-config_module = __import__(f"{name}.config", fromlist=["load_config"])
-data = __import__(f"{name}.data", fromlist=["prepare"])
-references = __import__(f"{name}.references", fromlist=["score_references"])
-label_issues = __import__(f"{name}.checks.label_issues", fromlist=["check_label_issues"])
-
-
-def datasets() -> dict:
-    """name: (make(work) -> path, label column, task): every table the audits run, texts included."""
-    from dev_tables import dev_tables
-    from heldout_media import MEDIA
-    from heldout_tables import HELDOUT
-
-    found = {n: (lambda work, make=make: make(), label, task) for n, (make, label, task, _) in
-             dev_tables(args.work / "dev").items()}
-    found |= {n: (make, label, task) for n, (make, label, task, _) in HELDOUT.items()}
-    return found | {n: (make, label, task) for n, (make, label, task, _) in MEDIA.items() if label is not None}
+config_module, data = package(project, "config"), package(project, "data")
+references, label_issues = package(project, "references"), package(project, "checks.label_issues")
 
 
 def both_ways(run):
@@ -69,7 +54,7 @@ def main() -> None:
     print("| table | zeros in D12's features | in B3's inputs | D12 dense, sparse | D12 share, kappa, skill (dense; sparse) | "
           "D12 s | B3 linear val loss (dense; sparse) | B3 s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for table, (make, label, task) in datasets().items():
+    for table, (make, label, task) in audit_tables(args.work).items():
         if only and table not in only:
             continue
         sets = [f"task={task}", "data.source=csv", f"data.location={make(args.work)}", f"data.label_column={label}"]
